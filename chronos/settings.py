@@ -1,0 +1,261 @@
+"""Chronos settings: one module, driven by the environment (django-environ).
+
+Every variable is listed with a comment in `.env.example`. `.env` is read only when
+CHRONOS_READ_DOT_ENV=1 (so tests and CI never pick up a developer's keys by accident).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = environ.Env()
+if env.bool("CHRONOS_READ_DOT_ENV", default=False):
+    environ.Env.read_env(BASE_DIR / ".env")
+
+DATA_DIR = Path(env("CHRONOS_DATA_DIR", default=str(BASE_DIR / ".chronos")))
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+TESTING = env.bool("CHRONOS_TESTING", default=False)
+# No DATABASE_URL means the embedded database: a local install, never production.
+LOCAL_MODE = not env("DATABASE_URL", default="")
+
+
+def _secret_key() -> str:
+    key = env("SECRET_KEY", default="")
+    if key:
+        return key
+    if not (DEBUG or TESTING or LOCAL_MODE):
+        raise ImproperlyConfigured("SECRET_KEY must be set in production (DATABASE_URL set).")
+    # Local use (embedded database): a random key under .chronos/ survives restarts.
+    path = DATA_DIR / "secret_key"
+    if not path.exists():
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "django.contrib.humanize",
+    "django.contrib.sites",
+    "rest_framework",
+    "django_q",
+    "django_htmx",
+    "template_partials",
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    "creators",
+    "billing",
+    "videos",
+    "courses",
+    "chat",
+    "analytics",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "chronos.urls"
+WSGI_APPLICATION = "chronos.wsgi.application"
+ASGI_APPLICATION = "chronos.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "creators.context_processors.navigation",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------------------
+if env("DATABASE_URL", default=""):
+    DATABASES = {"default": env.db("DATABASE_URL")}
+else:
+    from chronos.embedded_db import embedded_database_url
+
+    DATABASES = {
+        "default": environ.Env.db_url_config(
+            embedded_database_url(
+                DATA_DIR / "pgdata",
+                cleanup_mode=env("CHRONOS_EMBEDDED_DB_CLEANUP", default="stop") or None,
+            )
+        )
+    }
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "creators.User"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+SITE_ID = 1
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "home"
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = env("ACCOUNT_EMAIL_VERIFICATION", default="none")
+ACCOUNT_LOGOUT_ON_GET = False
+EMAIL_BACKEND = env(
+    "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
+)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Chronos <noreply@localhost>")
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Static and media -------------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+WHITENOISE_USE_FINDERS = True  # serve straight from the app/static dirs without collectstatic
+MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(DATA_DIR / "media")))
+MEDIA_URL = "media/"
+
+AWS_STORAGE_BUCKET_NAME = env("AWS_STORAGE_BUCKET_NAME", default="")
+if AWS_STORAGE_BUCKET_NAME:
+    _default_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            "region_name": env("AWS_S3_REGION_NAME", default=None),
+            "endpoint_url": env("AWS_S3_ENDPOINT_URL", default=None),
+            "querystring_auth": True,
+            "querystring_expire": 3600,
+            "file_overwrite": True,
+            "default_acl": None,
+        },
+    }
+else:
+    _default_storage = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(MEDIA_ROOT)},
+    }
+STORAGES = {
+    "default": _default_storage,
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+FILE_UPLOAD_TEMP_DIR = None
+
+# --- Chronos ------------------------------------------------------------------------------
+CHRONOS_MAX_UPLOAD_BYTES = env.int("CHRONOS_MAX_UPLOAD_BYTES", default=2 * 1024**3)
+CHRONOS_TRANSCRIBER = env("CHRONOS_TRANSCRIBER", default="auto")  # auto|whisper|local
+CHRONOS_EMBEDDER = env("CHRONOS_EMBEDDER", default="auto")  # auto|openai|local|none
+CHRONOS_ANSWERER = env("CHRONOS_ANSWERER", default="auto")  # auto|anthropic|openai|extractive
+OPENAI_API_KEY = env("OPENAI_API_KEY", default="")
+OPENAI_BASE_URL = env("OPENAI_BASE_URL", default="") or None
+OPENAI_CHAT_MODEL = env("OPENAI_CHAT_MODEL", default="gpt-4o-mini")
+ANTHROPIC_API_KEY = env("ANTHROPIC_API_KEY", default="")
+ANTHROPIC_BASE_URL = env("ANTHROPIC_BASE_URL", default="") or None
+ANTHROPIC_MODEL = env("ANTHROPIC_MODEL", default="claude-haiku-4-5")
+CHRONOS_PROVIDER_MAX_RETRIES = env.int("CHRONOS_PROVIDER_MAX_RETRIES", default=3)
+CHRONOS_PROVIDER_TIMEOUT = env.float("CHRONOS_PROVIDER_TIMEOUT", default=120.0)
+
+# Whop
+WHOP_APP_ID = env("WHOP_APP_ID", default="")
+WHOP_API_KEY = env("WHOP_API_KEY", default="")
+WHOP_CLIENT_ID = env("WHOP_CLIENT_ID", default="")
+WHOP_CLIENT_SECRET = env("WHOP_CLIENT_SECRET", default="")
+WHOP_WEBHOOK_SECRET = env("WHOP_WEBHOOK_SECRET", default="")
+WHOP_API_BASE = env("WHOP_API_BASE", default="https://api.whop.com")
+
+# tiktoken's BPE file ships in the repo (no network at run time); see videos/data/README.md.
+os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(BASE_DIR / "videos" / "data" / "tiktoken"))
+
+# --- Queue (django-q2, ORM broker) --------------------------------------------------------
+# Each pipeline stage is one task; the longest is local speech recognition of a long
+# lecture, so `timeout` is generous and `retry` (re-delivery of an unacknowledged task)
+# sits above it, as django-q2 requires.
+Q_CLUSTER = {
+    "name": "chronos",
+    "orm": "default",
+    "workers": env.int("CHRONOS_Q_WORKERS", default=2),
+    "timeout": env.int("CHRONOS_Q_TIMEOUT", default=3600),
+    "retry": env.int("CHRONOS_Q_RETRY", default=3660),
+    "max_attempts": env.int("CHRONOS_Q_MAX_ATTEMPTS", default=2),
+    "ack_failures": True,
+    "catch_up": False,
+    "save_limit": 500,
+    "poll": 0.5,
+    "sync": env.bool("CHRONOS_Q_SYNC", default=False),
+    "label": "Task queue",
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.BasicAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "chronos.api.exception_handler",
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        "httpx": {"level": "WARNING"},
+        "pgserver": {"level": "WARNING"},
+        "django_q": {"level": env("Q_LOG_LEVEL", default="INFO")},
+    },
+}
+
+if not DEBUG:
+    SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not TESTING)
+    CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not TESTING)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_CONTENT_TYPE_NOSNIFF = True

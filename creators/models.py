@@ -1,0 +1,178 @@
+"""Tenants (Creator), people (User, team members, student memberships) and Whop deliveries."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class User(AbstractUser):
+    """A person: creator, team member, student or admin. Whop users carry `whop_user_id`."""
+
+    email = models.EmailField("email address", blank=True)
+    whop_user_id = models.CharField(max_length=64, blank=True, db_index=True)
+    display_name = models.CharField(max_length=150, blank=True)
+    avatar_url = models.URLField(max_length=500, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["whop_user_id"],
+                condition=~Q(whop_user_id=""),
+                name="user_whop_user_id_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name or self.email or self.username
+
+
+class Tier(models.TextChoices):
+    """Chronos plans; their limits live in billing.limits."""
+
+    FREE = "free", "Free"
+    STARTER = "starter", "Starter"
+    PRO = "pro", "Pro"
+    ENTERPRISE = "enterprise", "Enterprise"
+
+
+class CreatorQuerySet(models.QuerySet):
+    def active(self) -> CreatorQuerySet:
+        return self.filter(is_active=True)
+
+    def managed_by(self, user) -> CreatorQuerySet:
+        """Creators this user may manage: as owner or team member (staff: all)."""
+        if not user.is_authenticated:
+            return self.none()
+        if user.is_staff:
+            return self.all()
+        return self.filter(Q(owner=user) | Q(team__user=user)).distinct()
+
+
+class Creator(models.Model):
+    """The tenant: one Whop company (or a local creator). Everything it owns has creator_id."""
+
+    whop_company_id = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    whop_user_id = models.CharField(max_length=64, blank=True)
+    company_name = models.CharField(max_length=200)
+    handle = models.SlugField(max_length=60, unique=True)
+    owner = models.ForeignKey(
+        "creators.User",
+        on_delete=models.PROTECT,
+        related_name="owned_creators",
+        null=True,
+        blank=True,
+    )
+    tier = models.CharField(max_length=20, choices=Tier.choices, default=Tier.FREE)
+    settings = models.JSONField(default=dict, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = CreatorQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["company_name"]
+
+    def __str__(self) -> str:
+        return f"{self.company_name} ({self.handle})"
+
+    @property
+    def slug(self) -> str:
+        """The storage prefix and URL key; the same as `handle`."""
+        return self.handle
+
+
+class CreatorMember(models.Model):
+    """A team member who may manage a creator's library (the owner is one implicitly)."""
+
+    class Role(models.TextChoices):
+        ADMIN = "admin", "Admin"
+        EDITOR = "editor", "Editor"
+
+    creator = models.ForeignKey(Creator, on_delete=models.CASCADE, related_name="team")
+    user = models.ForeignKey("creators.User", on_delete=models.CASCADE, related_name="teams")
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.EDITOR)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["creator", "user"], name="creator_member_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.creator.handle} ({self.role})"
+
+
+class MembershipQuerySet(models.QuerySet):
+    def active(self) -> MembershipQuerySet:
+        """Active or trialing, and not past valid_until (when one is set)."""
+        now = timezone.now()
+        return self.filter(
+            status__in=[Membership.Status.ACTIVE, Membership.Status.TRIALING],
+        ).filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now))
+
+
+class Membership(models.Model):
+    """A student's access to one creator, mirrored from a Whop membership."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        TRIALING = "trialing", "Trialing"
+        PAST_DUE = "past_due", "Past due"
+        CANCELED = "canceled", "Canceled"
+        EXPIRED = "expired", "Expired"
+        INACTIVE = "inactive", "Inactive"
+
+    creator = models.ForeignKey(Creator, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        "creators.User", on_delete=models.CASCADE, related_name="memberships"
+    )
+    whop_membership_id = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    plan_id = models.CharField(max_length=64, blank=True)
+    product_id = models.CharField(max_length=64, blank=True)
+    valid_until = models.DateTimeField(null=True, blank=True)
+    # The timestamp of the newest Whop event applied; older deliveries are ignored.
+    source_updated_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = MembershipQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["creator", "user"], name="membership_creator_user")
+        ]
+        indexes = [models.Index(fields=["user", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.user} -> {self.creator.handle} ({self.status})"
+
+
+class WebhookEvent(models.Model):
+    """One Whop webhook delivery, stored before it is processed (at-least-once, any order)."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        PROCESSED = "processed", "Processed"
+        IGNORED = "ignored", "Ignored (unknown type)"
+        FAILED = "failed", "Failed"
+
+    webhook_id = models.CharField(max_length=128, unique=True)
+    type = models.CharField(max_length=100, db_index=True)
+    payload = models.JSONField()
+    received = models.DateTimeField(default=timezone.now, db_index=True)
+    processed = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.RECEIVED, db_index=True
+    )
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-received"]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.webhook_id}"

@@ -1,0 +1,62 @@
+"""Reads scoped to the acting user. Every view and API endpoint resolves its tenant here.
+
+A creator the user may not see raises Http404, never PermissionDenied: the existence of
+another tenant's objects is not disclosed.
+"""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.http import Http404
+
+from creators.models import Creator, Membership, User
+
+
+def creators_managed_by(*, user: User) -> QuerySet[Creator]:
+    """Active creators the user owns or is a team member of (admins: all)."""
+    return Creator.objects.managed_by(user)
+
+
+def creator_get_managed(*, user: User, handle: str) -> Creator:
+    """The creator `handle` if `user` may manage it; raises Http404 otherwise."""
+    creator = creators_managed_by(user=user).filter(handle=handle).first()
+    if creator is None:
+        raise Http404("No such creator.")
+    return creator
+
+
+def creators_learnable_by(*, user: User) -> QuerySet[Creator]:
+    """Active creators whose content the user may study: an active membership, or managing."""
+    if not user.is_authenticated:
+        return Creator.objects.none()
+    member_of = Membership.objects.active().filter(user=user).values("creator_id")
+    return (
+        Creator.objects.active().filter(pk__in=member_of)
+        | Creator.objects.active().managed_by(user)
+    ).distinct()
+
+
+def creator_get_learnable(*, user: User, handle: str) -> Creator:
+    """The creator `handle` if `user` may study its content; raises Http404 otherwise."""
+    creator = creators_learnable_by(user=user).filter(handle=handle).first()
+    if creator is None:
+        raise Http404("No such creator.")
+    return creator
+
+
+def creator_for_api(*, user: User, handle: str | None, learn: bool = False) -> Creator:
+    """The creator an API call acts on.
+
+    `handle` (the `creator` query/body parameter) picks one; when omitted the user's only
+    creator is used. `learn=True` accepts student access, otherwise management is required.
+    Raises Http404 when the creator is not visible or the choice is ambiguous/missing.
+    """
+    qs = creators_learnable_by(user=user) if learn else creators_managed_by(user=user)
+    if handle:
+        creator = qs.filter(handle=handle).first()
+    else:
+        candidates = list(qs[:2])
+        creator = candidates[0] if len(candidates) == 1 else None
+    if creator is None:
+        raise Http404("No such creator (pass ?creator=<handle>).")
+    return creator

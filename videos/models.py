@@ -1,0 +1,218 @@
+"""Media and what the pipeline derives from it: segments, chunks, embedding windows."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import PurePosixPath
+
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector, SearchVectorField
+from django.db import models
+from pgvector.django import HnswIndex, VectorField
+
+# Every stored vector has this many dimensions. Models with fewer (all-MiniLM-L6-v2: 384)
+# are zero-padded: padding changes neither dot products nor norms, so cosine is unchanged.
+EMBEDDING_DIMENSIONS = 1536
+# The full-text configuration for every search vector and query.
+SEARCH_CONFIG = "english"
+
+
+def video_upload_to(video: Video, filename: str) -> str:
+    """`{creator_slug}/videos/{video_id}.{ext}`; the row is saved before its file."""
+    ext = PurePosixPath(filename).suffix.lower().lstrip(".") or "bin"
+    return f"{video.creator.handle}/videos/{video.pk}.{ext}"
+
+
+def captions_upload_to(video: Video, filename: str) -> str:
+    ext = PurePosixPath(filename).suffix.lower().lstrip(".") or "vtt"
+    return f"{video.creator.handle}/videos/{video.pk}.captions.{ext}"
+
+
+def thumbnail_upload_to(video: Video, filename: str) -> str:
+    return f"{video.creator.handle}/videos/{video.pk}.thumb.jpg"
+
+
+class VideoQuerySet(models.QuerySet):
+    def for_creator(self, creator) -> VideoQuerySet:
+        return self.filter(creator=creator)
+
+    def completed(self) -> VideoQuerySet:
+        return self.filter(status=Video.Status.COMPLETED)
+
+    def in_progress(self) -> VideoQuerySet:
+        return self.filter(status__in=Video.ACTIVE_STATUSES)
+
+
+class Video(models.Model):
+    """One uploaded lecture (video or audio) and its processing state."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        TRANSCRIBING = "transcribing", "Transcribing"
+        CHUNKING = "chunking", "Chunking"
+        EMBEDDING = "embedding", "Embedding"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+
+    class TranscriptSource(models.TextChoices):
+        CAPTIONS = "captions", "Uploaded captions"
+        WHISPER = "whisper", "OpenAI Whisper"
+        LOCAL = "local", "Local speech recognition"
+
+    ACTIVE_STATUSES = (
+        Status.PENDING,
+        Status.TRANSCRIBING,
+        Status.CHUNKING,
+        Status.EMBEDDING,
+    )
+
+    creator = models.ForeignKey(
+        "creators.Creator", on_delete=models.CASCADE, related_name="videos"
+    )
+    title = models.CharField(max_length=255)
+    description = models.TextField(blank=True)
+    file = models.FileField(upload_to=video_upload_to, max_length=500, blank=True)
+    original_filename = models.CharField(max_length=255, blank=True)
+    captions_file = models.FileField(upload_to=captions_upload_to, max_length=500, blank=True)
+    thumbnail = models.ImageField(upload_to=thumbnail_upload_to, max_length=500, blank=True)
+    duration_seconds = models.FloatField(null=True, blank=True)
+    size_bytes = models.BigIntegerField(default=0)
+    media_kind = models.CharField(max_length=10, blank=True)  # "video" | "audio"
+    container = models.CharField(max_length=40, blank=True)
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    error = models.TextField(blank=True)
+    transcript_source = models.CharField(
+        max_length=20, choices=TranscriptSource.choices, blank=True
+    )
+    language = models.CharField(max_length=16, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    # When the current stage last reported progress; the sweeper uses it to find stuck jobs.
+    stage_heartbeat_at = models.DateTimeField(null=True, blank=True)
+    probe_started_at = models.DateTimeField(null=True, blank=True)
+    probe_ended_at = models.DateTimeField(null=True, blank=True)
+    transcribing_started_at = models.DateTimeField(null=True, blank=True)
+    transcribing_ended_at = models.DateTimeField(null=True, blank=True)
+    chunking_started_at = models.DateTimeField(null=True, blank=True)
+    chunking_ended_at = models.DateTimeField(null=True, blank=True)
+    embedding_started_at = models.DateTimeField(null=True, blank=True)
+    embedding_ended_at = models.DateTimeField(null=True, blank=True)
+    processing_cost_usd = models.DecimalField(
+        max_digits=12, decimal_places=6, default=Decimal(0)
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = VideoQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["creator", "status"])]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_processing(self) -> bool:
+        return self.status in self.ACTIVE_STATUSES
+
+
+class TranscriptSegment(models.Model):
+    """One timed piece of transcript (a caption cue or an ASR segment). Seconds, floats."""
+
+    creator = models.ForeignKey(
+        "creators.Creator", on_delete=models.CASCADE, related_name="+"
+    )
+    video = models.ForeignKey(Video, on_delete=models.CASCADE, related_name="segments")
+    index = models.PositiveIntegerField()
+    start = models.FloatField()
+    end = models.FloatField()
+    text = models.TextField()
+    speaker = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["video", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["video", "index"], name="segment_video_index"),
+        ]
+
+    def __str__(self) -> str:
+        return f"[{self.start:.1f}-{self.end:.1f}] {self.text[:60]}"
+
+
+class VideoChunk(models.Model):
+    """A sentence-aligned run of segments (~750 words) that search and answers work on."""
+
+    creator = models.ForeignKey(
+        "creators.Creator", on_delete=models.CASCADE, related_name="+"
+    )
+    video = models.ForeignKey(Video, on_delete=models.CASCADE, related_name="chunks")
+    chunk_index = models.PositiveIntegerField()
+    text = models.TextField()
+    start = models.FloatField()
+    end = models.FloatField()
+    word_count = models.PositiveIntegerField()
+    first_segment_index = models.PositiveIntegerField()
+    last_segment_index = models.PositiveIntegerField()
+    embedding = VectorField(dimensions=EMBEDDING_DIMENSIONS, null=True, blank=True)
+    embedding_model = models.CharField(max_length=100, blank=True)
+    search_vector = models.GeneratedField(
+        expression=SearchVector("text", config=SEARCH_CONFIG),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
+
+    class Meta:
+        ordering = ["video", "chunk_index"]
+        constraints = [
+            models.UniqueConstraint(fields=["video", "chunk_index"], name="chunk_video_index"),
+        ]
+        indexes = [
+            GinIndex(fields=["search_vector"], name="chunk_search_gin"),
+            HnswIndex(
+                name="chunk_embedding_hnsw",
+                fields=["embedding"],
+                m=16,
+                ef_construction=64,
+                opclasses=["vector_cosine_ops"],
+            ),
+            models.Index(fields=["creator", "video"], name="chunk_creator_video"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.video_id}#{self.chunk_index} [{self.start:.0f}-{self.end:.0f}]"
+
+
+class SegmentWindow(models.Model):
+    """A few neighbouring segments inside one chunk, embedded on their own.
+
+    Small embedding models see only the first few hundred tokens of a 750-word chunk; a
+    chunk takes the best score of its windows, and the window pinpoints the cited moment.
+    """
+
+    creator = models.ForeignKey(
+        "creators.Creator", on_delete=models.CASCADE, related_name="+"
+    )
+    video = models.ForeignKey(Video, on_delete=models.CASCADE, related_name="windows")
+    chunk = models.ForeignKey(VideoChunk, on_delete=models.CASCADE, related_name="windows")
+    first_segment_index = models.PositiveIntegerField()
+    last_segment_index = models.PositiveIntegerField()
+    start = models.FloatField()
+    end = models.FloatField()
+    text = models.TextField()
+    embedding = VectorField(dimensions=EMBEDDING_DIMENSIONS, null=True, blank=True)
+    embedding_model = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["video", "first_segment_index"]
+        indexes = [
+            HnswIndex(
+                name="window_embedding_hnsw",
+                fields=["embedding"],
+                m=16,
+                ef_construction=64,
+                opclasses=["vector_cosine_ops"],
+            ),
+            models.Index(fields=["creator", "video"], name="window_creator_video"),
+        ]
