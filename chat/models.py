@@ -1,0 +1,135 @@
+"""Chat sessions and messages, the answer cache, and per-creator retrieval calibration."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+
+
+class ChatSessionQuerySet(models.QuerySet):
+    def for_user(self, *, user, creator) -> ChatSessionQuerySet:
+        """Sessions are private: only the user's own, inside one creator."""
+        return self.filter(user=user, creator=creator)
+
+
+class ChatSession(models.Model):
+    """One conversation of a user with a creator's library (optionally narrowed)."""
+
+    creator = models.ForeignKey(
+        "creators.Creator", on_delete=models.CASCADE, related_name="chat_sessions"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_sessions"
+    )
+    title = models.CharField(max_length=200, blank=True)
+    course = models.ForeignKey(
+        "courses.Course",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="chat_sessions",
+    )
+    # Optional scope: a list of video ids (ints) the session searches; [] = whole library.
+    video_ids = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ChatSessionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+        indexes = [
+            models.Index(fields=["user", "creator", "-updated_at"], name="chatsession_user_recent")
+        ]
+
+    def __str__(self) -> str:
+        return self.title or f"Chat {self.pk}"
+
+
+class ChatMessage(models.Model):
+    """One turn. Assistant turns carry citations and usage.
+
+    citations: [{video_id, video_title, start, end, quote, score}] (seconds, floats).
+    cost_usd: Decimal USD from billing.prices.chat_cost; latency_ms: wall time to answer.
+    """
+
+    class Role(models.TextChoices):
+        USER = "user", "User"
+        ASSISTANT = "assistant", "Assistant"
+
+    creator = models.ForeignKey("creators.Creator", on_delete=models.CASCADE, related_name="+")
+    session = models.ForeignKey(ChatSession, on_delete=models.CASCADE, related_name="messages")
+    role = models.CharField(max_length=10, choices=Role.choices)
+    content = models.TextField()
+    citations = models.JSONField(default=list, blank=True)
+    covered = models.BooleanField(default=True)
+    model = models.CharField(max_length=100, blank=True)
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=Decimal(0))
+    latency_ms = models.PositiveIntegerField(default=0)
+    cached = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["session", "created_at"], name="chatmessage_session")]
+
+    def __str__(self) -> str:
+        return f"{self.role}: {self.content[:60]}"
+
+
+class AnswerCacheEntry(models.Model):
+    """A stored answer for (normalised question, scope, library version).
+
+    Lives in the database so every web process shares it. `key` is a sha256 hex digest; an
+    entry is served only while younger than chat.services.CACHE_TTL_SECONDS. A library
+    change alters the version inside the key, so stale entries are simply never hit (and
+    are pruned opportunistically).
+    """
+
+    creator = models.ForeignKey("creators.Creator", on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=64, unique=True)
+    answer = models.TextField()
+    citations = models.JSONField(default=list, blank=True)
+    covered = models.BooleanField(default=True)
+    model = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.creator_id}:{self.key[:12]}"
+
+
+class RetrievalCalibration(models.Model):
+    """Per-creator statistics the retriever needs, recomputed when the library changes.
+
+    floor: the full-text relevance floor (see chat.retrieval.calibration_compute);
+    vector_floor: the same for window cosine similarity (None without embeddings);
+    doc_count: number of chunks; library_version: the version the stats were made from.
+    details: the raw score samples' summary, for inspection.
+    """
+
+    creator = models.OneToOneField(
+        "creators.Creator", on_delete=models.CASCADE, related_name="retrieval_calibration"
+    )
+    library_version = models.CharField(max_length=64)
+    doc_count = models.PositiveIntegerField(default=0)
+    floor = models.FloatField(default=0.0)
+    vector_floor = models.FloatField(null=True, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    computed_at = models.DateTimeField(auto_now=True)
+
+
+class LexemeStat(models.Model):
+    """Document frequency of one lexeme in a creator's chunks (from ts_stat), for IDF."""
+
+    creator = models.ForeignKey("creators.Creator", on_delete=models.CASCADE, related_name="+")
+    lexeme = models.CharField(max_length=200)
+    ndoc = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["creator", "lexeme"], name="lexemestat_unique")
+        ]
