@@ -1,2 +1,15 @@
+"""Student chat pages under /learn/<handle>/ (the streaming API lives in chat/api_urls.py)."""
+
+from django.urls import path
+
+from chat import views
+
 app_name = "chat"
-urlpatterns: list = []
+urlpatterns = [
+    path("learn/<slug:handle>/", views.home, name="home"),
+    path("learn/<slug:handle>/chat/sessions/", views.sessions, name="sessions"),
+    path("learn/<slug:handle>/chat/<int:session_id>/", views.session_detail, name="session"),
+    path("learn/<slug:handle>/chat/<int:session_id>/rename/", views.rename, name="rename"),
+    path("learn/<slug:handle>/chat/<int:session_id>/delete/", views.delete, name="delete"),
+    path("learn/<slug:handle>/chat/<int:session_id>/export/", views.export, name="export"),
+]

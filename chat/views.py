@@ -1,0 +1,233 @@
+"""The student's chat page: /learn/<handle>/ (HTML; the answers stream from /api/v1/chat).
+
+Views are thin: access goes through creators.selectors.creator_get_learnable (404 for a
+creator the user may not study) and chat.selectors (a session that is not the user's own is
+a 404). Writes go through chat.services. htmx requests get the named partial of
+templates/chat/chat.html (django-template-partials).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import messages as django_messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils.http import content_disposition_header
+from django.utils.text import slugify
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from chat import formatting, selectors, services
+from creators.models import Creator
+from creators.selectors import creator_get_learnable
+from videos.models import Video
+
+# How many sessions the drawer lists (the search box finds older ones).
+SESSION_LIST_LIMIT = 50
+# Longest session title accepted from the rename form (ChatSession.title's max_length).
+TITLE_MAX_LENGTH = 200
+# Export formats in the URL (?format=) -> chat.services.session_export's `fmt`.
+EXPORT_FORMATS = {"md": ("markdown", "md"), "json": ("json", "json")}
+
+
+def _sessions(*, request: HttpRequest, creator: Creator, query: str = "") -> list[Any]:
+    return list(
+        selectors.sessions_for_user(user=request.user, creator=creator, query=query)[
+            :SESSION_LIST_LIMIT
+        ]
+    )
+
+
+def _citation_view(citation: dict[str, Any]) -> dict[str, Any]:
+    """A stored citation dict completed with what the page needs (label, stream URL)."""
+    out = dict(citation)
+    start = float(out.get("start") or 0)
+    out["start"] = start
+    out.setdefault("start_label", formatting.format_timestamp(start))
+    if not out.get("stream_url") and out.get("video_id"):
+        try:
+            out["stream_url"] = reverse("videos:stream", kwargs={"pk": out["video_id"]})
+        except NoReverseMatch:
+            out["stream_url"] = ""
+    return out
+
+
+def _message_view(message: Any) -> dict[str, Any]:
+    """What the template shows for one stored ChatMessage (assistant HTML is sanitised)."""
+    is_assistant = message.role == "assistant"
+    citations = [_citation_view(c) for c in (message.citations or [])] if is_assistant else []
+    html = ""
+    if is_assistant:
+        html = getattr(message, "answer_html", "") or formatting.markdown_to_safe_html(message.content)
+    return {
+        "pk": message.pk,
+        "role": message.role,
+        "content": message.content,
+        "html": html,
+        "covered": bool(getattr(message, "covered", True)),
+        "citations": citations,
+        "citations_json": json.dumps(citations),
+        "created_at": message.created_at,
+    }
+
+
+def _starter_questions(*, creator: Creator) -> list[str]:
+    """Questions offered on an empty chat, built from the titles of ready videos."""
+    titles = list(
+        Video.objects.filter(creator=creator, status=Video.Status.COMPLETED)
+        .order_by("-created_at")
+        .values_list("title", flat=True)[:2]
+    )
+    questions = [f"What are the main ideas in “{t}”?" for t in titles]
+    questions.append("Summarise the key points I should remember.")
+    return questions
+
+
+def _chat_page(request: HttpRequest, *, creator: Creator, session: Any = None) -> HttpResponse:
+    ready = Video.objects.filter(creator=creator, status=Video.Status.COMPLETED)
+    library_ready = ready.exists()
+    messages = (
+        [_message_view(m) for m in selectors.messages_for_session(session=session)]
+        if session is not None
+        else []
+    )
+    context = {
+        "creator": creator,
+        "session": session,
+        "messages": messages,
+        "sessions": _sessions(request=request, creator=creator),
+        "current_id": session.pk if session is not None else None,
+        "library_ready": library_ready,
+        "processing": Video.objects.filter(
+            creator=creator, status__in=Video.ACTIVE_STATUSES
+        ).exists(),
+        "starters": _starter_questions(creator=creator) if library_ready and not messages else [],
+        "active_tab": "chat",
+    }
+    return render(request, "chat/chat.html", context)
+
+
+@login_required
+@require_GET
+def home(request: HttpRequest, handle: str) -> HttpResponse:
+    """A new conversation with `handle`'s videos."""
+    creator = creator_get_learnable(user=request.user, handle=handle)
+    return _chat_page(request, creator=creator)
+
+
+@login_required
+@require_GET
+def session_detail(request: HttpRequest, handle: str, session_id: int) -> HttpResponse:
+    """One of the user's own conversations, its history rendered on the server."""
+    creator = creator_get_learnable(user=request.user, handle=handle)
+    session = selectors.session_get(user=request.user, creator=creator, session_id=session_id)
+    return _chat_page(request, creator=creator, session=session)
+
+
+@login_required
+@require_GET
+def sessions(request: HttpRequest, handle: str) -> HttpResponse:
+    """htmx partial: the session list, filtered by ?q= (title and message text)."""
+    creator = creator_get_learnable(user=request.user, handle=handle)
+    query = request.GET.get("q", "").strip()[:200]
+    try:
+        current_id = int(request.GET.get("current", ""))
+    except ValueError:
+        current_id = None
+    context = {
+        "creator": creator,
+        "sessions": _sessions(request=request, creator=creator, query=query),
+        "current_id": current_id,
+        "query": query,
+    }
+    return render(request, "chat/chat.html#session-list", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def rename(request: HttpRequest, handle: str, session_id: int) -> HttpResponse:
+    """GET: the inline rename form (htmx); ?cancel=1 gives the list item back.
+    POST title: rename, answer the updated list item (htmx) or redirect to the session."""
+    creator = creator_get_learnable(user=request.user, handle=handle)
+    session = selectors.session_get(user=request.user, creator=creator, session_id=session_id)
+    try:
+        current_id = int(request.GET.get("current") or request.POST.get("current") or "")
+    except ValueError:
+        current_id = None
+    context: dict[str, Any] = {"creator": creator, "s": session, "current_id": current_id}
+    if request.method == "GET":
+        name = "session-item" if request.GET.get("cancel") else "rename-form"
+        return render(request, f"chat/chat.html#{name}", context)
+
+    title = " ".join(request.POST.get("title", "").split())
+    error = ""
+    if not title:
+        error = "Give the conversation a name."
+    elif len(title) > TITLE_MAX_LENGTH:
+        error = f"Keep the name under {TITLE_MAX_LENGTH} characters."
+    else:
+        try:
+            session = services.session_rename(
+                user=request.user, creator=creator, session_id=session.pk, title=title
+            )
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
+    if error:
+        context.update(error=error, title=title)
+        if not request.htmx:
+            django_messages.error(request, error)
+            return redirect("chat:session", handle=creator.handle, session_id=session.pk)
+        return render(request, "chat/chat.html#rename-form", context)
+    if not request.htmx:
+        return redirect("chat:session", handle=creator.handle, session_id=session.pk)
+    context["s"] = session
+    context["oob_title"] = current_id == session.pk
+    return render(request, "chat/chat.html#session-item", context)
+
+
+@login_required
+@require_POST
+def delete(request: HttpRequest, handle: str, session_id: int) -> HttpResponse:
+    """Delete one of the user's conversations. htmx: the list item disappears (or, when the
+    open conversation was deleted, the page goes to a new chat)."""
+    creator = creator_get_learnable(user=request.user, handle=handle)
+    session = selectors.session_get(user=request.user, creator=creator, session_id=session_id)
+    session_url = reverse(
+        "chat:session", kwargs={"handle": creator.handle, "session_id": session.pk}
+    )
+    services.session_delete(user=request.user, creator=creator, session_id=session.pk)
+    home_url = reverse("chat:home", kwargs={"handle": creator.handle})
+    if request.htmx:
+        response = HttpResponse("")
+        current = request.htmx.current_url_abs_path or ""
+        if current.split("?")[0] == session_url:
+            response["HX-Redirect"] = home_url
+        return response
+    return redirect(home_url)
+
+
+@login_required
+@require_GET
+def export(request: HttpRequest, handle: str, session_id: int) -> HttpResponse:
+    """Download a conversation: ?format=md (Markdown, default) or ?format=json."""
+    creator = creator_get_learnable(user=request.user, handle=handle)
+    session = selectors.session_get(user=request.user, creator=creator, session_id=session_id)
+    fmt = request.GET.get("format", "md")
+    if fmt not in EXPORT_FORMATS:
+        return HttpResponse(
+            "Unknown export format: use ?format=md or ?format=json.",
+            status=400,
+            content_type="text/plain; charset=utf-8",
+        )
+    service_fmt, extension = EXPORT_FORMATS[fmt]
+    content, content_type = services.session_export(
+        user=request.user, creator=creator, session_id=session.pk, fmt=service_fmt
+    )
+    response = HttpResponse(content, content_type=content_type)
+    filename = f"{slugify(session.title or '') or 'conversation'}-{session.pk}.{extension}"
+    response["Content-Disposition"] = content_disposition_header(True, filename)
+    return response
