@@ -62,7 +62,9 @@ def _message_view(message: Any) -> dict[str, Any]:
     citations = [_citation_view(c) for c in (message.citations or [])] if is_assistant else []
     html = ""
     if is_assistant:
-        html = getattr(message, "answer_html", "") or formatting.markdown_to_safe_html(message.content)
+        html = getattr(message, "answer_html", "") or formatting.markdown_to_safe_html(
+            message.content
+        )
     return {
         "pk": message.pk,
         "role": message.role,
