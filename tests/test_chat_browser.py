@@ -1,0 +1,208 @@
+"""The chat page in a real browser (Debian's chromium through Playwright) against the live
+server: a student asks about the ingested Faraday excerpt with the offline extractive
+answerer, sees the answer stream in with citation cards, clicks a card and the player
+plays from the cited second. Screenshots at 375 px and 1440 px go to /tmp/shots/.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from django.test import Client
+
+from tests.factories import CreatorFactory, MembershipFactory
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = Path("/tmp/shots")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed"),
+]
+sync_api = pytest.importorskip("playwright.sync_api")
+
+QUESTION = "Which bogs did the candle-wood come from?"
+# Cue 13 of tests/data/faraday-candle-1-excerpt.json (108.615 s) says the candle-wood was
+# "taken out of some of the bogs in Ireland".
+OFF_TOPIC = "What is the offside rule in football?"
+
+
+@pytest.fixture
+def library(transactional_db, data_dir, settings, django_capture_on_commit_callbacks):
+    """A creator whose library holds the Faraday excerpt, processed by the real pipeline,
+    and a student with an active membership."""
+    from videos.models import Video
+    from videos.services import video_create
+
+    settings.CHRONOS_ANSWERER = "extractive"
+    settings.CHRONOS_EMBEDDER = "none"
+    creator = CreatorFactory(handle="faraday", company_name="Royal Institution")
+    with (
+        open(data_dir / "faraday-candle-1-excerpt.mp4", "rb") as media,
+        open(data_dir / "faraday-candle-1-excerpt.vtt", "rb") as captions,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        video = video_create(
+            creator=creator,
+            file=media,
+            filename="faraday-candle-1-excerpt.mp4",
+            title="The Chemical History of a Candle",
+            captions=captions,
+            captions_filename="faraday-candle-1-excerpt.vtt",
+        )
+    video.refresh_from_db()
+    assert video.status == Video.Status.COMPLETED, video.error
+    student = MembershipFactory(creator=creator).user
+    return creator, student, video
+
+
+@pytest.fixture
+def browser():
+    # Playwright's sync API runs an event loop in this thread; the ORM work is done before.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+def signed_in_page(browser, live_server, user, *, width, height, mobile=False):
+    client = Client()
+    client.force_login(user)
+    context = browser.new_context(
+        viewport={"width": width, "height": height}, is_mobile=mobile, has_touch=mobile
+    )
+    context.add_cookies(
+        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
+    )
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    # Record whether the typing indicator and streamed text appeared before the final HTML.
+    page.add_init_script(
+        """
+        window.__chat = {typing: false, deltaText: false};
+        new MutationObserver(() => {
+          if (document.querySelector('.msg-assistant .typing')) window.__chat.typing = true;
+          const s = document.querySelector('.msg-assistant.is-streaming .msg-bubble');
+          if (s && !s.querySelector('.typing') && s.textContent.trim()) window.__chat.deltaText = true;
+        }).observe(document, {childList: true, subtree: true, characterData: true});
+        """
+    )
+    return page, errors
+
+
+def ask(page, question):
+    page.fill("#chat-input", question)
+    page.press("#chat-input", "Enter")
+    page.wait_for_selector(".msg-assistant:not(.is-streaming) >> nth=-1", timeout=30_000)
+    page.wait_for_function("!document.querySelector('#chat-input').disabled")
+
+
+def test_ask_stream_cite_and_play(library, live_server, browser):
+    creator, student, video = library
+    page, errors = signed_in_page(browser, live_server, student, width=1440, height=900)
+    page.goto(f"{live_server.url}/learn/{creator.handle}/")
+    assert page.locator(".chat-starter").count() >= 1
+    page.screenshot(path=str(SHOTS / "chat-1440-new.png"))
+
+    ask(page, QUESTION)
+    assert page.evaluate("window.__chat.typing"), "no typing indicator was shown"
+    assert page.evaluate("window.__chat.deltaText"), "no streamed text before the final answer"
+
+    answer = page.locator(".msg-assistant").last
+    assert "msg-error" not in (answer.get_attribute("class") or ""), answer.inner_text()
+    assert "Ireland" in answer.inner_text()
+    cards = answer.locator(".cite-card")
+    assert cards.count() >= 1
+    first = cards.first
+    assert first.locator(".cite-title").inner_text() == "The Chemical History of a Candle"
+    assert re.fullmatch(r"▶ \d+:\d\d", first.locator(".cite-time").inner_text())
+    # The conversation became a session: the URL and the drawer show it.
+    page.wait_for_url(re.compile(r"/learn/faraday/chat/\d+/$"))
+    page.wait_for_selector("#session-list .chat-session.is-current")
+
+    # Click the card whose quote mentions Ireland: the player loads the video and plays
+    # from that second.
+    card = answer.locator(".cite-card", has_text="Ireland").first
+    start = float(card.get_attribute("data-start"))
+    assert 100 <= start <= 130  # cue 13 (108.6 s) or the cue that leads into it
+    card.click()
+    page.wait_for_function(
+        """(start) => { const v = document.querySelector('#player');
+             return v.readyState >= 1 && !v.seeking && v.currentTime >= start - 0.5
+               && v.currentTime < start + 5; }""",
+        arg=start,
+        timeout=15_000,
+    )
+    page.wait_for_function(
+        "(start) => { const v = document.querySelector('#player');"
+        " return !v.paused && v.currentTime > start; }",
+        arg=start,
+        timeout=15_000,
+    )
+    player_src = page.eval_on_selector("#player", "v => v.currentSrc")
+    assert f"/media/videos/{video.pk}/file/" in player_src
+    assert "from " in page.inner_text("#player-meta")
+    page.screenshot(path=str(SHOTS / "chat-1440-answer.png"))
+
+    # Same video again: it just seeks (no reload of the source).
+    starts = [float(cards.nth(i).get_attribute("data-start")) for i in range(cards.count())]
+    others = [i for i, s in enumerate(starts) if abs(s - start) > 3]
+    if others:
+        cards.nth(others[0]).click()
+        page.wait_for_function(
+            "(s) => Math.abs(document.querySelector('#player').currentTime - s) < 2",
+            arg=starts[others[0]],
+            timeout=10_000,
+        )
+        assert page.eval_on_selector("#player", "v => v.currentSrc") == player_src
+
+    # Off-topic: a friendly "not covered" bubble and no cards.
+    ask(page, OFF_TOPIC)
+    last = page.locator(".msg-assistant").last
+    assert "msg-uncovered" in last.get_attribute("class")
+    assert "The videos don't cover this" in last.inner_text()
+    assert last.locator(".cite-card").count() == 0
+
+    # Reloading renders the history on the server, cards included.
+    page.reload()
+    assert page.locator(".msg-user").count() == 2
+    assert page.locator(".msg-assistant .cite-card").count() == cards.count()
+    assert not errors, errors
+
+
+def test_mobile_layout_and_drawer(library, live_server, browser):
+    creator, student, _video = library
+    page, errors = signed_in_page(browser, live_server, student, width=375, height=812, mobile=True)
+    page.goto(f"{live_server.url}/learn/{creator.handle}/")
+    page.screenshot(path=str(SHOTS / "chat-375-new.png"))
+    # No horizontal scrolling at 375 px.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+
+    ask(page, QUESTION)
+    card = page.locator(".msg-assistant .cite-card").first
+    card.click()
+    page.wait_for_function(
+        "() => { const v = document.querySelector('#player'); return v.readyState >= 1; }",
+        timeout=15_000,
+    )
+    assert page.is_visible("#player")
+    page.screenshot(path=str(SHOTS / "chat-375-answer.png"))
+
+    # The conversation list is a drawer: hidden until opened, closes with Escape.
+    assert not page.is_visible(".chat-search")
+    page.click(".chat-drawer-open")
+    page.wait_for_selector(".chat-search", state="visible")
+    page.screenshot(path=str(SHOTS / "chat-375-drawer.png"))
+    page.keyboard.press("Escape")
+    page.wait_for_selector(".chat-search", state="hidden")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    assert not errors, errors
