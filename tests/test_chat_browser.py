@@ -92,7 +92,9 @@ def signed_in_page(browser, live_server, user, *, width, height, mobile=False):
         new MutationObserver(() => {
           if (document.querySelector('.msg-assistant .typing')) window.__chat.typing = true;
           const s = document.querySelector('.msg-assistant.is-streaming .msg-bubble');
-          if (s && !s.querySelector('.typing') && s.textContent.trim()) window.__chat.deltaText = true;
+          if (s && !s.querySelector('.typing') && s.textContent.trim()) {
+            window.__chat.deltaText = true;
+          }
         }).observe(document, {childList: true, subtree: true, characterData: true});
         """
     )
