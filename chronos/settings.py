@@ -79,8 +79,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "creators.middleware.WhopUserTokenMiddleware",  # x-whop-user-token (Whop iframe)
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "creators.middleware.FrameAncestorsMiddleware",  # frame-ancestors whop.com only
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
@@ -207,6 +209,36 @@ WHOP_CLIENT_ID = env("WHOP_CLIENT_ID", default="")
 WHOP_CLIENT_SECRET = env("WHOP_CLIENT_SECRET", default="")
 WHOP_WEBHOOK_SECRET = env("WHOP_WEBHOOK_SECRET", default="")
 WHOP_API_BASE = env("WHOP_API_BASE", default="https://api.whop.com")
+# Accounts (creators app): the iframe token's key set, who may frame us, "Sign in with Whop".
+WHOP_JWKS_URL = env("WHOP_JWKS_URL", default=f"{WHOP_API_BASE}/.well-known/jwks.json")
+WHOP_FRAME_ANCESTORS = env.list(
+    "WHOP_FRAME_ANCESTORS", default=["https://whop.com", "https://*.whop.com"]
+)
+CHRONOS_DELETION_GRACE_DAYS = env.int("CHRONOS_DELETION_GRACE_DAYS", default=30)
+SOCIALACCOUNT_ADAPTER = "creators.adapters.SocialAccountAdapter"
+SOCIALACCOUNT_STORE_TOKENS = True  # Whop refresh tokens rotate; revoked on sign-out
+SOCIALACCOUNT_PROVIDERS = {
+    "openid_connect": {
+        "OAUTH_PKCE_ENABLED": True,
+        "APPS": [
+            {
+                "provider_id": "whop",
+                "name": "Whop",
+                "client_id": WHOP_CLIENT_ID,
+                "secret": WHOP_CLIENT_SECRET,
+                "settings": {
+                    # allauth appends /.well-known/openid-configuration
+                    "server_url": WHOP_API_BASE,
+                    "oauth_pkce_enabled": True,
+                    "token_auth_method": "client_secret_post",
+                    "scope": ["openid", "profile", "email"],
+                },
+            }
+        ]
+        if WHOP_CLIENT_ID
+        else [],
+    }
+}
 
 # tiktoken's BPE file ships in the repo (no network at run time); see videos/data/README.md.
 os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(BASE_DIR / "videos" / "data" / "tiktoken"))

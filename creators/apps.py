@@ -4,3 +4,7 @@ from django.apps import AppConfig
 class CreatorsConfig(AppConfig):
     name = "creators"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Webhook handlers for app installations and memberships; logout -> token revoke.
+        from creators import handlers, signals  # noqa: F401

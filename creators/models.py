@@ -68,6 +68,12 @@ class Creator(models.Model):
     tier = models.CharField(max_length=20, choices=Tier.choices, default=Tier.FREE)
     settings = models.JSONField(default=dict, blank=True)
     is_active = models.BooleanField(default=True)
+    # Set when the Whop app is uninstalled (or an admin deactivates): the data is kept until
+    # then, and the sweeper deletes it once this moment has passed. None: nothing scheduled.
+    deactivated_at = models.DateTimeField(null=True, blank=True)
+    deletion_scheduled_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # The timestamp of the newest app_installation event applied (older ones are ignored).
+    installation_updated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -127,9 +133,7 @@ class Membership(models.Model):
         INACTIVE = "inactive", "Inactive"
 
     creator = models.ForeignKey(Creator, on_delete=models.CASCADE, related_name="memberships")
-    user = models.ForeignKey(
-        "creators.User", on_delete=models.CASCADE, related_name="memberships"
-    )
+    user = models.ForeignKey("creators.User", on_delete=models.CASCADE, related_name="memberships")
     whop_membership_id = models.CharField(max_length=64, unique=True, null=True, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
     plan_id = models.CharField(max_length=64, blank=True)
@@ -164,6 +168,10 @@ class WebhookEvent(models.Model):
     webhook_id = models.CharField(max_length=128, unique=True)
     type = models.CharField(max_length=100, db_index=True)
     payload = models.JSONField()
+    # From the envelope: when Whop says the event happened, and which company it concerns.
+    event_timestamp = models.DateTimeField(null=True, blank=True)
+    company_id = models.CharField(max_length=64, blank=True, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
     received = models.DateTimeField(default=timezone.now, db_index=True)
     processed = models.DateTimeField(null=True, blank=True)
     status = models.CharField(

@@ -60,3 +60,15 @@ def creator_for_api(*, user: User, handle: str | None, learn: bool = False) -> C
     if creator is None:
         raise Http404("No such creator (pass ?creator=<handle>).")
     return creator
+
+
+def team_for(*, creator: Creator) -> list:
+    """The creator's team members (CreatorMember rows with their users), by join date."""
+    return list(creator.team.select_related("user").order_by("created_at"))
+
+
+def user_may_manage_team(*, creator: Creator, user: User) -> bool:
+    """Owner, team admins and staff may add or remove team members."""
+    if user.is_staff or creator.owner_id == user.pk:
+        return True
+    return creator.team.filter(user=user, role="admin").exists()

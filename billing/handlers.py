@@ -1,0 +1,117 @@
+"""Webhook handlers owned by billing: payment.succeeded and payment.failed.
+
+Registered into creators' dispatch table from BillingConfig.ready(), so creators never
+imports billing. Payment shapes (docs.whop.com payment object, whop_sdk Payment): id
+"pay_...", total / subtotal / usd_total (float, in `currency`), currency ("usd"),
+plan {id}, product {id}, user {id, ...}, membership {id, status}, company {id},
+failure_message, paid_at, created_at. Newer API pins send amount_charged {amount: "50.00",
+currency} and line_items[].variant_id (the plan) with account_id instead of company.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from billing.models import Payment, PlanTierMapping
+from billing.services import payment_record
+from creators.models import Creator
+from creators.webhooks import WebhookEnvelope, register
+
+logger = logging.getLogger(__name__)
+
+
+def _obj(data: dict, key: str) -> dict[str, Any]:
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value in (None, ""):
+        return None
+    try:
+        return Decimal(str(value)).quantize(Decimal("0.01"))
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def payment_fields(data: dict) -> dict[str, Any]:
+    """Normalise a Whop payment object (old and new API pins) to payment_record kwargs."""
+    charged = _obj(data, "amount_charged")
+    amount = (
+        _decimal(data.get("total"))
+        or _decimal(charged.get("amount"))
+        or _decimal(data.get("subtotal"))
+        or _decimal(data.get("usd_total"))
+        or Decimal(0)
+    )
+    plan_id = _obj(data, "plan").get("id") or ""
+    product_id = _obj(data, "product").get("id") or ""
+    items = data.get("line_items") if isinstance(data.get("line_items"), list) else []
+    if items and isinstance(items[0], dict):
+        plan_id = plan_id or items[0].get("variant_id") or ""
+        product_id = product_id or items[0].get("product_id") or ""
+    return {
+        "whop_payment_id": str(data.get("id") or ""),
+        "amount": amount,
+        "currency": str(data.get("currency") or charged.get("currency") or ""),
+        "whop_plan_id": str(plan_id),
+        "whop_product_id": str(product_id),
+        "whop_user_id": str(_obj(data, "user").get("id") or data.get("user_id") or ""),
+        "whop_membership_id": str(
+            _obj(data, "membership").get("id") or data.get("membership_id") or ""
+        ),
+        "failure_message": str(data.get("failure_message") or ""),
+    }
+
+
+def creator_for_payment(envelope: WebhookEnvelope, fields: dict[str, Any]) -> Creator | None:
+    """The tenant a payment belongs to.
+
+    1. data.metadata.chronos_creator (a handle, set on Chronos's own checkout links);
+    2. a plan mapped to a Chronos tier: the creator owned by the paying Whop user;
+    3. the company the event concerns (data.company.id / account_id / envelope company_id).
+    """
+    data = envelope.data
+    handle = _obj(data, "metadata").get("chronos_creator")
+    if handle:
+        creator = Creator.objects.filter(handle=str(handle)).first()
+        if creator is not None:
+            return creator
+    payer = fields["whop_user_id"]
+    if payer and PlanTierMapping.objects.filter(whop_plan_id=fields["whop_plan_id"]).exists():
+        owned = list(Creator.objects.filter(owner__whop_user_id=payer).order_by("pk")[:2])
+        if len(owned) == 1:
+            return owned[0]
+    company_id = (
+        _obj(data, "company").get("id")
+        or data.get("company_id")
+        or data.get("account_id")
+        or envelope.company_id
+    )
+    if company_id:
+        return Creator.objects.filter(whop_company_id=str(company_id)).first()
+    return None
+
+
+def _on_payment(envelope: WebhookEnvelope, status: str) -> None:
+    fields = payment_fields(envelope.data)
+    if not fields["whop_payment_id"]:
+        raise ValueError(f"{envelope.type} without data.id.")
+    creator = creator_for_payment(envelope, fields)
+    if creator is None:
+        logger.warning(
+            "Payment %s matched no creator; stored unassigned.", fields["whop_payment_id"]
+        )
+    payment_record(creator=creator, status=status, occurred_at=envelope.timestamp, **fields)
+
+
+@register("payment.succeeded")
+def on_payment_succeeded(envelope: WebhookEnvelope) -> None:
+    _on_payment(envelope, Payment.Status.SUCCEEDED)
+
+
+@register("payment.failed")
+def on_payment_failed(envelope: WebhookEnvelope) -> None:
+    _on_payment(envelope, Payment.Status.FAILED)

@@ -1,0 +1,32 @@
+"""django-q2 tasks for creators: webhook processing and the deletion sweeper."""
+
+from __future__ import annotations
+
+from django_q.tasks import async_task
+
+# A webhook handler touches a few rows; a minute is plenty (below Q_CLUSTER["retry"]).
+WEBHOOK_TASK_TIMEOUT_SECONDS = 60
+
+
+def webhook_enqueue(*, event_id: int) -> None:
+    """Queue processing of a stored WebhookEvent (runs inline when Q_CLUSTER sync is on)."""
+    async_task(
+        "creators.tasks.webhook_process_task",
+        event_id,
+        task_name=f"whop-webhook-{event_id}",
+        timeout=WEBHOOK_TASK_TIMEOUT_SECONDS,
+    )
+
+
+def webhook_process_task(event_id: int) -> str:
+    """Apply one stored delivery; returns its final status."""
+    from creators.services import webhook_process
+
+    return webhook_process(event_id=event_id)
+
+
+def creators_purge_due_task() -> int:
+    """Scheduled (hourly): delete creators whose post-uninstall grace period has ended."""
+    from creators.services import creators_purge_due
+
+    return len(creators_purge_due())
