@@ -42,3 +42,45 @@ def video_get_viewable(*, user: User, pk: int) -> Video:
 
 def segments_for_video(*, video: Video) -> QuerySet[TranscriptSegment]:
     return TranscriptSegment.objects.filter(video=video).order_by("index")
+
+
+# --- Reads for the creator's video pages and the REST API (added by the video UI) -------
+
+
+def video_get_for_manager(*, user: User, pk: int) -> Video:
+    """A video of any creator the user manages (REST addresses videos by id alone).
+
+    Raises Http404 when the video does not exist or belongs to a creator the user does not
+    manage (another tenant's id is indistinguishable from a missing one)."""
+    video = (
+        Video.objects.filter(creator__in=creators_managed_by(user=user), pk=pk)
+        .select_related("creator")
+        .first()
+    )
+    if video is None:
+        raise Http404("No such video.")
+    return video
+
+
+def videos_with_counts(queryset: QuerySet[Video]) -> QuerySet[Video]:
+    """`queryset` annotated with `segment_count` and `chunk_count` (ints), one query total.
+
+    Correlated subqueries rather than two joined COUNTs, which would multiply rows."""
+    from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
+    from django.db.models.functions import Coalesce
+
+    from videos.models import VideoChunk
+
+    def _count(model) -> Coalesce:
+        counted = (
+            model.objects.filter(video=OuterRef("pk"))
+            .order_by()
+            .values("video")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+    return queryset.annotate(
+        segment_count=_count(TranscriptSegment), chunk_count=_count(VideoChunk)
+    )

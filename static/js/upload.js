@@ -1,0 +1,255 @@
+// Chronos upload page: drag-drop several lecture files, each with an optional caption file
+// and an editable title; each is POSTed (multipart) to the REST endpoint with its own
+// progress bar (XMLHttpRequest upload.onprogress) and its own error (the server's message).
+// Without JS the page's plain form (one file + captions) is used instead.
+(function () {
+  "use strict";
+  var root = document.getElementById("uploader");
+  var plain = document.getElementById("plain-upload");
+  if (!root || !window.FormData || !window.XMLHttpRequest) return;
+
+  root.classList.remove("hidden");
+  if (plain && plain.dataset.hasErrors !== "true") plain.classList.add("hidden");
+
+  var apiUrl = root.dataset.apiUrl;
+  var detailUrl = root.dataset.detailUrl; // ".../videos/0/"
+  var csrf = root.dataset.csrf;
+  var maxBytes = parseInt(root.dataset.maxBytes, 10) || 0;
+  var captionsAccept = root.dataset.captionsAccept;
+  var picker = document.getElementById("picker");
+  var dropzone = document.getElementById("dropzone");
+  var queueEl = document.getElementById("queue");
+  var actions = document.getElementById("queue-actions");
+  var startBtn = document.getElementById("start-upload");
+  var clearBtn = document.getElementById("clear-done");
+  var notice = document.getElementById("upload-notice");
+  var tpl = document.getElementById("queue-item");
+  var items = [];
+  var running = false;
+
+  var CAPTION_EXT = /\.(vtt|srt)$/i;
+
+  function stem(name) { return name.replace(/\.[^.]+$/, ""); }
+  function niceTitle(name) {
+    return stem(name).replace(/[_]+/g, " ").replace(/\s+/g, " ").trim() || name;
+  }
+  function formatBytes(n) {
+    var units = ["bytes", "KB", "MB", "GB", "TB"], i = 0;
+    while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+    return (i ? n.toFixed(1) : n) + " " + units[i];
+  }
+  function say(text) {
+    notice.textContent = text;
+    notice.classList.toggle("hidden", !text);
+  }
+
+  function setState(item, state, text, percent) {
+    item.state = state;
+    item.el.dataset.state = state;
+    item.stateEl.textContent = text;
+    if (percent !== undefined) {
+      item.bar.style.width = percent + "%";
+      item.barWrap.setAttribute("aria-valuenow", String(percent));
+    }
+    item.barWrap.classList.toggle("ok", state === "done");
+    item.barWrap.classList.toggle("bad", state === "error");
+  }
+
+  function showError(item, message) {
+    item.errorEl.textContent = message;
+    item.errorEl.classList.toggle("hidden", !message);
+  }
+
+  function setCaptions(item, file) {
+    item.captions = file || null;
+    item.captionsName.textContent = file ? file.name : "";
+  }
+
+  function refreshActions() {
+    var pending = items.some(function (i) {
+      return i.state === "ready" || i.state === "error" || i.state === "failed";
+    });
+    actions.classList.toggle("hidden", items.length === 0);
+    startBtn.disabled = running || !pending;
+    startBtn.textContent = running ? "Uploading…" : "Upload all";
+    clearBtn.disabled = !items.some(function (i) { return i.state === "done"; });
+  }
+
+  function addMedia(file) {
+    var node = tpl.content.firstElementChild.cloneNode(true);
+    var item = {
+      file: file, captions: null, state: "ready", el: node,
+      titleInput: node.querySelector(".vid-item-title"),
+      captionsInput: node.querySelector(".vid-item-captions-input"),
+      captionsName: node.querySelector(".vid-item-captions-name"),
+      bar: node.querySelector(".progress > span"),
+      barWrap: node.querySelector(".progress"),
+      stateEl: node.querySelector(".vid-item-state"),
+      errorEl: node.querySelector(".vid-item-error"),
+    };
+    var uid = "f" + Math.random().toString(36).slice(2, 9);
+    node.querySelector(".vid-item-file").textContent = file.name;
+    node.querySelector(".vid-item-size").textContent = formatBytes(file.size);
+    node.querySelector(".vid-item-icon").textContent = /^audio\//.test(file.type) ? "♪" : "▶";
+    var labels = node.querySelectorAll("label");
+    item.titleInput.id = uid + "-title"; labels[0].htmlFor = item.titleInput.id;
+    item.captionsInput.id = uid + "-captions"; labels[1].htmlFor = item.captionsInput.id;
+    item.captionsInput.accept = captionsAccept;
+    item.titleInput.value = niceTitle(file.name);
+    item.barWrap.setAttribute("aria-label", file.name + " upload progress");
+    item.captionsInput.addEventListener("change", function () {
+      setCaptions(item, item.captionsInput.files[0]);
+    });
+    node.querySelector(".vid-item-remove").addEventListener("click", function () {
+      if (item.xhr) item.xhr.abort();
+      items.splice(items.indexOf(item), 1);
+      node.remove();
+      refreshActions();
+    });
+    setState(item, "ready", "Ready", 0);
+    if (maxBytes && file.size > maxBytes) {
+      setState(item, "rejected", "Not uploaded", 0);
+      showError(item, "This file is " + formatBytes(file.size) + "; your plan accepts up to " +
+        formatBytes(maxBytes) + " per file.");
+    } else if (file.size === 0) {
+      setState(item, "rejected", "Not uploaded", 0);
+      showError(item, "This file is empty (0 bytes).");
+    }
+    items.push(item);
+    queueEl.appendChild(node);
+    return item;
+  }
+
+  function addFiles(fileList) {
+    var files = Array.prototype.slice.call(fileList);
+    var captionFiles = files.filter(function (f) { return CAPTION_EXT.test(f.name); });
+    var media = files.filter(function (f) { return !CAPTION_EXT.test(f.name); });
+    media.forEach(addMedia);
+    var unmatched = [];
+    captionFiles.forEach(function (cf) {
+      var key = stem(cf.name).replace(/\.(en|eng|english)$/i, "").toLowerCase();
+      var match = items.filter(function (i) {
+        return i.state === "ready" && stem(i.file.name).toLowerCase() === key;
+      })[0];
+      if (!match) {
+        var bare = items.filter(function (i) { return i.state === "ready" && !i.captions; });
+        if (bare.length === 1 && captionFiles.length === 1) match = bare[0];
+      }
+      if (match) setCaptions(match, cf); else unmatched.push(cf.name);
+    });
+    say(unmatched.length ? "No video with the same name for " + unmatched.join(", ") +
+      ": choose it with the Captions picker of the right video." : "");
+    refreshActions();
+  }
+
+  function errorText(xhr) {
+    if (xhr.status === 0) return "The upload was interrupted (network error). Try again.";
+    if (xhr.status === 413) return "The server refused a file this large.";
+    if (xhr.status === 403 || xhr.status === 401) return "Your session has expired: sign in again, then retry.";
+    var data = null;
+    try { data = JSON.parse(xhr.responseText); } catch (e) { /* not JSON */ }
+    if (data && typeof data === "object") {
+      var parts = [];
+      Object.keys(data).forEach(function (key) {
+        var v = data[key];
+        var text = Array.isArray(v) ? v.join(" ") : String(v);
+        parts.push(key === "detail" || key === "file" || key === "non_field_errors"
+          ? text : key.charAt(0).toUpperCase() + key.slice(1) + ": " + text);
+      });
+      if (parts.length) return parts.join(" ");
+    }
+    return "The server could not take this file (HTTP " + xhr.status + "). Try again in a moment.";
+  }
+
+  function send(item) {
+    return new Promise(function (resolve) {
+      var form = new FormData();
+      form.append("file", item.file, item.file.name);
+      form.append("title", item.titleInput.value.trim());
+      if (item.captions) form.append("captions", item.captions, item.captions.name);
+      var xhr = new XMLHttpRequest();
+      item.xhr = xhr;
+      xhr.open("POST", apiUrl);
+      xhr.setRequestHeader("X-CSRFToken", csrf);
+      xhr.setRequestHeader("Accept", "application/json");
+      xhr.upload.onprogress = function (e) {
+        if (!e.lengthComputable) return;
+        var pct = Math.min(99, Math.round((e.loaded / e.total) * 100));
+        setState(item, "uploading", "Uploading… " + pct + "%", pct);
+      };
+      xhr.upload.onload = function () { setState(item, "uploading", "Checking the file…", 99); };
+      xhr.onload = function () {
+        item.xhr = null;
+        if (xhr.status === 201) {
+          var video = JSON.parse(xhr.responseText);
+          setState(item, "done", "", 100);
+          item.stateEl.textContent = "Uploaded · processing started · ";
+          var link = document.createElement("a");
+          link.href = detailUrl.replace(/\/0\/$/, "/" + video.id + "/");
+          link.textContent = "open";
+          item.stateEl.appendChild(link);
+          showError(item, "");
+          item.titleInput.disabled = true;
+          item.captionsInput.disabled = true;
+        } else {
+          setState(item, "error", "Failed", 0);
+          showError(item, errorText(xhr));
+        }
+        resolve();
+      };
+      xhr.onerror = xhr.onabort = function () {
+        item.xhr = null;
+        setState(item, "error", "Failed", 0);
+        showError(item, errorText(xhr));
+        resolve();
+      };
+      showError(item, "");
+      setState(item, "uploading", "Uploading… 0%", 0);
+      xhr.send(form);
+    });
+  }
+
+  function run() {
+    if (running) return;
+    running = true;
+    refreshActions();
+    var next = function () {
+      var item = items.filter(function (i) { return i.state === "ready" || i.state === "error"; })[0];
+      if (!item) { running = false; refreshActions(); return; }
+      send(item).then(function () {
+        if (item.state === "error") item.state = "failed"; // do not loop on it this round
+        next();
+      });
+    };
+    next();
+  }
+
+  startBtn.addEventListener("click", function () {
+    items.forEach(function (i) { if (i.state === "failed") i.state = "error"; });
+    run();
+  });
+  clearBtn.addEventListener("click", function () {
+    items.filter(function (i) { return i.state === "done"; }).forEach(function (i) {
+      i.el.remove(); items.splice(items.indexOf(i), 1);
+    });
+    refreshActions();
+  });
+  picker.addEventListener("change", function () { addFiles(picker.files); picker.value = ""; });
+
+  ["dragenter", "dragover"].forEach(function (type) {
+    dropzone.addEventListener(type, function (e) { e.preventDefault(); dropzone.classList.add("is-over"); });
+  });
+  ["dragleave", "drop"].forEach(function (type) {
+    dropzone.addEventListener(type, function (e) { e.preventDefault(); dropzone.classList.remove("is-over"); });
+  });
+  dropzone.addEventListener("drop", function (e) {
+    if (e.dataTransfer && e.dataTransfer.files.length) addFiles(e.dataTransfer.files);
+  });
+  // A file dropped beside the zone must not navigate away from the page.
+  window.addEventListener("dragover", function (e) { e.preventDefault(); });
+  window.addEventListener("drop", function (e) { e.preventDefault(); });
+  window.addEventListener("beforeunload", function (e) {
+    if (running) { e.preventDefault(); e.returnValue = ""; }
+  });
+  refreshActions();
+})();

@@ -1,0 +1,251 @@
+"""REST for the creator's videos, under /api/v1/ (DRF function views over videos.services).
+
+    GET    /api/v1/videos/[?creator=<handle>][&status=<status>][&page=N]   list (paginated)
+    POST   /api/v1/videos/[?creator=<handle>]   multipart: file, captions?, title?, description?
+    GET    /api/v1/videos/<id>/                 one video
+    PATCH  /api/v1/videos/<id>/                 {"title"?, "description"?}
+    DELETE /api/v1/videos/<id>/                 file, transcript, chunks and row; 204
+    POST   /api/v1/videos/<id>/retry/           re-queue a failed video; 202
+    GET    /api/v1/videos/<id>/transcript/      {"video", "count", "segments": [...]}
+
+Errors: 400 {"field": ["msg"]} or {"detail": "msg"}; a video of a creator the caller does
+not manage is a 404, exactly like a missing one. Signed out: 403.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+from rest_framework import serializers, status
+from rest_framework.decorators import api_view
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from creators.selectors import creator_for_api
+from videos import services
+from videos.forms import error_field
+from videos.models import Video
+from videos.selectors import (
+    segments_for_video,
+    video_get_for_manager,
+    videos_for_creator,
+    videos_with_counts,
+)
+
+
+class VideoSerializer(serializers.ModelSerializer):
+    """A video as the API returns it. Seconds (duration), bytes (size), percent (progress)."""
+
+    creator = serializers.CharField(source="creator.handle", read_only=True)
+    status_display = serializers.CharField(source="get_status_display", read_only=True)
+    segment_count = serializers.SerializerMethodField()
+    chunk_count = serializers.SerializerMethodField()
+    stream_url = serializers.SerializerMethodField()
+    thumbnail_url = serializers.SerializerMethodField()
+    progress = serializers.SerializerMethodField()
+    stage = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Video
+        fields = [
+            "id",
+            "creator",
+            "title",
+            "description",
+            "original_filename",
+            "status",
+            "status_display",
+            "stage",
+            "progress",
+            "error",
+            "duration_seconds",
+            "size_bytes",
+            "media_kind",
+            "transcript_source",
+            "language",
+            "segment_count",
+            "chunk_count",
+            "processing_cost_usd",
+            "created_at",
+            "updated_at",
+            "stream_url",
+            "thumbnail_url",
+        ]
+        read_only_fields = fields
+
+    def _payload(self, video: Video) -> dict:
+        cache = self.context.setdefault("_status_payloads", {})
+        if video.pk not in cache:
+            cache[video.pk] = services.video_status_payload(video)
+        return cache[video.pk]
+
+    def get_segment_count(self, video: Video) -> int:
+        value = getattr(video, "segment_count", None)
+        return value if value is not None else video.segments.count()
+
+    def get_chunk_count(self, video: Video) -> int:
+        value = getattr(video, "chunk_count", None)
+        return value if value is not None else video.chunks.count()
+
+    def _absolute(self, url: str) -> str:
+        request = self.context.get("request")
+        return request.build_absolute_uri(url) if request else url
+
+    def get_stream_url(self, video: Video) -> str | None:
+        if not video.file:
+            return None
+        return self._absolute(reverse("videos:stream", kwargs={"pk": video.pk}))
+
+    def get_thumbnail_url(self, video: Video) -> str | None:
+        if not video.thumbnail:
+            return None
+        return self._absolute(reverse("videos:thumbnail", kwargs={"pk": video.pk}))
+
+    def get_progress(self, video: Video) -> int:
+        if video.status == Video.Status.COMPLETED:
+            return 100
+        try:
+            return max(0, min(100, int(self._payload(video).get("progress") or 0)))
+        except (TypeError, ValueError):
+            return 0
+
+    def get_stage(self, video: Video) -> str:
+        if video.status == Video.Status.COMPLETED:
+            return ""
+        return str(self._payload(video).get("stage") or "")
+
+
+class VideoUploadSerializer(serializers.Serializer):
+    """Multipart upload input. What the file *is* is decided by the pipeline (by content)."""
+
+    file = serializers.FileField()
+    captions = serializers.FileField(required=False, allow_null=True)
+    title = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
+
+
+class VideoUpdateSerializer(serializers.Serializer):
+    title = serializers.CharField(required=False, max_length=255)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
+
+
+class SegmentSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    start = serializers.FloatField()
+    end = serializers.FloatField()
+    text = serializers.CharField()
+    speaker = serializers.CharField()
+
+
+def _service_error(exc: ValidationError, default_field: str | None = None) -> Response:
+    """A service's ValidationError as the API's 400: {"field": [msg, ...]} when the error
+    belongs to a field (its key, or its code: see videos.forms.ERROR_FIELDS; else
+    `default_field`), otherwise {"detail": "msg"}."""
+    grouped = error_field(exc, default_field)
+    body: dict = {k: v for k, v in grouped.items() if k is not None}
+    if None in grouped:
+        body["detail"] = " ".join(grouped[None])
+    return Response(body, status=status.HTTP_400_BAD_REQUEST)
+
+
+def _creator_param(request: Request) -> str | None:
+    return request.query_params.get("creator") or request.data.get("creator") or None
+
+
+def _one(request: Request, video: Video) -> dict:
+    video = videos_with_counts(Video.objects.filter(pk=video.pk)).select_related("creator")[0]
+    return VideoSerializer(video, context={"request": request}).data
+
+
+@api_view(["GET", "POST"])
+def video_list(request: Request) -> Response:
+    """GET: the creator's videos, newest first, 50 a page; `?status=` one of the statuses.
+    POST: upload one file (multipart) and queue its processing; 201 with the video."""
+    creator = creator_for_api(user=request.user, handle=_creator_param(request))
+    if request.method == "POST":
+        form = VideoUploadSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        media = form.validated_data["file"]
+        captions = form.validated_data.get("captions")
+        try:
+            video = services.video_create(
+                creator=creator,
+                file=media,
+                filename=media.name,
+                title=form.validated_data.get("title", ""),
+                description=form.validated_data.get("description", ""),
+                captions=captions,
+                captions_filename=captions.name if captions else None,
+            )
+        except ValidationError as exc:
+            return _service_error(exc, "file")
+        data = _one(request, video)
+        return Response(
+            data,
+            status=status.HTTP_201_CREATED,
+            headers={"Location": reverse("api-video", kwargs={"pk": video.pk})},
+        )
+
+    queryset = videos_for_creator(creator=creator).select_related("creator")
+    wanted = request.query_params.get("status")
+    if wanted:
+        if wanted not in Video.Status.values:
+            return Response(
+                {"status": [f"Unknown status; use one of: {', '.join(Video.Status.values)}."]},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        queryset = queryset.filter(status=wanted)
+    paginator = PageNumberPagination()
+    page = paginator.paginate_queryset(videos_with_counts(queryset), request)
+    serializer = VideoSerializer(page, many=True, context={"request": request})
+    return paginator.get_paginated_response(serializer.data)
+
+
+@api_view(["GET", "PATCH", "DELETE"])
+def video_detail(request: Request, pk: int) -> Response:
+    """GET one video; PATCH its title/description; DELETE it with everything derived."""
+    video = video_get_for_manager(user=request.user, pk=pk)
+    if request.method == "PATCH":
+        form = VideoUpdateSerializer(data=request.data, partial=True)
+        form.is_valid(raise_exception=True)
+        try:
+            video = services.video_update(
+                video=video,
+                title=form.validated_data.get("title"),
+                description=form.validated_data.get("description"),
+            )
+        except ValidationError as exc:
+            return _service_error(exc)
+    elif request.method == "DELETE":
+        try:
+            services.video_delete(video=video)
+        except ValidationError as exc:
+            return _service_error(exc)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+    return Response(_one(request, video))
+
+
+@api_view(["POST"])
+def video_retry(request: Request, pk: int) -> Response:
+    """Re-queue a failed video from the stage that failed; 202 with the video, or 400."""
+    video = video_get_for_manager(user=request.user, pk=pk)
+    try:
+        video = services.video_retry(video=video)
+    except ValidationError as exc:
+        return _service_error(exc)
+    return Response(_one(request, video), status=status.HTTP_202_ACCEPTED)
+
+
+@api_view(["GET"])
+def video_transcript(request: Request, pk: int) -> Response:
+    """All transcript segments of a video, in order. Seconds (floats)."""
+    video = video_get_for_manager(user=request.user, pk=pk)
+    segments = list(segments_for_video(video=video))
+    return Response(
+        {
+            "video": video.pk,
+            "count": len(segments),
+            "segments": SegmentSerializer(segments, many=True).data,
+        }
+    )

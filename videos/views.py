@@ -1,0 +1,440 @@
+"""The creator's video pages (library, upload, video page) and the media stream.
+
+Thin function views: the tenant comes from creators.selectors, the video from
+videos.selectors (both scoped to request.user; anything else is a 404), every write from
+videos.services. htmx requests get a partial of the same template (django-template-partials).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import mimetypes
+import os
+from collections.abc import AsyncIterator, Iterator
+from typing import BinaryIO
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.handlers.asgi import ASGIRequest
+from django.core.paginator import Paginator
+from django.db.models.fields.files import FieldFile
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import http_date, url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from werkzeug.http import parse_range_header
+
+from creators.selectors import creator_get_managed
+from videos import services
+from videos.forms import (
+    CAPTIONS_ACCEPT,
+    MEDIA_ACCEPT,
+    VideoEditForm,
+    VideoUploadForm,
+    error_field,
+)
+from videos.models import Video
+from videos.selectors import (
+    segments_for_video,
+    video_get_managed,
+    video_get_viewable,
+    videos_for_creator,
+)
+
+LIBRARY_PAGE_SIZE = 50
+# Seconds between library/video-page status polls while something is processing.
+POLL_SECONDS = 2
+# Bytes read per block when streaming media (large enough to keep syscalls and, under
+# ASGI, thread hops rare; small enough to keep memory flat).
+STREAM_BLOCK_BYTES = 256 * 1024
+
+# Containers the stdlib `mimetypes` table may not know (it varies by OS).
+MEDIA_TYPES = {
+    "mp4": "video/mp4",
+    "m4v": "video/mp4",
+    "mov": "video/quicktime",
+    "webm": "video/webm",
+    "mkv": "video/x-matroska",
+    "avi": "video/x-msvideo",
+    "mp3": "audio/mpeg",
+    "m4a": "audio/mp4",
+    "wav": "audio/wav",
+    "flac": "audio/flac",
+    "ogg": "audio/ogg",
+    "oga": "audio/ogg",
+    "opus": "audio/ogg",
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+}
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def _status(video: Video) -> dict:
+    """The pipeline's status payload, with the keys the templates read always present."""
+    payload = dict(services.video_status_payload(video))
+    payload.setdefault("status", video.status)
+    payload.setdefault("status_display", video.get_status_display())
+    payload.setdefault("error", video.error)
+    payload.setdefault("stage", "")
+    try:
+        payload["progress"] = max(0, min(100, int(payload.get("progress") or 0)))
+    except (TypeError, ValueError):
+        payload["progress"] = 0
+    return payload
+
+
+def _library_context(request: HttpRequest, creator) -> dict:
+    paginator = Paginator(videos_for_creator(creator=creator), LIBRARY_PAGE_SIZE)
+    page = paginator.get_page(request.GET.get("page"))
+    rows = [
+        {"video": v, "status": _status(v) if v.is_processing else None} for v in page.object_list
+    ]
+    return {
+        "creator": creator,
+        "page": page,
+        "rows": rows,
+        "any_processing": any(r["status"] for r in rows),
+        "poll_seconds": POLL_SECONDS,
+        "studio_section": "videos",
+    }
+
+
+def _error_messages(exc: ValidationError) -> list[str]:
+    return [str(m) for m in exc.messages] or ["That did not work."]
+
+
+def _safe_next(request: HttpRequest, default: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return default
+
+
+def _detail_context(request: HttpRequest, creator, video: Video, **extra) -> dict:
+    status = _status(video)
+    return {
+        "creator": creator,
+        "video": video,
+        "status": status,
+        "segments": list(segments_for_video(video=video)),
+        "edit_form": extra.pop(
+            "edit_form",
+            VideoEditForm(initial={"title": video.title, "description": video.description}),
+        ),
+        "stream_url": reverse("videos:stream", kwargs={"pk": video.pk}),
+        "thumbnail_url": (
+            reverse("videos:thumbnail", kwargs={"pk": video.pk}) if video.thumbnail else ""
+        ),
+        "poll_seconds": POLL_SECONDS,
+        "studio_section": "videos",
+        **extra,
+    }
+
+
+# --- library -----------------------------------------------------------------------------
+
+
+@login_required
+@require_safe
+def library(request: HttpRequest, handle: str) -> HttpResponse:
+    """All of a creator's videos; rows poll `videos:rows` while any is processing."""
+    creator = creator_get_managed(user=request.user, handle=handle)
+    return render(request, "videos/library.html", _library_context(request, creator))
+
+
+@login_required
+@require_safe
+def rows(request: HttpRequest, handle: str) -> HttpResponse:
+    """The library's rows region (htmx swaps it every POLL_SECONDS while processing)."""
+    creator = creator_get_managed(user=request.user, handle=handle)
+    return render(request, "videos/library.html#rows", _library_context(request, creator))
+
+
+# --- upload ------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def upload(request: HttpRequest, handle: str) -> HttpResponse:
+    """GET: the upload page (drag-drop of several files via static/js/upload.js, which
+    posts each file to the REST endpoint). POST: the no-JS form, one file + captions."""
+    creator = creator_get_managed(user=request.user, handle=handle)
+    form = VideoUploadForm()
+    status = 200
+    if request.method == "POST":
+        form = VideoUploadForm(request.POST, request.FILES)
+        if form.is_valid():
+            media = form.cleaned_data["file"]
+            captions = form.cleaned_data.get("captions")
+            try:
+                video = services.video_create(
+                    creator=creator,
+                    file=media,
+                    filename=media.name,
+                    title=form.cleaned_data["title"],
+                    description=form.cleaned_data["description"],
+                    captions=captions,
+                    captions_filename=captions.name if captions else None,
+                )
+            except ValidationError as exc:
+                for field, msgs in error_field(exc, "file").items():
+                    form.add_error(field if field in form.fields else "file", msgs)
+            else:
+                messages.success(request, f"“{video.title}” uploaded; processing has started.")
+                return redirect("videos:detail", handle=creator.handle, pk=video.pk)
+        status = 400
+    context = {
+        "creator": creator,
+        "form": form,
+        "api_url": reverse("api-videos") + f"?creator={creator.handle}",
+        "detail_url_template": reverse("videos:detail", kwargs={"handle": creator.handle, "pk": 0}),
+        "max_upload_bytes": services.max_upload_bytes_for(creator),
+        "media_accept": MEDIA_ACCEPT,
+        "captions_accept": CAPTIONS_ACCEPT,
+        "studio_section": "upload",
+    }
+    return render(request, "videos/upload.html", context, status=status)
+
+
+# --- one video ---------------------------------------------------------------------------
+
+
+@login_required
+@require_safe
+def detail(request: HttpRequest, handle: str, pk: int) -> HttpResponse:
+    """The video page: player, transcript (click a line to play from it), status, edit."""
+    creator = creator_get_managed(user=request.user, handle=handle)
+    video = video_get_managed(user=request.user, creator=creator, pk=pk)
+    if request.htmx and request.GET.get("part") == "status":
+        context = _detail_context(request, creator, video)
+        response = render(request, "videos/detail.html#status", context)
+        # The page was rendered while processing; once it is over, reload it so the
+        # transcript and player appear (htmx honours HX-Refresh).
+        if not video.is_processing:
+            response["HX-Refresh"] = "true"
+        return response
+    return render(request, "videos/detail.html", _detail_context(request, creator, video))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def edit(request: HttpRequest, handle: str, pk: int) -> HttpResponse:
+    """POST title/description. htmx gets the details region back (the form again, with
+    errors, when invalid); a plain form post is redirected to the video page."""
+    creator = creator_get_managed(user=request.user, handle=handle)
+    video = video_get_managed(user=request.user, creator=creator, pk=pk)
+    if request.method == "GET":
+        return redirect("videos:detail", handle=creator.handle, pk=video.pk)
+    form = VideoEditForm(request.POST)
+    if form.is_valid():
+        try:
+            video = services.video_update(
+                video=video,
+                title=form.cleaned_data["title"],
+                description=form.cleaned_data["description"],
+            )
+        except ValidationError as exc:
+            for field, msgs in error_field(exc, None).items():
+                form.add_error(field if field in form.fields else None, msgs)
+    if form.is_valid():
+        if request.htmx:
+            context = _detail_context(request, creator, video, saved=True)
+            return render(request, "videos/detail.html#meta", context)
+        messages.success(request, "Saved.")
+        return redirect("videos:detail", handle=creator.handle, pk=video.pk)
+    context = _detail_context(request, creator, video, edit_form=form, editing=True)
+    if request.htmx:
+        # 200 so htmx swaps the form with its errors in.
+        return render(request, "videos/detail.html#meta", context)
+    return render(request, "videos/detail.html", context, status=400)
+
+
+@login_required
+@require_POST
+def retry(request: HttpRequest, handle: str, pk: int) -> HttpResponse:
+    """Queue a failed video again; back to `next` (library or video page)."""
+    creator = creator_get_managed(user=request.user, handle=handle)
+    video = video_get_managed(user=request.user, creator=creator, pk=pk)
+    try:
+        services.video_retry(video=video)
+    except ValidationError as exc:
+        messages.error(request, " ".join(_error_messages(exc)))
+    else:
+        messages.success(request, f"“{video.title}” queued again.")
+    default = reverse("videos:detail", kwargs={"handle": creator.handle, "pk": video.pk})
+    return HttpResponseRedirect(_safe_next(request, default))
+
+
+@login_required
+@require_POST
+def delete(request: HttpRequest, handle: str, pk: int) -> HttpResponse:
+    """Delete the video with its file, transcript and chunks; back to the library."""
+    creator = creator_get_managed(user=request.user, handle=handle)
+    video = video_get_managed(user=request.user, creator=creator, pk=pk)
+    title = video.title
+    try:
+        services.video_delete(video=video)
+    except ValidationError as exc:
+        messages.error(request, " ".join(_error_messages(exc)))
+        return redirect("videos:detail", handle=creator.handle, pk=pk)
+    messages.success(request, f"“{title}” deleted.")
+    return redirect("videos:library", handle=creator.handle)
+
+
+# --- media -------------------------------------------------------------------------------
+
+
+@login_required
+@require_safe
+def stream(request: HttpRequest, pk: int) -> HttpResponseBase:
+    """The media file, with HTTP Range support so players can seek.
+
+    Access: managers and students with an active membership (video_get_viewable); 404
+    otherwise. S3 storage: a redirect to a presigned URL."""
+    video = video_get_viewable(user=request.user, pk=pk)
+    if not video.file:
+        raise Http404("This video has no file.")
+    return serve_media(request, video.file)
+
+
+@login_required
+@require_safe
+def thumbnail(request: HttpRequest, pk: int) -> HttpResponseBase:
+    """The video's poster frame (JPEG); same access rule as `stream`."""
+    video = video_get_viewable(user=request.user, pk=pk)
+    if not video.thumbnail:
+        raise Http404("No thumbnail yet.")
+    return serve_media(request, video.thumbnail, content_type="image/jpeg")
+
+
+def media_content_type(name: str) -> str:
+    """MIME type for a stored media file name, by its extension (we stored the file, and
+    the pipeline accepted it by content, so the extension is ours to trust)."""
+    ext = os.path.splitext(name)[1].lower().lstrip(".")
+    return MEDIA_TYPES.get(ext) or mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | bool | None:
+    """Which bytes a `Range` header asks for, of a representation `size` bytes long.
+
+    Returns (start, stop) with `stop` exclusive for one satisfiable byte range; None when
+    the whole file should be sent (no header, another unit, or several ranges, which
+    RFC 9110 §14.2 lets a server ignore); False when the request must get 416 (a malformed
+    or unsatisfiable byte range). Parsing is werkzeug's (suffix "-500", open "500-", and
+    ends past the size, which are clipped)."""
+    if not header:
+        return None
+    parsed = parse_range_header(header)
+    if parsed is None:
+        return False if header.strip().lower().startswith("bytes") else None
+    if parsed.units != "bytes" or len(parsed.ranges) != 1:
+        return None
+    return parsed.range_for_length(size) or False
+
+
+def serve_media(
+    request: HttpRequest, field: FieldFile, *, content_type: str | None = None
+) -> HttpResponseBase:
+    """Stream a stored file with Range support (200 / 206 / 416), never from MEDIA_URL.
+
+    Headers: Accept-Ranges, Content-Length, Content-Range (206/416), ETag, Last-Modified,
+    Cache-Control private (access is per user). If-Range with a stale validator gets the
+    whole file. Storage without a local path (S3): 302 to storage.url(), presigned.
+    Under ASGI the body is an async iterator, so a long file is never held in memory."""
+    storage = field.storage
+    try:
+        path = storage.path(field.name)
+    except NotImplementedError:
+        return HttpResponseRedirect(storage.url(field.name))
+    try:
+        handle: BinaryIO = open(path, "rb")  # noqa: SIM115 - closed by the response
+    except (FileNotFoundError, IsADirectoryError) as exc:
+        raise Http404("The media file is missing.") from exc
+    stat = os.fstat(handle.fileno())
+    size = stat.st_size
+    etag = f'"{size:x}-{stat.st_mtime_ns:x}"'
+    last_modified = http_date(stat.st_mtime)
+    common = {
+        "Accept-Ranges": "bytes",
+        "ETag": etag,
+        "Last-Modified": last_modified,
+        "Cache-Control": "private, max-age=3600",
+        "X-Content-Type-Options": "nosniff",
+    }
+    content_type = content_type or media_content_type(field.name)
+
+    wanted = byte_range(request.headers.get("Range"), size)
+    if_range = request.headers.get("If-Range")
+    if wanted is not None and if_range and if_range not in (etag, last_modified):
+        wanted = None  # the client's copy is stale: send it all
+    if wanted is False:
+        handle.close()
+        response = HttpResponse(status=416, content_type="text/plain")
+        response["Content-Range"] = f"bytes */{size}"
+        for key, value in common.items():
+            response[key] = value
+        return response
+    start, stop = wanted if wanted else (0, size)
+    length = stop - start
+
+    if request.method == "HEAD":
+        handle.close()
+        response = HttpResponse(status=206 if wanted else 200, content_type=content_type)
+    else:
+        if isinstance(request, ASGIRequest):
+            body: Iterator[bytes] | AsyncIterator[bytes] = _aread(handle, start, length)
+        else:
+            body = _read(handle, start, length)
+        response = StreamingHttpResponse(
+            body, status=206 if wanted else 200, content_type=content_type
+        )
+        # The handle is closed when the response is, even if the client goes away early
+        # (the same hook Django's FileResponse uses).
+        response._resource_closers.append(handle.close)
+    response["Content-Length"] = str(length)
+    if wanted:
+        response["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
+    for key, value in common.items():
+        response[key] = value
+    return response
+
+
+def _read(handle: BinaryIO, start: int, length: int) -> Iterator[bytes]:
+    try:
+        handle.seek(start)
+        remaining = length
+        while remaining > 0:
+            block = handle.read(min(STREAM_BLOCK_BYTES, remaining))
+            if not block:
+                break
+            remaining -= len(block)
+            yield block
+    finally:
+        handle.close()
+
+
+async def _aread(handle: BinaryIO, start: int, length: int) -> AsyncIterator[bytes]:
+    try:
+        await asyncio.to_thread(handle.seek, start)
+        remaining = length
+        while remaining > 0:
+            block = await asyncio.to_thread(handle.read, min(STREAM_BLOCK_BYTES, remaining))
+            if not block:
+                break
+            remaining -= len(block)
+            yield block
+    finally:
+        handle.close()
