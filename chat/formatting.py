@@ -24,7 +24,7 @@ def format_timestamp(seconds: float | int | None) -> str:
     None or negative -> "0:00"."""
     if seconds is None or not math.isfinite(float(seconds)) or seconds < 0:
         seconds = 0
-    total = int(math.floor(float(seconds)))
+    total = math.floor(float(seconds))
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:

@@ -121,6 +121,9 @@ class RetrievalCalibration(models.Model):
     details = models.JSONField(default=dict, blank=True)
     computed_at = models.DateTimeField(auto_now=True)
 
+    def __str__(self) -> str:
+        return f"calibration {self.creator_id}: floor {self.floor:.3f}"
+
 
 class LexemeStat(models.Model):
     """Document frequency of one lexeme in a creator's chunks (from ts_stat), for IDF."""
@@ -133,3 +136,6 @@ class LexemeStat(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["creator", "lexeme"], name="lexemestat_unique")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.lexeme}: {self.ndoc}"

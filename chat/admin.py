@@ -1,0 +1,38 @@
+from django.contrib import admin
+
+from chat.models import AnswerCacheEntry, ChatMessage, ChatSession, RetrievalCalibration
+
+
+class ChatMessageInline(admin.TabularInline):
+    model = ChatMessage
+    extra = 0
+    fields = ("role", "content", "covered", "model", "input_tokens", "output_tokens", "cost_usd")
+    readonly_fields = fields
+    can_delete = False
+
+
+@admin.register(ChatSession)
+class ChatSessionAdmin(admin.ModelAdmin):
+    list_display = ("id", "title", "creator", "user", "updated_at")
+    list_filter = ("creator",)
+    search_fields = ("title", "user__email")
+    raw_id_fields = ("creator", "user", "course")
+    inlines = [ChatMessageInline]
+
+
+@admin.register(ChatMessage)
+class ChatMessageAdmin(admin.ModelAdmin):
+    list_display = ("id", "session", "role", "covered", "model", "cost_usd", "latency_ms")
+    list_filter = ("role", "covered", "cached")
+    raw_id_fields = ("creator", "session")
+
+
+@admin.register(RetrievalCalibration)
+class RetrievalCalibrationAdmin(admin.ModelAdmin):
+    list_display = ("creator", "floor", "doc_count", "computed_at")
+    readonly_fields = ("library_version", "doc_count", "floor", "vector_floor", "details")
+
+
+@admin.register(AnswerCacheEntry)
+class AnswerCacheEntryAdmin(admin.ModelAdmin):
+    list_display = ("creator", "key", "covered", "model", "created_at")

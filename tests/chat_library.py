@@ -1,0 +1,121 @@
+"""Real lecture material for the chat tests: the caption-backed Faraday lectures.
+
+`ingest_lecture(creator, name)` runs the real pipeline (videos.services.video_create with
+the .vtt, stage tasks executed synchronously) when it is available, and otherwise builds the
+same rows from the .json cue file with videos.chunking (the pipeline's own chunker).
+`cues(name)` is the truth: the exact cue list of each lecture.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LECTURES = {
+    "faraday-1": ROOT / "videos" / "demo" / "faraday-candle-1",
+    "faraday-2": ROOT / "tests" / "data" / "faraday-candle-2",
+}
+
+
+@cache
+def cues(name: str) -> list[dict]:
+    """[{index, start, end, text}] for a lecture (seconds)."""
+    return json.loads(LECTURES[name].with_suffix(".json").read_text())["cues"]
+
+
+def title(name: str) -> str:
+    return json.loads(LECTURES[name].with_suffix(".json").read_text())["title"]
+
+
+def ingest_lecture(creator, name: str, *, title_override: str | None = None):
+    """A completed Video of `creator` with segments, chunks and windows for lecture `name`."""
+    base = LECTURES[name]
+    try:
+        from videos import tasks  # noqa: F401  (the pipeline's stage tasks)
+        from videos.services import video_create
+    except ImportError:
+        video_create = None
+    if video_create is not None:
+        from django.db import transaction
+
+        with base.with_suffix(".mp4").open("rb") as f, base.with_suffix(".vtt").open("rb") as c:
+            with transaction.atomic():
+                video = video_create(
+                    creator=creator,
+                    file=f,
+                    filename=base.with_suffix(".mp4").name,
+                    title=title_override or title(name),
+                    captions=c,
+                    captions_filename=base.with_suffix(".vtt").name,
+                    enqueue=False,
+                )
+        from videos.services import pipeline_run_sync  # type: ignore[attr-defined]
+
+        pipeline_run_sync(video=video)
+        video.refresh_from_db()
+        assert video.status == "completed", video.error
+        return video
+    return build_rows(creator, name, title_override=title_override)
+
+
+def build_rows(creator, name: str, *, title_override: str | None = None, cue_list=None):
+    """The rows the pipeline would write, built directly from cues (no media processing)."""
+    from videos.chunking import chunk_segments, windows_for_chunks
+    from videos.models import SegmentWindow, TranscriptSegment, Video, VideoChunk
+
+    cue_list = cue_list if cue_list is not None else cues(name)
+    video = Video.objects.create(
+        creator=creator,
+        title=title_override or title(name),
+        status=Video.Status.COMPLETED,
+        duration_seconds=cue_list[-1]["end"] if cue_list else 0,
+        transcript_source=Video.TranscriptSource.CAPTIONS,
+    )
+    segments = TranscriptSegment.objects.bulk_create(
+        [
+            TranscriptSegment(
+                creator=creator,
+                video=video,
+                index=c["index"],
+                start=c["start"],
+                end=c["end"],
+                text=c["text"],
+            )
+            for c in cue_list
+        ]
+    )
+    specs = chunk_segments(segments)
+    chunks = VideoChunk.objects.bulk_create(
+        [
+            VideoChunk(
+                creator=creator,
+                video=video,
+                chunk_index=i,
+                text=s.text,
+                start=s.start,
+                end=s.end,
+                word_count=s.word_count,
+                first_segment_index=s.first_segment_index,
+                last_segment_index=s.last_segment_index,
+            )
+            for i, s in enumerate(specs)
+        ]
+    )
+    SegmentWindow.objects.bulk_create(
+        [
+            SegmentWindow(
+                creator=creator,
+                video=video,
+                chunk=chunks[w.chunk_position],
+                first_segment_index=w.first_segment_index,
+                last_segment_index=w.last_segment_index,
+                start=w.start,
+                end=w.end,
+                text=w.text,
+            )
+            for w in windows_for_chunks(segments, specs)
+        ]
+    )
+    return video
