@@ -66,9 +66,7 @@ class Video(models.Model):
         Status.EMBEDDING,
     )
 
-    creator = models.ForeignKey(
-        "creators.Creator", on_delete=models.CASCADE, related_name="videos"
-    )
+    creator = models.ForeignKey("creators.Creator", on_delete=models.CASCADE, related_name="videos")
     title = models.CharField(max_length=255)
     description = models.TextField(blank=True)
     file = models.FileField(upload_to=video_upload_to, max_length=500, blank=True)
@@ -90,6 +88,11 @@ class Video(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     # When the current stage last reported progress; the sweeper uses it to find stuck jobs.
     stage_heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # The pipeline stage running or last run: probe|transcribe|chunk|embed|done. A retry
+    # resumes from it (a failed embedding does not pay for Whisper again).
+    stage = models.CharField(max_length=20, blank=True, default="")
+    # Fraction (0-1) of the current stage done, for progress bars; reset per stage.
+    stage_progress = models.FloatField(default=0.0)
     probe_started_at = models.DateTimeField(null=True, blank=True)
     probe_ended_at = models.DateTimeField(null=True, blank=True)
     transcribing_started_at = models.DateTimeField(null=True, blank=True)
@@ -98,9 +101,7 @@ class Video(models.Model):
     chunking_ended_at = models.DateTimeField(null=True, blank=True)
     embedding_started_at = models.DateTimeField(null=True, blank=True)
     embedding_ended_at = models.DateTimeField(null=True, blank=True)
-    processing_cost_usd = models.DecimalField(
-        max_digits=12, decimal_places=6, default=Decimal(0)
-    )
+    processing_cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=Decimal(0))
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -121,9 +122,7 @@ class Video(models.Model):
 class TranscriptSegment(models.Model):
     """One timed piece of transcript (a caption cue or an ASR segment). Seconds, floats."""
 
-    creator = models.ForeignKey(
-        "creators.Creator", on_delete=models.CASCADE, related_name="+"
-    )
+    creator = models.ForeignKey("creators.Creator", on_delete=models.CASCADE, related_name="+")
     video = models.ForeignKey(Video, on_delete=models.CASCADE, related_name="segments")
     index = models.PositiveIntegerField()
     start = models.FloatField()
@@ -144,9 +143,7 @@ class TranscriptSegment(models.Model):
 class VideoChunk(models.Model):
     """A sentence-aligned run of segments (~750 words) that search and answers work on."""
 
-    creator = models.ForeignKey(
-        "creators.Creator", on_delete=models.CASCADE, related_name="+"
-    )
+    creator = models.ForeignKey("creators.Creator", on_delete=models.CASCADE, related_name="+")
     video = models.ForeignKey(Video, on_delete=models.CASCADE, related_name="chunks")
     chunk_index = models.PositiveIntegerField()
     text = models.TextField()
@@ -191,9 +188,7 @@ class SegmentWindow(models.Model):
     chunk takes the best score of its windows, and the window pinpoints the cited moment.
     """
 
-    creator = models.ForeignKey(
-        "creators.Creator", on_delete=models.CASCADE, related_name="+"
-    )
+    creator = models.ForeignKey("creators.Creator", on_delete=models.CASCADE, related_name="+")
     video = models.ForeignKey(Video, on_delete=models.CASCADE, related_name="windows")
     chunk = models.ForeignKey(VideoChunk, on_delete=models.CASCADE, related_name="windows")
     first_segment_index = models.PositiveIntegerField()
@@ -216,3 +211,6 @@ class SegmentWindow(models.Model):
             ),
             models.Index(fields=["creator", "video"], name="window_creator_video"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.video_id} segs {self.first_segment_index}-{self.last_segment_index}"

@@ -197,21 +197,24 @@ def video_update(
 
 
 def video_retry(*, video: Video) -> Video:
-    """Restart processing of a failed or stuck video from the first stage.
+    """Restart processing of a failed or stuck video from the stage that failed (its
+    inputs permitting; see videos.pipeline.resume_stage), so a failed embedding does not
+    pay for transcription again.
 
     Allowed when status is failed, or the video is in a processing state whose heartbeat is
     older than that stage's timeout (stuck). Raises ValidationError when it is completed or
     still processing normally. Returns the video (pending, attempts+1), queued on commit.
     """
-    from videos.pipeline import is_stuck
+    from videos.pipeline import is_stuck, resume_stage
 
     video.refresh_from_db()
     if video.status == Video.Status.COMPLETED:
         raise ValidationError("This video is already processed; there is nothing to retry.")
     if video.status != Video.Status.FAILED and not is_stuck(video):
         raise ValidationError("This video is still processing; retry is for failed videos.")
+    stage = resume_stage(video)
     _reset_for_run(video)
-    transaction.on_commit(lambda: pipeline_enqueue(video=video))
+    transaction.on_commit(lambda: pipeline_enqueue(video=video, stage=stage))
     return video
 
 
@@ -223,6 +226,7 @@ def video_reprocess(*, video: Video) -> Video:
 
         if not is_stuck(video):
             raise ValidationError("This video is processing right now.")
+    video.stage = ""
     _reset_for_run(video)
     transaction.on_commit(lambda: pipeline_enqueue(video=video))
     return video
@@ -240,6 +244,7 @@ def _reset_for_run(video: Video) -> None:
             "error",
             "attempts",
             "stage_heartbeat_at",
+            "stage",
             "stage_progress",
             "updated_at",
         ]
