@@ -48,7 +48,9 @@ class CreatorQuerySet(models.QuerySet):
             return self.none()
         if user.is_staff:
             return self.all()
-        return self.filter(Q(owner=user) | Q(team__user=user)).distinct()
+        # A subquery rather than a join + distinct(), so the result can be combined (|).
+        team = CreatorMember.objects.filter(user=user).values("creator_id")
+        return self.filter(Q(owner=user) | Q(pk__in=team))
 
 
 class Creator(models.Model):

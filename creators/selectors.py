@@ -6,7 +6,7 @@ another tenant's objects is not disclosed.
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from creators.models import Creator, Membership, User
@@ -30,10 +30,8 @@ def creators_learnable_by(*, user: User) -> QuerySet[Creator]:
     if not user.is_authenticated:
         return Creator.objects.none()
     member_of = Membership.objects.active().filter(user=user).values("creator_id")
-    return (
-        Creator.objects.active().filter(pk__in=member_of)
-        | Creator.objects.active().managed_by(user)
-    ).distinct()
+    managed = Creator.objects.managed_by(user).values("pk")
+    return Creator.objects.active().filter(Q(pk__in=member_of) | Q(pk__in=managed))
 
 
 def creator_get_learnable(*, user: User, handle: str) -> Creator:
