@@ -38,24 +38,19 @@ def ingest_lecture(creator, name: str, *, title_override: str | None = None):
     except ImportError:
         video_create = None
     if video_create is not None:
-        from django.db import transaction
-
+        # Outside a test transaction (module fixtures) on_commit callbacks run at once and
+        # django-q2 is synchronous in tests, so the whole pipeline runs here.
         with base.with_suffix(".mp4").open("rb") as f, base.with_suffix(".vtt").open("rb") as c:
-            with transaction.atomic():
-                video = video_create(
-                    creator=creator,
-                    file=f,
-                    filename=base.with_suffix(".mp4").name,
-                    title=title_override or title(name),
-                    captions=c,
-                    captions_filename=base.with_suffix(".vtt").name,
-                    enqueue=False,
-                )
-        from videos.services import pipeline_run_sync  # type: ignore[attr-defined]
-
-        pipeline_run_sync(video=video)
+            video = video_create(
+                creator=creator,
+                file=f,
+                filename=base.with_suffix(".mp4").name,
+                title=title_override or title(name),
+                captions=c,
+                captions_filename=base.with_suffix(".vtt").name,
+            )
         video.refresh_from_db()
-        assert video.status == "completed", video.error
+        assert video.status == "completed", (video.status, video.error)
         return video
     return build_rows(creator, name, title_override=title_override)
 
@@ -119,3 +114,49 @@ def build_rows(creator, name: str, *, title_override: str | None = None, cue_lis
         ]
     )
     return video
+
+
+class Library:
+    """A creator with both Faraday lectures, an owner and a student (committed rows)."""
+
+    def __init__(self, creator, student, videos: dict):
+        self.creator = creator
+        self.student = student
+        self.videos = videos  # lecture name -> Video
+
+    def cue(self, name: str, index: int) -> dict:
+        return next(c for c in cues(name) if c["index"] == index)
+
+
+def make_library(django_db_blocker, *, handle: str = "faraday"):
+    """Build a Library outside the per-test transactions; pair with drop_library()."""
+    from chat.retrieval import calibration_get
+    from tests.factories import CreatorFactory, MembershipFactory
+
+    with django_db_blocker.unblock():
+        creator = CreatorFactory(handle=handle, company_name="Royal Institution")
+        student = MembershipFactory(creator=creator).user
+        videos = {name: ingest_lecture(creator, name) for name in ("faraday-1", "faraday-2")}
+        calibration_get(creator=creator)
+    return Library(creator, student, videos)
+
+
+def drop_library(django_db_blocker, library: Library) -> None:
+    """Delete the library's rows and media."""
+    from videos.models import Video
+
+    with django_db_blocker.unblock():
+        try:
+            from videos.services import video_delete
+        except ImportError:
+            video_delete = None
+        for video in Video.objects.filter(creator=library.creator):
+            if video_delete is not None:
+                video_delete(video=video)
+            else:
+                video.delete()
+        owner = library.creator.owner
+        library.creator.delete()
+        library.student.delete()
+        if owner is not None:
+            owner.delete()
