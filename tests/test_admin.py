@@ -56,14 +56,14 @@ def test_changelists_search_and_forms_load(admin_client, data):
     for model, model_admin in admin.site._registry.items():
         if model._meta.app_label not in PROJECT_APPS:
             continue
-        info = (model._meta.app_label, model._meta.model_name)
-        changelist = reverse("admin:%s_%s_changelist" % info)
+        prefix = f"admin:{model._meta.app_label}_{model._meta.model_name}"
+        changelist = reverse(f"{prefix}_changelist")
         assert admin_client.get(changelist).status_code == 200, changelist
         if model_admin.search_fields:
             assert admin_client.get(changelist, {"q": "acme"}).status_code == 200, changelist
         obj = model._default_manager.first()
         if obj is not None:
-            change = reverse("admin:%s_%s_change" % info, args=[obj.pk])
+            change = reverse(f"{prefix}_change", args=[obj.pk])
             assert admin_client.get(change).status_code == 200, change
 
 
