@@ -161,6 +161,9 @@ def probe(source: str | os.PathLike | IO[bytes], *, filename: str = "") -> Media
     """
     try:
         container = _open(source)
+    except av.error.InvalidDataError as exc:
+        # FFmpeg recognised no container at all: not media (or unrecognisably damaged).
+        raise MediaError(_not_media_message(source, filename)) from exc
     except (av.error.FFmpegError, OSError, ValueError) as exc:
         raise MediaError(_not_media_message(source, filename, _short(exc))) from exc
     try:
