@@ -130,6 +130,7 @@ def _detail_context(request: HttpRequest, creator, video: Video, **extra) -> dic
         "video": video,
         "status": status,
         "segments": list(segments_for_video(video=video)),
+        "chunk_count": video.chunks.count(),
         "edit_form": extra.pop(
             "edit_form",
             VideoEditForm(initial={"title": video.title, "description": video.description}),

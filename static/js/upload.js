@@ -31,7 +31,9 @@
 
   function stem(name) { return name.replace(/\.[^.]+$/, ""); }
   function niceTitle(name) {
-    return stem(name).replace(/[_]+/g, " ").replace(/\s+/g, " ").trim() || name;
+    // As videos.services.title_from_filename: "intro_to-chemistry.mp4" -> "Intro to chemistry".
+    var t = stem(name).replace(/[_-]+/g, " ").replace(/\s+/g, " ").trim();
+    return t ? t.charAt(0).toUpperCase() + t.slice(1) : name;
   }
   function formatBytes(n) {
     var units = ["bytes", "KB", "MB", "GB", "TB"], i = 0;
