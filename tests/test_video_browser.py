@@ -110,7 +110,7 @@ def signed_in_page(browser, live_server, user, size="1440"):
 def test_library_rows_update_live(studio, live_server, browser):
     from videos.models import Video
 
-    creator, done, queued = studio
+    creator, _done, queued = studio
     page, errors = signed_in_page(browser, live_server, creator.owner)
     page.goto(f"{live_server.url}/studio/{creator.handle}/videos/")
     assert page.locator(".vid-row").count() == 2
