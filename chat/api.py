@@ -11,27 +11,24 @@ when the user can learn from exactly one creator. Auth: session (with CSRF for u
 methods, X-CSRFToken header) or HTTP Basic. Errors: {"detail": "..."} plus per-field lists
 for validation errors (400); 404 for anything not the user's; 503 on a provider outage.
 
-POST /api/v1/chat is an async view: the DB and provider work of one question runs in a
-worker thread while the event loop only relays its events, so under ASGI a long stream
-holds neither the loop nor the thread-sensitive executor. The export view is a plain Django
+POST /api/v1/chat is an async view returning an async iterator: under ASGI the event loop
+relays the events while the DB and provider work of the question runs in the request's own
+thread-sensitive executor thread (Django gives each request one), so a stream is served
+without blocking the server's loop and is never buffered. The export view is a plain Django
 view because DRF reserves the `format` query parameter for content negotiation.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import json
 import logging
-import threading
 from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth import authenticate
 from django.core.exceptions import ValidationError
-from django.db import close_old_connections, connections
 from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
@@ -57,12 +54,7 @@ from creators.selectors import creator_for_api
 
 logger = logging.getLogger(__name__)
 
-# Threads that run questions (DB + provider calls) for the async chat endpoint; each
-# question holds one for its duration. Independent of Django's thread-sensitive executor.
-_EXECUTOR = ThreadPoolExecutor(max_workers=32, thread_name_prefix="chat")
-
-
-# --- helpers -------------------------------------------------------------------------------
+_END = object()
 
 
 def _error_payload(exc: ValidationError) -> dict:
@@ -74,55 +66,36 @@ def _error_payload(exc: ValidationError) -> dict:
     return {"detail": " ".join(exc.messages)}
 
 
+def _next_event(events: Iterator[dict]):
+    try:
+        return next(events)
+    except StopIteration:
+        return _END
+
+
 def _in_thread(fn, *args, **kwargs):
-    """Run fn in the chat executor; the thread's DB connection is closed afterwards."""
-
-    def call():
-        close_old_connections()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            connections.close_all()
-
-    return asyncio.get_running_loop().run_in_executor(_EXECUTOR, call)
+    """Run blocking DB/provider work off the event loop. Django's ASGI handler gives each
+    request its own thread-sensitive executor thread, so questions run in parallel and one
+    request's work always happens in the same thread (one DB connection)."""
+    return sync_to_async(fn)(*args, **kwargs)
 
 
 async def _events_in_thread(events: Iterator[dict]) -> AsyncIterator[dict]:
-    """Iterate a sync event generator in one executor thread, relaying items to the loop.
-    A client that goes away stops the generator at its next event."""
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue = asyncio.Queue()
-    stop = threading.Event()
-
-    def worker():
-        close_old_connections()
-        try:
-            for item in events:
-                loop.call_soon_threadsafe(queue.put_nowait, ("item", item))
-                if stop.is_set():
-                    break
-        except Exception as exc:  # reported to the client as an error event
-            logger.exception("chat stream failed")
-            loop.call_soon_threadsafe(queue.put_nowait, ("error", exc))
-        finally:
-            try:
-                events.close()  # type: ignore[attr-defined]
-            finally:
-                connections.close_all()
-                loop.call_soon_threadsafe(queue.put_nowait, ("end", None))
-
-    loop.run_in_executor(_EXECUTOR, worker)
+    """Relay a sync event generator to the event loop, one event per hop to the request's
+    thread. A client that goes away closes the generator (no further provider reads)."""
     try:
         while True:
-            kind, item = await queue.get()
-            if kind == "end":
-                return
-            if kind == "error":
+            try:
+                item = await sync_to_async(_next_event)(events)
+            except Exception:
+                logger.exception("chat stream failed")
                 yield {"event": "error", "message": "Something went wrong; please try again."}
-                continue
+                return
+            if item is _END:
+                return
             yield item
     finally:
-        stop.set()
+        await sync_to_async(events.close)()  # type: ignore[attr-defined]
 
 
 def sse_format(event: dict) -> bytes:
