@@ -64,7 +64,12 @@
 
   function setCaptions(item, file) {
     item.captions = file || null;
-    item.captionsName.textContent = file ? file.name : "";
+    item.captionsName.textContent = file ? file.name : "None: speech recognition will transcribe it";
+    item.captionsName.classList.toggle("muted", !file);
+    item.captionsName.classList.toggle("vid-has-captions", !!file);
+    item.captionsAction.textContent = file ? "Change" : "Choose captions";
+    item.captionsClear.classList.toggle("hidden", !file);
+    if (!file) item.captionsInput.value = "";
   }
 
   function refreshActions() {
@@ -84,6 +89,8 @@
       titleInput: node.querySelector(".vid-item-title"),
       captionsInput: node.querySelector(".vid-item-captions-input"),
       captionsName: node.querySelector(".vid-item-captions-name"),
+      captionsAction: node.querySelector(".vid-item-captions-action"),
+      captionsClear: node.querySelector(".vid-item-captions-clear"),
       bar: node.querySelector(".progress > span"),
       barWrap: node.querySelector(".progress"),
       stateEl: node.querySelector(".vid-item-state"),
@@ -93,15 +100,16 @@
     node.querySelector(".vid-item-file").textContent = file.name;
     node.querySelector(".vid-item-size").textContent = formatBytes(file.size);
     node.querySelector(".vid-item-icon").textContent = /^audio\//.test(file.type) ? "♪" : "▶";
-    var labels = node.querySelectorAll("label");
-    item.titleInput.id = uid + "-title"; labels[0].htmlFor = item.titleInput.id;
-    item.captionsInput.id = uid + "-captions"; labels[1].htmlFor = item.captionsInput.id;
+    item.titleInput.id = uid + "-title";
+    node.querySelector("label").htmlFor = item.titleInput.id;
+    item.captionsInput.setAttribute("aria-label", "Captions for " + file.name);
     item.captionsInput.accept = captionsAccept;
     item.titleInput.value = niceTitle(file.name);
     item.barWrap.setAttribute("aria-label", file.name + " upload progress");
     item.captionsInput.addEventListener("change", function () {
-      setCaptions(item, item.captionsInput.files[0]);
+      if (item.captionsInput.files[0]) setCaptions(item, item.captionsInput.files[0]);
     });
+    item.captionsClear.addEventListener("click", function () { setCaptions(item, null); });
     node.querySelector(".vid-item-remove").addEventListener("click", function () {
       if (item.xhr) item.xhr.abort();
       items.splice(items.indexOf(item), 1);
@@ -193,6 +201,9 @@
           showError(item, "");
           item.titleInput.disabled = true;
           item.captionsInput.disabled = true;
+          item.captionsClear.classList.add("hidden");
+          item.el.querySelector(".vid-item-captions-pick").classList.add("hidden");
+          item.el.querySelector(".vid-item-remove").textContent = "Hide";
         } else {
           setState(item, "error", "Failed", 0);
           showError(item, errorText(xhr));
