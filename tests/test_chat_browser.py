@@ -215,6 +215,7 @@ def test_ask_stream_cite_and_play(library, server, browser):
     assert "msg-uncovered" in last.get_attribute("class")
     assert "The videos don't cover this" in last.inner_text()
     assert last.locator(".cite-card").count() == 0
+    page.screenshot(path=str(SHOTS / f"chat-1440-uncovered-{server.name}.png"))
 
     # Reloading renders the history on the server, cards included.
     page.reload()
@@ -245,8 +246,35 @@ def test_mobile_layout_and_drawer(library, asgi_server, browser):
     assert not page.is_visible(".chat-search")
     page.click(".chat-drawer-open")
     page.wait_for_selector(".chat-search", state="visible")
+    page.wait_for_function(
+        "() => getComputedStyle(document.querySelector('.chat-sidebar')).transform === 'none'"
+    )
     page.screenshot(path=str(SHOTS / "chat-375-drawer.png"))
     page.keyboard.press("Escape")
     page.wait_for_selector(".chat-search", state="hidden")
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     assert not errors, errors
+
+
+def test_provider_outage_keeps_the_question(library, asgi_server, browser, settings):
+    """The LLM provider is down (nothing listens on its port): an inline error bubble, the
+    question back in the composer, and the composer usable again."""
+    creator, student, _video = library
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead_port = s.getsockname()[1]
+    settings.CHRONOS_ANSWERER = "anthropic"
+    settings.ANTHROPIC_API_KEY = "sk-ant-test"
+    settings.ANTHROPIC_BASE_URL = f"http://127.0.0.1:{dead_port}"
+    settings.CHRONOS_PROVIDER_MAX_RETRIES = 0
+    settings.CHRONOS_PROVIDER_TIMEOUT = 5.0
+    page, _errors = signed_in_page(browser, asgi_server, student, width=1440, height=900)
+    page.goto(f"{asgi_server.url}/learn/{creator.handle}/")
+    ask(page, QUESTION)
+    bubble = page.locator(".msg-error").last
+    assert bubble.is_visible()
+    assert bubble.get_attribute("class").count("msg-assistant")
+    assert page.locator(".msg-error [role=alert]").count() == 1
+    assert page.input_value("#chat-input") == QUESTION
+    assert page.is_enabled("#chat-send")
+    page.screenshot(path=str(SHOTS / "chat-1440-error.png"))

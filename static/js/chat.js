@@ -453,6 +453,17 @@
     }
   }
 
+  function closePlayer() {
+    player.pause();
+    app.classList.remove("has-video");
+    player.classList.add("hidden");
+    if (playerEmpty) playerEmpty.classList.remove("hidden");
+    playerMeta.textContent = "";
+    document.querySelectorAll(".cite-card.is-playing").forEach(function (c) {
+      c.classList.remove("is-playing");
+    });
+  }
+
   // ---- drawer (session list on small screens) ---------------------------------------
   var drawerOpenBtn = document.querySelector(".chat-drawer-open");
   var backdrop = document.querySelector(".chat-backdrop");
@@ -505,6 +516,10 @@
     var starter = target.closest(".chat-starter");
     if (starter) {
       ask(starter.dataset.question);
+      return;
+    }
+    if (target.closest("#player-close")) {
+      closePlayer();
       return;
     }
     if (target.closest(".chat-drawer-open")) {
