@@ -22,6 +22,7 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from chat import formatting, selectors, services
+from chat.answerers import NOT_COVERED
 from creators.models import Creator
 from creators.selectors import creator_get_learnable
 from videos.models import Video
@@ -71,6 +72,8 @@ def _message_view(message: Any) -> dict[str, Any]:
         "content": message.content,
         "html": html,
         "covered": bool(getattr(message, "covered", True)),
+        # The "not covered" bubble has its own heading; repeat the answer only if it says more.
+        "says_more": (message.content or "").strip() != NOT_COVERED,
         "citations": citations,
         "citations_json": json.dumps(citations),
         "created_at": message.created_at,

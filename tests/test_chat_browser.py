@@ -256,9 +256,10 @@ def test_mobile_layout_and_drawer(library, asgi_server, browser):
     assert not errors, errors
 
 
-def test_provider_outage_keeps_the_question(library, asgi_server, browser, settings):
-    """The LLM provider is down (nothing listens on its port): an inline error bubble, the
-    question back in the composer, and the composer usable again."""
+def test_errors_keep_the_question(library, asgi_server, browser, settings):
+    """A rejected question (too long) and a provider outage (nothing listens on the LLM's
+    port): each gives an inline error bubble, the question back in the composer, and the
+    composer usable again."""
     creator, student, _video = library
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -270,11 +271,18 @@ def test_provider_outage_keeps_the_question(library, asgi_server, browser, setti
     settings.CHRONOS_PROVIDER_TIMEOUT = 5.0
     page, _errors = signed_in_page(browser, asgi_server, student, width=1440, height=900)
     page.goto(f"{asgi_server.url}/learn/{creator.handle}/")
+
+    too_long = "candle " * 700  # 4,900 characters; the API accepts 4,000
+    ask(page, too_long)
+    assert "limited to 4000 characters" in page.locator(".msg-error").last.inner_text()
+    assert page.input_value("#chat-input") == too_long.strip()
+
     ask(page, QUESTION)
+    assert page.locator(".msg-error").count() == 2
     bubble = page.locator(".msg-error").last
     assert bubble.is_visible()
     assert bubble.get_attribute("class").count("msg-assistant")
-    assert page.locator(".msg-error [role=alert]").count() == 1
+    assert "did not respond" in bubble.inner_text()
     assert page.input_value("#chat-input") == QUESTION
     assert page.is_enabled("#chat-send")
     page.screenshot(path=str(SHOTS / "chat-1440-error.png"))

@@ -137,7 +137,9 @@
     bubble.appendChild(el("p", "msg-uncovered-title", "The videos don't cover this"));
     var body = el("div", "prose");
     body.innerHTML = html || ""; // server-sanitised HTML
-    bubble.appendChild(body);
+    // The heading already says it; show the answer only if it says more.
+    var said = body.textContent.trim().replace(/[.!]+$/, "").toLowerCase();
+    if (said && said !== "the videos don't cover this") bubble.appendChild(body);
     bubble.appendChild(
       el("p", "muted small", "Try asking in other words, or about a topic from the lectures.")
     );
