@@ -335,7 +335,7 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | bool | None:
     the whole file should be sent (no header, another unit, or several ranges, which
     RFC 9110 §14.2 lets a server ignore); False when the request must get 416 (a malformed
     or unsatisfiable byte range). Parsing is werkzeug's (suffix "-500", open "500-", and
-    ends past the size, which are clipped)."""
+    ends past the size, which are clipped); a suffix longer than the file is all of it."""
     if not header:
         return None
     parsed = parse_range_header(header)
@@ -343,6 +343,11 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | bool | None:
         return False if header.strip().lower().startswith("bytes") else None
     if parsed.units != "bytes" or len(parsed.ranges) != 1:
         return None
+    first, last = parsed.ranges[0]
+    if first < 0 and last is None and -first > size > 0:
+        # A suffix longer than the file means all of it (RFC 9110 §14.1.3); werkzeug's
+        # range_for_length calls it unsatisfiable.
+        return (0, size)
     return parsed.range_for_length(size) or False
 
 
