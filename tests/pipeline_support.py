@@ -3,6 +3,8 @@ the real service, and OpenAI wire-format handlers for tests.loopback servers."""
 
 from __future__ import annotations
 
+import array
+import base64
 import io
 import wave
 from fractions import Fraction
@@ -195,11 +197,19 @@ def fake_vector(text: str, dims: int = 1536) -> list[float]:
     return [((seed + i) % 13) / 13.0 for i in range(dims)]
 
 
+def encode_vector(vector: list[float], encoding_format: str | None) -> list[float] | str:
+    """As the API sends it: base64 of little-endian float32 when asked, else floats."""
+    if encoding_format == "base64":
+        return base64.b64encode(array.array("f", vector).tobytes()).decode()
+    return vector
+
+
 def embeddings_handler(req: Request) -> Response:
     body = req.json()
     inputs = body["input"]
+    fmt = body.get("encoding_format")
     data = [
-        {"object": "embedding", "index": i, "embedding": fake_vector(t)}
+        {"object": "embedding", "index": i, "embedding": encode_vector(fake_vector(t), fmt)}
         for i, t in enumerate(inputs)
     ]
     return Response.json(

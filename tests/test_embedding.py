@@ -1,0 +1,147 @@
+"""Embeddings through the real openai SDK against a loopback /v1/embeddings: batching,
+model, 1536-d vectors stored for chunks and windows, embedding_model recorded, ledger at
+$0.02 per 1M tokens counted with tiktoken; retry resumes at the failed stage; reembed."""
+
+from decimal import Decimal
+
+import pytest
+import tiktoken
+from django.core.management import call_command
+
+from billing.models import UsageLedgerEntry
+from billing.prices import embedding_cost
+from tests.loopback import loopback_server
+from tests.pipeline_support import (
+    create,
+    embeddings_handler,
+    fake_vector,
+    openai_error,
+    process,
+    use_openai,
+)
+from videos.embedders import OpenAIEmbedder, batches, get_embedder, pad
+from videos.models import SegmentWindow, Video, VideoChunk
+
+pytestmark = pytest.mark.django_db
+
+
+def lecture(creator, data_dir):
+    return create(
+        creator, data_dir / "faraday-candle-2.mp4", captions=data_dir / "faraday-candle-2.vtt"
+    )
+
+
+def test_chunks_and_windows_are_embedded_in_batches_and_billed(creator, data_dir, settings):
+    with loopback_server(embeddings_handler) as server:
+        use_openai(settings, server)
+        video = process(lecture(creator, data_dir))
+
+    assert video.status == Video.Status.COMPLETED, video.error
+    calls = server.requests_to("/v1/embeddings")
+    bodies = [c.json() for c in calls]
+    chunks = list(VideoChunk.objects.filter(video=video))
+    windows = list(SegmentWindow.objects.filter(video=video))
+    total_texts = len(chunks) + len(windows)
+    assert len(chunks) >= 4
+    # one window per segment of each chunk (overlapping chunks each have their own)
+    assert len(windows) == sum(c.last_segment_index - c.first_segment_index + 1 for c in chunks)
+    assert [len(b["input"]) for b in bodies] == [100, 100, total_texts - 200]
+    assert all(b["model"] == "text-embedding-3-small" for b in bodies)
+    assert all(b["encoding_format"] == "base64" for b in bodies)
+    assert calls[0].headers["authorization"] == "Bearer sk-test-loopback"
+    sent = [t for b in bodies for t in b["input"]]
+    assert sorted(sent) == sorted([c.text for c in chunks] + [w.text for w in windows])
+    for row in [*chunks, *windows]:
+        assert row.embedding_model == "text-embedding-3-small"
+        assert len(row.embedding) == 1536
+        assert list(row.embedding) == pytest.approx(fake_vector(row.text), abs=1e-6)
+
+    enc = tiktoken.get_encoding("cl100k_base")
+    entries = list(UsageLedgerEntry.objects.filter(subject=f"video:{video.pk}").order_by("id"))
+    assert len(entries) == 3
+    for entry, body in zip(entries, bodies, strict=True):
+        tokens = sum(len(enc.encode(t)) for t in body["input"])
+        assert (entry.operation, entry.unit, entry.model) == (
+            "embedding",
+            "tokens",
+            "text-embedding-3-small",
+        )
+        assert entry.units == tokens
+        assert entry.usd == (Decimal(tokens) * Decimal("0.02") / 1_000_000).quantize(
+            Decimal("0.000001")
+        )
+    assert video.processing_cost_usd == sum(e.usd for e in entries)
+
+
+def test_no_key_means_no_embedder_and_full_text_still_works(creator, data_dir, settings):
+    settings.OPENAI_API_KEY = ""
+    assert get_embedder() is None
+    video = process(lecture(creator, data_dir))
+    assert video.status == Video.Status.COMPLETED
+    assert not VideoChunk.objects.filter(video=video, embedding__isnull=False).exists()
+    from django.contrib.postgres.search import SearchQuery
+
+    hits = VideoChunk.objects.filter(
+        video=video, search_vector=SearchQuery("candle", config="english")
+    )
+    assert hits.exists()
+
+
+def test_failed_embedding_retries_from_the_embedding_stage(
+    creator, data_dir, settings, django_capture_on_commit_callbacks
+):
+    from videos.services import video_retry
+
+    with loopback_server(lambda req: openai_error(401, "bad key")) as server:
+        use_openai(settings, server)
+        video = process(lecture(creator, data_dir))
+    assert video.status == Video.Status.FAILED
+    assert video.stage == "embed" and "OpenAI embeddings rejected the API key" in video.error
+    transcribed_at = video.transcribing_started_at
+
+    with loopback_server(embeddings_handler) as server:
+        use_openai(settings, server)
+        with django_capture_on_commit_callbacks(execute=True):
+            video_retry(video=video)
+    video.refresh_from_db()
+    assert video.status == Video.Status.COMPLETED and video.error == ""
+    assert video.transcribing_started_at == transcribed_at  # transcription not redone
+    assert not VideoChunk.objects.filter(video=video, embedding__isnull=True).exists()
+
+
+def test_reembed_switches_vectors_to_the_active_model(creator, data_dir, settings):
+    video = process(lecture(creator, data_dir))
+    VideoChunk.objects.filter(video=video).update(embedding_model="old-model")
+    SegmentWindow.objects.filter(video=video).update(embedding_model="old-model")
+    with loopback_server(embeddings_handler) as server:
+        use_openai(settings, server)
+        call_command("reembed", "--creator", creator.handle)
+    assert not VideoChunk.objects.exclude(embedding_model="text-embedding-3-small").exists()
+    assert not SegmentWindow.objects.exclude(embedding_model="text-embedding-3-small").exists()
+    assert len(server.requests_to("/v1/embeddings")) == 3
+
+
+def test_batches_respect_text_and_token_limits():
+    texts = ["word " * 300] * 250  # 300 tokens each
+    groups = batches(texts, max_texts=100, max_tokens=20_000)
+    assert [len(g) for g in groups] == [66, 66, 66, 52]
+    assert [i for g in groups for i, _, _ in g] == list(range(250))
+    huge = batches(["word " * 9000])[0][0]
+    assert huge[2] == 8191  # truncated to the model's input limit
+
+
+def test_pad_and_embedding_cost():
+    assert len(pad([1.0] * 384)) == 1536 and pad([1.0] * 384)[384:] == [0.0] * 1152
+    with pytest.raises(ValueError):
+        pad([0.0] * 2000)
+    assert embedding_cost("text-embedding-3-small", 1_000_000) == Decimal("0.020000")
+
+
+def test_explicit_openai_without_key_is_a_configuration_error(settings):
+    from django.core.exceptions import ImproperlyConfigured
+
+    settings.CHRONOS_EMBEDDER, settings.OPENAI_API_KEY = "openai", ""
+    with pytest.raises(ImproperlyConfigured):
+        get_embedder()
+    settings.OPENAI_API_KEY = "sk-x"
+    assert isinstance(get_embedder(), OpenAIEmbedder)
