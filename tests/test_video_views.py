@@ -477,3 +477,20 @@ def test_signed_out_gets_the_login_page_everywhere(client, processed):
 )
 def test_byte_range(header, expected):
     assert byte_range(header, 1000) == expected
+
+
+def test_library_query_count_does_not_grow_with_videos(
+    owner_client, creator, data_dir, django_capture_on_commit_callbacks
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _upload(creator, data_dir, django_capture_on_commit_callbacks, enqueue=False)
+    with CaptureQueriesContext(connection) as one:
+        assert owner_client.get(_url("videos:library")).status_code == 200
+    for _ in range(3):
+        _upload(creator, data_dir, django_capture_on_commit_callbacks, enqueue=False)
+    with CaptureQueriesContext(connection) as four:
+        html = owner_client.get(_url("videos:library")).content.decode()
+    assert html.count('class="vid-row"') == 4
+    assert len(four) == len(one)
