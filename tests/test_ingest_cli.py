@@ -1,0 +1,79 @@
+"""`manage.py ingest` and `manage.py seed_demo` as a user runs them."""
+
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from creators.models import Creator, Membership, User
+from videos.models import Video
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args):
+    out, err = StringIO(), StringIO()
+    call_command(*args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def test_ingest_wait_processes_and_prints_counts(creator, data_dir):
+    out, err = run(
+        "ingest",
+        str(data_dir / "faraday-candle-1-excerpt.mp4"),
+        "--captions",
+        str(data_dir / "faraday-candle-1-excerpt.vtt"),
+        "--creator",
+        creator.handle,
+        "--title",
+        "Candle, part 1",
+        "--wait",
+    )
+    video = Video.objects.get()
+    assert video.title == "Candle, part 1" and video.status == Video.Status.COMPLETED
+    assert "status completed" in out and "15 segments" in out and "1 chunks" in out
+    for stage in ("Probe", "Transcribe", "Chunk", "Embed"):
+        assert stage in err and "100%" in err  # a progress bar per stage
+
+
+def test_ingest_bad_file_exits_non_zero_and_stores_nothing(creator, tmp_path):
+    fake = tmp_path / "lecture.mp4"
+    fake.write_text("not really a video\n" * 20)
+    with pytest.raises(CommandError, match="detected: text file"):
+        run("ingest", str(fake), "--creator", creator.handle, "--wait")
+    assert not Video.objects.exists()
+
+
+def test_ingest_failure_later_exits_non_zero(creator, data_dir, settings):
+    settings.CHRONOS_TRANSCRIBER = "whisper"
+    settings.OPENAI_API_KEY = ""
+    with pytest.raises(CommandError, match=r"failed: .*OPENAI_API_KEY"):
+        run("ingest", str(data_dir / "jfk.flac"), "--creator", creator.handle, "--wait")
+    assert Video.objects.get().status == Video.Status.FAILED
+
+
+def test_ingest_unknown_creator_and_create_creator(data_dir):
+    with pytest.raises(CommandError, match="--create-creator"):
+        run("ingest", str(data_dir / "jfk.flac"), "--creator", "newco")
+    out, _ = run("ingest", str(data_dir / "jfk.flac"), "--creator", "newco", "--create-creator")
+    creator = Creator.objects.get(handle="newco")
+    video = Video.objects.get(creator=creator)
+    assert f"Queued video {video.pk}" in out
+
+
+def test_seed_demo_is_idempotent_and_prints_login(_media_root):
+    out, _ = run("seed_demo")
+    assert "demo@chronos.local / chronos-demo" in out and "/accounts/login/" in out
+    demo = Creator.objects.get(handle="demo")
+    video = Video.objects.get(creator=demo)
+    assert video.status == Video.Status.COMPLETED and video.segments.count() == 232
+    student = User.objects.get(email="student@chronos.local")
+    assert Membership.objects.active().filter(creator=demo, user=student).exists()
+    assert User.objects.get(email="demo@chronos.local").check_password("chronos-demo")
+
+    out2, _ = run("seed_demo")
+    assert "already processed" in out2
+    assert Video.objects.filter(creator=demo).count() == 1
+    assert (
+        User.objects.filter(email__in=["demo@chronos.local", "student@chronos.local"]).count() == 2
+    )
