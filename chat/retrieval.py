@@ -409,6 +409,19 @@ class _ChunkHit:
     fused: float = 0.0
 
 
+# The GIN filter ORs at most this many of the question's rarest lexemes: ts_rank must read
+# (detoast) every matched chunk's tsvector, so common words would make the candidate set,
+# and the latency, grow with the library. BM25 still scores every question lexeme.
+MAX_FILTER_LEXEMES = 4
+
+
+def _selective(present: list[str], ndoc: dict[str, int], total: int) -> list[str]:
+    """The lexemes that select candidates: those in at most half the chunks (all when none
+    is), rarest first, at most MAX_FILTER_LEXEMES."""
+    pool = [lx for lx in present if ndoc[lx] <= total / 2] or present
+    return sorted(pool, key=lambda lx: (ndoc[lx], lx))[:MAX_FILTER_LEXEMES]
+
+
 def _tsquery_text(lexemes: list[str]) -> str:
     """An OR tsquery in PostgreSQL's input syntax; each lexeme quoted (quotes doubled)."""
     return " | ".join("'" + lx.replace("'", "''") + "'" for lx in lexemes)
@@ -428,7 +441,7 @@ def _lexical_rank(scope: Scope, calib: RetrievalCalibration, lexemes: list[str])
         return []
     # Very common lexemes (in over half the chunks) add little but cost a lot to match;
     # they still count in BM25 for the rows the others find.
-    selective = [lx for lx in present if ndoc[lx] <= total / 2] or present
+    selective = _selective(present, ndoc, total)
     avg_words = float((calib.details or {}).get("avg_words") or 0) or 750.0
     with connection.cursor() as cur:
         cur.execute(
