@@ -44,8 +44,9 @@ def pct(values, p):
     return v[min(len(v) - 1, round(p * (len(v) - 1)))] if v else float("nan")
 
 
-def seed(students: int) -> tuple[str, str, list[dict]]:
-    """Seed the bench DB; returns (database_url, creator handle, cookies per student)."""
+def seed(students: int) -> tuple[str, str, list[dict], str]:
+    """Seed the bench DB; returns (database_url, creator handle, cookies per student,
+    the SECRET_KEY the sessions are signed with)."""
     os.environ.setdefault("CHRONOS_DATA_DIR", "/tmp/chronos-benchchat")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chronos.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
@@ -85,7 +86,7 @@ def seed(students: int) -> tuple[str, str, list[dict]]:
         f"postgresql://{params.get('user', 'postgres')}@/{params.get('dbname', 'postgres')}"
         f"?host={host}&port={params.get('port', 5432)}"
     )
-    return url, creator.handle, cookies
+    return url, creator.handle, cookies, settings.SECRET_KEY
 
 
 def free_port() -> int:
@@ -118,7 +119,7 @@ async def run(url: str, creator: str, cookies: list[dict], questions: int, strea
                     ok = r.status_code == 200 and r.json().get("covered") is not None
                 latencies.append((time.perf_counter() - t) * 1000)
                 if not ok:
-                    errors.append(f"{r.status_code}")
+                    errors.append(f"{r.status_code} {r.text[:200] if not stream else ''}")
 
     t0 = time.perf_counter()
     await asyncio.gather(*(student(i, jar) for i, jar in enumerate(cookies)))
@@ -141,13 +142,13 @@ def main() -> None:
         url, creator = args.url, args.creator
         cookies = json.loads(Path(args.cookies).read_text())[: args.students]
     else:
-        db_url, creator, cookies = seed(args.students)
+        db_url, creator, cookies, secret_key = seed(args.students)
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         env = {
             **os.environ,
             "DATABASE_URL": db_url,
-            "SECRET_KEY": "bench-" + secrets.token_hex(16),
+            "SECRET_KEY": secret_key,
             "CHRONOS_ANSWERER": "extractive",
             "CHRONOS_EMBEDDER": "none",
             "SESSION_COOKIE_SECURE": "0",
@@ -183,6 +184,8 @@ def main() -> None:
         print(f"{args.students} students x {args.questions} questions, {mode}, extractive:")
         print(f"  {n} answers in {wall:.1f} s = {n / wall:.1f} answers/s")
         p50, p95 = pct(lat, 0.5), pct(lat, 0.95)
+        if errors:
+            print("  first error:", errors[0])
         print(f"  latency p50 {p50:.0f} ms, p95 {p95:.0f} ms; errors {len(errors)}")
         # Cache: the same questions again (served from the DB cache).
         cookies2 = cookies
