@@ -95,7 +95,8 @@ def _starter_questions(*, creator: Creator) -> list[str]:
 def _chat_page(request: HttpRequest, *, creator: Creator, session: Any = None) -> HttpResponse:
     ready = Video.objects.filter(creator=creator, status=Video.Status.COMPLETED)
     library_ready = ready.exists()
-    messages = (
+    # Not "messages": base.html shows django.contrib.messages under that name.
+    chat_messages = (
         [_message_view(m) for m in selectors.messages_for_session(session=session)]
         if session is not None
         else []
@@ -103,14 +104,16 @@ def _chat_page(request: HttpRequest, *, creator: Creator, session: Any = None) -
     context = {
         "creator": creator,
         "session": session,
-        "messages": messages,
+        "chat_messages": chat_messages,
         "sessions": _sessions(request=request, creator=creator),
         "current_id": session.pk if session is not None else None,
         "library_ready": library_ready,
         "processing": Video.objects.filter(
             creator=creator, status__in=Video.ACTIVE_STATUSES
         ).exists(),
-        "starters": _starter_questions(creator=creator) if library_ready and not messages else [],
+        "starters": (
+            _starter_questions(creator=creator) if library_ready and not chat_messages else []
+        ),
         "active_tab": "chat",
     }
     return render(request, "chat/chat.html", context)

@@ -221,6 +221,25 @@ def test_ask_stream_cite_and_play(library, server, browser):
     page.reload()
     assert page.locator(".msg-user").count() == 2
     assert page.locator(".msg-assistant .cite-card").count() == n_cards
+
+    # The drawer's menu: rename inline (htmx), search, then delete the open conversation.
+    item = page.locator("#session-list .chat-session.is-current")
+    item.locator("summary").click()
+    page.screenshot(path=str(SHOTS / f"chat-1440-menu-{server.name}.png"))
+    item.get_by_role("button", name="Rename").click()
+    page.fill("#session-list input[name=title]", "Candle-wood <b>notes</b>")
+    page.press("#session-list input[name=title]", "Enter")
+    page.wait_for_selector("#session-list .chat-session-title >> text=Candle-wood <b>notes</b>")
+    assert page.inner_text("#chat-title") == "Candle-wood <b>notes</b>"
+    page.fill(".chat-search", "zebra")
+    page.wait_for_selector("#session-list >> text=No conversation matches")
+    page.fill(".chat-search", "offside")  # found by message text, not title
+    page.wait_for_selector("#session-list .chat-session")
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.locator("#session-list .chat-session summary").click()
+    page.locator("#session-list").get_by_role("button", name="Delete").click()
+    page.wait_for_url(f"{server.url}/learn/{creator.handle}/")
+    assert page.locator("#session-list .chat-session").count() == 0
     assert not errors, errors
 
 

@@ -257,3 +257,15 @@ def test_export_markdown_and_json(student_client, creator, student):
     assert "Why does a candle burn?" in json.dumps(data)
 
     assert student_client.get(export_url + "?format=pdf").status_code == 400
+
+
+def test_rename_error_without_htmx_is_flashed_on_the_session_page(student_client, creator, student):
+    session = make_session(creator=creator, user=student)
+    response = student_client.post(
+        url("rename", creator, session_id=session.pk), {"title": ""}, follow=True
+    )
+    html = response.content.decode()
+    assert response.redirect_chain[-1][0] == url("session", creator, session_id=session.pk)
+    assert 'class="message message-error">Give the conversation a name.</div>' in html
+    # The page's own history is not confused with Django's flash messages.
+    assert "&#x27;role&#x27;" not in html and "'role'" not in html
