@@ -180,3 +180,21 @@ def test_thumbnail_stored_by_the_probe_stage(creator, data_dir):
     assert video.thumbnail.name == f"acme/videos/{video.pk}.thumb.jpg"
     with video.thumbnail.open("rb") as fh:
         assert fh.read(3) == b"\xff\xd8\xff"
+
+
+@pytest.mark.django_db
+def test_browser_uploads_in_memory_and_on_disk(creator, data_dir):
+    from django.core.files.uploadedfile import SimpleUploadedFile, TemporaryUploadedFile
+
+    data = (data_dir / "jfk.flac").read_bytes()
+    mem = SimpleUploadedFile("talk.flac", data, content_type="audio/flac")
+    v1 = video_create(creator=creator, file=mem, filename=mem.name)
+    disk = TemporaryUploadedFile("talk.flac", "audio/flac", len(data), None)
+    disk.write(data)
+    disk.seek(0)
+    v2 = video_create(creator=creator, file=disk, filename=disk.name)
+    for v in (v1, v2):
+        assert v.media_kind == "audio" and v.size_bytes == len(data)
+        with v.file.open("rb") as fh:
+            assert fh.read() == data
+    assert v1.title == "Talk"
