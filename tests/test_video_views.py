@@ -494,3 +494,18 @@ def test_library_query_count_does_not_grow_with_videos(
         html = owner_client.get(_url("videos:library")).content.decode()
     assert html.count('class="vid-row"') == 4
     assert len(four) == len(one)
+
+
+def test_audio_lecture_gets_an_audio_player_and_its_type(owner_client, creator, data_dir):
+    with open(data_dir / "p001.mp3", "rb") as media:
+        video = services.video_create(
+            creator=creator, file=media, filename="p001.mp3", enqueue=False
+        )
+    html = owner_client.get(_url("videos:detail", video)).content.decode()
+    stream = _url("videos:stream", video)
+    assert (
+        f'<audio id="player" class="vid-player" controls preload="metadata" src="{stream}"' in html
+    )
+    assert "<video" not in html
+    response = owner_client.get(_url("videos:stream", video), headers={"Range": "bytes=0-3"})
+    assert response.status_code == 206 and response["Content-Type"] == "audio/mpeg"
