@@ -251,9 +251,16 @@ def test_mobile_layout_and_drawer(library, asgi_server, browser):
     # No horizontal scrolling at 375 px.
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
 
+    # Shift+Enter is a new line, not a send.
+    page.fill("#chat-input", "first line")
+    page.press("#chat-input", "Shift+Enter")
+    assert page.input_value("#chat-input") == "first line\n"
+    assert page.locator(".msg-user").count() == 0
+
     ask(page, QUESTION)
-    card = page.locator(".msg-assistant .cite-card").first
-    card.click()
+    # Keyboard only: focus the first source and press Enter.
+    page.locator(".msg-assistant .cite-card").first.focus()
+    page.keyboard.press("Enter")
     page.wait_for_function(
         "() => { const v = document.querySelector('#player'); return v.readyState >= 1; }",
         timeout=15_000,

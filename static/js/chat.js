@@ -503,6 +503,10 @@
 
   document.addEventListener("click", function (e) {
     var target = e.target.closest ? e.target : e.target.parentElement;
+    // A click elsewhere closes an open conversation menu.
+    document.querySelectorAll(".chat-session-menu[open]").forEach(function (menu) {
+      if (!menu.contains(target)) menu.removeAttribute("open");
+    });
     var card = target.closest(".cite-card");
     if (card) {
       playCard(card);
@@ -532,7 +536,14 @@
   });
 
   document.addEventListener("keydown", function (e) {
-    if (e.key === "Escape" && app.classList.contains("drawer-open")) setDrawer(false);
+    if (e.key !== "Escape") return;
+    var menu = document.querySelector(".chat-session-menu[open]");
+    if (menu) {
+      menu.removeAttribute("open");
+      menu.querySelector("summary").focus();
+    } else if (app.classList.contains("drawer-open")) {
+      setDrawer(false);
+    }
   });
 
   // Server-rendered history: link its [n] markers and start at the latest message.
