@@ -238,6 +238,8 @@ def run_stage(
             message = describe_unexpected(stage, exc)
         fail_video(video_id, message, attempt=video.attempts)
         return None
+    if on_progress:
+        on_progress(1.0)
     return NEXT_STAGE[stage]
 
 
