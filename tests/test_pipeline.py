@@ -184,3 +184,23 @@ def test_sweeper_schedule_exists():
     sched = Schedule.objects.get(func="videos.tasks.sweep_stuck_videos")
     assert sched.schedule_type == Schedule.MINUTES and sched.minutes == 5
     assert sched.repeats == -1
+
+
+def test_sweeper_requeues_a_long_queued_video_at_its_resume_stage(
+    faraday, django_capture_on_commit_callbacks
+):
+    from videos.pipeline import is_stuck, mark_queued
+
+    fields = mark_queued(faraday, "chunk")
+    faraday.status = Video.Status.PENDING
+    faraday.stage_heartbeat_at = timezone.now() - timedelta(minutes=30)
+    faraday.save(update_fields=[*fields, "status", "stage_heartbeat_at"])
+    assert not is_stuck(faraday)  # queued behind other jobs for 30 min is normal
+    transcribed_at = faraday.transcribing_started_at
+    faraday.stage_heartbeat_at = timezone.now() - timedelta(hours=3)
+    faraday.save(update_fields=["stage_heartbeat_at"])
+    with django_capture_on_commit_callbacks(execute=True):
+        assert sweep_stuck()["requeued"] == 1
+    faraday.refresh_from_db()
+    assert faraday.status == Video.Status.COMPLETED
+    assert faraday.transcribing_started_at == transcribed_at  # resumed at chunking

@@ -20,6 +20,7 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Sum
@@ -228,7 +229,7 @@ def run_stage(
     except (StaleRun, Video.DoesNotExist):
         logger.info("video %s: stage %s superseded", video_id, stage)
         return None
-    except (MediaError, CaptionError, PipelineError) as exc:
+    except (MediaError, CaptionError, PipelineError, ImproperlyConfigured) as exc:
         fail_video(video_id, str(exc), attempt=video.attempts)
         return None
     except Exception as exc:
@@ -515,13 +516,12 @@ def is_stuck(video: Video, *, now=None) -> bool:
     now = now or _now()
     beat = video.stage_heartbeat_at or video.updated_at or video.created_at
     stage = video.stage if video.stage in STAGES else "probe"
-    if video.status == Video.Status.PENDING and not video.probe_started_at:
+    started = getattr(video, f"{_field_prefix(stage)}_started_at", None)
+    if video.status == Video.Status.PENDING and started is None:
+        # Queued, not yet picked up: workers busy with long jobs is normal; hours is not.
         return now - beat > timedelta(seconds=PENDING_STALE_AFTER)
-    if video.status == Video.Status.PENDING and video.stage in ("", "probe"):
-        stage = "probe"
     if now - beat > timedelta(seconds=STALE_AFTER[stage]):
         return True
-    started = getattr(video, f"{_field_prefix(stage)}_started_at", None)
     return bool(started and now - started > timedelta(seconds=STAGE_TIMEOUTS[stage] + 300))
 
 
@@ -560,6 +560,15 @@ def sweep_stuck(*, now=None) -> dict[str, int]:
             counts["requeued"] += 1
             logger.warning("sweeper: video %s re-queued at %s (attempt %s)", v.pk, stage, attempt)
     return counts
+
+
+def mark_queued(video: Video, stage: str) -> list[str]:
+    """Set `video` up to run `stage` next (not started yet); returns the changed fields."""
+    prefix = _field_prefix(stage)
+    video.stage = stage
+    setattr(video, f"{prefix}_started_at", None)
+    setattr(video, f"{prefix}_ended_at", None)
+    return ["stage", f"{prefix}_started_at", f"{prefix}_ended_at"]
 
 
 def resume_stage(video: Video) -> str:

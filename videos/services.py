@@ -213,7 +213,7 @@ def video_retry(*, video: Video) -> Video:
     if video.status != Video.Status.FAILED and not is_stuck(video):
         raise ValidationError("This video is still processing; retry is for failed videos.")
     stage = resume_stage(video)
-    _reset_for_run(video)
+    _reset_for_run(video, stage)
     transaction.on_commit(lambda: pipeline_enqueue(video=video, stage=stage))
     return video
 
@@ -226,13 +226,15 @@ def video_reprocess(*, video: Video) -> Video:
 
         if not is_stuck(video):
             raise ValidationError("This video is processing right now.")
-    video.stage = ""
-    _reset_for_run(video)
+    _reset_for_run(video, "probe")
     transaction.on_commit(lambda: pipeline_enqueue(video=video))
     return video
 
 
-def _reset_for_run(video: Video) -> None:
+def _reset_for_run(video: Video, stage: str) -> None:
+    from videos.pipeline import mark_queued
+
+    queued_fields = mark_queued(video, stage)
     video.status = Video.Status.PENDING
     video.error = ""
     video.attempts = (video.attempts or 0) + 1
@@ -244,9 +246,9 @@ def _reset_for_run(video: Video) -> None:
             "error",
             "attempts",
             "stage_heartbeat_at",
-            "stage",
             "stage_progress",
             "updated_at",
+            *queued_fields,
         ]
     )
 
