@@ -81,15 +81,16 @@ def _message_view(message: Any) -> dict[str, Any]:
 
 
 def _starter_questions(*, creator: Creator) -> list[str]:
-    """Questions offered on an empty chat, built from the titles of ready videos."""
+    """Questions offered on an empty chat, one per ready video (newest three), built from
+    titles: retrieval matches a title's words, so these always find an answer (a generic
+    "summarise everything" does not: it has no topic words to search for)."""
     titles = list(
         Video.objects.filter(creator=creator, status=Video.Status.COMPLETED)
         .order_by("-created_at")
-        .values_list("title", flat=True)[:2]
+        .values_list("title", flat=True)[:3]
     )
-    questions = [f"What are the main ideas in “{t}”?" for t in titles]
-    questions.append("Summarise the key points I should remember.")
-    return questions
+    phrasings = ("What are the main ideas in “{}”?", "What is “{}” about?")
+    return [phrasings[i % 2].format(t) for i, t in enumerate(titles)]
 
 
 def _chat_page(request: HttpRequest, *, creator: Creator, session: Any = None) -> HttpResponse:

@@ -257,7 +257,12 @@ def test_mobile_layout_and_drawer(library, asgi_server, browser):
     assert page.input_value("#chat-input") == "first line\n"
     assert page.locator(".msg-user").count() == 0
 
-    ask(page, QUESTION)
+    # A suggested question (built from the video's title) finds an answer with sources.
+    page.fill("#chat-input", "")
+    page.locator(".chat-starter").first.click()
+    page.wait_for_selector(".msg-assistant:not(.is-streaming)", timeout=30_000)
+    assert "msg-uncovered" not in page.get_attribute(".msg-assistant", "class")
+    page.wait_for_function("!document.querySelector('#chat-input').disabled")
     # Keyboard only: focus the first source and press Enter.
     page.locator(".msg-assistant .cite-card").first.focus()
     page.keyboard.press("Enter")

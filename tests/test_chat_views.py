@@ -269,3 +269,23 @@ def test_rename_error_without_htmx_is_flashed_on_the_session_page(student_client
     assert 'class="message message-error">Give the conversation a name.</div>' in html
     # The page's own history is not confused with Django's flash messages.
     assert "&#x27;role&#x27;" not in html and "'role'" not in html
+
+
+def test_session_page_queries_do_not_grow_with_history(
+    student_client, creator, student, django_assert_max_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    session = make_session(creator=creator, user=student)
+    page = url("session", creator, session_id=session.pk)
+    with CaptureQueriesContext(connection) as short:
+        assert student_client.get(page).status_code == 200
+    for i in range(10):
+        make_session(creator=creator, user=student, title=f"Other {i}")
+        ChatMessage.objects.create(
+            creator=creator, session=session, role="user", content=f"Follow-up {i}"
+        )
+    with django_assert_max_num_queries(len(short.captured_queries)):
+        response = student_client.get(page)
+    assert response.content.decode().count("Follow-up") == 10
