@@ -172,6 +172,10 @@ def test_ask_stream_cite_and_play(library, server, browser):
     # The conversation became a session: the URL and the drawer show it.
     page.wait_for_url(re.compile(r"/learn/faraday/chat/\d+/$"))
     page.wait_for_selector("#session-list .chat-session.is-current")
+    session_id = re.search(r"/chat/(\d+)/$", page.url).group(1)
+    assert page.get_attribute(".chat-head-actions a", "href") == (
+        f"/learn/faraday/chat/{session_id}/export/?format=md"
+    )
 
     # Click the card whose quote mentions Ireland: the player loads the video and plays
     # from that second.

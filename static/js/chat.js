@@ -60,12 +60,12 @@
   }
 
   function sessionUrl(id) {
-    return app.dataset.sessionUrl.replace(/\/0\/$/, "/" + id + "/");
+    return app.dataset.sessionUrl.replace("/chat/0/", "/chat/" + id + "/");
   }
 
   function streamUrl(videoId) {
     var tpl = app.dataset.streamUrl || "";
-    return tpl ? tpl.replace(/\/0\//, "/" + videoId + "/") : "";
+    return tpl ? tpl.replace("/videos/0/", "/videos/" + videoId + "/") : "";
   }
 
   // ---- message DOM (mirrors templates/chat/chat.html) --------------------------------
@@ -291,6 +291,15 @@
       document.title = title + " · Chronos";
     }
     if (isNew) {
+      var head = document.querySelector(".chat-head");
+      if (head && !head.querySelector(".chat-head-actions")) {
+        var actions = el("div", "chat-head-actions");
+        var link = el("a", "btn btn-secondary btn-small", "Export");
+        link.href = app.dataset.exportUrl.replace("/chat/0/", "/chat/" + id + "/") + "?format=md";
+        link.setAttribute("download", "");
+        actions.appendChild(link);
+        head.appendChild(actions);
+      }
       var url = sessionUrl(id);
       if (window.location.pathname !== url) window.history.replaceState({}, "", url);
       refreshSessions();
