@@ -7,9 +7,11 @@ segments in seconds from the start of the media.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import tempfile
+import threading
 import wave
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -233,12 +235,12 @@ def local_transcribe(wav_path: Path, *, progress: Progress | None = None) -> lis
     sentence-ish segments at pauses >= 0.35 s or 25 words, capitalised and closed with a
     period so the chunker can break there. Streams the file; memory stays flat.
     """
-    from pocketsphinx import Decoder, Segmenter
+    from pocketsphinx import Segmenter
 
-    decoder = Decoder(samprate=ASR_SAMPLE_RATE, loglevel="FATAL")
+    decoder = _decoder()
     total = max(wav_duration(wav_path), 0.001)
     segments: list[TimedText] = []
-    with wave.open(str(wav_path), "rb") as w:
+    with _DECODER_LOCK, wave.open(str(wav_path), "rb") as w:
         if w.getframerate() != ASR_SAMPLE_RATE or w.getnchannels() != 1:
             raise PipelineError("internal: local ASR needs 16 kHz mono audio")
         segmenter = Segmenter(sample_rate=ASR_SAMPLE_RATE)
@@ -261,6 +263,18 @@ def local_transcribe(wav_path: Path, *, progress: Progress | None = None) -> lis
             if progress:
                 progress(min(1.0, utt.end_time / total))
     return segments
+
+
+_DECODER_LOCK = threading.Lock()
+
+
+@functools.cache
+def _decoder():
+    """One pocketsphinx Decoder per process (loading the model takes ~0.5 s); calls are
+    serialised by _DECODER_LOCK because a Decoder is not thread-safe."""
+    from pocketsphinx import Decoder
+
+    return Decoder(samprate=ASR_SAMPLE_RATE, loglevel="FATAL")
 
 
 def _group_words(words: list[_Word]) -> list[TimedText]:
