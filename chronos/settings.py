@@ -155,7 +155,9 @@ USE_TZ = True
 
 # --- Static and media -------------------------------------------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = BASE_DIR / "staticfiles"  # filled by collectstatic (Procfile release)
+if LOCAL_MODE or TESTING:
+    STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise warns on a missing root; finders serve
 STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = True  # serve straight from the app/static dirs without collectstatic
 MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(DATA_DIR / "media")))
