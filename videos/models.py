@@ -214,3 +214,95 @@ class SegmentWindow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.video_id} segs {self.first_segment_index}-{self.last_segment_index}"
+
+
+# --- the full-text postings (impact-ordered inverted index) --------------------------------
+# BM25 term-frequency saturation and length normalisation baked into each posting's weight:
+# Okapi BM25's customary k1 = 1.2, b = 0.75 (Robertson & Zaragoza, "The Probabilistic
+# Relevance Framework: BM25 and Beyond", 2009), and avgdl = the chunker's 750-word target
+# (videos.chunking.TARGET_WORDS) as a documented constant, so a posting never changes when
+# other chunks come or go. The SQL in migration 0004 uses the same numbers.
+POSTING_BM25_K1 = 1.2
+POSTING_BM25_B = 0.75
+POSTING_AVG_WORDS = 750
+
+
+class ChunkPosting(models.Model):
+    """One (chunk, lexeme) pair of a chunk's search vector, with its BM25 term weight.
+
+    weight = tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl)), tf = the lexeme's
+    occurrences in the chunk (positions in the tsvector), dl = the chunk's word_count (see
+    the constants above). A question's score for a chunk is the sum over its lexemes of
+    IDF * weight (chat.retrieval.lexical).
+
+    Rows are derived data, written and deleted by PostgreSQL triggers on videos_videochunk
+    (migration 0004): an insert of chunks (bulk_create, COPY) adds their postings in one
+    INSERT ... SELECT over unnest(search_vector); a delete (re-chunking, video or creator
+    deletion) removes them; a text change replaces them. No code writes this table. Hence
+    the foreign keys are DO_NOTHING without database constraints: the triggers keep them
+    consistent and Django does not have to collect millions of rows on a delete.
+
+    Indexes: the primary key (video, lexeme, chunk) serves narrow scopes (a few videos) and
+    deletes; posting_impact (creator, lexeme, weight DESC) INCLUDE (video, chunk) lets a
+    query read the best postings of a lexeme first and stop (index-only, top-M).
+    """
+
+    pk = models.CompositePrimaryKey("video_id", "lexeme", "chunk_id")
+    creator = models.ForeignKey(
+        "creators.Creator",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    video = models.ForeignKey(
+        Video,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    chunk = models.ForeignKey(
+        VideoChunk,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    lexeme = models.TextField()
+    weight = models.FloatField()
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["creator", "lexeme", "-weight"],
+                include=["video", "chunk"],
+                name="posting_impact",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.chunk_id}:{self.lexeme} {self.weight:.3f}"
+
+
+class LexemeFrequency(models.Model):
+    """Document frequency: in how many of a creator's chunks a lexeme occurs (for IDF).
+
+    Kept up to date by the same triggers as ChunkPosting, incrementally (+n when chunks are
+    added, -n when they are removed; rows may reach 0 and stay). Counts every chunk of the
+    creator, whatever its video's status (chunks exist from the chunk stage on).
+    """
+
+    creator = models.ForeignKey(
+        "creators.Creator", on_delete=models.CASCADE, db_index=False, related_name="+"
+    )
+    lexeme = models.TextField()
+    ndoc = models.IntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["creator", "lexeme"], name="lexemefrequency_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lexeme}: {self.ndoc}"
