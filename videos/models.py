@@ -290,8 +290,12 @@ class LexemeFrequency(models.Model):
 
     Kept up to date by the same triggers as ChunkPosting, incrementally (+n when chunks are
     added, -n when they are removed; rows may reach 0 and stay). Counts every chunk of the
-    creator, whatever its video's status (chunks exist from the chunk stage on).
+    creator, whatever its video's status (chunks exist from the chunk stage on). The row
+    with lexeme '' (never a real lexeme) holds the creator's number of chunks, IDF's N, so
+    N and the frequencies always come from one consistent snapshot.
     """
+
+    TOTAL = ""  # the lexeme of the chunk-count row
 
     creator = models.ForeignKey(
         "creators.Creator", on_delete=models.CASCADE, db_index=False, related_name="+"

@@ -26,9 +26,14 @@ BEGIN
     INSERT INTO videos_chunkposting (creator_id, video_id, chunk_id, lexeme, weight)
     {POSTINGS_OF.format(rows="new_chunks")};
     -- Sorted input: concurrent writers for one creator lock lexeme rows in the same order.
+    -- The '' row (never a lexeme) counts the creator's chunks: N of the IDF.
     INSERT INTO videos_lexemefrequency (creator_id, lexeme, ndoc)
-    SELECT n.creator_id, u.lexeme, count(*)
-    FROM new_chunks n CROSS JOIN LATERAL unnest(n.search_vector) AS u
+    SELECT x.creator_id, x.lexeme, count(*) FROM (
+        SELECT n.creator_id, u.lexeme
+        FROM new_chunks n CROSS JOIN LATERAL unnest(n.search_vector) AS u
+        UNION ALL
+        SELECT n.creator_id, '' FROM new_chunks n
+    ) AS x
     GROUP BY 1, 2 ORDER BY 1, 2
     ON CONFLICT (creator_id, lexeme)
     DO UPDATE SET ndoc = videos_lexemefrequency.ndoc + EXCLUDED.ndoc;
@@ -45,6 +50,8 @@ BEGIN
         RETURNING p.creator_id, p.lexeme
     ), counts AS (
         SELECT creator_id, lexeme, count(*) AS n FROM gone GROUP BY 1, 2
+        UNION ALL
+        SELECT creator_id, '', count(*) FROM old_chunks GROUP BY 1
     )
     UPDATE videos_lexemefrequency f SET ndoc = f.ndoc - c.n
     FROM counts c WHERE f.creator_id = c.creator_id AND f.lexeme = c.lexeme;
@@ -99,8 +106,12 @@ CREATE TRIGGER videochunk_postings_change AFTER UPDATE ON videos_videochunk
 INSERT INTO videos_chunkposting (creator_id, video_id, chunk_id, lexeme, weight)
 {POSTINGS_OF.format(rows="videos_videochunk")};
 INSERT INTO videos_lexemefrequency (creator_id, lexeme, ndoc)
-SELECT n.creator_id, u.lexeme, count(*)
-FROM videos_videochunk n CROSS JOIN LATERAL unnest(n.search_vector) AS u
+SELECT x.creator_id, x.lexeme, count(*) FROM (
+    SELECT n.creator_id, u.lexeme
+    FROM videos_videochunk n CROSS JOIN LATERAL unnest(n.search_vector) AS u
+    UNION ALL
+    SELECT n.creator_id, '' FROM videos_videochunk n
+) AS x
 GROUP BY 1, 2;
 """
 
