@@ -105,10 +105,11 @@ class AnswerCacheEntry(models.Model):
 class RetrievalCalibration(models.Model):
     """Per-creator statistics the retriever needs, recomputed when the library changes.
 
-    floor: the full-text relevance floor (see chat.retrieval.calibration_compute);
+    floor: the full-text relevance floor (see chat.retrieval.calibration.calibration_compute);
     vector_floor: the same for window cosine similarity (None without embeddings);
     doc_count: number of chunks; library_version: the version the stats were made from.
-    details: the raw score samples' summary, for inspection.
+    details: the raw score samples' summary, for inspection (and "queued_for": the library
+    version a refresh was queued for). Document frequencies live in videos.LexemeFrequency.
     """
 
     creator = models.OneToOneField(
@@ -123,19 +124,3 @@ class RetrievalCalibration(models.Model):
 
     def __str__(self) -> str:
         return f"calibration {self.creator_id}: floor {self.floor:.3f}"
-
-
-class LexemeStat(models.Model):
-    """Document frequency of one lexeme in a creator's chunks (from ts_stat), for IDF."""
-
-    creator = models.ForeignKey("creators.Creator", on_delete=models.CASCADE, related_name="+")
-    lexeme = models.CharField(max_length=200)
-    ndoc = models.PositiveIntegerField()
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["creator", "lexeme"], name="lexemestat_unique")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.lexeme}: {self.ndoc}"

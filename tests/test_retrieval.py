@@ -242,3 +242,56 @@ def test_local_embedder_hybrid_retrieval(db, settings, creator):
     assert any(p.start <= c["start"] <= p.end for p in result.passages[:5] for c in capillary), [
         (p.first_segment_index, p.quote[:60]) for p in result.passages
     ]
+
+
+def _postings(video_id=None, chunk_ids=None):
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT chunk_id, lexeme, weight FROM videos_chunkposting "
+            "WHERE (%s::bigint IS NULL OR video_id = %s) ORDER BY 1, 2",
+            [video_id, video_id],
+        )
+        return cur.fetchall()
+
+
+def test_postings_follow_chunk_inserts_updates_and_deletes(db, creator):
+    """The triggers keep postings and document frequencies exactly in step with chunks."""
+    from django.db import connection
+
+    from videos.models import LexemeFrequency, VideoChunk
+
+    video = build_rows(creator, "faraday-2")
+    chunks = list(VideoChunk.objects.filter(video=video).order_by("chunk_index"))
+    with connection.cursor() as cur:
+        # Expected: one posting per distinct lexeme of each chunk, weight from BM25's tf part.
+        cur.execute(
+            "SELECT c.id, u.lexeme, coalesce(array_length(u.positions, 1), 1), c.word_count "
+            "FROM videos_videochunk c, unnest(c.search_vector) u WHERE c.video_id = %s "
+            "ORDER BY 1, 2",
+            [video.pk],
+        )
+        expected = cur.fetchall()
+    got = _postings(video.pk)
+    assert [(c, lx) for c, lx, _ in got] == [(c, lx) for c, lx, _, _ in expected]
+    for (_, _, weight), (_, _, tf, dl) in zip(got, expected, strict=True):
+        assert math.isclose(weight, tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * dl / 750)), rel_tol=1e-9)
+    # "candl" is in every chunk of a lecture on the candle; its frequency counts chunks.
+    ndoc = LexemeFrequency.objects.get(creator=creator, lexeme="candl").ndoc
+    assert ndoc == sum(1 for c in chunks if "candle" in c.text.lower())
+    assert LexemeFrequency.objects.get(creator=creator, lexeme="").ndoc == len(chunks)
+    # Changing a chunk's text replaces its postings; an embedding update leaves them alone.
+    first = chunks[0]
+    VideoChunk.objects.filter(pk=first.pk).update(text="Zeppelins float.", word_count=2)
+    assert {lx for c, lx, _ in _postings(video.pk) if c == first.pk} == {"float", "zeppelin"}
+    assert LexemeFrequency.objects.get(creator=creator, lexeme="zeppelin").ndoc == 1
+    before = _postings(video.pk)
+    VideoChunk.objects.filter(pk=chunks[1].pk).update(embedding_model="x")
+    assert _postings(video.pk) == before
+    # Deleting the video deletes its chunks, their postings, and their frequency counts.
+    video_id = video.pk
+    video.delete()
+    assert _postings(video_id) == []
+    assert LexemeFrequency.objects.get(creator=creator, lexeme="candl").ndoc == 0
+    assert LexemeFrequency.objects.get(creator=creator, lexeme="").ndoc == 0

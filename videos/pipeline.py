@@ -452,6 +452,9 @@ def stage_embed(video: Video, beat: Heartbeat) -> None:
         fields = ["status", "stage", "error", *_end_stage_fields(v, "embed")]
         v.save(update_fields=fields)
     video_cost_update(video)
+    from videos.signals import library_changed
+
+    library_changed.send(sender=Video, creator_id=video.creator_id)
 
 
 # Texts per embedding call made by embed_video (the embedder batches further by tokens).

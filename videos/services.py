@@ -270,7 +270,12 @@ def video_delete(*, video: Video) -> None:
         SegmentWindow.objects.filter(video=video).delete()
         VideoChunk.objects.filter(video=video).delete()
         TranscriptSegment.objects.filter(video=video).delete()
+        creator_id, was_searchable = video.creator_id, video.status == Video.Status.COMPLETED
         video.delete()
+        if was_searchable:
+            from videos.signals import library_changed
+
+            library_changed.send(sender=Video, creator_id=creator_id)
 
         def _remove_files():
             for name in names:

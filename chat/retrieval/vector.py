@@ -1,0 +1,98 @@
+"""Vector search: cosine similarity of the question to the scope's SegmentWindows (or, for
+vectors made before windows existed, to whole chunks), through pgvector's HNSW indexes.
+Only vectors of the active embedder's model are compared."""
+
+from __future__ import annotations
+
+from django.db import connection, transaction
+
+from chat.retrieval.base import ChunkHit, Scope
+from creators.models import Creator
+
+# Windows fetched from the HNSW index per question (and hnsw.ef_search for that query).
+VECTOR_CANDIDATES = 200
+# Rows (best first) whose similarity is computed: only the leaders need a value (the
+# "covered" test reads the best, pinpointing the top-k); the rest are ranked by the index
+# alone, which spares reading (detoasting) ~200 stored 6 KB vectors per question.
+SCORED_ROWS = 20
+
+_SQL = """
+SELECT chunk_id, video_id, first_segment_index, last_segment_index,
+       CASE WHEN row_number() OVER () <= %(scored)s THEN 1 - (embedding <=> %(vec)s::vector) END
+FROM (
+    SELECT w.chunk_id, w.video_id, w.first_segment_index, w.last_segment_index, w.embedding
+    FROM {table} w
+    WHERE w.creator_id = %(creator)s AND w.embedding_model = %(model)s
+      AND w.video_id = ANY(%(videos)s)
+    ORDER BY w.embedding <=> %(vec)s::vector
+    LIMIT %(limit)s
+) AS best
+"""
+WINDOWS_SQL = _SQL.format(table="videos_segmentwindow")
+CHUNKS_SQL = _SQL.format(
+    table="(SELECT id AS chunk_id, video_id, first_segment_index, last_segment_index, "
+    "embedding, embedding_model, creator_id FROM videos_videochunk)"
+)
+
+
+def vector_literal(vector) -> str:
+    """pgvector's text form of a vector: '[x1,x2,...]'."""
+    return "[" + ",".join(f"{float(x):.7g}" for x in vector) + "]"
+
+
+def vector_query(scope: Scope, model: str, vector, *, windows: bool = True) -> tuple[str, dict]:
+    """The SQL statement of a vector search and its parameters (see vector_search)."""
+    params = {
+        "vec": vector_literal(vector),
+        "creator": scope.creator_id,
+        "model": model,
+        "videos": list(scope.video_ids),
+        "limit": VECTOR_CANDIDATES,
+        "scored": SCORED_ROWS,
+    }
+    return (WINDOWS_SQL if windows else CHUNKS_SQL), params
+
+
+def vector_rank(scope: Scope, embedder, question: str, creator: Creator) -> list[ChunkHit]:
+    """Chunks by their best window's cosine similarity (windows of the embedder's model;
+    chunk embeddings when no window has one). [] when nothing in scope has that model."""
+    model = embedder.model_name
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT EXISTS (SELECT 1 FROM videos_segmentwindow WHERE creator_id = %s "
+            "AND embedding_model = %s AND video_id = ANY(%s) AND embedding IS NOT NULL)",
+            [scope.creator_id, model, list(scope.video_ids)],
+        )
+        has_windows = cur.fetchone()[0]
+        if not has_windows:
+            cur.execute(
+                "SELECT EXISTS (SELECT 1 FROM videos_videochunk WHERE creator_id = %s "
+                "AND embedding_model = %s AND video_id = ANY(%s) AND embedding IS NOT NULL)",
+                [scope.creator_id, model, list(scope.video_ids)],
+            )
+            if not cur.fetchone()[0]:
+                return []
+    vector = embedder.embed([question], creator=creator, subject="chat:question")[0]
+    return vector_search(scope, model, vector, windows=has_windows)
+
+
+def vector_search(scope: Scope, model: str, vector, *, windows: bool = True) -> list[ChunkHit]:
+    """Chunks ranked by cosine similarity of `vector` to their best window (or the chunk
+    embedding when windows=False), inside `scope`, vectors of `model` only. A hit's
+    .vector is the similarity (-1..1) for the first SCORED_ROWS windows, else None is
+    replaced by the last computed value (ranks, not values, feed fusion)."""
+    sql, params = vector_query(scope, model, vector, windows=windows)
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute(f"SET LOCAL hnsw.ef_search = {int(VECTOR_CANDIDATES)}")
+        cur.execute(sql, params)
+        rows = cur.fetchall()
+    hits: dict[int, ChunkHit] = {}
+    last = 0.0
+    for chunk_id, video_id, first, last_index, sim in rows:
+        if sim is not None:
+            last = float(sim)
+        if chunk_id not in hits:  # rows come best first: the first is the best window
+            hits[chunk_id] = ChunkHit(
+                chunk_id=chunk_id, video_id=video_id, vector=last, best_window=(first, last_index)
+            )
+    return list(hits.values())
