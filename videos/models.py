@@ -242,8 +242,8 @@ class ChunkPosting(models.Model):
     the foreign keys are DO_NOTHING without database constraints: the triggers keep them
     consistent and Django does not have to collect millions of rows on a delete.
 
-    Indexes: the primary key (video, lexeme, chunk) serves narrow scopes (a few videos) and
-    deletes; posting_impact (creator, lexeme, weight DESC) INCLUDE (video, chunk) lets a
+    Indexes: the primary key (video, lexeme, chunk) INCLUDE (weight) (migration 0005) serves
+    narrow scopes (a few videos), exact re-scoring of candidates (index-only) and deletes; posting_impact (creator, lexeme, weight DESC) INCLUDE (video, chunk) lets a
     query read the best postings of a lexeme first and stop (index-only, top-M).
     """
 

@@ -27,7 +27,10 @@ class Scope:
     video_ids: the completed video ids searched (sorted); course_id / requested_video_ids
     record how the scope was asked for (for the session and the cache key);
     library_videos: how many completed videos the creator has (0 = unknown), which tells
-    the lexical search whether the scope is a small part of the library.
+    the lexical search whether the scope is a small part of the library;
+    excluded_video_ids: the creator's other videos (outside the scope, or not completed),
+    or None when unknown. When that list is the shorter one, searches filter with "not
+    one of these" (a whole-library scope excludes only the few videos still processing).
     """
 
     creator_id: int
@@ -35,6 +38,19 @@ class Scope:
     course_id: int | None = None
     requested_video_ids: tuple[int, ...] | None = None
     library_videos: int = 0
+    excluded_video_ids: tuple[int, ...] | None = None
+
+    def video_filter(self, column: str) -> tuple[str, dict]:
+        """SQL restricting `column` (a video id column of a row already restricted to this
+        creator) to the scope, with its parameter: ("col = ANY(%(videos)s)", ...) or, when
+        shorter, ("NOT (col = ANY(%(excluded)s))", ...)."""
+        if self.excluded_video_ids is not None and len(self.excluded_video_ids) < len(
+            self.video_ids
+        ):
+            return f"NOT ({column} = ANY(%(excluded)s))", {
+                "excluded": list(self.excluded_video_ids)
+            }
+        return f"{column} = ANY(%(videos)s)", {"videos": list(self.video_ids)}
 
     @property
     def key(self) -> str:
@@ -114,7 +130,8 @@ def scope_resolve(
     course or video that is not this creator's, or ids that are not integers.
     """
     videos = Video.objects.filter(creator=creator)
-    completed = set(videos.completed().values_list("id", flat=True))
+    statuses = dict(videos.values_list("id", "status"))
+    completed = {vid for vid, status in statuses.items() if status == Video.Status.COMPLETED}
     selected = completed
     requested: tuple[int, ...] | None = None
     cid = None
@@ -151,6 +168,7 @@ def scope_resolve(
         course_id=cid,
         requested_video_ids=requested,
         library_videos=len(completed),
+        excluded_video_ids=tuple(sorted(statuses.keys() - selected)),
     )
 
 

@@ -50,14 +50,13 @@ q AS (
     LEFT JOIN videos_lexemefrequency f ON f.creator_id = %(creator)s AND f.lexeme = l.lexeme
 )"""
 
-WIDE_SQL = f"""
-WITH {_Q},
+WIDE_SQL = """
+WITH {q},
 cand AS (
     SELECT t.chunk_id, t.video_id
     FROM q CROSS JOIN LATERAL (
         SELECT p.chunk_id, p.video_id, p.weight FROM videos_chunkposting p
-        WHERE p.creator_id = %(creator)s AND p.lexeme = q.lexeme
-          AND p.video_id = ANY(%(videos)s)
+        WHERE p.creator_id = %(creator)s AND p.lexeme = q.lexeme AND {video_filter}
         ORDER BY p.weight DESC
         LIMIT %(per_lexeme)s
     ) AS t
@@ -130,7 +129,10 @@ def lexical_query(
         "per_lexeme": POSTINGS_PER_LEXEME,
         "candidates": CANDIDATES,
     }
-    return (EXACT_SQL if plan == "exact" else WIDE_SQL), params
+    if plan == "exact":
+        return EXACT_SQL, params
+    video_filter, extra = scope.video_filter("p.video_id")
+    return WIDE_SQL.format(q=_Q, video_filter=video_filter), {**params, **extra}
 
 
 def lexical_rank(
