@@ -295,3 +295,58 @@ def test_postings_follow_chunk_inserts_updates_and_deletes(db, creator):
     assert _postings(video_id) == []
     assert LexemeFrequency.objects.get(creator=creator, lexeme="candl").ndoc == 0
     assert LexemeFrequency.objects.get(creator=creator, lexeme="").ndoc == 0
+
+
+def test_library_change_signal_queues_calibration(db, creator, django_capture_on_commit_callbacks):
+    """videos.signals.library_changed -> chat.tasks.calibration_refresh runs (sync queue)."""
+    from videos.signals import library_changed
+
+    build_rows(creator, "faraday-2")
+    assert not RetrievalCalibration.objects.filter(creator=creator).exists()
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        library_changed.send(sender=None, creator_id=creator.pk)
+    assert len(callbacks) == 1
+    calib = RetrievalCalibration.objects.get(creator=creator)
+    assert calib.library_version == library_version(creator=creator)
+    assert calib.details["positives"]["n"] >= 20
+
+
+def test_large_library_question_never_recalibrates_inline(
+    db, creator, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Past INLINE_MAX_CHUNKS a stale calibration is served and a refresh is queued once."""
+    from chat.retrieval import calibration as calibration_mod
+
+    build_rows(creator, "faraday-2")
+    first = calibration_get(creator=creator)
+    build_rows(creator, "faraday-1")
+    monkeypatch.setattr(calibration_mod, "INLINE_MAX_CHUNKS", 0)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        stale = calibration_get(creator=creator)
+        again = calibration_get(creator=creator)
+    assert stale.library_version == again.library_version == first.library_version
+    assert len(callbacks) == 1  # one refresh queued, not one per question
+    with django_capture_on_commit_callbacks(execute=True):
+        callbacks[0]()
+    assert calibration_get(creator=creator).library_version == library_version(creator=creator)
+
+
+def test_wide_plan_finds_what_the_exact_plan_finds(db, lib, monkeypatch):
+    """The large-library plan (top postings per lexeme, then exact re-scoring) agrees with
+    reading every posting on the lecture questions' best chunk, and scores it the same."""
+    from chat.retrieval import lexical_rank
+
+    scope = scope_resolve(creator=lib.creator)
+    calib = calibration_get(creator=lib.creator)
+    for question, _, _ in PARAPHRASES:
+        lexemes = question_lexemes(question)
+        exact = lexical_rank(scope, lexemes, doc_count=calib.doc_count, plan="exact")
+        wide = lexical_rank(scope, lexemes, doc_count=calib.doc_count, plan="wide")
+        assert wide[0].chunk_id == exact[0].chunk_id, question
+        assert math.isclose(wide[0].bm25, exact[0].bm25)
+        assert math.isclose(wide[0].coverage, exact[0].coverage)
+    # Scope narrowing holds on the wide plan too (filter by exclusion).
+    only = lib.videos["faraday-2"].pk
+    narrow = scope_resolve(creator=lib.creator, video_ids=[only])
+    hits = lexical_rank(narrow, question_lexemes("flame candle"), doc_count=10**6, plan="wide")
+    assert hits and {h.video_id for h in hits} == {only}
