@@ -324,14 +324,22 @@ def run_size(n_chunks: int, repeat: int, *, reuse: bool = False, keep: bool = Fa
                 lambda q=q: retrieve(creator=creator, scope=scope, question=q, embedder=embedder),
                 1,
             )
-        wide = [h.chunk_id for h in lexical_rank(scope, lexemes, doc_count=docs)[:5]]
-        exact = [h.chunk_id for h in lexical_rank(scope, lexemes, doc_count=docs, plan="exact")[:5]]
-        agree.append(len(set(wide) & set(exact)) / max(len(exact), 1))
+        # Quality of the wide plan against reading every posting: the benchmark corpus
+        # repeats two lectures, so many chunks tie; compare scores, not chunk ids.
+        wide = [h.bm25 for h in lexical_rank(scope, lexemes, doc_count=docs)[:5]]
+        exact = [h.bm25 for h in lexical_rank(scope, lexemes, doc_count=docs, plan="exact")[:5]]
+        agree.append(
+            (
+                all(abs(a - b) <= 1e-6 * b for a, b in zip(wide, exact, strict=False)),
+                wide[0] / exact[0] if exact and wide else 1.0,
+            )
+        )
     summary = {k: (round(pct(v, 0.5), 2), round(pct(v, 0.95), 2)) for k, v in rows.items()}
     summary["load_s"] = round(t_load, 1)
     summary["calibrate_s"] = round(t_calib, 2)
     summary["floor"] = calib.floor
-    summary["agree"] = round(sum(agree) / len(agree), 3)
+    summary["agree"] = sum(a for a, _ in agree) / len(agree)
+    summary["top1_ratio"] = min(r for _, r in agree)
     with connection.cursor() as cur:
         cur.execute("SELECT pg_size_pretty(pg_total_relation_size('videos_chunkposting'))")
         summary["postings_size"] = cur.fetchone()[0]
@@ -380,7 +388,8 @@ def main() -> None:
         print(f"{n:>8} {'retrieve':>10} {r50:>8.2f} {r95:>8.2f}   (hybrid + pinpoint + floor)")
         print(
             f"{n:>8} load {s['load_s']} s, calibration {s['calibrate_s']} s, floor {s['floor']}, "
-            f"postings {s['postings_size']}, wide-plan top-5 = exact top-5: {s['agree']:.0%}"
+            f"postings {s['postings_size']}; wide plan: top-5 scores exact for "
+            f"{s['agree']:.0%} of questions, worst top-1 score {s['top1_ratio']:.0%} of exact"
         )
         sys.stdout.flush()
 
