@@ -33,7 +33,7 @@ CANDIDATES = 100
 # third of a 50k-chunk library has ~17k. bench/retrieval.py prints how often the wide plan's
 # top 5 equal the exact plan's; 100..1600 gave the same agreement there (its corpus repeats
 # two lectures, so the top postings of a lexeme are copies of a few passages) and 400
-# costs ~1.5 ms per lexeme.
+# costs ~0.5 ms per lexeme (index-only).
 POSTINGS_PER_LEXEME = 400
 # Scopes estimated at or below this many chunks use the exact plan: it reads every posting
 # of the question's lexemes there (<= 2000 x ~8 lexemes index entries, a few ms).
