@@ -4,7 +4,9 @@ Only vectors of the active embedder's model are compared."""
 
 from __future__ import annotations
 
-from django.db import connection, transaction
+import weakref
+
+from django.db import connection
 
 from chat.retrieval.base import ChunkHit, Scope
 from creators.models import Creator
@@ -35,6 +37,22 @@ _CHUNKS = (
     "(SELECT id AS chunk_id, video_id, first_segment_index, last_segment_index, "
     "embedding, embedding_model, creator_id FROM videos_videochunk)"
 )
+
+
+# Database connections (psycopg) whose session already has hnsw.ef_search set.
+_EF_SET: weakref.WeakSet = weakref.WeakSet()
+
+
+def _ef_search(cur) -> None:
+    """hnsw.ef_search = VECTOR_CANDIDATES for the coming query: once per connection when in
+    autocommit (a session setting, saving two round trips per question), else SET LOCAL
+    (a session SET inside a transaction would be undone by its rollback)."""
+    raw = connection.connection
+    if connection.in_atomic_block or raw is None:
+        cur.execute(f"SET LOCAL hnsw.ef_search = {int(VECTOR_CANDIDATES)}")
+    elif raw not in _EF_SET:
+        cur.execute(f"SET hnsw.ef_search = {int(VECTOR_CANDIDATES)}")
+        _EF_SET.add(raw)
 
 
 def vector_literal(vector) -> str:
@@ -86,8 +104,8 @@ def vector_search(scope: Scope, model: str, vector, *, windows: bool = True) -> 
     .vector is the similarity (-1..1) for the first SCORED_ROWS windows, else None is
     replaced by the last computed value (ranks, not values, feed fusion)."""
     sql, params = vector_query(scope, model, vector, windows=windows)
-    with transaction.atomic(), connection.cursor() as cur:
-        cur.execute(f"SET LOCAL hnsw.ef_search = {int(VECTOR_CANDIDATES)}")
+    with connection.cursor() as cur:
+        _ef_search(cur)
         cur.execute(sql, params)
         rows = cur.fetchall()
     hits: dict[int, ChunkHit] = {}
