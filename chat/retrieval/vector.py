@@ -79,18 +79,20 @@ def vector_rank(scope: Scope, embedder, question: str, creator: Creator) -> list
     """Chunks by their best window's cosine similarity (windows of the embedder's model;
     chunk embeddings when no window has one). [] when nothing in scope has that model."""
     model = embedder.model_name
+    video_filter, extra = scope.video_filter("video_id")
+    params = {"creator": scope.creator_id, "model": model, **extra}
     with connection.cursor() as cur:
         cur.execute(
-            "SELECT EXISTS (SELECT 1 FROM videos_segmentwindow WHERE creator_id = %s "
-            "AND embedding_model = %s AND video_id = ANY(%s) AND embedding IS NOT NULL)",
-            [scope.creator_id, model, list(scope.video_ids)],
+            "SELECT EXISTS (SELECT 1 FROM videos_segmentwindow WHERE creator_id = %(creator)s "
+            f"AND embedding_model = %(model)s AND {video_filter} AND embedding IS NOT NULL)",
+            params,
         )
         has_windows = cur.fetchone()[0]
         if not has_windows:
             cur.execute(
-                "SELECT EXISTS (SELECT 1 FROM videos_videochunk WHERE creator_id = %s "
-                "AND embedding_model = %s AND video_id = ANY(%s) AND embedding IS NOT NULL)",
-                [scope.creator_id, model, list(scope.video_ids)],
+                "SELECT EXISTS (SELECT 1 FROM videos_videochunk WHERE creator_id = %(creator)s "
+                f"AND embedding_model = %(model)s AND {video_filter} AND embedding IS NOT NULL)",
+                params,
             )
             if not cur.fetchone()[0]:
                 return []
