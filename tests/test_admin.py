@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from django.apps import apps
 from django.contrib import admin
+from django.db.models import CompositePrimaryKey
 from django.urls import reverse
 from django.utils import timezone
 
@@ -29,7 +30,13 @@ def test_every_model_is_registered(app_label):
     has_admin = importlib.util.find_spec(f"{app_label}.admin") is not None
     if app_label not in OURS and not has_admin:
         pytest.skip(f"{app_label} has no admin module yet")
-    missing = [m.__name__ for m in _models(app_label) if not admin.site.is_registered(m)]
+    # Django's admin cannot register models with a composite primary key; the only ones
+    # (videos.ChunkPosting) are derived search-index rows that triggers maintain.
+    missing = [
+        m.__name__
+        for m in _models(app_label)
+        if not admin.site.is_registered(m) and not isinstance(m._meta.pk, CompositePrimaryKey)
+    ]
     assert missing == []
 
 

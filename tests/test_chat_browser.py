@@ -136,6 +136,27 @@ def signed_in_page(browser, server, user, *, width, height, mobile=False):
             window.__chat.deltaText = true;
           }
         }).observe(document, {childList: true, subtree: true, characterData: true});
+        // What the wire carried: SSE event names in arrival order (a tee of the body), so
+        // the streaming check does not depend on how the browser batches DOM updates.
+        window.__chat.events = [];
+        const realFetch = window.fetch;
+        window.fetch = async (...args) => {
+          const response = await realFetch(...args);
+          if (String(args[0]).includes('/api/v1/chat') && response.body) {
+            const reader = response.clone().body.getReader();
+            const decoder = new TextDecoder();
+            (async () => {
+              for (;;) {
+                const {done, value} = await reader.read();
+                if (done) break;
+                for (const m of decoder.decode(value, {stream: true}).matchAll(/^event: (\w+)/gm)) {
+                  window.__chat.events.push(m[1]);
+                }
+              }
+            })();
+          }
+          return response;
+        };
         """
     )
     return page, errors
@@ -158,7 +179,9 @@ def test_ask_stream_cite_and_play(library, server, browser):
     ask(page, QUESTION)
     assert page.evaluate("window.__chat.typing"), "no typing indicator was shown"
     if server.streams:
-        assert page.evaluate("window.__chat.deltaText"), "no streamed text before the answer"
+        events = page.evaluate("window.__chat.events")
+        assert "delta" in events and "done" in events, events
+        assert events.index("delta") < events.index("done"), "no streamed text before the answer"
 
     answer = page.locator(".msg-assistant").nth(0)
     assert "msg-error" not in (answer.get_attribute("class") or ""), answer.inner_text()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
-from videos.models import SegmentWindow, TranscriptSegment, Video, VideoChunk
+from videos.models import LexemeFrequency, SegmentWindow, TranscriptSegment, Video, VideoChunk
 
 
 @admin.register(Video)
@@ -143,3 +143,20 @@ class SegmentWindowAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).defer("embedding")
+
+
+@admin.register(LexemeFrequency)
+class LexemeFrequencyAdmin(admin.ModelAdmin):
+    """Derived: document frequencies kept by database triggers. Read-only, for debugging
+    retrieval (which words are rare in a creator's library)."""
+
+    list_display = ("lexeme", "ndoc", "creator")
+    list_filter = ("creator",)
+    search_fields = ("lexeme",)
+    raw_id_fields = ("creator",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
