@@ -243,7 +243,8 @@ class ChunkPosting(models.Model):
     consistent and Django does not have to collect millions of rows on a delete.
 
     Indexes: the primary key (video, lexeme, chunk) INCLUDE (weight) (migration 0005) serves
-    narrow scopes (a few videos), exact re-scoring of candidates (index-only) and deletes; posting_impact (creator, lexeme, weight DESC) INCLUDE (video, chunk) lets a
+    narrow scopes (a few videos), exact re-scoring of candidates (index-only) and deletes;
+    posting_impact (creator, lexeme, weight DESC) INCLUDE (video, chunk) lets a
     query read the best postings of a lexeme first and stop (index-only, top-M).
     """
 
