@@ -27,9 +27,7 @@ class Course(models.Model):
 
 
 class Module(models.Model):
-    creator = models.ForeignKey(
-        "creators.Creator", on_delete=models.CASCADE, related_name="+"
-    )
+    creator = models.ForeignKey("creators.Creator", on_delete=models.CASCADE, related_name="+")
     course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="modules")
     title = models.CharField(max_length=200)
     position = models.PositiveIntegerField(default=0)
@@ -42,9 +40,7 @@ class Module(models.Model):
 
 
 class Lesson(models.Model):
-    creator = models.ForeignKey(
-        "creators.Creator", on_delete=models.CASCADE, related_name="+"
-    )
+    creator = models.ForeignKey("creators.Creator", on_delete=models.CASCADE, related_name="+")
     module = models.ForeignKey(Module, on_delete=models.CASCADE, related_name="lessons")
     video = models.ForeignKey(
         "videos.Video", on_delete=models.SET_NULL, null=True, blank=True, related_name="lessons"

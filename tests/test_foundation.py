@@ -16,8 +16,15 @@ def test_chunk_search_vector_is_generated(creator):
 
     video = Video.objects.create(creator=creator, title="t")
     chunk = VideoChunk.objects.create(
-        creator=creator, video=video, chunk_index=0, text="Candles burning brightly",
-        start=0, end=1, word_count=3, first_segment_index=0, last_segment_index=0,
+        creator=creator,
+        video=video,
+        chunk_index=0,
+        text="Candles burning brightly",
+        start=0,
+        end=1,
+        word_count=3,
+        first_segment_index=0,
+        last_segment_index=0,
     )
     chunk.refresh_from_db()
     assert "candl" in str(chunk.search_vector)
