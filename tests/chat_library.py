@@ -1,8 +1,9 @@
 """Real lecture material for the chat tests: the caption-backed Faraday lectures.
 
 `ingest_lecture(creator, name)` runs the real pipeline (videos.services.video_create with
-the .vtt, stage tasks executed synchronously) when it is available, and otherwise builds the
-same rows from the .json cue file with videos.chunking (the pipeline's own chunker).
+the .vtt, stage tasks executed synchronously); `build_rows` makes a completed video straight
+from a cue list (segments = cues, chunks and windows by the pipeline's chunks_replace) for
+tests that need made-up transcripts or no media.
 `cues(name)` is the truth: the exact cue list of each lecture.
 """
 
@@ -31,34 +32,32 @@ def title(name: str) -> str:
 
 def ingest_lecture(creator, name: str, *, title_override: str | None = None):
     """A completed Video of `creator` with segments, chunks and windows for lecture `name`."""
+    from videos.services import video_create
+
     base = LECTURES[name]
-    try:
-        from videos import tasks  # noqa: F401  (the pipeline's stage tasks)
-        from videos.services import video_create
-    except ImportError:
-        video_create = None
-    if video_create is not None:
-        # Outside a test transaction (module fixtures) on_commit callbacks run at once and
-        # django-q2 is synchronous in tests, so the whole pipeline runs here.
-        with base.with_suffix(".mp4").open("rb") as f, base.with_suffix(".vtt").open("rb") as c:
-            video = video_create(
-                creator=creator,
-                file=f,
-                filename=base.with_suffix(".mp4").name,
-                title=title_override or title(name),
-                captions=c,
-                captions_filename=base.with_suffix(".vtt").name,
-            )
-        video.refresh_from_db()
-        assert video.status == "completed", (video.status, video.error)
-        return video
-    return build_rows(creator, name, title_override=title_override)
+    # Outside a test transaction (module fixtures) on_commit callbacks run at once and
+    # django-q2 is synchronous in tests, so the whole pipeline runs here.
+    with base.with_suffix(".mp4").open("rb") as f, base.with_suffix(".vtt").open("rb") as c:
+        video = video_create(
+            creator=creator,
+            file=f,
+            filename=base.with_suffix(".mp4").name,
+            title=title_override or title(name),
+            captions=c,
+            captions_filename=base.with_suffix(".vtt").name,
+        )
+    video.refresh_from_db()
+    assert video.status == "completed", (video.status, video.error)
+    return video
 
 
 def build_rows(creator, name: str, *, title_override: str | None = None, cue_list=None):
-    """The rows the pipeline would write, built directly from cues (no media processing)."""
-    from videos.chunking import chunk_segments, windows_for_chunks
-    from videos.models import SegmentWindow, TranscriptSegment, Video, VideoChunk
+    """A completed video built from cues without media processing: its segments are the
+    cues, and its chunks and windows come from the pipeline's own chunks_replace."""
+    from django.db import transaction
+
+    from videos.models import TranscriptSegment, Video
+    from videos.pipeline import chunks_replace
 
     cue_list = cue_list if cue_list is not None else cues(name)
     video = Video.objects.create(
@@ -81,38 +80,8 @@ def build_rows(creator, name: str, *, title_override: str | None = None, cue_lis
             for c in cue_list
         ]
     )
-    specs = chunk_segments(segments)
-    chunks = VideoChunk.objects.bulk_create(
-        [
-            VideoChunk(
-                creator=creator,
-                video=video,
-                chunk_index=i,
-                text=s.text,
-                start=s.start,
-                end=s.end,
-                word_count=s.word_count,
-                first_segment_index=s.first_segment_index,
-                last_segment_index=s.last_segment_index,
-            )
-            for i, s in enumerate(specs)
-        ]
-    )
-    SegmentWindow.objects.bulk_create(
-        [
-            SegmentWindow(
-                creator=creator,
-                video=video,
-                chunk=chunks[w.chunk_position],
-                first_segment_index=w.first_segment_index,
-                last_segment_index=w.last_segment_index,
-                start=w.start,
-                end=w.end,
-                text=w.text,
-            )
-            for w in windows_for_chunks(segments, specs)
-        ]
-    )
+    with transaction.atomic():
+        chunks_replace(video=video, segments=segments)
     return video
 
 

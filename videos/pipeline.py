@@ -389,51 +389,59 @@ def _whisper_can_take(path: Path) -> bool:
 
 def stage_chunk(video: Video, beat: Heartbeat) -> None:
     """VideoChunk + SegmentWindow rows from the segments (replacing any)."""
-    from videos.chunking import chunk_segments, windows_for_chunks
     from videos.providers import PipelineError
 
     segments = list(TranscriptSegment.objects.filter(video=video).order_by("index"))
     if not segments:
         raise PipelineError("The transcript is empty, so there is nothing to index. Retry.")
-    specs = chunk_segments(segments)
-    windows = windows_for_chunks(segments, specs)
     with transaction.atomic():
         v = _lock(video.pk, video.attempts)
-        SegmentWindow.objects.filter(video=v).delete()
-        VideoChunk.objects.filter(video=v).delete()
-        chunks = VideoChunk.objects.bulk_create(
-            [
-                VideoChunk(
-                    creator_id=v.creator_id,
-                    video=v,
-                    chunk_index=i,
-                    text=c.text,
-                    start=c.start,
-                    end=c.end,
-                    word_count=c.word_count,
-                    first_segment_index=c.first_segment_index,
-                    last_segment_index=c.last_segment_index,
-                )
-                for i, c in enumerate(specs)
-            ]
-        )
-        SegmentWindow.objects.bulk_create(
-            [
-                SegmentWindow(
-                    creator_id=v.creator_id,
-                    video=v,
-                    chunk=chunks[w.chunk_position],
-                    first_segment_index=w.first_segment_index,
-                    last_segment_index=w.last_segment_index,
-                    start=w.start,
-                    end=w.end,
-                    text=w.text,
-                )
-                for w in windows
-            ],
-            batch_size=1000,
-        )
+        chunks_replace(video=v, segments=segments)
         v.save(update_fields=_end_stage_fields(v, "chunk"))
+
+
+def chunks_replace(*, video: Video, segments: list[TranscriptSegment]) -> list[VideoChunk]:
+    """Replace `video`'s chunks and windows with those cut from `segments` (ordered by
+    index): videos.chunking rules, windows of 3 segments inside each chunk. Postings and
+    lexeme frequencies follow by trigger. Call inside a transaction. Returns the chunks."""
+    from videos.chunking import chunk_segments, windows_for_chunks
+
+    specs = chunk_segments(segments)
+    SegmentWindow.objects.filter(video=video).delete()
+    VideoChunk.objects.filter(video=video).delete()
+    chunks = VideoChunk.objects.bulk_create(
+        [
+            VideoChunk(
+                creator_id=video.creator_id,
+                video=video,
+                chunk_index=i,
+                text=c.text,
+                start=c.start,
+                end=c.end,
+                word_count=c.word_count,
+                first_segment_index=c.first_segment_index,
+                last_segment_index=c.last_segment_index,
+            )
+            for i, c in enumerate(specs)
+        ]
+    )
+    SegmentWindow.objects.bulk_create(
+        [
+            SegmentWindow(
+                creator_id=video.creator_id,
+                video=video,
+                chunk=chunks[w.chunk_position],
+                first_segment_index=w.first_segment_index,
+                last_segment_index=w.last_segment_index,
+                start=w.start,
+                end=w.end,
+                text=w.text,
+            )
+            for w in windows_for_chunks(segments, specs)
+        ],
+        batch_size=1000,
+    )
+    return chunks
 
 
 def stage_embed(video: Video, beat: Heartbeat) -> None:
