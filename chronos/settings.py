@@ -290,6 +290,10 @@ LOGGING = {
     },
 }
 
+# Inside Whop's iframe the app may be framed cross-site: set both to "None" there (with
+# Secure cookies) so sessions and CSRF survive; Lax is right for a first-party deployment.
+SESSION_COOKIE_SAMESITE = env("SESSION_COOKIE_SAMESITE", default="Lax")
+CSRF_COOKIE_SAMESITE = env("CSRF_COOKIE_SAMESITE", default="Lax")
 if not DEBUG:
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not TESTING)
     CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not TESTING)
