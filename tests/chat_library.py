@@ -129,3 +129,17 @@ def drop_library(django_db_blocker, library: Library) -> None:
         library.student.delete()
         if owner is not None:
             owner.delete()
+
+
+def library_fixture(handle: str):
+    """A module-scoped pytest fixture yielding a committed Library under `handle` (ingested
+    once per test module through the real pipeline) and dropping it afterwards."""
+    import pytest
+
+    @pytest.fixture(scope="module")
+    def lib(django_db_setup, django_db_blocker):
+        library = make_library(django_db_blocker, handle=handle)
+        yield library
+        drop_library(django_db_blocker, library)
+
+    return lib

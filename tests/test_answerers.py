@@ -15,17 +15,13 @@ from chat.answerers import EXTRACTIVE_LABEL, NOT_COVERED, AnswererError, heurist
 from chat.formatting import format_timestamp, markdown_to_safe_html
 from chat.models import ChatMessage, ChatSession
 from chat.services import chat_ask, chat_ask_stream
-from tests.chat_library import build_rows, drop_library, make_library
+from tests.chat_library import build_rows, library_fixture
 from tests.loopback import Response, loopback_server
 
 QUESTION = "Is fresh air needed for something to burn?"
 
 
-@pytest.fixture(scope="module")
-def lib(django_db_setup, django_db_blocker):
-    library = make_library(django_db_blocker, handle="faraday-answerers")
-    yield library
-    drop_library(django_db_blocker, library)
+lib = library_fixture("faraday-answerers")
 
 
 @pytest.fixture(autouse=True)

@@ -8,14 +8,9 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from tests.chat_library import drop_library, make_library
+from tests.chat_library import library_fixture
 
-
-@pytest.fixture(scope="module")
-def lib(django_db_setup, django_db_blocker):
-    library = make_library(django_db_blocker, handle="faraday-cli")
-    yield library
-    drop_library(django_db_blocker, library)
+lib = library_fixture("faraday-cli")
 
 
 @pytest.fixture(autouse=True)

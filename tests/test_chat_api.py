@@ -9,17 +9,13 @@ import pytest
 from django.test import Client
 
 from chat.models import ChatMessage, ChatSession
-from tests.chat_library import drop_library, make_library
+from tests.chat_library import library_fixture
 from tests.factories import MembershipFactory, UserFactory
 
 QUESTION = "Why does a candle go out when you turn it upside down?"
 
 
-@pytest.fixture(scope="module")
-def lib(django_db_setup, django_db_blocker):
-    library = make_library(django_db_blocker, handle="faraday-api")
-    yield library
-    drop_library(django_db_blocker, library)
+lib = library_fixture("faraday-api")
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,7 @@ from django.test import Client
 
 from chat.retrieval import retrieve, scope_resolve
 from chat.services import chat_ask
-from tests.chat_library import build_rows, drop_library, make_library
+from tests.chat_library import build_rows, library_fixture
 from tests.factories import CreatorFactory, MembershipFactory
 
 B_LECTURE = [
@@ -25,11 +25,7 @@ B_QUESTION = (
 )
 
 
-@pytest.fixture(scope="module")
-def lib(django_db_setup, django_db_blocker):
-    library = make_library(django_db_blocker, handle="faraday-isolation")
-    yield library
-    drop_library(django_db_blocker, library)
+lib = library_fixture("faraday-isolation")
 
 
 @pytest.fixture(autouse=True)

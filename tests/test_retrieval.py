@@ -23,7 +23,7 @@ from chat.retrieval import (
     scope_resolve,
 )
 from chat.services import question_answer
-from tests.chat_library import build_rows, cues, drop_library, make_library
+from tests.chat_library import build_rows, cues, library_fixture
 
 # (question, lecture, acceptable cue indices)
 PARAPHRASES = [
@@ -52,11 +52,7 @@ OFF_TOPIC = [
 ]
 
 
-@pytest.fixture(scope="module")
-def lib(django_db_setup, django_db_blocker):
-    library = make_library(django_db_blocker, handle="faraday-retrieval")
-    yield library
-    drop_library(django_db_blocker, library)
+lib = library_fixture("faraday-retrieval")
 
 
 @pytest.fixture(autouse=True)
