@@ -162,18 +162,40 @@ MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(DATA_DIR / "media")))
 MEDIA_URL = "media/"
 
 AWS_STORAGE_BUCKET_NAME = env("AWS_STORAGE_BUCKET_NAME", default="")
+# S3 (issue 14). Presigned URLs use Signature Version 4: AWS refuses SigV2 on buckets created
+# since June 2020, and botocore would otherwise pick SigV2 for us-east-1. SigV4 signs for a
+# region, so the bucket's region must be right (us-east-1 when unset, as AWS defaults).
+AWS_S3_REGION_NAME = env("AWS_S3_REGION_NAME", default="") or "us-east-1"
+AWS_S3_SIGNATURE_VERSION = "s3v4"
+# Lifetime of presigned URLs (playback redirects, upload parts), seconds; at most 1 hour.
+AWS_QUERYSTRING_EXPIRE = min(env.int("AWS_QUERYSTRING_EXPIRE", default=3600), 3600)
+# "path" for S3-compatible servers that need it (MinIO, moto); empty lets botocore choose.
+AWS_S3_ADDRESSING_STYLE = env("AWS_S3_ADDRESSING_STYLE", default="") or None
+
+
+def s3_storage_options(bucket: str, **overrides) -> dict:
+    """django-storages S3Storage OPTIONS for `bucket` (tests reuse it with a moto endpoint).
+    max_memory_size: a stored file opened for reading spills to disk past 8 MB (the default,
+    0, would hold a whole object in memory)."""
+    return {
+        "bucket_name": bucket,
+        "region_name": AWS_S3_REGION_NAME,
+        "endpoint_url": env("AWS_S3_ENDPOINT_URL", default=None),
+        "signature_version": AWS_S3_SIGNATURE_VERSION,
+        "addressing_style": AWS_S3_ADDRESSING_STYLE,
+        "querystring_auth": True,
+        "querystring_expire": AWS_QUERYSTRING_EXPIRE,
+        "file_overwrite": True,
+        "default_acl": None,
+        "max_memory_size": 8 * 1024 * 1024,
+        **overrides,
+    }
+
+
 if AWS_STORAGE_BUCKET_NAME:
     _default_storage = {
         "BACKEND": "storages.backends.s3.S3Storage",
-        "OPTIONS": {
-            "bucket_name": AWS_STORAGE_BUCKET_NAME,
-            "region_name": env("AWS_S3_REGION_NAME", default=None),
-            "endpoint_url": env("AWS_S3_ENDPOINT_URL", default=None),
-            "querystring_auth": True,
-            "querystring_expire": 3600,
-            "file_overwrite": True,
-            "default_acl": None,
-        },
+        "OPTIONS": s3_storage_options(AWS_STORAGE_BUCKET_NAME),
     }
 else:
     _default_storage = {
@@ -190,6 +212,15 @@ FILE_UPLOAD_TEMP_DIR = None
 
 # --- Chronos ------------------------------------------------------------------------------
 CHRONOS_MAX_UPLOAD_BYTES = env.int("CHRONOS_MAX_UPLOAD_BYTES", default=2 * 1024**3)
+# Direct-to-bucket uploads (S3 storage only; videos.uploads): the browser sends the file's
+# parts straight to S3 with presigned URLs. Off: uploads go through the web process.
+CHRONOS_DIRECT_UPLOADS = env.bool("CHRONOS_DIRECT_UPLOADS", default=True)
+# Part size of a direct multipart upload, bytes (S3: 5 MiB..5 GiB, at most 10,000 parts).
+CHRONOS_UPLOAD_PART_BYTES = max(
+    env.int("CHRONOS_UPLOAD_PART_BYTES", default=16 * 1024**2), 5 * 1024**2
+)
+# A direct upload not completed within this many hours is aborted (its parts deleted).
+CHRONOS_UPLOAD_ABANDON_HOURS = env.float("CHRONOS_UPLOAD_ABANDON_HOURS", default=24.0)
 CHRONOS_TRANSCRIBER = env("CHRONOS_TRANSCRIBER", default="auto")  # auto|whisper|local
 CHRONOS_EMBEDDER = env("CHRONOS_EMBEDDER", default="auto")  # auto|openai|local|none
 CHRONOS_ANSWERER = env("CHRONOS_ANSWERER", default="auto")  # auto|anthropic|openai|extractive

@@ -15,8 +15,9 @@ def data_dir() -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _media_root(settings, tmp_path):
-    """Each test writes media into its own folder, so DELETE tests can see orphans."""
+def _media_root(settings, tmp_path, storage_backend, request):
+    """Each test writes media into its own folder, so DELETE tests can see orphans; tests
+    marked `s3` run a second time with the default storage on a fresh moto S3 bucket."""
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.STORAGES = {
         **settings.STORAGES,
@@ -25,7 +26,40 @@ def _media_root(settings, tmp_path):
             "OPTIONS": {"location": str(tmp_path / "media")},
         },
     }
+    if storage_backend == "s3":
+        from tests.s3 import use_s3
+
+        use_s3(settings, request.getfixturevalue("moto_endpoint"))
     return settings.MEDIA_ROOT
+
+
+# --- S3 (issue 14): a moto server for the session; `@pytest.mark.s3` tests run on both ---
+def pytest_generate_tests(metafunc):
+    if metafunc.definition.get_closest_marker("s3") and "storage_backend" in metafunc.fixturenames:
+        metafunc.parametrize("storage_backend", ["local", "s3"], indirect=True)
+
+
+@pytest.fixture
+def storage_backend(request) -> str:
+    """ "local" (the default) or "s3" (tests marked `s3` get both)."""
+    return getattr(request, "param", "local")
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """The endpoint URL of a moto S3 server on 127.0.0.1, started once per session."""
+    from tests.s3 import moto_server
+
+    with moto_server() as url:
+        yield url
+
+
+@pytest.fixture
+def stored():
+    """A callable listing every stored name in the current default storage (disk or S3)."""
+    from tests.s3 import stored_names
+
+    return stored_names
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from tests.pipeline_support import FARADAY_MP4, FARADAY_VTT, create, process, stored_files
+from tests.pipeline_support import FARADAY_MP4, FARADAY_VTT, create, process
 from videos.models import SegmentWindow, TranscriptSegment, Video, VideoChunk
 from videos.pipeline import MAX_ATTEMPTS, run_stage, sweep_stuck
 from videos.services import video_delete, video_retry, video_status_payload
@@ -28,6 +28,7 @@ def faraday(creator, data_dir, django_capture_on_commit_callbacks):
     return video
 
 
+@pytest.mark.s3
 def test_caption_backed_video_completes_with_cue_times(faraday, data_dir):
     from django_q.models import Task
 
@@ -88,13 +89,12 @@ def test_rerunning_a_stage_replaces_its_rows(faraday):
     assert SegmentWindow.objects.filter(video=faraday).count() == n_windows
 
 
-def test_delete_leaves_no_orphan_file_or_row(
-    faraday, _media_root, django_capture_on_commit_callbacks
-):
-    assert len(stored_files(_media_root)) == 3  # media, captions, thumbnail
+@pytest.mark.s3
+def test_delete_leaves_no_orphan_file_or_row(faraday, stored, django_capture_on_commit_callbacks):
+    assert len(stored()) == 3  # media, captions, thumbnail
     with django_capture_on_commit_callbacks(execute=True):
         video_delete(video=faraday)
-    assert stored_files(_media_root) == []
+    assert stored() == []
     assert not Video.objects.filter(pk=faraday.pk).exists()
     for model in (TranscriptSegment, VideoChunk, SegmentWindow):
         assert model.objects.count() == 0
@@ -110,6 +110,7 @@ def test_retry_is_refused_for_completed_and_running_videos(faraday):
         video_retry(video=faraday)
 
 
+@pytest.mark.s3
 def test_retry_of_a_failed_video_runs_again(
     creator, data_dir, settings, django_capture_on_commit_callbacks
 ):

@@ -45,6 +45,7 @@ def uploaded(owner_client, data_dir, django_capture_on_commit_callbacks) -> dict
     return owner_client.get(f"/api/v1/videos/{response.json()['id']}/").json()
 
 
+@pytest.mark.s3
 def test_upload_runs_the_pipeline_and_returns_the_video(uploaded, creator, data_dir):
     video = Video.objects.get(pk=uploaded["id"])
     assert video.creator == creator
@@ -69,8 +70,9 @@ def test_upload_sets_location(owner_client, data_dir, django_capture_on_commit_c
     assert response.json()["title"]  # derived from the file name when none is given
 
 
+@pytest.mark.s3
 def test_upload_wrong_type_is_400_with_the_message_and_nothing_saved(
-    owner_client, data_dir, _media_root
+    owner_client, data_dir, stored
 ):
     fake = SimpleUploadedFile("lecture.mp4", (data_dir / "SOURCES.md").read_bytes())
     response = owner_client.post("/api/v1/videos/", {"file": fake})
@@ -78,7 +80,7 @@ def test_upload_wrong_type_is_400_with_the_message_and_nothing_saved(
     body = response.json()
     assert list(body) == ["file"] and body["file"][0]
     assert not Video.objects.exists()
-    assert _files(_media_root) == []
+    assert stored() == []
 
 
 def test_upload_bad_captions_and_missing_file_are_400(owner_client, data_dir, _media_root):
@@ -164,10 +166,11 @@ def test_retry(owner_client, uploaded, django_capture_on_commit_callbacks):
     assert video.segments.count() == uploaded["segment_count"]
 
 
+@pytest.mark.s3
 def test_delete_leaves_no_row_or_file(
-    owner_client, uploaded, _media_root, django_capture_on_commit_callbacks
+    owner_client, uploaded, stored, django_capture_on_commit_callbacks
 ):
-    assert _files(_media_root)
+    assert stored()
     with django_capture_on_commit_callbacks(execute=True):
         response = owner_client.delete(f"/api/v1/videos/{uploaded['id']}/")
     assert response.status_code == 204
@@ -175,7 +178,7 @@ def test_delete_leaves_no_row_or_file(
     assert not Video.objects.filter(pk=pk).exists()
     for model in (TranscriptSegment, VideoChunk, SegmentWindow):
         assert not model.objects.filter(video_id=pk).exists()
-    assert _files(_media_root) == []
+    assert stored() == []
     assert owner_client.get(f"/api/v1/videos/{pk}/").status_code == 404
 
 
