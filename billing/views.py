@@ -9,6 +9,7 @@ from django.utils import timezone
 from billing.limits import limits_for
 from billing.selectors import billing_status_for, payments_for, usage_totals
 from creators.selectors import creator_get_managed, team_for, user_may_manage_team
+from creators.timezones import timezone_names
 
 
 @login_required
@@ -31,5 +32,6 @@ def studio_settings(request, handle: str):
             "team": team_for(creator=creator),
             "can_manage_team": user_may_manage_team(creator=creator, user=request.user),
             "roles": [("editor", "Editor"), ("admin", "Admin")],
+            "timezone_names": timezone_names(),
         },
     )

@@ -33,7 +33,7 @@ class Tier(models.TextChoices):
     """Chronos plans; their limits live in billing.limits."""
 
     FREE = "free", "Free"
-    STARTER = "starter", "Starter"
+    BASIC = "basic", "Basic"
     PRO = "pro", "Pro"
     ENTERPRISE = "enterprise", "Enterprise"
 
@@ -69,6 +69,9 @@ class Creator(models.Model):
     )
     tier = models.CharField(max_length=20, choices=Tier.choices, default=Tier.FREE)
     settings = models.JSONField(default=dict, blank=True)
+    # IANA time-zone name ("Europe/Paris"); per-day question allowances reset at this zone's
+    # midnight and analytics buckets days in it. Validated by creators.timezones.
+    timezone = models.CharField(max_length=64, default="UTC")
     is_active = models.BooleanField(default=True)
     # Set when the Whop app is uninstalled (or an admin deactivates): the data is kept until
     # then, and the sweeper deletes it once this moment has passed. None: nothing scheduled.

@@ -7,6 +7,7 @@ from creators import views
 app_name = "creators"
 urlpatterns = [
     path("webhooks/whop/", views.whop_webhook, name="whop_webhook"),
+    path("studio/<slug:handle>/settings/timezone/", views.timezone_set, name="timezone_set"),
     path("studio/<slug:handle>/settings/team/add/", views.team_add, name="team_add"),
     path(
         "studio/<slug:handle>/settings/team/<int:member_id>/remove/",

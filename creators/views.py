@@ -6,6 +6,7 @@ import logging
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
@@ -14,6 +15,7 @@ from django.views.decorators.http import require_POST
 from creators.models import CreatorMember
 from creators.selectors import creator_get_managed, creators_learnable_by, creators_managed_by
 from creators.services import team_member_add, team_member_remove, webhook_receive
+from creators.timezones import creator_timezone_set
 from creators.webhooks import WebhookRejected
 
 logger = logging.getLogger(__name__)
@@ -82,4 +84,19 @@ def team_remove(request: HttpRequest, handle: str, member_id: int):
         messages.error(request, str(exc))
     else:
         messages.success(request, "Team member removed.")
+    return _settings_redirect(creator.handle)
+
+
+@login_required
+@require_POST
+def timezone_set(request: HttpRequest, handle: str):
+    """POST timezone=<IANA name>: the studio's time zone (daily allowances reset at its
+    midnight; analytics counts days in it)."""
+    creator = creator_get_managed(user=request.user, handle=handle)
+    try:
+        creator_timezone_set(creator=creator, timezone=request.POST.get("timezone", ""))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Time zone set to {creator.timezone}.")
     return _settings_redirect(creator.handle)

@@ -68,9 +68,11 @@ def test_over_size_limit_is_rejected(creator, data_dir, settings, _media_root):
 
 @pytest.mark.django_db
 def test_tier_limit_applies_when_smaller_than_setting(creator, data_dir, settings, monkeypatch):
+    import dataclasses
+
     from billing import limits
 
-    small = limits.TierLimits(100_000, 10, 10**9, 10)
+    small = dataclasses.replace(limits.limits_for(creator.tier), file_bytes=100_000)
     monkeypatch.setitem(limits.TIER_LIMITS, creator.tier, small)
     with pytest.raises(ValidationError, match=r"97\.7 KB"):
         create(creator, data_dir / "jfk.flac")

@@ -282,7 +282,7 @@ def test_membership_for_unknown_company_is_noop(client):
 
 
 def test_payment_sets_tier_through_mapping(client, whop_creator):
-    PlanTierMapping.objects.create(whop_plan_id="plan_Starter", tier="starter")
+    PlanTierMapping.objects.create(whop_plan_id="plan_Basic", tier="basic")
     deliver(
         client,
         envelope(
@@ -291,16 +291,16 @@ def test_payment_sets_tier_through_mapping(client, whop_creator):
                 "id": "pay_2",
                 "total": 19.0,
                 "currency": "usd",
-                "plan": {"id": "plan_Starter"},
+                "plan": {"id": "plan_Basic"},
                 "company": {"id": "biz_Acme"},
             },
         ),
     )
     whop_creator.refresh_from_db()
-    assert whop_creator.tier == "starter"
+    assert whop_creator.tier == "basic"
     payment = Payment.objects.get(whop_payment_id="pay_2")
     assert payment.amount == Decimal("19.00") and payment.currency == "usd"
-    assert payment.creator == whop_creator and payment.tier_applied == "starter"
+    assert payment.creator == whop_creator and payment.tier_applied == "basic"
 
 
 def test_payment_new_api_shape_and_unmapped_plan(client, whop_creator):
@@ -325,7 +325,7 @@ def test_payment_new_api_shape_and_unmapped_plan(client, whop_creator):
 
 def test_newest_payment_wins_the_tier(client, whop_creator):
     PlanTierMapping.objects.create(whop_plan_id="plan_Pro", tier="pro")
-    PlanTierMapping.objects.create(whop_plan_id="plan_Starter", tier="starter")
+    PlanTierMapping.objects.create(whop_plan_id="plan_Basic", tier="basic")
     t0 = timezone.now() - timedelta(minutes=3)
     newer = envelope(
         "payment.succeeded",
@@ -344,7 +344,7 @@ def test_newest_payment_wins_the_tier(client, whop_creator):
             "id": "pay_old",
             "total": 19,
             "currency": "usd",
-            "plan": {"id": "plan_Starter"},
+            "plan": {"id": "plan_Basic"},
             "company": {"id": "biz_Acme"},
         },
         at=t0,

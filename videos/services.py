@@ -45,10 +45,10 @@ def _file_size(file: IO[bytes]) -> int:
 
 def max_upload_bytes_for(creator) -> int:
     """The largest file `creator` may upload, bytes: the smaller of
-    settings.CHRONOS_MAX_UPLOAD_BYTES and the tier's billing.limits max_upload_bytes."""
+    settings.CHRONOS_MAX_UPLOAD_BYTES and the tier's billing.limits file_bytes."""
     from billing.limits import limits_for
 
-    return min(int(settings.CHRONOS_MAX_UPLOAD_BYTES), limits_for(creator.tier).max_upload_bytes)
+    return min(int(settings.CHRONOS_MAX_UPLOAD_BYTES), limits_for(creator.tier).file_bytes)
 
 
 def _human_bytes(n: int) -> str:
