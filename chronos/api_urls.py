@@ -5,4 +5,5 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("videos.api_urls")),
     path("", include("chat.api_urls")),
+    path("", include("courses.api_urls")),
 ]

@@ -1,6 +1,17 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_save
 
 
 class CoursesConfig(AppConfig):
     name = "courses"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from courses.selectors import video_view_allowed
+        from courses.signals import membership_saved
+        from creators.models import Membership
+        from videos.access import register_view_filter
+
+        post_save.connect(membership_saved, sender=Membership, dispatch_uid="courses-membership")
+        # Locked lessons cannot be streamed (videos asks; it cannot import courses).
+        register_view_filter(video_view_allowed)

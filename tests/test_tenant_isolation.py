@@ -123,7 +123,7 @@ def world(db):
             title=f"{text} course",
             slug=f"{creator.handle}-course",
             description=text,
-            is_published=True,
+            status="published",
         )
         module = Module.objects.create(creator=creator, course=course, title=f"{text} module")
         lesson = Lesson.objects.create(

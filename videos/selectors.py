@@ -7,6 +7,7 @@ from django.http import Http404
 
 from creators.models import Creator, User
 from creators.selectors import creators_learnable_by, creators_managed_by
+from videos.access import may_view
 from videos.models import TranscriptSegment, Video
 
 
@@ -29,13 +30,14 @@ def video_get_managed(*, user: User, creator: Creator, pk: int) -> Video:
 
 
 def video_get_viewable(*, user: User, pk: int) -> Video:
-    """A video the user may watch (manager, or student with an active membership)."""
+    """A video the user may watch (manager, or student with an active membership whom no
+    registered view filter refuses: see videos.access, e.g. a lesson still locked)."""
     video = (
         Video.objects.filter(creator__in=creators_learnable_by(user=user), pk=pk)
         .select_related("creator")
         .first()
     )
-    if video is None:
+    if video is None or not may_view(user=user, video=video):
         raise Http404("No such video.")
     return video
 

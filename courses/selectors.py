@@ -1,0 +1,385 @@
+"""Reads of courses, always scoped to the acting user (manager or student).
+
+One function decides what is locked: `lesson_states`, used by the outline, the catalog,
+the lesson page, the media stream (through `unlocked_video_ids`) and chat retrieval, so a
+locked lesson is never played nor cited.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from courses.models import Course, Enrollment, Lesson, LessonNote, LessonProgress, Module
+from creators.models import Creator, User
+from creators.selectors import creators_learnable_by, creators_managed_by
+from videos.models import Video
+
+
+def user_manages(*, user: User, creator: Creator) -> bool:
+    """True when `user` owns or is on the team of `creator` (or is staff)."""
+    return creators_managed_by(user=user).filter(pk=creator.pk).exists()
+
+
+# --- courses for the builder (managers) ----------------------------------------------------
+
+
+def courses_for_manager(*, creator: Creator) -> QuerySet[Course]:
+    """All of a creator's courses (the caller resolved `creator` as managed), with
+    `lesson_count` and `student_count` annotations, in builder order."""
+    return Course.objects.filter(creator=creator).annotate(
+        lesson_count=Count("modules__lessons", distinct=True),
+        student_count=Count("enrollments", filter=Q(enrollments__is_active=True), distinct=True),
+    )
+
+
+def course_get_managed(*, user: User, pk: int, creator: Creator | None = None) -> Course:
+    """A course of a creator the user manages (optionally of `creator` only); Http404
+    otherwise (another tenant's course is indistinguishable from a missing one)."""
+    qs = Course.objects.filter(creator__in=creators_managed_by(user=user), pk=pk)
+    if creator is not None:
+        qs = qs.filter(creator=creator)
+    course = qs.select_related("creator").first()
+    if course is None:
+        raise Http404("No such course.")
+    return course
+
+
+def module_get_managed(*, user: User, pk: int) -> Module:
+    module = (
+        Module.objects.filter(creator__in=creators_managed_by(user=user), pk=pk)
+        .select_related("course", "creator")
+        .first()
+    )
+    if module is None:
+        raise Http404("No such module.")
+    return module
+
+
+def lesson_get_managed(*, user: User, pk: int) -> Lesson:
+    lesson = (
+        Lesson.objects.filter(creator__in=creators_managed_by(user=user), pk=pk)
+        .select_related("module__course", "creator", "video")
+        .first()
+    )
+    if lesson is None:
+        raise Http404("No such lesson.")
+    return lesson
+
+
+def course_structure(*, course: Course) -> list[Module]:
+    """The course's modules in order, each with `.lesson_list` (lessons in order, video
+    selected). Two queries."""
+    lessons = Lesson.objects.select_related("video").order_by("position", "id")
+    modules = list(
+        Module.objects.filter(course=course)
+        .order_by("position", "id")
+        .prefetch_related(Prefetch("lessons", queryset=lessons, to_attr="lesson_list"))
+    )
+    return modules
+
+
+# --- what a student may see ----------------------------------------------------------------
+
+
+def courses_learnable(*, user: User, creator: Creator) -> QuerySet[Course]:
+    """Courses of `creator` the user may open: all of them for a manager, the published
+    ones for a student with an active membership, none otherwise."""
+    if user_manages(user=user, creator=creator):
+        return Course.objects.filter(creator=creator)
+    if not creators_learnable_by(user=user).filter(pk=creator.pk).exists():
+        return Course.objects.none()
+    return Course.objects.filter(creator=creator).published()
+
+
+def course_get_learnable(*, user: User, pk: int, creator: Creator | None = None) -> Course:
+    """A course the user may open (see courses_learnable); Http404 otherwise."""
+    qs = Course.objects.filter(pk=pk, creator__in=creators_learnable_by(user=user))
+    if creator is not None:
+        qs = qs.filter(creator=creator)
+    course = qs.select_related("creator").first()
+    if (
+        course is None
+        or not courses_learnable(user=user, creator=course.creator).filter(pk=course.pk).exists()
+    ):
+        raise Http404("No such course.")
+    return course
+
+
+def lesson_visible(lesson: Lesson) -> bool:
+    """A student sees a lesson whose video exists and finished processing ("video
+    removed" and still-processing lessons are hidden and count nowhere)."""
+    return lesson.video_id is not None and (
+        lesson.video is None or lesson.video.status == Video.Status.COMPLETED
+    )
+
+
+@dataclass
+class LessonState:
+    """One lesson as the acting user sees it. Seconds for positions; fraction 0-1.
+
+    lock_reason: "" | "order" (complete the previous lesson first) | "drip" (unlocks at
+    `unlocks_at`); previous: the lesson that must be completed first (order locks)."""
+
+    lesson: Lesson
+    visible: bool
+    locked: bool = False
+    lock_reason: str = ""
+    unlocks_at: datetime | None = None
+    previous: Lesson | None = None
+    completed: bool = False
+    watched_fraction: float = 0.0
+    resume_at: float = 0.0
+
+    @property
+    def duration(self) -> float | None:
+        video = self.lesson.video
+        return video.duration_seconds if video is not None else None
+
+
+def lesson_states(
+    *,
+    course: Course,
+    modules: list[Module],
+    manager: bool,
+    enrollment: Enrollment | None,
+    progress: dict[int, LessonProgress],
+    now: datetime | None = None,
+) -> list[LessonState]:
+    """Lock, completion and resume state of every lesson of `course`, in course order.
+
+    modules: from course_structure (lessons with videos); progress: the user's
+    LessonProgress by lesson id. Rules (issue 8):
+    - hidden lessons (no video / not processed) are listed with visible=False for managers
+      and skipped for students;
+    - a manager sees nothing locked;
+    - a completed or preview lesson is never locked;
+    - drip: locked until enrolled_at + drip_days (not enrolled yet: from now);
+    - sequential: locked until the previous visible lesson is complete.
+    """
+    now = now or timezone.now()
+    enrolled_at = enrollment.enrolled_at if enrollment is not None else now
+    states: list[LessonState] = []
+    previous: Lesson | None = None
+    previous_done = True
+    for module in modules:
+        for lesson in module.lesson_list:
+            visible = lesson_visible(lesson)
+            if not visible and not manager:
+                continue
+            state = LessonState(lesson=lesson, visible=visible)
+            row = progress.get(lesson.pk)
+            duration = state.duration or 0.0
+            if row is not None:
+                state.completed = row.completed_at is not None
+                state.resume_at = row.last_position
+                if duration > 0:
+                    state.watched_fraction = round(min(1.0, row.unique_seconds / duration), 4)
+            if not manager and not state.completed and not lesson.is_preview:
+                unlocks_at = enrolled_at + timedelta(days=lesson.drip_days)
+                if lesson.drip_days and now < unlocks_at:
+                    state.locked, state.lock_reason, state.unlocks_at = True, "drip", unlocks_at
+                elif course.sequential and not previous_done:
+                    state.locked, state.lock_reason, state.previous = True, "order", previous
+            if visible:
+                previous, previous_done = lesson, state.completed
+            states.append(state)
+    return states
+
+
+def course_progress_percent(states: list[LessonState]) -> int:
+    """Completed visible lessons ÷ visible lessons, as an int 0-100 (Thinkific's rule:
+    lessons added later lower it; removed or hidden lessons do not count)."""
+    shown = [s for s in states if s.visible]
+    if not shown:
+        return 0
+    return int(100 * sum(1 for s in shown if s.completed) / len(shown))
+
+
+def next_lesson_state(states: list[LessonState]) -> LessonState | None:
+    """Where "Start"/"Continue" goes: the first incomplete unlocked visible lesson, else
+    the first unlocked one (all done: start again), else None."""
+    playable = [s for s in states if s.visible and not s.locked]
+    for state in playable:
+        if not state.completed:
+            return state
+    return playable[0] if playable else None
+
+
+@dataclass
+class CourseView:
+    """A course with the acting user's lesson states (what outline/catalog/lesson need)."""
+
+    course: Course
+    modules: list[Module]
+    states: list[LessonState]
+    enrollment: Enrollment | None
+    manager: bool
+
+    @property
+    def progress(self) -> int:
+        return course_progress_percent(self.states)
+
+    @property
+    def next_state(self) -> LessonState | None:
+        return next_lesson_state(self.states)
+
+    def state_for(self, lesson_id: int) -> LessonState | None:
+        return next((s for s in self.states if s.lesson.pk == lesson_id), None)
+
+
+def course_views(
+    *, user: User, creator: Creator, courses: list[Course], now: datetime | None = None
+) -> list[CourseView]:
+    """CourseView for each course (all of `creator`), in a constant number of queries
+    (modules+lessons+videos, enrollments, progress, manager check)."""
+    manager = user_manages(user=user, creator=creator)
+    ids = [c.pk for c in courses]
+    lessons = Lesson.objects.select_related("video").order_by("position", "id")
+    modules = list(
+        Module.objects.filter(course_id__in=ids)
+        .order_by("position", "id")
+        .prefetch_related(Prefetch("lessons", queryset=lessons, to_attr="lesson_list"))
+    )
+    enrollments = {e.course_id: e for e in Enrollment.objects.filter(user=user, course_id__in=ids)}
+    progress = {
+        p.lesson_id: p
+        for p in LessonProgress.objects.filter(user=user, lesson__module__course_id__in=ids)
+    }
+    views = []
+    for course in courses:
+        own = [m for m in modules if m.course_id == course.pk]
+        views.append(
+            CourseView(
+                course=course,
+                modules=own,
+                states=lesson_states(
+                    course=course,
+                    modules=own,
+                    manager=manager,
+                    enrollment=enrollments.get(course.pk),
+                    progress=progress,
+                    now=now,
+                ),
+                enrollment=enrollments.get(course.pk),
+                manager=manager,
+            )
+        )
+    return views
+
+
+def course_view(*, user: User, course: Course, now: datetime | None = None) -> CourseView:
+    """The CourseView of one course the caller already resolved for `user`."""
+    return course_views(user=user, creator=course.creator, courses=[course], now=now)[0]
+
+
+def lesson_get_learnable(
+    *, user: User, creator: Creator, course_pk: int, lesson_pk: int
+) -> tuple[CourseView, LessonState]:
+    """The course view and the state of one lesson the user may open (it may be locked:
+    the caller shows why). Http404 for a lesson outside the course or hidden from them."""
+    course = course_get_learnable(user=user, pk=course_pk, creator=creator)
+    view = course_view(user=user, course=course)
+    state = view.state_for(lesson_pk)
+    if state is None:
+        raise Http404("No such lesson.")
+    return view, state
+
+
+def unlocked_video_ids(
+    *, user: User, creator: Creator, course: Course | None = None
+) -> set[int] | None:
+    """The creator's video ids the user may watch and be answered from; None = no
+    restriction (the creator and their team).
+
+    With `course`: the videos of that course's unlocked visible lessons (an empty set if
+    the course is not open to the user). Without: every video of the creator except those
+    that only locked lessons of published courses use (a video in no published course
+    stays open to members, as in chat-only libraries). Preview lessons are never locked.
+    A user with no access to the creator gets an empty set.
+    """
+    if user_manages(user=user, creator=creator):
+        return None
+    learnable = list(courses_learnable(user=user, creator=creator))
+    if course is not None:
+        learnable = [c for c in learnable if c.pk == course.pk]
+        if not learnable:
+            return set()
+    unlocked: set[int] = set()
+    gated: set[int] = set()
+    for view in course_views(user=user, creator=creator, courses=learnable):
+        for state in view.states:
+            gated.add(state.lesson.video_id)
+            if not state.locked:
+                unlocked.add(state.lesson.video_id)
+    if course is not None:
+        return unlocked
+    if not creators_learnable_by(user=user).filter(pk=creator.pk).exists():
+        return set()
+    every = set(Video.objects.filter(creator=creator).values_list("id", flat=True))
+    return every - (gated - unlocked)
+
+
+def notes_for_lesson(*, user: User, lesson: Lesson) -> QuerySet[LessonNote]:
+    """The user's own notes on a lesson, by position."""
+    return LessonNote.objects.filter(user=user, lesson=lesson).order_by("position", "id")
+
+
+def note_get_own(*, user: User, pk: int) -> LessonNote:
+    note = LessonNote.objects.filter(user=user, pk=pk).select_related("lesson").first()
+    if note is None:
+        raise Http404("No such note.")
+    return note
+
+
+def lessons_playable(*, user: User, lesson_ids: set[int]) -> dict[int, Lesson]:
+    """Of `lesson_ids`, the lessons the user may play now (visible, unlocked, in a course
+    open to them), by id, with module__course and video selected. Others are left out."""
+    wanted = {
+        int(i)
+        for i in lesson_ids
+        if (isinstance(i, int) and not isinstance(i, bool)) or (isinstance(i, str) and i.isdigit())
+    }
+    if not wanted:
+        return {}
+    courses: dict[int, Course] = {}
+    for lesson in Lesson.objects.filter(
+        pk__in=wanted, creator__in=creators_learnable_by(user=user)
+    ).select_related("module__course__creator"):
+        courses[lesson.module.course_id] = lesson.module.course
+    playable: dict[int, Lesson] = {}
+    by_creator: dict[int, list[Course]] = {}
+    for course in courses.values():
+        by_creator.setdefault(course.creator_id, []).append(course)
+    for group in by_creator.values():
+        creator = group[0].creator
+        open_ids = set(
+            courses_learnable(user=user, creator=creator)
+            .filter(pk__in=[c.pk for c in group])
+            .values_list("pk", flat=True)
+        )
+        views = course_views(
+            user=user, creator=creator, courses=[c for c in group if c.pk in open_ids]
+        )
+        for view in views:
+            for state in view.states:
+                if state.lesson.pk in wanted and state.visible and not state.locked:
+                    state.lesson.module.course = view.course
+                    playable[state.lesson.pk] = state.lesson
+    return playable
+
+
+def video_view_allowed(user: User, video: Video) -> bool:
+    """videos.access filter: False when `video` is only in lessons locked for `user`
+    (managers and videos outside published courses pass)."""
+    gated = Lesson.objects.filter(
+        video=video, module__course__status=Course.Status.PUBLISHED
+    ).exists()
+    if not gated:  # the common case for chat-only libraries: one query
+        return True
+    allowed = unlocked_video_ids(user=user, creator=video.creator)
+    return allowed is None or video.pk in allowed

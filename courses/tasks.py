@@ -1,0 +1,19 @@
+"""django-q2 tasks of the courses app: take ids, call a service, return small values."""
+
+from __future__ import annotations
+
+from courses import services
+
+
+def enrollments_sync(membership_id: int) -> int:
+    """Switch a student's enrollments on/off to match their membership (rows kept).
+    Returns how many enrollments changed (0 when the membership is gone)."""
+    from creators.models import Membership
+
+    membership = Membership.objects.filter(pk=membership_id).first()
+    if membership is None:
+        return 0
+    active = Membership.objects.active().filter(pk=membership_id).exists()
+    return services.enrollments_sync_membership(
+        creator_id=membership.creator_id, user_id=membership.user_id, active=active
+    )
