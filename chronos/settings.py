@@ -102,6 +102,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "creators.context_processors.navigation",
+                "creators.context_processors.whop",
             ],
         },
     },
@@ -243,7 +244,14 @@ WHOP_API_KEY = env("WHOP_API_KEY", default="")
 WHOP_CLIENT_ID = env("WHOP_CLIENT_ID", default="")
 WHOP_CLIENT_SECRET = env("WHOP_CLIENT_SECRET", default="")
 WHOP_WEBHOOK_SECRET = env("WHOP_WEBHOOK_SECRET", default="")
+# Every secret a delivery may be signed with (app webhook + company webhook), each tried.
+WHOP_WEBHOOK_SECRETS = [s.strip() for s in env.list("WHOP_WEBHOOK_SECRETS", default=[])]
+# How long Whop's answer to "who is this user to that experience/company" is trusted (s).
+WHOP_ACCESS_CACHE_SECONDS = min(env.int("WHOP_ACCESS_CACHE_SECONDS", default=300), 300)
 WHOP_API_BASE = env("WHOP_API_BASE", default="https://api.whop.com")
+# Chronos's own Whop company ("biz_..."), whose company webhook reports Chronos's plan sales;
+# its memberships/refunds are billing's business, not students'.
+WHOP_COMPANY_ID = env("WHOP_COMPANY_ID", default="")
 # Accounts (creators app): the iframe token's key set, who may frame us, "Sign in with Whop".
 WHOP_JWKS_URL = env("WHOP_JWKS_URL", default=f"{WHOP_API_BASE}/.well-known/jwks.json")
 WHOP_FRAME_ANCESTORS = env.list(
@@ -295,6 +303,16 @@ Q_CLUSTER = {
     "poll": 0.5,
     "sync": env.bool("CHRONOS_Q_SYNC", default=False),
     "label": "Task queue",
+    # Whop webhooks run on their own queue and worker (`Q_CLUSTER_NAME=whop qcluster`, the
+    # Procfile's `whop` line) so a busy video pipeline never delays an access change.
+    "ALT_CLUSTERS": {
+        "whop": {
+            "workers": env.int("CHRONOS_WHOP_Q_WORKERS", default=1),
+            "timeout": 60,
+            "retry": 90,
+            "max_attempts": 3,
+        }
+    },
 }
 
 REST_FRAMEWORK = {

@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.html import format_html
 
-from creators.models import Creator, CreatorMember, Membership, User, WebhookEvent
+from creators.models import Creator, CreatorMember, Invite, Membership, User, WebhookEvent
 from creators.services import (
     creator_deactivate,
     creator_deletion_cancel,
@@ -86,12 +86,13 @@ class MembershipAdmin(admin.ModelAdmin):
         "user",
         "creator",
         "status",
+        "source",
         "whop_membership_id",
         "plan_id",
         "valid_until",
         "source_updated_at",
     )
-    list_filter = ("status", "creator")
+    list_filter = ("status", "source", "creator")
     search_fields = (
         "user__email",
         "user__username",
@@ -101,6 +102,14 @@ class MembershipAdmin(admin.ModelAdmin):
     )
     autocomplete_fields = ("user", "creator")
     readonly_fields = ("created_at", "updated_at")
+
+
+@admin.register(Invite)
+class InviteAdmin(admin.ModelAdmin):
+    list_display = ("creator", "email", "uses", "max_uses", "expires_at", "revoked_at")
+    list_filter = ("creator",)
+    search_fields = ("email", "creator__handle")
+    readonly_fields = ("token", "uses", "created_at")
 
 
 @admin.register(WebhookEvent)
@@ -114,6 +123,7 @@ class WebhookEventAdmin(admin.ModelAdmin):
         "received",
         "processed",
         "attempts",
+        "next_attempt_at",
     )
     list_filter = ("status", "type", "received")
     search_fields = ("webhook_id", "type", "company_id")
@@ -127,6 +137,7 @@ class WebhookEventAdmin(admin.ModelAdmin):
         "processed",
         "status",
         "attempts",
+        "next_attempt_at",
         "error",
         "payload_pretty",
     )

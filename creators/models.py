@@ -119,28 +119,41 @@ class CreatorMember(models.Model):
 
 class MembershipQuerySet(models.QuerySet):
     def active(self) -> MembershipQuerySet:
-        """Active or trialing, and not past valid_until (when one is set)."""
+        """Granting access (Membership.GRANTING: active, trialing, completed, canceling) and
+        not past valid_until (when one is set: a canceling membership's period end)."""
         now = timezone.now()
-        return self.filter(
-            status__in=[Membership.Status.ACTIVE, Membership.Status.TRIALING],
-        ).filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now))
+        return self.filter(status__in=Membership.GRANTING).filter(
+            Q(valid_until__isnull=True) | Q(valid_until__gt=now)
+        )
 
 
 class Membership(models.Model):
-    """A student's access to one creator, mirrored from a Whop membership."""
+    """A student's access to one creator: mirrored from a Whop membership (source "whop"),
+    or granted by the creator's invite / join link (source "invite")."""
 
     class Status(models.TextChoices):
+        # Whop's membership statuses (whop_sdk MembershipStatus) plus our "inactive".
         ACTIVE = "active", "Active"
         TRIALING = "trialing", "Trialing"
+        COMPLETED = "completed", "Completed (paid in full)"
+        CANCELING = "canceling", "Canceling at period end"
         PAST_DUE = "past_due", "Past due"
         CANCELED = "canceled", "Canceled"
         EXPIRED = "expired", "Expired"
         INACTIVE = "inactive", "Inactive"
 
+    class Source(models.TextChoices):
+        WHOP = "whop", "Whop"
+        INVITE = "invite", "Invite"
+
+    # Statuses that open the creator's content (a canceling one until valid_until).
+    GRANTING = (Status.ACTIVE, Status.TRIALING, Status.COMPLETED, Status.CANCELING)
+
     creator = models.ForeignKey(Creator, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey("creators.User", on_delete=models.CASCADE, related_name="memberships")
     whop_membership_id = models.CharField(max_length=64, unique=True, null=True, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    source = models.CharField(max_length=20, choices=Source.choices, default=Source.WHOP)
     plan_id = models.CharField(max_length=64, blank=True)
     product_id = models.CharField(max_length=64, blank=True)
     valid_until = models.DateTimeField(null=True, blank=True)
@@ -166,6 +179,9 @@ class WebhookEvent(models.Model):
 
     class Status(models.TextChoices):
         RECEIVED = "received", "Received"
+        # Concerns a company that has not installed Chronos (yet): retried with backoff
+        # until its install arrives or 72 hours pass (then "failed", replayable).
+        PENDING = "pending", "Pending (company not installed yet)"
         PROCESSED = "processed", "Processed"
         IGNORED = "ignored", "Ignored (unknown type)"
         FAILED = "failed", "Failed"
@@ -183,9 +199,49 @@ class WebhookEvent(models.Model):
         max_length=20, choices=Status.choices, default=Status.RECEIVED, db_index=True
     )
     error = models.TextField(blank=True)
+    # When a pending event is tried next (None: not scheduled).
+    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     class Meta:
         ordering = ["-received"]
 
     def __str__(self) -> str:
         return f"{self.type} {self.webhook_id}"
+
+
+class InviteQuerySet(models.QuerySet):
+    def usable(self) -> InviteQuerySet:
+        """Not revoked, not expired, uses left."""
+        now = timezone.now()
+        return (
+            self.filter(revoked_at__isnull=True)
+            .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+            .filter(Q(max_uses__isnull=True) | Q(uses__lt=models.F("max_uses")))
+        )
+
+
+class Invite(models.Model):
+    """A way into a creator's learning area without Whop: a shareable join link
+    (/join/<token>/) or an e-mailed invite (same link, `email` set, one use). Redeeming it
+    grants a Membership of source "invite"."""
+
+    creator = models.ForeignKey(Creator, on_delete=models.CASCADE, related_name="invites")
+    token = models.CharField(max_length=64, unique=True)
+    email = models.EmailField(blank=True)
+    note = models.CharField(max_length=200, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    max_uses = models.PositiveIntegerField(null=True, blank=True)
+    uses = models.PositiveIntegerField(default=0)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        "creators.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = InviteQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Invite to {self.creator.handle} ({self.email or 'link'})"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from creators.models import Creator, Membership, User
+from creators.models import Creator, Invite, Membership, User
 
 
 def creators_managed_by(*, user: User) -> QuerySet[Creator]:
@@ -70,3 +70,8 @@ def user_may_manage_team(*, creator: Creator, user: User) -> bool:
     if user.is_staff or creator.owner_id == user.pk:
         return True
     return creator.team.filter(user=user, role="admin").exists()
+
+
+def invites_for(*, creator: Creator) -> list[Invite]:
+    """The creator's join links and e-mail invites, newest first (at most 200)."""
+    return list(creator.invites.select_related("created_by").order_by("-created_at")[:200])

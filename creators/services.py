@@ -21,6 +21,7 @@ from django.utils.text import slugify
 from creators.models import Creator, CreatorMember, Membership, Tier, User, WebhookEvent
 from creators.selectors import user_may_manage_team
 from creators.webhooks import (
+    CompanyNotInstalled,
     WebhookRejected,
     envelope_from_payload,
     handler_for,
@@ -34,6 +35,10 @@ logger = logging.getLogger(__name__)
 DEFAULT_DELETION_GRACE_DAYS = 30
 # Longest stored error text on a WebhookEvent (characters).
 MAX_ERROR_CHARS = 2000
+# How long an event of a not-yet-installed company is retried before it fails (Chronos's
+# policy: Whop itself retries only ~1 minute; installs can lag behind their first members).
+PENDING_RETRY_WINDOW = timedelta(hours=72)
+PENDING_MAX_DELAY = timedelta(hours=6)
 
 
 # --- People --------------------------------------------------------------------------------
@@ -173,8 +178,7 @@ def creator_provision(
         creator.owner, creator.whop_user_id = owner, owner.whop_user_id
         changed += ["owner", "whop_user_id"]
     if company_name and creator.company_name in ("", whop_company_id):
-        creator.company_name = company_name[:200]
-        changed.append("company_name")
+        changed += creator_name_repair(creator=creator, company_name=company_name)
     newer = creator.installation_updated_at is None or occurred_at > creator.installation_updated_at
     if newer:
         creator.is_active = True
@@ -190,6 +194,28 @@ def creator_provision(
     if changed:
         creator.save(update_fields=[*changed, "updated_at"])
     return creator
+
+
+def _has_media(handle: str) -> bool:
+    try:
+        dirs, files = default_storage.listdir(handle)
+    except (FileNotFoundError, NotADirectoryError, OSError):
+        return False
+    return bool(dirs or files)
+
+
+def creator_name_repair(*, creator: Creator, company_name: str) -> list[str]:
+    """Give a creator provisioned without its company's title (named and handled after its
+    "biz_..." id) the real name. The handle is re-derived from the name only while nothing
+    is stored under it: media keys start with the handle (the storage prefix), so a creator
+    with media keeps its handle. Sets the fields (no save); returns their names."""
+    creator.company_name = company_name[:200]
+    changed = ["company_name"]
+    biz_handle = slugify(creator.whop_company_id or "")
+    if biz_handle and creator.handle == biz_handle and not _has_media(creator.handle):
+        creator.handle = creator_handle_for(name=company_name)
+        changed.append("handle")
+    return changed
 
 
 def _grace() -> timedelta:
@@ -325,17 +351,9 @@ def team_member_remove(*, creator: Creator, actor: User, member_id: int) -> None
 
 # --- Memberships ----------------------------------------------------------------------------
 
-# Whop membership statuses (whop_sdk MembershipStatus) -> ours. Only active/trialing open
-# content; everything else revokes access but keeps the row (and the student's history).
-WHOP_MEMBERSHIP_STATUS = {
-    "active": Membership.Status.ACTIVE,
-    "trialing": Membership.Status.TRIALING,
-    "past_due": Membership.Status.PAST_DUE,
-    "canceled": Membership.Status.CANCELED,
-    "expired": Membership.Status.EXPIRED,
-    "completed": Membership.Status.EXPIRED,
-}
-_GRANTING = {Membership.Status.ACTIVE, Membership.Status.TRIALING}
+# Statuses that open content (active, trialing, completed, canceling); the Whop status
+# mapping itself lives with the webhook handlers (creators.handlers.WHOP_MEMBERSHIP_STATUS).
+_GRANTING = set(Membership.GRANTING)
 
 
 @transaction.atomic
@@ -417,7 +435,11 @@ def webhook_receive(*, body: bytes, headers: dict[str, str]) -> tuple[WebhookEve
             "company_id": envelope.company_id[:64],
         },
     )
-    retry = event.status in (WebhookEvent.Status.RECEIVED, WebhookEvent.Status.FAILED)
+    retry = event.status in (
+        WebhookEvent.Status.RECEIVED,
+        WebhookEvent.Status.PENDING,
+        WebhookEvent.Status.FAILED,
+    )
     if created or retry:  # a redelivery of an unfinished event runs it again
         from creators.tasks import webhook_enqueue
 
@@ -425,12 +447,21 @@ def webhook_receive(*, body: bytes, headers: dict[str, str]) -> tuple[WebhookEve
     return event, created
 
 
+def pending_retry_delay(attempts: int) -> timedelta:
+    """Backoff before retry `attempts`+1 of a pending event: 1 min doubling, at most 6 h
+    (1, 2, 4 ... 256 min, then every 6 h: ~20 tries over PENDING_RETRY_WINDOW)."""
+    return min(timedelta(minutes=2 ** max(attempts - 1, 0)), PENDING_MAX_DELAY)
+
+
 def webhook_process(*, event_id: int, force: bool = False) -> str:
-    """Apply one stored delivery through its registered handler; returns the final status.
+    """Apply one stored delivery through its registered handlers; returns the final status.
 
     Already processed/ignored events are skipped unless `force` (admin replay). Unknown types
-    become "ignored". A handler error marks the event "failed" with the error text and
-    re-raises nothing: the event can be replayed from the admin.
+    become "ignored". An event of a company that has not installed Chronos yet
+    (CompanyNotInstalled) becomes "pending" with `next_attempt_at` set by
+    pending_retry_delay(), and "failed" once PENDING_RETRY_WINDOW (72 h) after receipt has
+    passed. Any other handler error marks it "failed" with the error text; nothing is
+    re-raised: a failed event can be replayed from the admin.
     """
     with transaction.atomic():
         event = WebhookEvent.objects.select_for_update().get(pk=event_id)
@@ -438,25 +469,76 @@ def webhook_process(*, event_id: int, force: bool = False) -> str:
         if event.status in done and not force:
             return event.status
         event.attempts += 1
+        event.next_attempt_at = None
         envelope = envelope_from_payload(
             event.payload, webhook_id=event.webhook_id, received=event.received
         )
         handler = handler_for(event.type)
+        now = timezone.now()
         if handler is None:
             event.status, event.error = WebhookEvent.Status.IGNORED, ""
         else:
             try:
                 with transaction.atomic():
                     handler(envelope)
+            except CompanyNotInstalled as exc:
+                event.company_id = exc.company_id[:64]  # what webhook_events_release finds
+                if now - event.received >= PENDING_RETRY_WINDOW:
+                    event.status = WebhookEvent.Status.FAILED
+                    event.error = f"{exc} Gave up after {PENDING_RETRY_WINDOW}."
+                else:
+                    event.status, event.error = WebhookEvent.Status.PENDING, str(exc)
+                    event.next_attempt_at = now + pending_retry_delay(event.attempts)
             except Exception as exc:
                 logger.exception("Webhook %s (%s) failed.", event.webhook_id, event.type)
                 event.status = WebhookEvent.Status.FAILED
                 event.error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
             else:
                 event.status, event.error = WebhookEvent.Status.PROCESSED, ""
-        event.processed = timezone.now()
-        event.save(update_fields=["status", "error", "processed", "attempts"])
+        event.processed = now
+        event.save(
+            update_fields=[
+                *("status", "error", "processed", "attempts", "next_attempt_at", "company_id")
+            ]
+        )
         return event.status
+
+
+def _enqueue_after_commit(event_ids: list[int]) -> None:
+    from creators.tasks import webhook_enqueue
+
+    def run() -> None:
+        for event_id in event_ids:
+            webhook_enqueue(event_id=event_id)
+
+    if event_ids:
+        transaction.on_commit(run)
+
+
+def webhook_events_release(*, company_id: str) -> list[int]:
+    """The company's install arrived: queue its pending events now (after commit), oldest
+    first. Returns their ids."""
+    ids = list(
+        WebhookEvent.objects.filter(status=WebhookEvent.Status.PENDING, company_id=company_id)
+        .order_by("event_timestamp", "received")
+        .values_list("pk", flat=True)
+    )
+    WebhookEvent.objects.filter(pk__in=ids).update(next_attempt_at=timezone.now())
+    _enqueue_after_commit(ids)
+    return ids
+
+
+def webhook_events_retry_due(*, now: datetime | None = None, limit: int = 500) -> list[int]:
+    """Queue pending events whose next attempt is due (scheduled every minute on the whop
+    queue). Returns their ids."""
+    now = now or timezone.now()
+    ids = list(
+        WebhookEvent.objects.filter(status=WebhookEvent.Status.PENDING, next_attempt_at__lte=now)
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    _enqueue_after_commit(ids)
+    return ids
 
 
 def webhook_replay(*, event: WebhookEvent) -> str:

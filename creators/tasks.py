@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from django_q.tasks import async_task
 
-# A webhook handler touches a few rows; a minute is plenty (below Q_CLUSTER["retry"]).
+# A webhook handler touches a few rows; a minute is plenty (below the whop cluster's retry).
 WEBHOOK_TASK_TIMEOUT_SECONDS = 60
+# The django-q2 queue (an ALT_CLUSTERS entry in settings.Q_CLUSTER) that webhook tasks run
+# on, served by its own worker (`Q_CLUSTER_NAME=whop manage.py qcluster`), so a queue full of
+# video-pipeline stages never delays an access change.
+WEBHOOK_CLUSTER = "whop"
 
 
 def webhook_enqueue(*, event_id: int) -> None:
@@ -15,6 +19,7 @@ def webhook_enqueue(*, event_id: int) -> None:
         event_id,
         task_name=f"whop-webhook-{event_id}",
         timeout=WEBHOOK_TASK_TIMEOUT_SECONDS,
+        cluster=WEBHOOK_CLUSTER,
     )
 
 
@@ -30,3 +35,10 @@ def creators_purge_due_task() -> int:
     from creators.services import creators_purge_due
 
     return len(creators_purge_due())
+
+
+def webhook_retry_due_task() -> int:
+    """Scheduled every minute on the whop queue: queue pending webhook events that are due."""
+    from creators.services import webhook_events_retry_due
+
+    return len(webhook_events_retry_due())

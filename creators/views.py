@@ -1,4 +1,5 @@
-"""Entry pages, the Whop webhook endpoint, and studio team actions."""
+"""Entry pages, the Whop webhook endpoint, Whop app views, studio team actions, standalone
+studios and join links."""
 
 from __future__ import annotations
 
@@ -9,14 +10,32 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
-from creators.models import CreatorMember
-from creators.selectors import creator_get_managed, creators_learnable_by, creators_managed_by
+from creators.invites import (
+    InviteError,
+    invite_check,
+    invite_create,
+    invite_redeem,
+    invite_revoke,
+    invite_send,
+    studio_create,
+)
+from creators.models import CreatorMember, Invite
+from creators.selectors import (
+    creator_get_managed,
+    creators_learnable_by,
+    creators_managed_by,
+    invites_for,
+)
 from creators.services import team_member_add, team_member_remove, webhook_receive
 from creators.timezones import creator_timezone_set
 from creators.webhooks import WebhookRejected
+from creators.whop import ACCESS_ADMIN, ACCESS_CUSTOMER, WhopAuthError
+from creators.whop_app import whop_visit_dashboard, whop_visit_experience
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +46,8 @@ def home(request):
         return render(request, "creators/landing.html")
     managed = list(creators_managed_by(user=request.user).filter(is_active=True)[:50])
     learnable = [c for c in creators_learnable_by(user=request.user)[:50] if c not in managed]
+    for creator in learnable:
+        creator.catalog_url = catalog_url(creator.handle)
     if len(managed) == 1 and not learnable:
         return redirect("videos:library", handle=managed[0].handle)
     return render(request, "creators/home.html", {"managed": managed, "learnable": learnable})
@@ -100,3 +121,165 @@ def timezone_set(request: HttpRequest, handle: str):
     else:
         messages.success(request, f"Time zone set to {creator.timezone}.")
     return _settings_redirect(creator.handle)
+
+
+# --- Whop app views ----------------------------------------------------------------------------
+
+
+def catalog_url(handle: str) -> str:
+    """The student's catalog of a creator: courses' /learn/<handle>/ page by its name
+    (courses:catalog), else the learning area's home (chat:home)."""
+    for name in ("courses:catalog", "chat:home"):
+        try:
+            return reverse(name, kwargs={"handle": handle})
+        except NoReverseMatch:
+            continue
+    return f"/learn/{handle}/"
+
+
+def _whop_page(request, template: str, context: dict, status: int = 200):
+    return render(request, f"creators/{template}", context, status=status)
+
+
+def _whop_visitor(request):
+    """The signed-in Whop user, or a response asking them to open Chronos from Whop."""
+    user = request.user
+    if user.is_authenticated and user.whop_user_id:
+        return user, None
+    return None, _whop_page(request, "whop_signin.html", {}, status=401)
+
+
+@require_GET
+def whop_experience(request: HttpRequest, exp_id: str):
+    """GET /experiences/<exp_id>/: Whop's member view. admin -> studio, customer -> the
+    catalog, no access -> the purchase page. The role is asked of Whop on each visit."""
+    user, refusal = _whop_visitor(request)
+    if refusal:
+        return refusal
+    try:
+        visit = whop_visit_experience(user=user, experience_id=exp_id)
+    except WhopAuthError as exc:
+        logger.warning("Whop experience %s could not be resolved: %s", exp_id[:64], exc)
+        return _whop_page(request, "whop_unavailable.html", {}, status=502)
+    return _whop_outcome(request, visit)
+
+
+@require_GET
+def whop_dashboard(request: HttpRequest, biz_id: str):
+    """GET /dashboard/<biz_id>/: Whop's view for the company's team -> the studio."""
+    user, refusal = _whop_visitor(request)
+    if refusal:
+        return refusal
+    try:
+        visit = whop_visit_dashboard(user=user, company_id=biz_id)
+    except WhopAuthError as exc:
+        logger.warning("Whop dashboard %s could not be resolved: %s", biz_id[:64], exc)
+        return _whop_page(request, "whop_unavailable.html", {}, status=502)
+    return _whop_outcome(request, visit)
+
+
+def _whop_outcome(request, visit):
+    creator = visit.creator
+    if visit.role in (ACCESS_ADMIN, ACCESS_CUSTOMER) and (creator is None or not creator.is_active):
+        return _whop_page(request, "whop_pending.html", {"visit": visit}, status=503)
+    if visit.role == ACCESS_ADMIN:
+        return redirect("videos:library", handle=creator.handle)
+    if visit.role == ACCESS_CUSTOMER:
+        return redirect(catalog_url(creator.handle))
+    return _whop_page(request, "whop_no_access.html", {"visit": visit}, status=403)
+
+
+# --- Standalone: studios and join links ----------------------------------------------------------
+
+
+@login_required
+def studio_new(request: HttpRequest):
+    """GET/POST /studio/new/: a signed-in user creates a studio and becomes its owner."""
+    error = ""
+    if request.method == "POST":
+        try:
+            creator = studio_create(
+                owner=request.user, company_name=request.POST.get("company_name", "")
+            )
+        except InviteError as exc:
+            error = str(exc)
+        else:
+            messages.success(request, f"{creator.company_name} is ready. Upload a first video.")
+            return redirect("videos:library", handle=creator.handle)
+    return render(
+        request,
+        "creators/studio_new.html",
+        {"error": error, "company_name": request.POST.get("company_name", "")},
+        status=400 if error else 200,
+    )
+
+
+def _int_or_none(value: str) -> int | None:
+    value = (value or "").strip()
+    return int(value) if value.isdigit() else None
+
+
+@login_required
+def invites(request: HttpRequest, handle: str):
+    """GET/POST /studio/<handle>/students/: join links and e-mail invites of a studio."""
+    creator = creator_get_managed(user=request.user, handle=handle)
+    if request.method == "POST":
+        try:
+            invite = invite_create(
+                creator=creator,
+                actor=request.user,
+                email=request.POST.get("email", ""),
+                expires_in_days=_int_or_none(request.POST.get("expires_in_days", "")),
+                max_uses=_int_or_none(request.POST.get("max_uses", "")),
+            )
+        except InviteError as exc:
+            messages.error(request, str(exc))
+        else:
+            url = request.build_absolute_uri(reverse("creators:join", args=[invite.token]))
+            invite_send(invite=invite, join_url=url)
+            done = f"Invite sent to {invite.email}." if invite.email else "Join link created."
+            messages.success(request, done)
+        return redirect("creators:invites", handle=creator.handle)
+    context = {
+        "creator": creator,
+        "studio_section": "students",
+        "invites": invites_for(creator=creator),
+        "now": timezone.now(),
+    }
+    return render(request, "creators/invites.html", context)
+
+
+@login_required
+@require_POST
+def invite_revoke_view(request: HttpRequest, handle: str, invite_id: int):
+    """POST /studio/<handle>/students/invites/<id>/revoke/: the link stops working."""
+    creator = creator_get_managed(user=request.user, handle=handle)
+    try:
+        invite_revoke(creator=creator, invite_id=invite_id)
+    except Invite.DoesNotExist as exc:
+        raise Http404("No such invite.") from exc
+    messages.success(request, "Join link revoked; students who joined keep their access.")
+    return redirect("creators:invites", handle=creator.handle)
+
+
+def join(request: HttpRequest, token: str):
+    """GET /join/<token>/: what the link opens; POST (signed in): join the studio."""
+    invite = Invite.objects.select_related("creator").filter(token=token[:64]).first()
+    if invite is None:
+        raise Http404("No such invite.")
+    error = ""
+    if request.method == "POST" and request.user.is_authenticated:
+        try:
+            invite_redeem(token=invite.token, user=request.user)
+        except InviteError as exc:
+            error = str(exc)
+        else:
+            messages.success(request, f"Welcome to {invite.creator.company_name}.")
+            return redirect(catalog_url(invite.creator.handle))
+    else:
+        try:
+            invite_check(invite)
+        except InviteError as exc:
+            error = str(exc)
+    context = {"invite": invite, "creator": invite.creator, "error": error}
+    return render(request, "creators/join.html", context, status=410 if error else 200)

@@ -2,44 +2,70 @@
 
 Whop signs deliveries with Standard Webhooks (https://www.standardwebhooks.com/): headers
 `webhook-id`, `webhook-timestamp` (Unix seconds), `webhook-signature` ("v1,<base64>"
-entries, space separated), HMAC-SHA256 over "{id}.{timestamp}.{raw body}", and a ±5 minute
-tolerance (the `standardwebhooks` library's own). Whop's secret starts with `ws_` and its
-literal UTF-8 bytes are the HMAC key (it is NOT base64 like a `whsec_` secret), so the
-library is given bytes: `Webhook(str)` would base64-decode it.
+entries, space separated), HMAC-SHA256 over "{id}.{timestamp}.{raw body}", ±5 minutes of
+tolerance. Verification is whop-sdk's own (`whop_sdk.lib.verify_webhook.unwrap`): the HMAC
+key is the LITERAL bytes of the secret Whop shows, prefix (`ws_`, `whsec_`) included.
+An app has two webhooks (the app webhook: installs and members of every installed company;
+the company webhook: Chronos's own plan sales), each with its own secret, so every secret in
+settings.WHOP_WEBHOOK_SECRETS (plus WHOP_WEBHOOK_SECRET) is tried in turn.
 
 Handlers live in the app that owns the change and register here, e.g. billing registers
 `payment.succeeded` from its AppConfig.ready(); this module imports no app above creators.
-A handler takes a `WebhookEnvelope` and returns nothing; it must be idempotent and
+Several handlers may register for one type (creators handles a refund of a creator's
+product, billing one of a Chronos plan); each returns quietly when the event is not its
+business. A handler takes a `WebhookEnvelope` and returns nothing; it must be idempotent and
 convergent (compare `envelope.timestamp` or `data.updated_at` with what is stored).
+
+Accepted payload shape: API v1 (docs.whop.com webhooks; `data.company {id, title}`,
+`data.user {id, ...}`, `data.account {id, title}` on installs). Dated API pins that send
+`user_id`/`account_id`/`plan_id` flat are read too, where a field is named both ways.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
-from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+from whop_sdk.lib.verify_webhook import WebhookVerificationError, unwrap
 
 __all__ = [
+    "CompanyNotInstalled",
     "WebhookEnvelope",
     "WebhookRejected",
     "envelope_from_payload",
     "handler_for",
+    "handlers_for",
     "parse_whop_datetime",
     "register",
     "registered_types",
+    "webhook_secrets",
     "webhook_verify",
 ]
 
 
+# Longest `webhook-id` stored (characters; WebhookEvent.webhook_id's max_length). Whop's
+# ids are "msg_" + 24-32 characters; anything longer is refused, not truncated.
+MAX_WEBHOOK_ID_CHARS = 128
+
+
+class CompanyNotInstalled(Exception):
+    """The event concerns a Whop company that has not installed Chronos (yet). The delivery
+    is kept "pending" and retried with backoff until the install arrives (or 72 hours)."""
+
+    def __init__(self, company_id: str):
+        super().__init__(f"Company {company_id or '?'} has not installed Chronos yet.")
+        self.company_id = company_id
+
+
 class WebhookRejected(Exception):
     """The delivery is not from Whop (bad/missing signature, stale or future timestamp,
-    no secret configured) or is not a JSON object. The view answers 4xx and stores nothing."""
+    no secret configured), is not a JSON object, carries characters PostgreSQL cannot store
+    (\\u0000) or an over-long webhook-id. The view answers 400 and stores nothing."""
 
 
 @dataclass(frozen=True)
@@ -59,26 +85,39 @@ class WebhookEnvelope:
 
 
 Handler = Callable[[WebhookEnvelope], None]
-_HANDLERS: dict[str, Handler] = {}
+_HANDLERS: dict[str, list[Handler]] = {}
 
 
 def register(*event_types: str) -> Callable[[Handler], Handler]:
-    """Decorator: route `event_types` to the decorated handler (one handler per type)."""
+    """Decorator: route `event_types` to the decorated handler (several apps may handle one
+    type; they run in registration order, in one transaction)."""
 
     def decorate(fn: Handler) -> Handler:
         for event_type in event_types:
-            existing = _HANDLERS.get(event_type)
-            if existing is not None and existing is not fn:
-                raise RuntimeError(f"Two handlers for webhook type {event_type!r}.")
-            _HANDLERS[event_type] = fn
+            handlers = _HANDLERS.setdefault(event_type, [])
+            if fn not in handlers:
+                handlers.append(fn)
         return fn
 
     return decorate
 
 
+def handlers_for(event_type: str) -> list[Handler]:
+    """Every handler registered for `event_type` ([]: the event is then "ignored")."""
+    return list(_HANDLERS.get(event_type, ()))
+
+
 def handler_for(event_type: str) -> Handler | None:
-    """The handler registered for `event_type`, or None (the event is then "ignored")."""
-    return _HANDLERS.get(event_type)
+    """One callable running every handler of `event_type`, or None when there is none."""
+    handlers = handlers_for(event_type)
+    if not handlers:
+        return None
+
+    def run_all(envelope: WebhookEnvelope) -> None:
+        for handler in handlers:
+            handler(envelope)
+
+    return run_all
 
 
 def registered_types() -> list[str]:
@@ -101,26 +140,68 @@ def parse_whop_datetime(value: Any) -> datetime | None:
     return None
 
 
-def webhook_verify(*, body: bytes, headers: dict[str, str], secret: str | None = None) -> dict:
+def _unstorable(value: Any) -> bool:
+    """True when any string (key or value) of parsed JSON holds what PostgreSQL's jsonb
+    refuses: a NUL character ("\\u0000") or a lone surrogate ("\\ud800")."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return True
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_unstorable(k) or _unstorable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_unstorable(v) for v in value)
+    return False
+
+
+def webhook_secrets() -> list[str]:
+    """The configured signing secrets: WHOP_WEBHOOK_SECRETS (comma-separated in the
+    environment) then WHOP_WEBHOOK_SECRET, blanks and repeats dropped, order kept."""
+    configured: Iterable[str] = [
+        *getattr(settings, "WHOP_WEBHOOK_SECRETS", []),
+        settings.WHOP_WEBHOOK_SECRET,
+    ]
+    out: list[str] = []
+    for secret in configured:
+        secret = (secret or "").strip()
+        if secret and secret not in out:
+            out.append(secret)
+    return out
+
+
+def webhook_verify(
+    *, body: bytes, headers: dict[str, str], secrets: list[str] | None = None
+) -> dict:
     """Check a delivery's Standard Webhooks signature and return its parsed JSON object.
 
-    `secret` defaults to settings.WHOP_WEBHOOK_SECRET. A `whsec_` secret is base64 (the
-    Standard Webhooks convention); any other (Whop's `ws_...`) is used as literal bytes.
-    Raises WebhookRejected on any failure.
+    Each secret (default: webhook_secrets()) is tried with whop-sdk's `unwrap` (literal
+    secret bytes as the HMAC key). Raises WebhookRejected when no secret verifies it, the
+    webhook-id is longer than MAX_WEBHOOK_ID_CHARS, or the body is not a JSON object
+    PostgreSQL can store (NUL characters and lone surrogates are refused).
     """
-    secret = settings.WHOP_WEBHOOK_SECRET if secret is None else secret
-    if not secret:
+    secrets = webhook_secrets() if secrets is None else secrets
+    if not secrets:
         raise WebhookRejected("Webhook secret is not configured.")
-    key: str | bytes = secret if secret.startswith("whsec_") else secret.encode()
-    try:
-        payload = Webhook(key).verify(body, headers)
-    except WebhookVerificationError as exc:
-        raise WebhookRejected(str(exc)) from exc
-    except (ValueError, UnicodeDecodeError) as exc:  # malformed signature header or body
-        raise WebhookRejected("Malformed webhook.") from exc
-    if not isinstance(payload, dict):
-        raise WebhookRejected("Webhook body is not a JSON object.")
-    return payload
+    lowered = {str(k).lower(): str(v) for k, v in headers.items()}
+    if len(lowered.get("webhook-id", "")) > MAX_WEBHOOK_ID_CHARS:
+        raise WebhookRejected(f"webhook-id longer than {MAX_WEBHOOK_ID_CHARS} characters.")
+    error = "No signature matched."
+    for secret in secrets:
+        try:
+            payload = unwrap(body, headers=lowered, key=secret)
+        except WebhookVerificationError as exc:
+            error = str(exc)
+            continue
+        except (ValueError, UnicodeDecodeError) as exc:  # signed, but not a JSON object
+            raise WebhookRejected("Webhook body is not a JSON object.") from exc
+        if _unstorable(payload):
+            raise WebhookRejected("Webhook body contains characters that cannot be stored.")
+        return payload
+    raise WebhookRejected(error)
 
 
 def envelope_from_payload(

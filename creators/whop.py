@@ -11,15 +11,14 @@ and refresh tokens are revoked on sign-out. Secrets and tokens never reach logs.
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import timedelta
 
-import jwt
 import requests
 from allauth.socialaccount.models import SocialToken
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
+from whop_sdk.lib.verify_user_token import verify_user_token
 
 from creators.models import User
 
@@ -27,10 +26,6 @@ logger = logging.getLogger(__name__)
 
 WHOP_PROVIDER_ID = "whop"
 USER_TOKEN_HEADER = "x-whop-user-token"
-USER_TOKEN_ISSUER = "urn:whopcom:exp-proxy"
-USER_TOKEN_ALGORITHMS = ["ES256"]
-# Seconds of clock skew accepted on exp/iat/nbf of the iframe token.
-USER_TOKEN_LEEWAY_SECONDS = 10
 # Timeout for calls to Whop's OAuth endpoints (seconds): sign-out must never hang on them.
 OAUTH_HTTP_TIMEOUT_SECONDS = 5
 # Refresh an access token this long before it expires.
@@ -44,47 +39,24 @@ class WhopAuthError(Exception):
 
 # --- Iframe user token (x-whop-user-token) ---------------------------------------------------
 
-_jwk_clients: dict[str, jwt.PyJWKClient] = {}
-_jwk_lock = threading.Lock()
-
-
-def _jwk_client(url: str) -> jwt.PyJWKClient:
-    with _jwk_lock:
-        client = _jwk_clients.get(url)
-        if client is None:
-            # PyJWKClient caches the key set (refetching on an unknown kid).
-            client = jwt.PyJWKClient(url, cache_keys=True, lifespan=12 * 3600, timeout=10)
-            _jwk_clients[url] = client
-        return client
-
 
 def whop_user_token_verify(token: str) -> str:
     """The Whop user id ("user_...") in a valid iframe token.
 
-    Checks the ES256 signature against settings.WHOP_JWKS_URL, iss, aud ==
-    settings.WHOP_APP_ID, exp. Raises WhopAuthError when anything is wrong (including no
-    app id configured or the key set being unreachable).
+    Verified by whop-sdk (`whop_sdk.lib.verify_user_token`): ES256 against the key set at
+    settings.WHOP_JWKS_URL (cached 12 h by the SDK), iss "urn:whopcom:exp-proxy", aud ==
+    settings.WHOP_APP_ID, exp/nbf when present. Tokens without `kid` (older ones Whop still
+    issues) are tried against every key. Raises WhopAuthError when anything is wrong
+    (including no app id configured or the key set being unreachable).
     """
     app_id = settings.WHOP_APP_ID
     if not app_id:
         raise WhopAuthError("WHOP_APP_ID is not configured.")
     try:
-        signing_key = _jwk_client(settings.WHOP_JWKS_URL).get_signing_key_from_jwt(token)
-        claims = jwt.decode(
-            token,
-            signing_key.key,
-            algorithms=USER_TOKEN_ALGORITHMS,
-            audience=app_id,
-            issuer=USER_TOKEN_ISSUER,
-            leeway=USER_TOKEN_LEEWAY_SECONDS,
-            options={"require": ["exp", "sub", "aud", "iss"]},
-        )
-    except (jwt.PyJWTError, jwt.PyJWKClientError) as exc:
+        payload = verify_user_token(token, app_id=app_id, jwks_url=settings.WHOP_JWKS_URL)
+    except (ValueError, RuntimeError) as exc:
         raise WhopAuthError(f"Invalid Whop user token: {type(exc).__name__}") from exc
-    sub = claims.get("sub")
-    if not isinstance(sub, str) or not sub:
-        raise WhopAuthError("Whop user token has no subject.")
-    return sub
+    return payload.user_id
 
 
 # --- OAuth tokens stored by allauth ------------------------------------------------------------
@@ -197,3 +169,96 @@ def whop_tokens_revoke(*, user: User) -> int:
             )
         token.delete()
     return revoked
+
+
+# --- Whop's REST API (whop-sdk, the app's WHOP_API_KEY) ---------------------------------------
+
+# Whop's access levels (GET /users/{id}/access/{resource}, whop_sdk CheckAccessUsersResponse).
+ACCESS_ADMIN, ACCESS_CUSTOMER, ACCESS_NONE = "admin", "customer", "no_access"
+# Seconds a retrieved experience (its company and products) is cached: they rarely change.
+EXPERIENCE_CACHE_SECONDS = 3600
+# Timeout for one Whop API call (seconds); a page inside Whop must not hang on it.
+API_TIMEOUT_SECONDS = 8
+
+
+def whop_client():
+    """A whop_sdk.Whop client for settings.WHOP_API_BASE (+"/api/v1") with the app API key.
+
+    Raises WhopAuthError when WHOP_API_KEY is not configured."""
+    from whop_sdk import Whop
+    from whop_sdk.environment import WhopEnvironment
+
+    if not settings.WHOP_API_KEY:
+        raise WhopAuthError("WHOP_API_KEY is not configured.")
+    base = settings.WHOP_API_BASE.rstrip("/")
+    return Whop(
+        environment=WhopEnvironment(api=f"{base}/api/v1", vault=f"{base}/api/v1"),
+        token=settings.WHOP_API_KEY,
+        timeout=API_TIMEOUT_SECONDS,
+        max_retries=1,
+    )
+
+
+def _api_call(fn, *args):
+    from whop_sdk.core.api_error import ApiError
+
+    try:
+        return fn(*args)
+    except ApiError as exc:
+        raise WhopAuthError(f"Whop API answered HTTP {exc.status_code}.") from exc
+    except Exception as exc:  # httpx transport errors, bad payloads
+        raise WhopAuthError(f"Whop API call failed: {type(exc).__name__}") from exc
+
+
+def whop_experience_get(*, experience_id: str) -> dict:
+    """An experience as {"id", "name", "company": {"id", "title", "route"}, "products":
+    [{"id", "title", "route"}]}, from Whop's API (cached EXPERIENCE_CACHE_SECONDS).
+
+    Raises WhopAuthError when Whop does not know it or cannot be reached."""
+    key = f"whop:experience:{experience_id}"
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    experience = _api_call(whop_client().experiences.retrieve, experience_id)
+    value = {
+        "id": experience.id,
+        "name": experience.name,
+        "company": {
+            "id": experience.company.id,
+            "title": experience.company.title,
+            "route": experience.company.route,
+        },
+        "products": [{"id": p.id, "title": p.title, "route": p.route} for p in experience.products],
+    }
+    cache.set(key, value, EXPERIENCE_CACHE_SECONDS)
+    return value
+
+
+def whop_access_level(*, whop_user_id: str, resource_id: str, fresh: bool = False) -> str:
+    """Who `whop_user_id` is to `resource_id` (an "exp_...", "biz_..." or "prod_..."):
+    "admin", "customer" or "no_access", per Whop's access check (`users.check_access`).
+
+    Cached settings.WHOP_ACCESS_CACHE_SECONDS (at most 300 s) so a role or membership change
+    at Whop shows within five minutes even without a webhook; `fresh` skips the cache.
+    Raises WhopAuthError when Whop cannot be asked."""
+    key = f"whop:access:{whop_user_id}:{resource_id}"
+    level = None if fresh else cache.get(key)
+    if level is None:
+        answer = _api_call(whop_client().users.check_access, whop_user_id, resource_id)
+        level = str(answer.access_level)
+        if level not in (ACCESS_ADMIN, ACCESS_CUSTOMER):
+            level = ACCESS_NONE
+        cache.set(key, level, settings.WHOP_ACCESS_CACHE_SECONDS)
+    return level
+
+
+def whop_purchase_url(experience: dict) -> str:
+    """Where a visitor without access can buy it: the first product's store page on whop.com
+    ("https://whop.com/<company route>/<product route>/"), else the company's page."""
+    company = experience.get("company") or {}
+    products = experience.get("products") or []
+    parts = [company.get("route") or ""]
+    if products and products[0].get("route"):
+        parts.append(products[0]["route"])
+    path = "/".join(p for p in parts if p)
+    return f"https://whop.com/{path}/" if path else "https://whop.com/"

@@ -135,8 +135,10 @@ class OIDCServer:
         public = jwt.algorithms.ECAlgorithm.to_jwk(self.private_key.public_key(), as_dict=True)
         return {"keys": [{**public, "kid": KID, "alg": "ES256", "use": "sig"}]}
 
-    def sign(self, claims: dict, *, key=None, kid: str = KID) -> str:
-        return jwt.encode(claims, key or self.private_key, algorithm="ES256", headers={"kid": kid})
+    def sign(self, claims: dict, *, key=None, kid: str | None = KID) -> str:
+        """ES256 JWT; `kid=None` leaves the header without a kid (older Whop tokens)."""
+        headers = {"kid": kid} if kid else None
+        return jwt.encode(claims, key or self.private_key, algorithm="ES256", headers=headers)
 
     def user_token(
         self,
@@ -146,8 +148,10 @@ class OIDCServer:
         iss: str = USER_TOKEN_ISSUER,
         expires_in: int = 300,
         key=None,
+        kid: str | None = KID,
     ) -> str:
-        """An iframe `x-whop-user-token` as Whop's proxy would send it."""
+        """An iframe `x-whop-user-token` as Whop's proxy would send it (`kid=None`: the
+        older kid-less form Whop still issues)."""
         now = int(time.time())
         claims = {
             "sub": sub or self.user.sub,
@@ -156,7 +160,7 @@ class OIDCServer:
             "iat": now,
             "exp": now + expires_in,
         }
-        return self.sign(claims, key=key)
+        return self.sign(claims, key=key, kid=kid)
 
     def _issue(self, sub: str) -> dict:
         access, refresh = secrets.token_urlsafe(24), secrets.token_urlsafe(24)

@@ -41,6 +41,18 @@ def test_valid_token_signs_the_whop_user_in(client, whop, db):
     assert User.objects.filter(whop_user_id=SUB).count() == 1
 
 
+def test_token_without_kid_is_accepted(client, whop, db):
+    """Older tokens Whop still issues carry no `kid`: verified against every key."""
+    token = whop.user_token(sub=SUB, aud=APP_ID, kid=None)
+    assert signed_in_user(client.get("/", headers={"x-whop-user-token": token})).whop_user_id == SUB
+
+
+def test_token_without_kid_from_a_foreign_key_is_refused(client, whop, db):
+    foreign = ec.generate_private_key(ec.SECP256R1())
+    token = whop.user_token(sub=SUB, aud=APP_ID, kid=None, key=foreign)
+    assert signed_in_user(client.get("/", headers={"x-whop-user-token": token})) is None
+
+
 def test_token_switches_user_when_a_different_whop_user_arrives(client, whop, db):
     client.get("/", headers={"x-whop-user-token": whop.user_token(sub=SUB, aud=APP_ID)})
     response = client.get(

@@ -59,6 +59,7 @@ KWARG_MODELS = {
     "member_id": "creators.CreatorMember",
     "membership_id": "creators.Membership",
     "payment_id": "billing.Payment",
+    "invite_id": "creators.Invite",
 }
 PARAM = re.compile(r"<(?:(?P<conv>[^>:]+):)?(?P<name>[^>]+)>")
 
