@@ -786,9 +786,8 @@ def test_webhook_id_longer_than_128_is_400(client, whop_creator, length):
 
 def test_webhook_tasks_go_to_their_own_queue(client, whop_creator):
     """Not the pipeline's queue: queued on the `whop` cluster's broker list."""
-    from django_q.models import OrmQ
-
     from django_q.conf import Conf
+    from django_q.models import OrmQ
 
     sync, Conf.SYNC = Conf.SYNC, False
     try:
