@@ -60,6 +60,7 @@ class Command(BaseCommand):
                 user=student,
                 defaults={"status": Membership.Status.ACTIVE, "valid_until": None},
             )
+            seed_demo_join_link(creator=creator, owner=owner, stdout=self.stdout)
 
         videos = Video.objects.filter(creator=creator, original_filename=DEMO_VIDEO)
         done = videos.filter(status=Video.Status.COMPLETED).first()
@@ -95,6 +96,7 @@ class Command(BaseCommand):
                 f"  Open {host}/accounts/login/\n"
                 f"  Creator: {DEMO_OWNER_EMAIL} / {DEMO_PASSWORD}\n"
                 f"  Student: {DEMO_STUDENT_EMAIL} / {DEMO_PASSWORD}\n"
+                f"  Join link for new students: {host}/join/{DEMO_JOIN_TOKEN}/\n"
             )
         )
 
@@ -121,3 +123,31 @@ class Command(BaseCommand):
         except (ImportError, RuntimeError):  # allauth not installed: plain Django login
             pass
         return user
+
+
+# --- Join link (creators, issue 11) ---------------------------------------------------------
+
+DEMO_JOIN_TOKEN = "demo-join"  # a known token so the printed link is stable; demo data only
+
+
+def seed_demo_join_link(*, creator, owner, stdout) -> None:
+    """A shareable join link for the demo studio (no expiry, 100 uses), created once, so a
+    newcomer can sign up and join without Whop; a second, revoked link shows that state."""
+    from creators.models import Invite
+
+    _, created = Invite.objects.get_or_create(
+        token=DEMO_JOIN_TOKEN,
+        defaults={"creator": creator, "max_uses": 100, "created_by": owner, "note": "demo"},
+    )
+    if created:
+        from django.utils import timezone
+
+        Invite.objects.create(
+            creator=creator,
+            token="demo-revoked",
+            email="former@chronos.local",
+            max_uses=1,
+            created_by=owner,
+            revoked_at=timezone.now(),
+        )
+        stdout.write(f"Created the demo join link /join/{DEMO_JOIN_TOKEN}/.")
