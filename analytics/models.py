@@ -1,0 +1,187 @@
+"""Analytics rollups: derived rows rebuilt from the facts other apps own.
+
+Facts (never written here): courses.WatchEvent, courses.LessonProgress, courses.Enrollment,
+chat.ChatMessage. Everything below can be deleted and rebuilt by
+`manage.py analytics_rebuild`; the 5-minute schedule keeps it current incrementally
+(analytics.rollups.rollup_update). Days (`day`) are calendar dates in the creator's time
+zone (Creator.timezone) at the time of the rollup; RollupState.timezone records which, and
+a change of time zone triggers a rebuild. Durations are float seconds of media time.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+
+# Width of one engagement bucket in seconds (Open edX Insights uses 5-second segments).
+BUCKET_SECONDS = 5
+
+
+class RollupState(models.Model):
+    """Per-creator watermarks of the incremental rollup (aware UTC datetimes).
+
+    events_through / progress_through / questions_through: the newest
+    WatchEvent.received_at / LessonProgress.updated_at / ChatMessage.created_at already
+    folded in. timezone: the IANA zone the stored `day`s were computed in.
+    """
+
+    creator = models.OneToOneField(
+        "creators.Creator", on_delete=models.CASCADE, related_name="analytics_state"
+    )
+    events_through = models.DateTimeField(null=True, blank=True)
+    progress_through = models.DateTimeField(null=True, blank=True)
+    questions_through = models.DateTimeField(null=True, blank=True)
+    timezone = models.CharField(max_length=64, default="UTC")
+    rebuilt_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"analytics state of {self.creator_id}"
+
+
+class WatchSession(models.Model):
+    """One player session (WatchEvent.session_id) folded: the unit of incremental work.
+
+    buckets: plays per BUCKET_SECONDS bucket from 0 s (a "play" = one continuous run of
+    playback that overlaps the bucket; a rewind or seek starts a new run). watch_seconds:
+    media seconds played (rewatches count again). furthest: the furthest second played.
+    day: local date of the session's first event (received_at).
+    """
+
+    creator = models.ForeignKey("creators.Creator", on_delete=models.CASCADE, related_name="+")
+    session_id = models.UUIDField(unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    video = models.ForeignKey(
+        "videos.Video", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    lesson = models.ForeignKey(
+        "courses.Lesson", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    course = models.ForeignKey(
+        "courses.Course", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    day = models.DateField()
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField()
+    events = models.PositiveIntegerField(default=0)
+    watch_seconds = models.FloatField(default=0.0)
+    furthest = models.FloatField(default=0.0)
+    buckets = ArrayField(models.PositiveIntegerField(), default=list, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["creator", "day"], name="an_session_creator_day"),
+            models.Index(fields=["video", "day"], name="an_session_video_day"),
+            models.Index(fields=["creator", "user", "day"], name="an_session_user_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"session {self.session_id}"
+
+
+class QuestionFact(models.Model):
+    """One student question (a user ChatMessage), placed and classified.
+
+    video/position: where it belongs on a timeline — the player position sent with the
+    question (placed_by "player"), else the answer's top citation ("citation"), else none.
+    covered: the answer's verdict (None until answered). lexemes: the question's English
+    lexemes (Postgres to_tsvector, sorted, space-joined) — the key similar questions group by.
+    """
+
+    class PlacedBy(models.TextChoices):
+        PLAYER = "player", "Player position"
+        CITATION = "citation", "Top citation"
+        NONE = "", "Not placed"
+
+    creator = models.ForeignKey("creators.Creator", on_delete=models.CASCADE, related_name="+")
+    message = models.OneToOneField(
+        "chat.ChatMessage", on_delete=models.CASCADE, related_name="analytics_fact"
+    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    course = models.ForeignKey(
+        "courses.Course", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    video = models.ForeignKey(
+        "videos.Video", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    position = models.FloatField(null=True, blank=True)
+    placed_by = models.CharField(max_length=10, choices=PlacedBy.choices, blank=True)
+    asked_at = models.DateTimeField()
+    day = models.DateField()
+    covered = models.BooleanField(null=True)
+    text = models.TextField()
+    lexemes = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["creator", "day"], name="an_question_creator_day"),
+            models.Index(fields=["video", "day"], name="an_question_video_day"),
+        ]
+
+    def __str__(self) -> str:
+        return self.text[:60]
+
+
+class StudentDay(models.Model):
+    """Per student per course per local day (course None: outside any course)."""
+
+    creator = models.ForeignKey("creators.Creator", on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    course = models.ForeignKey(
+        "courses.Course", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    day = models.DateField()
+    sessions = models.PositiveIntegerField(default=0)
+    watch_seconds = models.FloatField(default=0.0)
+    completions = models.PositiveIntegerField(default=0)
+    questions = models.PositiveIntegerField(default=0)
+    questions_not_covered = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "course", "day"],
+                name="an_student_day_unique",
+                nulls_distinct=False,
+            )
+        ]
+        indexes = [
+            models.Index(fields=["creator", "day"], name="an_studentday_creator_day"),
+            models.Index(fields=["creator", "user", "day"], name="an_studentday_user_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.course_id} {self.day}"
+
+
+class CourseDay(models.Model):
+    """Per course per local day (course None: activity outside any course).
+
+    views: watch sessions started; active_students: distinct students with any activity.
+    """
+
+    creator = models.ForeignKey("creators.Creator", on_delete=models.CASCADE, related_name="+")
+    course = models.ForeignKey(
+        "courses.Course", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    day = models.DateField()
+    views = models.PositiveIntegerField(default=0)
+    watch_seconds = models.FloatField(default=0.0)
+    active_students = models.PositiveIntegerField(default=0)
+    completions = models.PositiveIntegerField(default=0)
+    questions = models.PositiveIntegerField(default=0)
+    questions_not_covered = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["creator", "course", "day"],
+                name="an_course_day_unique",
+                nulls_distinct=False,
+            )
+        ]
+        indexes = [models.Index(fields=["creator", "day"], name="an_courseday_creator_day")]
+
+    def __str__(self) -> str:
+        return f"{self.course_id} {self.day}"
