@@ -124,3 +124,33 @@ class RetrievalCalibration(models.Model):
 
     def __str__(self) -> str:
         return f"calibration {self.creator_id}: floor {self.floor:.3f}"
+
+
+class CreatorFAQ(models.Model):
+    """A creator's own answer to a question the videos did not cover ("Answer this" on the
+    analytics page). The tutor gives it for later similar questions, labelled as the
+    creator's answer (chat.faq). lexemes: the question's English lexemes (Postgres
+    to_tsvector, sorted, space-joined), the key similarity is measured on."""
+
+    creator = models.ForeignKey("creators.Creator", on_delete=models.CASCADE, related_name="faqs")
+    question = models.TextField()
+    answer = models.TextField()
+    lexemes = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    source_message = models.ForeignKey(
+        ChatMessage, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["creator", "-created_at"], name="creatorfaq_recent")]
+
+    def __str__(self) -> str:
+        return self.question[:60]
