@@ -6,4 +6,5 @@ urlpatterns = [
     path("", include("videos.api_urls")),
     path("", include("chat.api_urls")),
     path("", include("courses.api_urls")),
+    path("", include("analytics.api_urls")),
 ]

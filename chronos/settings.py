@@ -158,6 +158,11 @@ STATIC_ROOT = BASE_DIR / "staticfiles"  # filled by collectstatic (Procfile rele
 if LOCAL_MODE or TESTING:
     STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise warns on a missing root; finders serve
 STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "analytics.staticfiles.PlotlyFinder",  # vendor/plotly.min.js from the plotly package
+]
 WHITENOISE_USE_FINDERS = True  # serve straight from the app/static dirs without collectstatic
 MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(DATA_DIR / "media")))
 MEDIA_URL = "media/"

@@ -1,0 +1,47 @@
+"""REST API for analytics (mounted under /api/v1/; creators and their team only).
+
+GET /api/v1/analytics/overview/?range=7d|30d|90d|all (or from=&to=)[&creator=<handle>]
+  -> {range, from, to, active_students, watch_seconds, lesson_completions, questions,
+      questions_not_covered, previous: {the same five keys}}
+GET /api/v1/analytics/videos/<id>/engagement/?range=...
+  -> {bucket_seconds: 5, duration, buckets: [{start, unique_viewers, plays}],
+      questions: [{start, count}]}
+
+`creator` may be omitted when the user manages exactly one creator. A student, or any id of
+another creator, gets 404. Bad range -> 400 with the error shape of chronos.api.
+"""
+
+from __future__ import annotations
+
+from rest_framework.decorators import api_view
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from analytics import selectors
+from analytics.ranges import range_parse, tz_of
+from creators.selectors import creator_for_api
+
+
+def _creator_and_range(request: Request):
+    creator = creator_for_api(user=request.user, handle=request.query_params.get("creator"))
+    rng = range_parse(
+        request.query_params, tz=tz_of(creator), first_day=selectors.first_day(creator=creator)
+    )
+    return creator, rng
+
+
+@api_view(["GET"])
+def overview(request: Request) -> Response:
+    """The dashboard's five cards for the range and the previous period of equal length."""
+    creator, rng = _creator_and_range(request)
+    data = selectors.overview_compare(creator=creator, rng=rng)
+    return Response(
+        {"range": rng.key, "from": rng.start.isoformat(), "to": rng.end.isoformat(), **data}
+    )
+
+
+@api_view(["GET"])
+def engagement(request: Request, video_id: int) -> Response:
+    """Unique viewers and plays per 5-second bucket of one video, and its placed questions."""
+    creator, rng = _creator_and_range(request)
+    return Response(selectors.engagement(creator=creator, video_id=video_id, rng=rng))

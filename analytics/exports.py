@@ -1,0 +1,263 @@
+"""CSV exports of one creator's analytics for a date range, streamed in constant memory.
+
+Reports: videos (one row per video), students (one per student), questions (one per
+question), watch (one per watch session). Rows come from server-side cursors
+(QuerySet.iterator), so a million-row export holds one chunk at a time. Encoding: UTF-8
+with a byte-order mark, which Excel needs to read UTF-8 (without it, it guesses the ANSI
+code page and mangles non-ASCII names). Times are ISO 8601 in the creator's time zone.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator
+
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Max, Min, Q, Sum
+
+from analytics import selectors
+from analytics.models import QuestionFact, StudentDay, WatchSession
+from analytics.ranges import DateRange, zone_for
+from creators.models import Creator
+
+REPORTS = ("videos", "students", "questions", "watch")
+BOM = "\ufeff"
+CHUNK = 2000
+
+
+class _Echo:
+    """A file-like object whose write() returns the line (Django's streaming-CSV recipe)."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def filename(*, handle: str, report: str, rng: DateRange) -> str:
+    """`<handle>-<report>-<from>-<to>.csv` with ISO dates."""
+    return f"{handle}-{report}-{rng.start.isoformat()}-{rng.end.isoformat()}.csv"
+
+
+def stream_csv(rows: Iterable[list]) -> Iterator[str]:
+    """The BOM, then each row as one CSV line (RFC 4180 quoting, CRLF line ends)."""
+    writer = csv.writer(_Echo())
+    yield BOM
+    for row in rows:
+        yield writer.writerow(row)
+
+
+def report_rows(*, creator: Creator, report: str, rng: DateRange) -> Iterator[list]:
+    """Header row then data rows of `report`; ValidationError {"report"} for an unknown one."""
+    builders = {
+        "videos": _videos,
+        "students": _students,
+        "questions": _questions,
+        "watch": _watch,
+    }
+    if report not in builders:
+        raise ValidationError({"report": [f"report must be one of: {', '.join(REPORTS)}."]})
+    return builders[report](creator, rng)
+
+
+def _local(dt, zone) -> str:
+    return dt.astimezone(zone).isoformat(timespec="seconds") if dt else ""
+
+
+def _videos(creator: Creator, rng: DateRange) -> Iterator[list]:
+    from videos.models import Video
+
+    yield [
+        "video_id",
+        "title",
+        "duration_seconds",
+        "viewers",
+        "watch_seconds",
+        "completions",
+        "completion_rate",
+        "questions",
+        "questions_not_covered",
+    ]
+    stats = {v["video_id"]: v for v in selectors.top_videos(creator=creator, rng=rng)}
+    qs = (
+        QuestionFact.objects.filter(creator=creator, day__gte=rng.start, day__lte=rng.end)
+        .exclude(video=None)
+        .values_list("video_id")
+        .annotate(n=Count("id"), nc=Count("id", filter=Q(covered=False)))
+        .order_by()
+    )
+    questions = {v: (n, nc) for v, n, nc in qs}
+    for vid, title, duration in (
+        Video.objects.filter(creator=creator)
+        .order_by("title", "pk")
+        .values_list("pk", "title", "duration_seconds")
+        .iterator(chunk_size=CHUNK)
+    ):
+        s = stats.get(vid, {})
+        n, nc = questions.get(vid, (0, 0))
+        yield [
+            vid,
+            title,
+            duration if duration is not None else "",
+            s.get("viewers", 0),
+            s.get("watch_seconds", 0.0),
+            s.get("completions", 0),
+            s.get("completion_rate", 0.0),
+            n,
+            nc,
+        ]
+
+
+def _students(creator: Creator, rng: DateRange) -> Iterator[list]:
+    from creators.models import User
+
+    yield [
+        "user_id",
+        "name",
+        "email",
+        "sessions",
+        "watch_seconds",
+        "completions",
+        "questions",
+        "questions_not_covered",
+        "first_active",
+        "last_active",
+    ]
+    rows = (
+        StudentDay.objects.filter(creator=creator, day__gte=rng.start, day__lte=rng.end)
+        .values("user_id")
+        .annotate(
+            s=Sum("sessions"),
+            w=Sum("watch_seconds"),
+            c=Sum("completions"),
+            q=Sum("questions"),
+            nc=Sum("questions_not_covered"),
+            first=Min("day"),
+            last=Max("day"),
+        )
+        .order_by("user_id")
+    )
+    batch: list[dict] = []
+    for row in rows.iterator(chunk_size=CHUNK):
+        batch.append(row)
+        if len(batch) >= CHUNK:
+            yield from _student_lines(batch, User)
+            batch = []
+    yield from _student_lines(batch, User)
+
+
+def _student_lines(batch: list[dict], user_model) -> Iterator[list]:
+    people = {
+        u.pk: u
+        for u in user_model.objects.filter(pk__in=[r["user_id"] for r in batch]).only(
+            "display_name", "email", "username"
+        )
+    }
+    for r in batch:
+        person = people.get(r["user_id"])
+        yield [
+            r["user_id"],
+            str(person) if person else "",
+            person.email if person else "",
+            r["s"],
+            round(r["w"] or 0.0, 1),
+            r["c"],
+            r["q"],
+            r["nc"],
+            r["first"].isoformat(),
+            r["last"].isoformat(),
+        ]
+
+
+def _questions(creator: Creator, rng: DateRange) -> Iterator[list]:
+    zone = zone_for(rng.tz)
+    yield [
+        "asked_at",
+        "user_id",
+        "student",
+        "question",
+        "covered",
+        "course_id",
+        "video_id",
+        "video_title",
+        "position_seconds",
+        "placed_by",
+    ]
+    rows = (
+        QuestionFact.objects.filter(creator=creator, day__gte=rng.start, day__lte=rng.end)
+        .order_by("asked_at", "pk")
+        .values_list(
+            "asked_at",
+            "user_id",
+            "user__display_name",
+            "user__email",
+            "text",
+            "covered",
+            "course_id",
+            "video_id",
+            "video__title",
+            "position",
+            "placed_by",
+        )
+    )
+    for at, uid, name, email, text, covered, course, vid, title, pos, placed in rows.iterator(
+        chunk_size=CHUNK
+    ):
+        yield [
+            _local(at, zone),
+            uid,
+            name or email,
+            text,
+            "" if covered is None else ("yes" if covered else "no"),
+            course or "",
+            vid or "",
+            title or "",
+            "" if pos is None else round(pos, 1),
+            placed,
+        ]
+
+
+def _watch(creator: Creator, rng: DateRange) -> Iterator[list]:
+    zone = zone_for(rng.tz)
+    yield [
+        "session_id",
+        "user_id",
+        "video_id",
+        "lesson_id",
+        "course_id",
+        "day",
+        "started_at",
+        "ended_at",
+        "events",
+        "watch_seconds",
+        "furthest_seconds",
+    ]
+    rows = (
+        WatchSession.objects.filter(creator=creator, day__gte=rng.start, day__lte=rng.end)
+        .order_by("started_at", "pk")
+        .values_list(
+            "session_id",
+            "user_id",
+            "video_id",
+            "lesson_id",
+            "course_id",
+            "day",
+            "started_at",
+            "ended_at",
+            "events",
+            "watch_seconds",
+            "furthest",
+        )
+    )
+    for sid, uid, vid, lid, cid, day, start, end, n, w, far in rows.iterator(chunk_size=CHUNK):
+        yield [
+            str(sid),
+            uid,
+            vid or "",
+            lid or "",
+            cid or "",
+            day.isoformat(),
+            _local(start, zone),
+            _local(end, zone),
+            n,
+            round(w, 1),
+            round(far, 1),
+        ]

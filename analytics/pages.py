@@ -1,0 +1,130 @@
+"""What each analytics page shows: selectors' data turned into cards, charts and lists.
+
+Views call one function here per page; everything obeys the one DateRange. The query count
+of a page is fixed (independent of how much data there is); tests assert it.
+"""
+
+from __future__ import annotations
+
+from django.http import Http404
+
+from analytics import figures, selectors
+from analytics.ranges import DateRange
+from creators.models import Creator
+
+
+def _courses(creator: Creator) -> list:
+    from courses.models import Course
+
+    return list(Course.objects.filter(creator=creator).only("pk", "title").order_by("title"))
+
+
+def _video_choices(creator: Creator, top: list[dict]) -> list[dict]:
+    """Videos offered in the engagement picker: the range's top videos by watch time."""
+    return [{"id": v["video_id"], "title": v["title"]} for v in top[:25]]
+
+
+def dashboard(
+    *,
+    creator: Creator,
+    rng: DateRange,
+    course_id: int | None = None,
+    video_id: int | None = None,
+    first_day=None,
+) -> dict:
+    """The dashboard's context: cards, the nine charts, lists and the picker choices.
+
+    course_id narrows everything to one course (the builder's course tab); video_id picks
+    the video of the engagement and confusion charts (default: the most watched one).
+    Raises Http404 for a course or video that is not the creator's.
+    """
+    courses = _courses(creator)
+    if course_id and course_id not in {c.pk for c in courses}:
+        raise Http404("No such course.")
+    overview = selectors.overview_compare(creator=creator, rng=rng, course_id=course_id)
+    series = selectors.daily(creator=creator, rng=rng, course_id=course_id)
+    top = selectors.top_videos(creator=creator, rng=rng, course_id=course_id)
+    choices = _video_choices(creator, top)
+    chosen = None
+    if video_id:
+        chosen = _video_title(creator, video_id)
+    elif top:
+        chosen = {"id": top[0]["video_id"], "title": top[0]["title"]}
+    if chosen:
+        eng = selectors.engagement(creator=creator, video_id=chosen["id"], rng=rng)
+    else:
+        eng = {"bucket_seconds": 5, "duration": 0, "buckets": [], "questions": []}
+    title = chosen["title"] if chosen else ""
+    lessons = selectors.lesson_counts(creator=creator)
+    prog = selectors.progress_as_of(creator=creator, rng=rng, course_id=course_id)
+    shared = {"creator": creator, "rng": rng, "course_id": course_id}
+    charts = [
+        figures.active_students(series),
+        figures.watch_time(series),
+        figures.top_videos(top),
+        figures.engagement(eng, title),
+        figures.funnel(selectors.funnel(**shared, lessons=lessons, progress=prog)),
+        figures.cohorts(selectors.cohorts(creator=creator, rng=rng, course_id=course_id)),
+        figures.questions(series),
+        figures.confusion(eng, title),
+        figures.progress(selectors.progress_distribution(**shared, lessons=lessons, progress=prog)),
+        figures.confusion_overview(
+            selectors.confusion(creator=creator, rng=rng, course_id=course_id)
+        ),
+    ]
+    return {
+        "overview": overview,
+        "cards": selectors.cards(overview),
+        "charts": charts,
+        "courses": courses,
+        "course_id": course_id,
+        "video_choices": choices,
+        "video": chosen,
+        "groups": selectors.question_groups(creator=creator, rng=rng, course_id=course_id),
+        "not_covered": selectors.not_covered(creator=creator, rng=rng, course_id=course_id),
+        "students": selectors.students(**shared, limit=20, lessons=lessons),
+        "has_data": first_day is not None,
+    }
+
+
+def _video_title(creator: Creator, video_id: int) -> dict:
+    from videos.models import Video
+
+    video = Video.objects.filter(creator=creator, pk=video_id).values("pk", "title").first()
+    if video is None:
+        raise Http404("No such video.")
+    return {"id": video["pk"], "title": video["title"]}
+
+
+def video_page(*, creator: Creator, video_id: int, rng: DateRange) -> dict:
+    """The per-video analytics tab: engagement and confusion charts plus its questions."""
+    from analytics.models import QuestionFact
+
+    video = _video_title(creator, video_id)
+    eng = selectors.engagement(creator=creator, video_id=video_id, rng=rng)
+    questions = list(
+        QuestionFact.objects.filter(
+            creator=creator, video_id=video_id, day__gte=rng.start, day__lte=rng.end
+        ).order_by("position", "asked_at")[:200]
+    )
+    b = eng["buckets"]
+    return {
+        "video": video,
+        "engagement": eng,
+        "charts": [figures.engagement(eng), figures.confusion(eng)],
+        "questions": questions,
+        "viewers": max((x["unique_viewers"] for x in b), default=0),
+        "plays": sum(x["plays"] for x in b),
+    }
+
+
+def student_page(*, creator: Creator, user_id: int, rng: DateRange) -> dict:
+    """One student's analytics page (Http404 if not a student of this creator)."""
+    user = selectors.student_get(creator=creator, user_id=user_id)
+    detail = selectors.student_detail(creator=creator, user_id=user_id, rng=rng)
+    return {
+        "student": user,
+        "detail": detail,
+        "charts": [figures.student_activity(detail)],
+        "completed_lessons": sum(1 for p in detail["lessons"] if p.completed_at),
+    }

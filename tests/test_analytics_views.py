@@ -1,0 +1,280 @@
+"""The analytics dashboard, per-video/per-student pages, API contracts and CSV exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import timedelta
+
+import plotly.graph_objects as go
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from analytics.rollups import rollup_update
+from tests.analytics_support import ask, course_with_videos, enroll, play, progress
+from tests.factories import MembershipFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _days_ago(n: int, hour: int = 12):
+    now = timezone.now()
+    return now.replace(hour=hour, minute=0, second=0, microsecond=0) - timedelta(days=n)
+
+
+@pytest.fixture
+def history(creator):
+    """Two students, one course of two lessons: activity 3 days ago and 20 days ago."""
+    course, lessons = course_with_videos(creator, n=2, duration=100.0)
+    ana = MembershipFactory(creator=creator, user__display_name="Ana Ñúñez").user
+    bo = MembershipFactory(creator=creator, user__display_name="Bo").user
+    recent, older = _days_ago(3), _days_ago(20)
+    for user, at in ((ana, recent), (bo, older)):
+        enroll(creator=creator, user=user, course=course, at=at - timedelta(hours=1))
+    play(
+        creator=creator,
+        user=ana,
+        lesson=lessons[0],
+        at=recent,
+        segments=[
+            ("heartbeat", 0, 50),
+            ("heartbeat", 50, 100),
+            ("seeked", 100, 20),
+            ("heartbeat", 20, 40),
+        ],
+    )
+    progress(creator=creator, user=ana, lesson=lessons[0], at=recent, intervals=[[0, 100]])
+    play(creator=creator, user=bo, lesson=lessons[0], at=older, segments=[("heartbeat", 0, 30)])
+    progress(creator=creator, user=bo, lesson=lessons[0], at=older, intervals=[[0, 30]])
+    ask(
+        creator=creator,
+        user=ana,
+        text="Why does the wick draw up the wax?",
+        at=recent,
+        cite=(lessons[0].video, 22.0),
+    )
+    ask(
+        creator=creator,
+        user=ana,
+        text="why do wicks draw wax up",
+        at=recent,
+        cite=(lessons[0].video, 24.0),
+    )
+    ask(creator=creator, user=bo, text="Will this be on the exam?", at=older, covered=False)
+    ask(
+        creator=creator,
+        user=bo,
+        text="What is the bright part of the flame?",
+        at=older,
+        cite=(lessons[0].video, 61.0),
+    )
+    rollup_update(creator=creator)
+    return {"course": course, "lessons": lessons, "ana": ana, "bo": bo}
+
+
+def _figures(html: str) -> dict[str, dict]:
+    """{chart id: figure} from the page's json_script elements (validated by plotly)."""
+    out = {}
+    marker = 'type="application/json">'
+    for part in html.split('<script id="')[1:]:
+        chart_id, rest = part.split('"', 1)
+        body = rest.split(marker, 1)[1].split("</script>", 1)[0]
+        fig = json.loads(body)
+        go.Figure(fig)  # raises on anything plotly.js would not understand
+        out[chart_id.removesuffix("-data")] = fig
+    return out
+
+
+def test_dashboard_range_changes_every_figure(owner_client, history):
+    week = owner_client.get("/studio/acme/analytics/?range=7d")
+    month = owner_client.get("/studio/acme/analytics/?range=30d")
+    assert week.status_code == month.status_code == 200
+    text = month.content.decode()
+    for title in (
+        "Active students per day",
+        "Watch time per day",
+        "Top videos",
+        "Engagement",
+        "Course funnel",
+        "Retention by weekly enrolment cohort",
+        "Questions per day",
+        "Confusion",
+        "Progress of active students",
+    ):
+        assert title in text
+    f7, f30 = _figures(week.content.decode()), _figures(text)
+    assert len(f30) >= 9
+    # Bo's activity (20 days ago) is only inside 30d: every figure of 30d differs from 7d's,
+    # or is empty in 7d (then its empty state explains why).
+    for chart_id, fig in f30.items():
+        assert chart_id not in f7 or f7[chart_id]["data"] != fig["data"], chart_id
+    assert f7["chart-funnel"]["data"][0]["x"] == [1, 1, 1, 0]  # Ana: 1 of 2 lessons done
+    assert f30["chart-funnel"]["data"][0]["x"] == [2, 2, 1, 0]
+    custom = owner_client.get(
+        f"/studio/acme/analytics/?from={_days_ago(25).date()}&to={_days_ago(15).date()}"
+    )
+    assert custom.status_code == 200
+    assert _figures(custom.content.decode())["chart-active"]["data"][0]["y"].count(1) == 1
+
+
+def test_cards_show_deltas_against_previous_period(owner_client, history, creator):
+    response = owner_client.get("/api/v1/analytics/overview/?range=7d")
+    assert response.status_code == 200
+    data = response.json()
+    assert set(data) == {
+        "range",
+        "from",
+        "to",
+        "active_students",
+        "watch_seconds",
+        "lesson_completions",
+        "questions",
+        "questions_not_covered",
+        "previous",
+    }
+    assert data["range"] == "7d"
+    assert data["active_students"] == 1 and data["questions"] == 2
+    assert data["watch_seconds"] == 120.0 and data["lesson_completions"] == 1
+    assert data["previous"] == {
+        "active_students": 0,
+        "watch_seconds": 0.0,
+        "lesson_completions": 0,
+        "questions": 0,
+        "questions_not_covered": 0,
+    }
+    month = owner_client.get("/api/v1/analytics/overview/?range=30d").json()
+    assert month["active_students"] == 2 and month["questions_not_covered"] == 1
+    page = owner_client.get("/studio/acme/analytics/?range=7d").content.decode()
+    assert "+1 vs previous period" in page  # active students: 1 now, 0 before
+
+
+def test_engagement_api_contract(owner_client, history):
+    video = history["lessons"][0].video
+    data = owner_client.get(f"/api/v1/analytics/videos/{video.pk}/engagement/?range=7d").json()
+    assert data["bucket_seconds"] == 5 and data["duration"] == 100.0
+    assert len(data["buckets"]) == 20
+    b = {x["start"]: x for x in data["buckets"]}
+    assert b[0] == {"start": 0, "unique_viewers": 1, "plays": 1}
+    assert b[25] == {"start": 25, "unique_viewers": 1, "plays": 2}  # rewatched after a seek
+    assert data["questions"] == [{"start": 20, "count": 2}]  # placed by top citation
+    assert (
+        owner_client.get(f"/api/v1/analytics/videos/{video.pk}/engagement/?range=9y").status_code
+        == 400
+    )
+
+
+def test_students_and_other_tenants_get_404(client, history, creator, other_creator, student):
+    client.force_login(student)
+    assert client.get("/studio/acme/analytics/").status_code == 404
+    assert client.get("/api/v1/analytics/overview/?creator=acme").status_code == 404
+    video = history["lessons"][0].video
+    assert client.get(f"/api/v1/analytics/videos/{video.pk}/engagement/").status_code == 404
+    client.force_login(other_creator.owner)
+    assert client.get(f"/api/v1/analytics/videos/{video.pk}/engagement/").status_code == 404
+    assert client.get(f"/studio/globex/analytics/videos/{video.pk}/").status_code == 404
+    ana = history["ana"]
+    assert client.get(f"/studio/globex/analytics/students/{ana.pk}/").status_code == 404
+    assert client.get("/studio/acme/analytics/").status_code == 404
+
+
+def test_bad_range_is_a_clear_error(owner_client, history):
+    page = owner_client.get("/studio/acme/analytics/?from=2026-13-01&to=2026-01-01")
+    assert page.status_code == 400
+    assert "Use a date like" in page.content.decode()
+    assert owner_client.get("/studio/acme/analytics/export.csv?report=nope").status_code == 400
+
+
+def test_pages_render(owner_client, history):
+    ana, video = history["ana"], history["lessons"][0].video
+    assert (
+        "Questions on this video"
+        in owner_client.get(f"/studio/acme/analytics/videos/{video.pk}/?range=30d").content.decode()
+    )
+    page = owner_client.get(f"/studio/acme/analytics/students/{ana.pk}/?range=30d")
+    assert page.status_code == 200 and "Ana Ñúñez" in page.content.decode()
+    listing = owner_client.get("/studio/acme/analytics/students/?range=30d").content.decode()
+    assert "Ana Ñúñez" in listing and "Bo" in listing
+    course = history["course"]
+    assert owner_client.get(f"/studio/acme/analytics/courses/{course.pk}/").status_code == 200
+
+
+def test_most_asked_groups_similar_wordings(owner_client, history):
+    page = owner_client.get("/studio/acme/analytics/?range=30d").content.decode()
+    assert "2\u00d7" in page  # the two wick questions are one group
+    assert "Will this be on the exam?" in page.split('id="not-covered"')[1]
+
+
+def test_dashboard_query_count_is_constant(owner_client, history, creator):
+    with CaptureQueriesContext(connection) as small:
+        assert owner_client.get("/studio/acme/analytics/?range=30d").status_code == 200
+    # Ten times the students and questions: the page must not issue more queries.
+    _course, lessons = history["course"], history["lessons"]
+    for i in range(10):
+        user = MembershipFactory(creator=creator).user
+        at = _days_ago(2 + i % 5)
+        play(
+            creator=creator,
+            user=user,
+            lesson=lessons[i % 2],
+            at=at,
+            segments=[("heartbeat", 0, 40)],
+        )
+        ask(
+            creator=creator,
+            user=user,
+            text=f"Question number {i} about flames",
+            at=at,
+            covered=i % 2 == 0,
+            cite=(lessons[0].video, 5.0 * i),
+        )
+    rollup_update(creator=creator)
+    with CaptureQueriesContext(connection) as big:
+        assert owner_client.get("/studio/acme/analytics/?range=30d").status_code == 200
+    assert len(big) == len(small)
+    assert len(big) <= 34, "\n".join(q["sql"][:150] for q in big.captured_queries)
+
+
+def test_csv_export_content_and_encoding(owner_client, history):
+    start, end = _days_ago(30).date(), _days_ago(0).date()
+    for report, header in (
+        ("videos", "video_id"),
+        ("students", "user_id"),
+        ("questions", "asked_at"),
+        ("watch", "session_id"),
+    ):
+        response = owner_client.get(
+            f"/studio/acme/analytics/export.csv?report={report}&from={start}&to={end}"
+        )
+        assert response.status_code == 200 and response.streaming
+        assert response["Content-Disposition"] == (
+            f'attachment; filename="acme-{report}-{start}-{end}.csv"'
+        )
+        raw = b"".join(response.streaming_content)
+        assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM: Excel reads it as UTF-8
+        rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+        assert rows[0][0] == header
+        if report == "students":
+            names = {r[1] for r in rows[1:]}
+            assert "Ana Ñúñez" in names  # non-ASCII survives
+        if report == "questions":
+            assert len(rows) == 5 and {r[4] for r in rows[1:]} == {"yes", "no"}
+        if report == "watch":
+            assert len(rows) == 3
+    narrow = owner_client.get(
+        f"/studio/acme/analytics/export.csv?report=questions&from={_days_ago(5).date()}&to={end}"
+    )
+    assert (
+        len(list(csv.reader(io.StringIO(b"".join(narrow.streaming_content).decode("utf-8-sig")))))
+        == 3
+    )
+
+
+def test_empty_dashboard_explains_itself(owner_client, creator):
+    page = owner_client.get("/studio/acme/analytics/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "No student activity yet" in text
+    assert "vendor/plotly.min.js" in text
