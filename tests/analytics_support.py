@@ -7,9 +7,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from courses.intervals import intervals_merge, intervals_total
-
 from chat.models import ChatMessage, ChatSession
+from courses.intervals import intervals_merge, intervals_total
 from courses.models import Course, Enrollment, Lesson, LessonProgress, Module, WatchEvent
 from videos.models import Video
 
