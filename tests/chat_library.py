@@ -18,16 +18,49 @@ LECTURES = {
     "faraday-1": ROOT / "videos" / "demo" / "faraday-candle-1",
     "faraday-2": ROOT / "tests" / "data" / "faraday-candle-2",
 }
+# Caption-only lectures (real captions, no media here): their cues come from the .vtt.
+CAPTION_LECTURES = {
+    "mit1690": (
+        ROOT / "tests" / "data" / "mit1690-session-1.vtt",
+        "MIT 16.90 Computational Methods in Aerospace Engineering - Session 1",
+    ),
+    "infovis": (
+        ROOT / "tests" / "data" / "coursera-infovis-intro.vtt",
+        "Information Visualization Specialization - Introduction",
+    ),
+}
+# The development question set (bench/qa.py, tests/test_qa_set.py): one file per lecture.
+QA_DIR = ROOT / "tests" / "data" / "qa"
 
 
 @cache
 def cues(name: str) -> list[dict]:
     """[{index, start, end, text}] for a lecture (seconds)."""
+    if name in CAPTION_LECTURES:
+        from videos.captions import parse_captions
+
+        path = CAPTION_LECTURES[name][0]
+        parsed = parse_captions(path.read_bytes(), filename=path.name)
+        return [
+            {"index": i, "start": float(c.start), "end": float(c.end), "text": c.text}
+            for i, c in enumerate(parsed)
+        ]
     return json.loads(LECTURES[name].with_suffix(".json").read_text())["cues"]
 
 
 def title(name: str) -> str:
+    if name in CAPTION_LECTURES:
+        return CAPTION_LECTURES[name][1]
     return json.loads(LECTURES[name].with_suffix(".json").read_text())["title"]
+
+
+def qa_questions() -> list[dict]:
+    """The development set: [{id, video, question, start, end, kind, follows?}] from every
+    tests/data/qa/*.json file (video/start/end null for out-of-scope questions)."""
+    out: list[dict] = []
+    for path in sorted(QA_DIR.glob("*.json")):
+        out.extend(json.loads(path.read_text()))
+    return out
 
 
 def ingest_lecture(creator, name: str, *, title_override: str | None = None):

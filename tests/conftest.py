@@ -14,6 +14,17 @@ def data_dir() -> Path:
     return DATA
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _full_text_by_default():
+    """Tests search with full text only unless they opt in to an embedder: the local model
+    (the offline default outside tests) embeds a lecture in tens of seconds on a loaded
+    2-core machine. tests/test_qa_set.py and the embedding tests opt in."""
+    from django.test import override_settings
+
+    with override_settings(CHRONOS_EMBEDDER="none"):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path, storage_backend, request):
     """Each test writes media into its own folder, so DELETE tests can see orphans; tests

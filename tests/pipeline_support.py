@@ -223,5 +223,6 @@ def embeddings_handler(req: Request) -> Response:
 
 
 def use_openai(settings, server) -> None:
+    settings.CHRONOS_EMBEDDER = "auto"  # the key picks OpenAI (tests default to "none")
     settings.OPENAI_API_KEY = "sk-test-loopback"
     settings.OPENAI_BASE_URL = server.base_url + "/v1"

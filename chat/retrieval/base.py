@@ -96,6 +96,9 @@ class Passage:
     coverage: float
     relevance: float
     fused: float = 0.0
+    # Whole sentences of the quote from the answering one on: [{text, start, end, coverage}]
+    # (moment-level retrieval; the offline answerer explains from them).
+    sentences: list[dict] = field(default_factory=list)
 
     def as_citation(self) -> dict:
         return {

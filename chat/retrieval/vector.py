@@ -23,19 +23,24 @@ SCORED_ROWS = 20
 
 _SQL = """
 SELECT chunk_id, video_id, first_segment_index, last_segment_index,
-       CASE WHEN row_number() OVER () <= %(scored)s THEN 1 - (embedding <=> %(vec)s::vector) END
+       CASE WHEN row_number() OVER () <= %(scored)s THEN 1 - (embedding <=> %(vec)s::vector) END,
+       window_id
 FROM (
-    SELECT w.chunk_id, w.video_id, w.first_segment_index, w.last_segment_index, w.embedding
+    SELECT w.chunk_id, w.video_id, w.first_segment_index, w.last_segment_index, w.embedding,
+           w.window_id
     FROM {table} w
     WHERE w.creator_id = %(creator)s AND w.embedding_model = %(model)s AND {video_filter}
     ORDER BY w.embedding <=> %(vec)s::vector
     LIMIT %(limit)s
 ) AS best
 """
-_WINDOWS = "videos_segmentwindow"
+_WINDOWS = (
+    "(SELECT id AS window_id, chunk_id, video_id, first_segment_index, last_segment_index, "
+    "embedding, embedding_model, creator_id FROM videos_segmentwindow)"
+)
 _CHUNKS = (
-    "(SELECT id AS chunk_id, video_id, first_segment_index, last_segment_index, "
-    "embedding, embedding_model, creator_id FROM videos_videochunk)"
+    "(SELECT NULL::bigint AS window_id, id AS chunk_id, video_id, first_segment_index, "
+    "last_segment_index, embedding, embedding_model, creator_id FROM videos_videochunk)"
 )
 
 
@@ -75,9 +80,13 @@ def vector_query(scope: Scope, model: str, vector, *, windows: bool = True) -> t
     return sql, params
 
 
-def vector_rank(scope: Scope, embedder, question: str, creator: Creator) -> list[ChunkHit]:
+def vector_rank(
+    scope: Scope, embedder, question: str, creator: Creator, *, windows_out: dict | None = None
+) -> list[ChunkHit]:
     """Chunks by their best window's cosine similarity (windows of the embedder's model;
-    chunk embeddings when no window has one). [] when nothing in scope has that model."""
+    chunk embeddings when no window has one). [] when nothing in scope has that model.
+    windows_out: when a dict, receives "windows": [(window_id, similarity or None)] best
+    first and "vector": the question's vector (moment-level retrieval reads both)."""
     model = embedder.model_name
     video_filter, extra = scope.video_filter("video_id")
     params = {"creator": scope.creator_id, "model": model, **extra}
@@ -97,10 +106,12 @@ def vector_rank(scope: Scope, embedder, question: str, creator: Creator) -> list
             if not cur.fetchone()[0]:
                 return []
     vector = embedder.embed([question], creator=creator, subject="chat:question")[0]
-    return vector_search(scope, model, vector, windows=has_windows)
+    return vector_search(scope, model, vector, windows=has_windows, windows_out=windows_out)
 
 
-def vector_search(scope: Scope, model: str, vector, *, windows: bool = True) -> list[ChunkHit]:
+def vector_search(
+    scope: Scope, model: str, vector, *, windows: bool = True, windows_out: dict | None = None
+) -> list[ChunkHit]:
     """Chunks ranked by cosine similarity of `vector` to their best window (or the chunk
     embedding when windows=False), inside `scope`, vectors of `model` only. A hit's
     .vector is the similarity (-1..1) for the first SCORED_ROWS windows, else None is
@@ -112,11 +123,17 @@ def vector_search(scope: Scope, model: str, vector, *, windows: bool = True) -> 
         rows = cur.fetchall()
     hits: dict[int, ChunkHit] = {}
     last = 0.0
-    for chunk_id, video_id, first, last_index, sim in rows:
+    for chunk_id, video_id, first, last_index, sim, window_id in rows:
+        if windows_out is not None and window_id is not None:
+            windows_out.setdefault("windows", []).append(
+                (window_id, None if sim is None else float(sim))
+            )
         if sim is not None:
             last = float(sim)
         if chunk_id not in hits:  # rows come best first: the first is the best window
             hits[chunk_id] = ChunkHit(
                 chunk_id=chunk_id, video_id=video_id, vector=last, best_window=(first, last_index)
             )
+    if windows_out is not None:
+        windows_out["vector"] = vector
     return list(hits.values())

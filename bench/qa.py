@@ -1,0 +1,89 @@
+"""Answer quality on the development set (tests/data/qa/*.json), through the chat service.
+
+    .venv/bin/python bench/qa.py [--embedder local|none|openai] [--answerer extractive|...]
+                                 [--details FILE]
+
+Seeds its own embedded PostgreSQL (/tmp/chronos-benchqa): one creator with every lecture of
+the set (their caption cues as transcripts, chunked and windowed by the pipeline; kept
+between runs), embedded with --embedder, and a student who asks every question through
+chat.services.chat_ask (each in a new session; follow-ups in the session of the question
+they follow). Prints moment
+hit@5 / hit@1, start within 15 s @5, out-of-scope refused, invented citations, follow-ups
+answered and p50/p95 ms per question (see tests/qa_eval.py for the definitions).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--embedder", default="local", help="local | none | openai | auto")
+    parser.add_argument("--answerer", default="extractive", help="extractive | auto | ...")
+    parser.add_argument("--details", default=None, help="write per-question outcomes (JSON)")
+    args = parser.parse_args()
+    os.environ.setdefault("CHRONOS_DATA_DIR", "/tmp/chronos-benchqa")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chronos.settings")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ["CHRONOS_EMBEDDER"] = args.embedder
+    os.environ["CHRONOS_ANSWERER"] = args.answerer
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from chat.models import AnswerCacheEntry
+    from chat.retrieval import calibration_get
+    from tests.chat_library import qa_questions
+    from tests.qa_eval import ask_all, library_for_bench
+    from videos.embedders import get_embedder
+
+    call_command("migrate", verbosity=0, interactive=False)
+    items = qa_questions()
+    names = sorted({i["video"] for i in items if i["video"]})
+    started = time.perf_counter()
+    creator, student, videos = library_for_bench(items)
+    embed_s = time.perf_counter() - started
+    embedder = get_embedder()
+    calibration_get(creator=creator)
+    AnswerCacheEntry.objects.filter(creator=creator).delete()
+    report = ask_all(user=student, creator=creator, videos=videos, items=items)
+    f = report.figures()
+    model = embedder.model_name if embedder else "none (full text only)"
+    print(f"embedder: {model}; answerer: {args.answerer}; lectures: {', '.join(names)}")
+    if embedder is not None:
+        print(f"building/embedding the library took {embed_s:.1f} s (reused when present)")
+    print(
+        f"questions: {f['n']} in scope, {f['followups_total']} follow-ups, "
+        f"{f['oos_total']} out of scope"
+    )
+    print(f"moment hit@5          {f['hit5']:.3f}")
+    print(f"moment hit@1          {f['hit1']:.3f}")
+    print(f"start within 15 s @5  {f['start5']:.3f}")
+    print(f"out-of-scope refused  {f['oos_refused']}/{f['oos_total']}")
+    print(f"invented citations    {f['invented']}")
+    print(f"follow-ups answered   {f['followups']}/{f['followups_total']}")
+    print(f"ms per question       p50 {f['p50_ms']:.0f}  p95 {f['p95_ms']:.0f}")
+    if args.details:
+        rows = [
+            {"id": o.item["id"], "covered": o.covered, "ms": round(o.ms),
+             "citations": [{k: c.get(k) for k in ("video_id", "start", "end", "quote")}
+                           for c in o.citations],
+             "answer": o.answer}
+            for o in report.outcomes
+        ]  # fmt: skip
+        Path(args.details).write_text(json.dumps(rows, indent=1, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,325 @@
+"""Moment-level retrieval: candidate windows of a few cues, scored by a learned fusion of
+full text and vector similarity, pinpointed to the sentence that answers.
+
+1. Candidates: the SegmentWindows (3 consecutive cues, stride 1) inside the best
+   LEXICAL_CHUNKS chunks of the full-text ranking, plus the windows the vector index
+   returned, plus (asked from a lesson) the windows around the player's position.
+2. Features per window: `lex`, the IDF-weighted share (0-1) of the question's lexemes the
+   window contains; `cos`, its cosine similarity to the question (0 without vectors).
+3. Score z = w_lex * lex + w_cos * cos (+ a position prior near the player), weights and the
+   "not covered" floor LEARNED on the development set by bench/fit_retrieval.py and stored
+   with their provenance in chat/retrieval/learned.json (one set per configuration: with
+   vectors, full text only). A convex/linear fusion of normalised scores, tuned, beats
+   reciprocal rank fusion (Bruch, Gai & Ingber, "An Analysis of Fusion Functions for Hybrid
+   Retrieval", ACM TOIS 2023) and keeps an absolute score to test the floor on.
+4. Distinct moments: best first, a window overlapping or touching an already chosen one in
+   the same video is skipped; at most top_k, each above the floor (the first is kept for
+   inspection even under it).
+5. Pinpoint: the window's transcript (with two cues of context each side) is split into
+   sentences; the answering sentence is the one inside the window holding most of the
+   question's (IDF-weighted) lexemes, the earliest on a tie. The citation starts where
+   that sentence starts (interpolated inside its cue by character offset) and runs, in
+   whole sentences, to the end of the window.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.db import connection
+
+from chat.retrieval.base import ChunkHit, Passage, Scope
+from videos.models import SEARCH_CONFIG
+
+LEARNED_FILE = Path(__file__).resolve().parent / "learned.json"
+# Chunks of the full-text ranking whose windows become candidates (a chunk holds ~35).
+LEXICAL_CHUNKS = 8
+# Asked from a lesson: windows up to this many seconds before the player's position (and
+# POSITION_AHEAD after it) are candidates, with a prior that decays with distance in
+# seconds (e-folding POSITION_DECAY). The prior's weight is not learned (the set has no
+# player positions): it is the score of a window holding half the question's lexemes, so
+# "what did he just say?" lands near the player while a specific question still wins.
+POSITION_BEFORE = 60.0
+POSITION_AHEAD = 5.0
+POSITION_DECAY = 30.0
+# Cues of context fetched each side of a window (whole sentences, LLM context).
+CONTEXT_SEGMENTS = 2
+_ABBREVIATIONS = ("Mr.", "Mrs.", "Dr.", "St.", "Prof.", "vs.", "e.g.", "i.e.", "fig.")
+
+
+@functools.cache
+def learned() -> dict:
+    """The learned fusion parameters: {"hybrid": {...}, "fulltext": {...}, "provenance"}."""
+    return json.loads(LEARNED_FILE.read_text())
+
+
+def fusion_params(*, vectors: bool) -> dict:
+    """{w_lex, w_cos, floor} for a configuration (with vectors or full text only)."""
+    return learned()["hybrid" if vectors else "fulltext"]
+
+
+@dataclass
+class Window:
+    """A candidate moment: a SegmentWindow with its features and score."""
+
+    id: int
+    video_id: int
+    chunk_id: int
+    first: int
+    last: int
+    start: float
+    end: float
+    lexemes: set[str]
+    cos: float = 0.0
+    lex: float = 0.0
+    score: float = 0.0
+
+
+@dataclass
+class Sentence:
+    """A whole sentence of a transcript: text, start/end in seconds, the segment indices it
+    starts and ends in, and the IDF-weighted share of the question's lexemes it holds."""
+
+    text: str
+    start: float
+    end: float
+    first_segment: int
+    last_segment: int
+    coverage: float = 0.0
+    lexemes: set[str] = field(default_factory=set)
+
+
+def candidate_windows(
+    scope: Scope,
+    lexical: list[ChunkHit],
+    vector_windows: list[tuple[int, float | None]],
+    *,
+    vector=None,
+    model: str = "",
+    position: tuple[int, float] | None = None,
+) -> list[Window]:
+    """The candidate windows with their lexemes and (when `vector` is given) their cosine
+    similarity under `model`. position: (video_id, seconds) of the player, or None."""
+    chunk_ids = [h.chunk_id for h in lexical[:LEXICAL_CHUNKS]]
+    window_ids = [w for w, _ in vector_windows]
+    pvideo, pos = position if position and position[0] in scope.video_ids else (None, None)
+    if not chunk_ids and not window_ids and pvideo is None:
+        return []
+    from chat.retrieval.vector import vector_literal
+
+    with connection.cursor() as cur:
+        cur.execute(
+            """
+            SELECT w.id, w.video_id, w.chunk_id, w.first_segment_index, w.last_segment_index,
+                   w.start, w."end", tsvector_to_array(to_tsvector(%(cfg)s::regconfig, w.text)),
+                   CASE WHEN %(vec)s::text IS NOT NULL AND w.embedding_model = %(model)s
+                        THEN 1 - (w.embedding <=> %(vec)s::vector) END
+            FROM videos_segmentwindow w
+            WHERE w.creator_id = %(creator)s
+              AND (w.chunk_id = ANY(%(chunks)s) OR w.id = ANY(%(ids)s)
+                   OR (w.video_id = %(pvideo)s AND w.start <= %(hi)s AND w."end" >= %(lo)s))
+            """,
+            {
+                "cfg": SEARCH_CONFIG,
+                "vec": vector_literal(vector) if vector is not None else None,
+                "model": model,
+                "creator": scope.creator_id,
+                "chunks": chunk_ids,
+                "ids": window_ids,
+                "pvideo": pvideo,
+                "hi": (pos or 0) + POSITION_AHEAD,
+                "lo": (pos or 0) - POSITION_BEFORE,
+            },
+        )
+        rows = cur.fetchall()
+    allowed = set(scope.video_ids)
+    return [
+        Window(
+            id=r[0],
+            video_id=r[1],
+            chunk_id=r[2],
+            first=r[3],
+            last=r[4],
+            start=float(r[5]),
+            end=float(r[6]),
+            lexemes={lx for lx in (r[7] or []) if "\\" not in lx},
+            cos=float(r[8]) if r[8] is not None else 0.0,
+        )
+        for r in rows
+        if r[1] in allowed
+    ]
+
+
+def score_windows(
+    windows: list[Window],
+    weights: dict[str, float],
+    params: dict,
+    *,
+    position: tuple[int, float] | None = None,
+) -> list[Window]:
+    """Set each window's lex and score (see module doc); return them best first (ties: the
+    earlier moment). weights: {lexeme: IDF} of the question's lexemes."""
+    total = sum(weights.values()) or 1.0
+    for w in windows:
+        w.lex = sum(v for lx, v in weights.items() if lx in w.lexemes) / total
+        w.score = params["w_lex"] * w.lex + params["w_cos"] * w.cos
+        if position is not None and w.video_id == position[0]:
+            gap = max(0.0, position[1] - w.end, w.start - position[1])
+            w.score += position_prior(params) * math.exp(-gap / POSITION_DECAY)
+    return sorted(windows, key=lambda w: (-w.score, w.video_id, w.first))
+
+
+def position_prior(params: dict) -> float:
+    """The weight of the player-position prior: the score of half the lexemes matched."""
+    return 0.5 * params["w_lex"]
+
+
+def distinct_moments(ranked: list[Window], *, top_k: int, floor: float) -> list[Window]:
+    """Best-first windows that neither overlap nor touch a better one in the same video; at
+    most top_k; all but the first must reach `floor`."""
+    chosen: list[Window] = []
+    for w in ranked:
+        if len(chosen) >= top_k:
+            break
+        if chosen and w.score < floor:
+            break
+        if any(
+            c.video_id == w.video_id and w.first <= c.last + 1 and w.last >= c.first - 1
+            for c in chosen
+        ):
+            continue
+        chosen.append(w)
+    return chosen
+
+
+def split_sentences(segments: list[tuple[int, float, float, str]]) -> list[Sentence]:
+    """Whole sentences of consecutive segments [(index, start, end, text)]. A sentence ends
+    at . ! or ? followed by a space (not after a common abbreviation); its start time is
+    interpolated inside its cue by character offset."""
+    text = ""
+    spans: list[tuple[int, int, tuple]] = []  # (char from, char to, segment)
+    for seg in segments:
+        piece = " ".join((seg[3] or "").split())
+        if not piece:
+            continue
+        if text:
+            text += " "
+        spans.append((len(text), len(text) + len(piece), seg))
+        text += piece
+    if not text:
+        return []
+    bounds = [0]
+    for m in re.finditer(r"[.!?][\"'\u201d\u2019)]*\s+", text):
+        before = text[: m.start() + 1]
+        if before.endswith(_ABBREVIATIONS):
+            continue
+        bounds.append(m.end())
+    bounds.append(len(text))
+
+    def at(offset: int, *, end: bool = False) -> tuple[float, int]:
+        for lo, hi, seg in spans:
+            if lo <= offset <= hi:
+                frac = (offset - lo) / max(hi - lo, 1)
+                return seg[1] + frac * (seg[2] - seg[1]), seg[0]
+        last = spans[-1][2]
+        return (last[2] if end else last[1]), last[0]
+
+    out = []
+    for a, b in itertools.pairwise(bounds):
+        sentence = text[a:b].strip()
+        if not sentence:
+            continue
+        start, first = at(a)
+        end, last = at(b, end=True)
+        out.append(Sentence(sentence, round(start, 3), round(end, 3), first, last))
+    return out
+
+
+def pinpoint_moments(
+    moments: list[Window], weights: dict[str, float], scope: Scope
+) -> list[Passage]:
+    """One Passage per moment (see module doc, step 5), in the moments' order."""
+    if not moments:
+        return []
+    total = sum(weights.values()) or 1.0
+    ranges = [
+        (m.video_id, max(0, m.first - CONTEXT_SEGMENTS), m.last + CONTEXT_SEGMENTS) for m in moments
+    ]
+    with connection.cursor() as cur:
+        cur.execute(
+            """
+            SELECT r.n, s.index, s.start, s."end", s.text, v.title
+            FROM unnest(%s::int[], %s::bigint[], %s::int[], %s::int[]) AS r(n, vid, lo, hi)
+            JOIN videos_transcriptsegment s
+                 ON s.video_id = r.vid AND s.index BETWEEN r.lo AND r.hi
+            JOIN videos_video v ON v.id = s.video_id AND v.creator_id = %s
+            ORDER BY r.n, s.index
+            """,
+            [
+                list(range(len(ranges))),
+                [r[0] for r in ranges],
+                [r[1] for r in ranges],
+                [r[2] for r in ranges],
+                scope.creator_id,
+            ],
+        )
+        rows = cur.fetchall()
+    segs: dict[int, list[tuple]] = {}
+    titles: dict[int, str] = {}
+    for n, index, start, end, text, title in rows:
+        segs.setdefault(n, []).append((index, float(start), float(end), text))
+        titles[n] = title
+    per_moment = {n: split_sentences(s) for n, s in segs.items()}
+    _sentence_lexemes([s for ss in per_moment.values() for s in ss])
+    passages = []
+    for n, m in enumerate(moments):
+        sentences = per_moment.get(n) or []
+        inside = [s for s in sentences if s.last_segment >= m.first and s.first_segment <= m.last]
+        if not inside:
+            continue
+        for s in inside:
+            s.coverage = sum(v for lx, v in weights.items() if lx in s.lexemes) / total
+        best = max(inside, key=lambda s: (s.coverage, -inside.index(s)))
+        quoted = [s for s in inside if s.start >= best.start]
+        context = [s for s in sentences if s.end >= best.start - 20 and s.start <= m.end + 20]
+        passages.append(
+            Passage(
+                video_id=m.video_id,
+                video_title=titles.get(n, ""),
+                chunk_id=m.chunk_id,
+                first_segment_index=best.first_segment,
+                last_segment_index=max(s.last_segment for s in quoted),
+                start=best.start,
+                end=max(m.end, quoted[-1].end),
+                quote=" ".join(s.text for s in quoted),
+                context=" ".join(s.text for s in context),
+                score=round(m.score, 4),
+                coverage=best.coverage,
+                relevance=m.lex,
+                fused=m.score,
+                sentences=[
+                    {"text": s.text, "start": s.start, "end": s.end, "coverage": s.coverage}
+                    for s in quoted
+                ],
+            )
+        )
+    return passages
+
+
+def _sentence_lexemes(sentences: list[Sentence]) -> None:
+    if not sentences:
+        return
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT tsvector_to_array(to_tsvector(%s::regconfig, t)) "
+            "FROM unnest(%s::text[]) WITH ORDINALITY AS u(t, n) ORDER BY n",
+            [SEARCH_CONFIG, [s.text for s in sentences]],
+        )
+        for s, (lexemes,) in zip(sentences, cur.fetchall(), strict=True):
+            s.lexemes = {lx for lx in (lexemes or []) if "\\" not in lx}

@@ -1,0 +1,168 @@
+"""The development question set, asked through the chat service, scored (bench/qa.py and
+tests/test_qa_set.py share this).
+
+Metrics (over in-scope questions that are not follow-ups unless named):
+- hit@5: a top-5 citation in the right video overlapping the truth span widened by
+  HIT_SLACK seconds each side; hit@1: the same for the first citation;
+- start@5: a top-5 citation in the right video starting within START_SLACK seconds of the
+  truth span's start (the player lands on the moment);
+- out-of-scope refused: answered "not covered"; invented citations: citations given to
+  out-of-scope questions (should be 0);
+- follow-ups answered: hit@5 for follow-ups, asked in the session of the question they follow;
+- p50/p95 ms: wall time per question through the service.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from tests.chat_library import build_rows, qa_questions
+
+# Seconds of slack: a citation "hits" when it overlaps the truth span widened by 5 s each
+# side, and "starts on the moment" within 15 s of the span's start (issue 12's definitions).
+HIT_SLACK = 5.0
+START_SLACK = 15.0
+
+
+@dataclass
+class Outcome:
+    """One asked question: its item, the citations [{video_id, start, end, ...}], covered,
+    milliseconds."""
+
+    item: dict
+    citations: list[dict]
+    covered: bool
+    ms: float
+    answer: str = ""
+
+
+@dataclass
+class Report:
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def _in_scope(self, followups: bool) -> list[Outcome]:
+        return [
+            o
+            for o in self.outcomes
+            if o.item["video"] is not None and (o.item.get("follows") is not None) == followups
+        ]
+
+    def figures(self) -> dict:
+        """{hit5, hit1, start5, followups, oos_refused, oos_total, invented, n, p50_ms,
+        p95_ms} (fractions 0-1 for rates)."""
+        main = self._in_scope(False)
+        follow = self._in_scope(True)
+        oos = [o for o in self.outcomes if o.item["video"] is None]
+        ms = sorted(o.ms for o in self.outcomes)
+
+        def rate(items, fn):
+            return sum(1 for o in items if fn(o)) / len(items) if items else 0.0
+
+        def pct(p):
+            return ms[min(len(ms) - 1, round(p * (len(ms) - 1)))] if ms else 0.0
+
+        return {
+            "n": len(main),
+            "hit5": rate(main, lambda o: hit(o, 5)),
+            "hit1": rate(main, lambda o: hit(o, 1)),
+            "start5": rate(main, start_hit),
+            "followups": sum(1 for o in follow if hit(o, 5)),
+            "followups_total": len(follow),
+            "oos_refused": sum(1 for o in oos if not o.covered),
+            "oos_total": len(oos),
+            "invented": sum(len(o.citations) for o in oos),
+            "p50_ms": pct(0.5),
+            "p95_ms": pct(0.95),
+        }
+
+
+def _right_video(o: Outcome, c: dict) -> bool:
+    return c.get("video_id") == o.item["video_id"]
+
+
+def hit(o: Outcome, k: int) -> bool:
+    """A top-k citation overlaps the truth span (± HIT_SLACK s)."""
+    lo, hi = o.item["start"] - HIT_SLACK, o.item["end"] + HIT_SLACK
+    return any(_right_video(o, c) and c["start"] <= hi and c["end"] >= lo for c in o.citations[:k])
+
+
+def start_hit(o: Outcome) -> bool:
+    """A top-5 citation starts within START_SLACK s of the truth span's start."""
+    return any(
+        _right_video(o, c) and abs(c["start"] - o.item["start"]) <= START_SLACK
+        for c in o.citations[:5]
+    )
+
+
+def build_library(creator, names) -> dict:
+    """{lecture name: Video}: each lecture's cues as a completed video (no media needed),
+    chunked and windowed by the pipeline's own chunks_replace."""
+    return {name: build_rows(creator, name) for name in names}
+
+
+def embed_library(videos: dict, embedder) -> None:
+    """Embed every chunk and window with `embedder` (the pipeline's embed step)."""
+    from videos.pipeline import embed_video
+
+    for video in videos.values():
+        embed_video(video, embedder)
+
+
+def ask_all(*, user, creator, videos: dict, items: list[dict] | None = None) -> Report:
+    """Ask every question through chat.services.chat_ask (the chat's own service): each
+    question in a new session, a follow-up in the session of the question it follows."""
+    from chat.services import chat_ask
+
+    items = ordered(items if items is not None else qa_questions())
+    sessions: dict[str, int] = {}
+    report = Report()
+    for item in items:
+        item = {**item, "video_id": videos[item["video"]].pk if item["video"] else None}
+        session_id = sessions.get(item.get("follows") or "")
+        started = time.perf_counter()
+        result = chat_ask(
+            user=user, creator=creator, message=item["question"], session_id=session_id
+        )
+        ms = (time.perf_counter() - started) * 1000
+        sessions[item["id"]] = result.session_id
+        report.outcomes.append(
+            Outcome(item, result.citations, result.covered, ms, answer=result.answer)
+        )
+    return report
+
+
+def ordered(items: list[dict]) -> list[dict]:
+    """Questions with every follow-up moved right after the question it follows."""
+    by_id = {i["id"]: i for i in items}
+    out: list[dict] = []
+    for item in items:
+        if item.get("follows"):
+            continue
+        out.append(item)
+        out.extend(i for i in items if i.get("follows") == item["id"] and i["id"] in by_id)
+    return out
+
+
+def library_for_bench(items: list[dict], *, handle: str = "bench-qa"):
+    """(creator, student, {lecture: Video}) for the bench scripts: reuses the creator
+    `handle` and its videos when a previous run left them (their vectors too), else builds
+    them. The student is a member who asks the questions."""
+    from creators.models import Creator, Membership, User
+    from tests.chat_library import title
+    from videos.embedders import get_embedder
+
+    names = sorted({i["video"] for i in items if i["video"]})
+    creator, _ = Creator.objects.get_or_create(handle=handle, defaults={"company_name": "Bench QA"})
+    student, _ = User.objects.get_or_create(
+        username=f"{handle}-student", defaults={"email": f"{handle}@bench.test"}
+    )
+    Membership.objects.get_or_create(creator=creator, user=student)
+    videos = {}
+    for name in names:
+        video = creator.videos.filter(title=title(name)).order_by("-id").first()
+        videos[name] = video or build_rows(creator, name)
+    embedder = get_embedder()
+    if embedder is not None:
+        embed_library(videos, embedder)  # only what lacks this model's vectors
+    return creator, student, videos
