@@ -71,6 +71,12 @@ class ChatMessage(models.Model):
     cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=Decimal(0))
     latency_ms = models.PositiveIntegerField(default=0)
     cached = models.BooleanField(default=False)
+    # Where the player was when the question was asked from a lesson (user turns): the
+    # video and its position in seconds; null when asked from the chat page.
+    video = models.ForeignKey(
+        "videos.Video", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    video_position = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
