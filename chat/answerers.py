@@ -3,8 +3,9 @@
 - AnthropicAnswerer: Claude through the `anthropic` SDK (streaming Messages API).
 - OpenAIChatAnswerer: any OpenAI-compatible chat endpoint (`openai` SDK, streaming, with
   stream_options.include_usage so the final chunk carries token counts).
-- ExtractiveAnswerer: offline default. Quotes the best supporting sentences, labelled as
-  quotations, each with its [n] marker. No model, no cost.
+- ExtractiveAnswerer: offline default. Explains with 2-5 whole sentences of the videos around
+  the best moments, each with its [n] marker, introduced by a sentence naming the
+  lecture(s). No model, no cost.
 
 Choice (settings.CHRONOS_ANSWERER): auto | anthropic | openai | extractive. auto ->
 Anthropic when ANTHROPIC_API_KEY is set, else OpenAI when OPENAI_API_KEY is set (with
@@ -24,14 +25,22 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from chat.prompts import SYSTEM_PROMPT, TITLE_PROMPT, build_messages
+from chat.prompts import (
+    REWRITE_PROMPT,
+    SYSTEM_PROMPT,
+    TITLE_PROMPT,
+    build_messages,
+    build_rewrite_message,
+)
 
 # Upper bound on answer length (tokens); answers are a paragraph or a few bullets.
 MAX_ANSWER_TOKENS = 1024
 MAX_TITLE_TOKENS = 24
-# The extractive answer quotes at most this many passages.
-EXTRACTIVE_MAX_QUOTES = 3
-EXTRACTIVE_LABEL = "Quoted from the videos:"
+MAX_REWRITE_TOKENS = 120
+# The offline answer: 2-5 whole sentences (issue 12), up to 3 of them from the best moment.
+EXTRACTIVE_MIN_SENTENCES = 2
+EXTRACTIVE_MAX_SENTENCES = 5
+EXTRACTIVE_FIRST_MOMENT_SENTENCES = 3
 NOT_COVERED = "The videos don't cover this."
 PROVIDER_ERROR = (
     "The tutor could not answer right now (the AI provider did not respond). "
@@ -55,7 +64,15 @@ class AnswerUsage:
 
 
 class ExtractiveAnswerer:
-    """Composes an answer from the passages' quotes (no LLM). Honest about what it is."""
+    """The offline answerer: an explanation drawn from the videos, without a model.
+
+    One sentence naming the lecture(s), then EXTRACTIVE_MIN_SENTENCES..EXTRACTIVE_MAX_SENTENCES
+    whole sentences of the transcript around the best moments (the answering sentence of
+    each moment, best first, the first moment continued by the sentences that follow it),
+    each cited [n], none repeated; quoted as a block because they are the lecturer's words.
+    Outline passages (kind "outline": "what is this lecture about?") become a list of the
+    lecture's parts in order. No model, no cost.
+    """
 
     name = "extractive"
     provider = "chronos"
@@ -65,28 +82,81 @@ class ExtractiveAnswerer:
     def __init__(self) -> None:
         self.usage = AnswerUsage(provider=self.provider, model=self.model)
 
-    def select(self, passages) -> list[int]:
-        """1-based numbers of the passages quoted: the best by span score, at most
-        EXTRACTIVE_MAX_QUOTES, each scoring at least half the best one."""
-        if not passages:
-            return []
-        best = max(p.score for p in passages)
-        ranked = sorted(range(len(passages)), key=lambda i: (-passages[i].score, i))
-        chosen = [i for i in ranked if passages[i].score >= best / 2][:EXTRACTIVE_MAX_QUOTES]
-        return [i + 1 for i in chosen]
+    def select(self, passages) -> list[tuple[int, str]]:
+        """[(1-based passage number, sentence)]: the sentences the answer quotes (see class
+        doc), complete sentences only, no two alike."""
+        chosen: list[tuple[int, str]] = []
+        seen: list[set[str]] = []
+
+        def add(n: int, text: str) -> bool:
+            words = set(re.findall(r"[a-z0-9']+", text.lower()))
+            if not is_sentence(text) or any(
+                len(words & w) >= 0.6 * min(len(words), len(w)) for w in seen
+            ):
+                return False
+            chosen.append((n, text))
+            seen.append(words)
+            return True
+
+        for n, p in enumerate(passages, start=1):
+            if len(chosen) >= EXTRACTIVE_MAX_SENTENCES:
+                break
+            sentences = [s["text"] for s in (p.sentences or [])] or [p.quote]
+            add(n, sentences[0])
+            if n == 1:  # the best moment, explained by the sentences that follow it
+                for text in sentences[1:]:
+                    if len(chosen) >= EXTRACTIVE_FIRST_MOMENT_SENTENCES:
+                        break
+                    add(n, text)
+        if len(chosen) < EXTRACTIVE_MIN_SENTENCES and passages:
+            for text in [s["text"] for s in (passages[0].sentences or [])][1:]:
+                if len(chosen) >= EXTRACTIVE_MIN_SENTENCES:
+                    break
+                add(1, text)
+        return chosen
 
     def stream(self, *, question: str, passages, history=()) -> Iterator[str]:
-        numbers = self.select(passages)
-        if not numbers:
+        if passages and all(getattr(p, "kind", "") == "outline" for p in passages):
+            yield from self._outline(passages)
+            return
+        chosen = self.select(passages)
+        if not chosen:
             yield NOT_COVERED
             return
-        yield EXTRACTIVE_LABEL + "\n\n"
-        for k, n in enumerate(numbers):
-            sep = "\n\n" if k < len(numbers) - 1 else ""
-            yield f"> {escape_markdown(passages[n - 1].quote)} [{n}]{sep}"
+        titles = list(dict.fromkeys(passages[n - 1].video_title for n, _ in chosen))
+        yield lecture_intro(titles) + "\n\n"
+        yield "> " + " ".join(f"{escape_markdown(text)} [{n}]" for n, text in chosen)
+
+    def _outline(self, passages) -> Iterator[str]:
+        title = passages[0].video_title
+        yield f"\u201c{escape_markdown(title)}\u201d goes through these parts, in order:\n\n"
+        for n, p in enumerate(passages, start=1):
+            text = (p.sentences[0]["text"] if p.sentences else p.quote) or ""
+            yield f"{n}. {escape_markdown(text)} [{n}]\n"
 
     def title(self, question: str) -> tuple[str, AnswerUsage | None]:
         return heuristic_title(question), None
+
+
+def lecture_intro(titles: list[str]) -> str:
+    """The sentence that opens an offline answer, naming the lecture(s) quoted."""
+    named = [f"\u201c{escape_markdown(t)}\u201d" for t in titles if t]
+    if not named:
+        return "The videos explain it like this, in the lecturer's own words:"
+    if len(named) == 1:
+        return f"{named[0]} explains it like this, in the lecturer's own words:"
+    listed = ", ".join(named[:-1]) + f" and {named[-1]}"
+    return f"{listed} explain it like this, in the lecturers' own words:"
+
+
+_SENTENCE = re.compile(r"^[\"'\u201c(\[]?[A-Z0-9].*[.!?][\"'\u201d)\]]?$", re.DOTALL)
+
+
+def is_sentence(text: str) -> bool:
+    """A complete sentence: starts with a capital (or digit, maybe after a quote mark),
+    ends with . ! or ? (maybe before a closing quote), and has at least three words."""
+    text = (text or "").strip()
+    return bool(_SENTENCE.match(text)) and len(text.split()) >= 3
 
 
 class AnthropicAnswerer:
@@ -150,6 +220,30 @@ class AnthropicAnswerer:
             paid=True,
         )
         return clean_title(text) or heuristic_title(question), usage
+
+    def rewrite(self, question: str, history) -> tuple[str, AnswerUsage | None]:
+        """The question made standalone from `history` [(question, answer)] (see
+        chat.followups); ("", None) when the provider fails."""
+        import anthropic
+
+        try:
+            msg = self.client.messages.create(
+                model=self.model,
+                max_tokens=MAX_REWRITE_TOKENS,
+                system=REWRITE_PROMPT,
+                messages=[{"role": "user", "content": build_rewrite_message(question, history)}],
+            )
+        except anthropic.APIError:
+            return "", None
+        text = "".join(getattr(b, "text", "") for b in msg.content)
+        usage = AnswerUsage(
+            provider=self.provider,
+            model=self.model,
+            input_tokens=int(msg.usage.input_tokens or 0),
+            output_tokens=int(msg.usage.output_tokens or 0),
+            paid=True,
+        )
+        return clean_rewrite(text), usage
 
 
 class OpenAIChatAnswerer:
@@ -221,6 +315,37 @@ class OpenAIChatAnswerer:
             paid=True,
         )
         return clean_title(text or "") or heuristic_title(question), usage
+
+    def rewrite(self, question: str, history) -> tuple[str, AnswerUsage | None]:
+        """The question made standalone from `history` (see AnthropicAnswerer.rewrite)."""
+        import openai
+
+        try:
+            resp = self.client.chat.completions.create(
+                model=self.model,
+                messages=self._messages(
+                    REWRITE_PROMPT,
+                    [{"role": "user", "content": build_rewrite_message(question, history)}],
+                ),
+                max_tokens=MAX_REWRITE_TOKENS,
+            )
+        except openai.APIError:
+            return "", None
+        text = resp.choices[0].message.content if resp.choices else ""
+        usage = AnswerUsage(
+            provider=self.provider,
+            model=resp.model or self.model,
+            input_tokens=int(getattr(resp.usage, "prompt_tokens", 0) or 0),
+            output_tokens=int(getattr(resp.usage, "completion_tokens", 0) or 0),
+            paid=True,
+        )
+        return clean_rewrite(text or ""), usage
+
+
+def clean_rewrite(text: str) -> str:
+    """An LLM's standalone question: its first line, without quotes, at most 500 chars."""
+    line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+    return line.strip().strip("\"'\u201c\u201d").strip()[:500]
 
 
 def get_answerer():

@@ -11,7 +11,7 @@ import pytest
 
 from billing.models import UsageLedgerEntry
 from billing.prices import chat_cost
-from chat.answerers import EXTRACTIVE_LABEL, NOT_COVERED, AnswererError, heuristic_title
+from chat.answerers import NOT_COVERED, AnswererError, heuristic_title, is_sentence
 from chat.formatting import format_timestamp, markdown_to_safe_html
 from chat.models import ChatMessage, ChatSession
 from chat.services import chat_ask, chat_ask_stream
@@ -344,9 +344,17 @@ def test_openai_compatible_endpoint_streams_with_usage(db, lib, settings):
 def test_extractive_answer_quotes_sentences_with_markers(db, lib, settings):
     settings.CHRONOS_ANSWERER = "extractive"
     result = chat_ask(user=lib.student, creator=lib.creator, message=QUESTION)
-    assert result.answer.startswith(EXTRACTIVE_LABEL)
-    markers = [int(n) for n in re.findall(r"\[(\d+)\]", result.answer)]
-    assert markers and sorted(c["n"] for c in result.citations) == sorted(markers)
+    intro, _, body = result.answer.partition("\n\n")
+    # One sentence naming the lecture(s) quoted, then 2-5 whole sentences, each cited.
+    cited_titles = {c["video_title"] for c in result.citations}
+    assert cited_titles and all(t in intro for t in cited_titles)
+    assert body.startswith("> ")
+    fragments = [f.strip() for f in re.split(r"\[\d+\]", body[2:]) if f.strip()]
+    assert 2 <= len(fragments) <= 5, body
+    assert all(is_sentence(f.replace("\\", "")) for f in fragments), fragments
+    assert len(set(fragments)) == len(fragments)  # no repetition
+    markers = [int(n) for n in re.findall(r"\[(\d+)\]", body)]
+    assert markers and sorted(c["n"] for c in result.citations) == sorted(set(markers))
     assert result.usage["model"] == "extractive" and result.usage["cost_usd"] == "0"
     assert not UsageLedgerEntry.objects.filter(creator=lib.creator).exists()
 

@@ -99,6 +99,8 @@ class Passage:
     # Whole sentences of the quote from the answering one on: [{text, start, end, coverage}]
     # (moment-level retrieval; the offline answerer explains from them).
     sentences: list[dict] = field(default_factory=list)
+    # "moment" (retrieved) or "outline" (a part of a lecture's outline).
+    kind: str = "moment"
 
     def as_citation(self) -> dict:
         return {

@@ -1,0 +1,88 @@
+"""Follow-up questions: what a question means after the previous exchanges.
+
+"Can you explain that in simpler terms?" or "why?" cannot be searched on its own. Before
+retrieving:
+- with an LLM answerer, the model rewrites the question as a standalone one from the
+  recent exchanges (answerer.rewrite; one short call, billed like a title);
+- offline, when the question is short or refers back (REFERS_BACK words, or at most
+  SHORT_LEXEMES content words), the previous question (and the one before it when that
+  was a follow-up too) is carried into the search query, and the search first looks in
+  the videos the previous answer cited (the whole scope when that finds nothing).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+# Words by which a question leans on the previous exchange (pronouns, "why?", requests to
+# re-explain); with any of them, or with few content words, the question is a follow-up.
+REFERS_BACK = re.compile(
+    r"\b(that|this|it|its|they|them|those|these|he|she|him|her|there|then|why|how come|"
+    r"simpler|simply|again|more|elaborate|example|mean|meant|explain)\b",
+    re.IGNORECASE,
+)
+# A question with at most SHORT_LEXEMES content words (PostgreSQL lexemes) is a follow-up
+# when there is a previous exchange; one with a REFERS_BACK word is one up to
+# REFERRING_LEXEMES content words (a longer question names its own subject).
+SHORT_LEXEMES = 3
+REFERRING_LEXEMES = 6
+# Exchanges the LLM rewrite reads (the prompt keeps the last 5 for the answer itself).
+REWRITE_EXCHANGES = 3
+
+
+@dataclass
+class Resolved:
+    """What to search for a question: query (the text retrieval uses), prefer_video_ids
+    (search these first; () = no preference), rewritten (True when it differs from the
+    question) and usage (the LLM rewrite's AnswerUsage, or None)."""
+
+    query: str
+    prefer_video_ids: tuple[int, ...] = ()
+    rewritten: bool = False
+    usage: object | None = None
+    history_questions: list[str] = field(default_factory=list)
+
+
+def is_follow_up(question: str, lexemes: list[str]) -> bool:
+    """True when `question` (with its content lexemes) leans on the previous exchange."""
+    n = len(set(lexemes))
+    return n <= SHORT_LEXEMES or (n <= REFERRING_LEXEMES and bool(REFERS_BACK.search(question)))
+
+
+def resolve_question(
+    *,
+    question: str,
+    history: list[tuple[str, str]],
+    cited_video_ids: list[int] | None = None,
+    answerer=None,
+) -> Resolved:
+    """The query to retrieve with for `question` after `history` [(question, answer)],
+    oldest first. cited_video_ids: the videos the previous answer cited. answerer: when it
+    has .rewrite (an LLM), the rewrite is asked of it; a failed rewrite falls back to the
+    offline rule. Never raises."""
+    if not history:
+        return Resolved(query=question)
+    rewrite = getattr(answerer, "rewrite", None)
+    if rewrite is not None:
+        try:
+            text, usage = rewrite(question, history[-REWRITE_EXCHANGES:])
+        except Exception:  # the rewrite is an aid: an outage falls back to the offline rule
+            text, usage = "", None
+        if text:
+            return Resolved(query=text, rewritten=text != question, usage=usage)
+    from chat.retrieval import question_lexemes
+
+    if not is_follow_up(question, question_lexemes(question)):
+        return Resolved(query=question)
+    carried: list[str] = []
+    for previous, _answer in reversed(history[-2:]):
+        carried.insert(0, previous)
+        if not is_follow_up(previous, question_lexemes(previous)):
+            break
+    return Resolved(
+        query=" ".join([*carried, question]),
+        prefer_video_ids=tuple(dict.fromkeys(cited_video_ids or [])),
+        rewritten=True,
+        history_questions=carried,
+    )

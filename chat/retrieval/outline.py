@@ -1,0 +1,106 @@
+"""A lecture's outline: "what is this lecture about?" answered from its own chunks.
+
+Each chunk (a few minutes of the lecture, in order) contributes its most representative
+whole sentence: the one whose words are most characteristic of the chunk, scored as the
+sum over its distinct lexemes of (occurrences in the chunk x the creator-wide IDF) divided
+by the square root of its lexeme count (Luhn's significant-words idea with TF-IDF weights,
+length-normalised so long sentences do not win by size alone).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+
+from django.db import connection
+
+from chat.retrieval.base import Passage, Scope
+from chat.retrieval.lexical import lexeme_weights
+from chat.retrieval.moments import _sentence_lexemes, split_sentences
+from videos.models import VideoChunk
+
+OUTLINE_QUESTION = re.compile(
+    r"\b(what(?:'s| is| was)?\s+(?:this|the|that)\s+(?:lecture|video|lesson|talk|session|"
+    r"class|course)\s+(?:about|on|covering)|(?:summar(?:y|ise|ize)|outline|overview)\b"
+    r"(?:\s+of)?\s*(?:this|the|that)?\s*(?:lecture|video|lesson|talk|session|class)?|"
+    r"what does (?:this|the|that) (?:lecture|video|lesson|talk) (?:cover|explain))",
+    re.IGNORECASE,
+)
+# Parts listed at most (chunks beyond are merged by taking every n-th).
+OUTLINE_MAX_PARTS = 8
+# A sentence shorter than this many words does not represent a part.
+OUTLINE_MIN_WORDS = 6
+
+
+def is_outline_question(question: str) -> bool:
+    """True for "what is this lecture about?", "summarise this video", "outline"..."""
+    return bool(OUTLINE_QUESTION.search(question or ""))
+
+
+def lecture_outline(*, scope: Scope, video_id: int) -> list[Passage]:
+    """The outline of one video of the scope: one Passage (kind "outline") per chunk, in
+    order, at most OUTLINE_MAX_PARTS. [] when the video is not in scope or has no text."""
+    if video_id not in scope.video_ids:
+        return []
+    chunks = list(
+        VideoChunk.objects.filter(creator_id=scope.creator_id, video_id=video_id)
+        .order_by("chunk_index")
+        .values("id", "first_segment_index", "last_segment_index", "video__title")
+    )
+    if len(chunks) > OUTLINE_MAX_PARTS:
+        step = len(chunks) / OUTLINE_MAX_PARTS
+        chunks = [chunks[int(i * step)] for i in range(OUTLINE_MAX_PARTS)]
+    with connection.cursor() as cur:
+        cur.execute(
+            'SELECT index, start, "end", text FROM videos_transcriptsegment '
+            "WHERE creator_id = %s AND video_id = %s ORDER BY index",
+            [scope.creator_id, video_id],
+        )
+        segments = cur.fetchall()
+    passages = []
+    parts = []
+    for chunk in chunks:
+        segs = [
+            (i, float(a), float(b), t)
+            for i, a, b, t in segments
+            if chunk["first_segment_index"] <= i <= chunk["last_segment_index"]
+        ]
+        sentences = [s for s in split_sentences(segs) if len(s.text.split()) >= OUTLINE_MIN_WORDS]
+        if sentences:
+            parts.append((chunk, sentences))
+    all_sentences = [s for _, ss in parts for s in ss]
+    _sentence_lexemes(all_sentences)
+    idf = lexeme_weights(scope.creator_id, sorted({lx for s in all_sentences for lx in s.lexemes}))
+    used: set[int] = set()
+    for chunk, sentences in parts:
+        tf = Counter(lx for s in sentences for lx in s.lexemes)
+
+        def weight(s, tf=tf):
+            return sum(tf[lx] * idf.get(lx, 0.0) for lx in s.lexemes) / math.sqrt(
+                max(len(s.lexemes), 1)
+            )
+
+        best = max((s for s in sentences if s.first_segment not in used), key=weight, default=None)
+        if best is None:
+            continue
+        used.add(best.first_segment)
+        passages.append(
+            Passage(
+                video_id=video_id,
+                video_title=chunk["video__title"],
+                chunk_id=chunk["id"],
+                first_segment_index=best.first_segment,
+                last_segment_index=best.last_segment,
+                start=best.start,
+                end=best.end,
+                quote=best.text,
+                context=" ".join(s.text for s in sentences)[:2000],
+                score=1.0,
+                coverage=1.0,
+                relevance=1.0,
+                sentences=[{"text": best.text, "start": best.start, "end": best.end}],
+                kind="outline",
+            )
+        )
+    return passages
