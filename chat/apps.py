@@ -16,3 +16,8 @@ class ChatConfig(AppConfig):
         from videos.signals import library_changed
 
         library_changed.connect(_library_changed, dispatch_uid="chat.calibration")
+
+        from chat.heat import citations_per_video
+        from courses.heat import register_citation_counter
+
+        register_citation_counter(citations_per_video)

@@ -1,4 +1,4 @@
-"""Student chat pages under /learn/<handle>/ (the streaming API lives in chat/api_urls.py)."""
+"""Student chat pages under /learn/<handle>/chat/ (the streaming API lives in chat/api_urls.py)."""
 
 from django.urls import path
 
@@ -6,7 +6,8 @@ from chat import views
 
 app_name = "chat"
 urlpatterns = [
-    path("learn/<slug:handle>/", views.home, name="home"),
+    # /learn/<handle>/ itself is the course catalog (courses.urls); chat is one click away.
+    path("learn/<slug:handle>/chat/", views.home, name="home"),
     path("learn/<slug:handle>/chat/sessions/", views.sessions, name="sessions"),
     path("learn/<slug:handle>/chat/<int:session_id>/", views.session_detail, name="session"),
     path("learn/<slug:handle>/chat/<int:session_id>/rename/", views.rename, name="rename"),

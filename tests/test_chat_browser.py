@@ -172,7 +172,7 @@ def ask(page, question):
 def test_ask_stream_cite_and_play(library, server, browser):
     creator, student, video = library
     page, errors = signed_in_page(browser, server, student, width=1440, height=900)
-    page.goto(f"{server.url}/learn/{creator.handle}/")
+    page.goto(f"{server.url}/learn/{creator.handle}/chat/")
     assert page.locator(".chat-starter").count() >= 1
     page.screenshot(path=str(SHOTS / f"chat-1440-new-{server.name}.png"))
 
@@ -265,7 +265,7 @@ def test_ask_stream_cite_and_play(library, server, browser):
     page.on("dialog", lambda dialog: dialog.accept())
     page.locator("#session-list .chat-session summary").click()
     page.locator("#session-list").get_by_role("button", name="Delete").click()
-    page.wait_for_url(f"{server.url}/learn/{creator.handle}/")
+    page.wait_for_url(f"{server.url}/learn/{creator.handle}/chat/")
     assert page.locator("#session-list .chat-session").count() == 0
     assert not errors, errors
 
@@ -273,7 +273,7 @@ def test_ask_stream_cite_and_play(library, server, browser):
 def test_mobile_layout_and_drawer(library, asgi_server, browser):
     creator, student, _video = library
     page, errors = signed_in_page(browser, asgi_server, student, width=375, height=812, mobile=True)
-    page.goto(f"{asgi_server.url}/learn/{creator.handle}/")
+    page.goto(f"{asgi_server.url}/learn/{creator.handle}/chat/")
     page.screenshot(path=str(SHOTS / "chat-375-new.png"))
     # No horizontal scrolling at 375 px.
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
@@ -328,7 +328,7 @@ def test_errors_keep_the_question(library, asgi_server, browser, settings):
     settings.CHRONOS_PROVIDER_MAX_RETRIES = 0
     settings.CHRONOS_PROVIDER_TIMEOUT = 5.0
     page, _errors = signed_in_page(browser, asgi_server, student, width=1440, height=900)
-    page.goto(f"{asgi_server.url}/learn/{creator.handle}/")
+    page.goto(f"{asgi_server.url}/learn/{creator.handle}/chat/")
 
     too_long = "candle " * 700  # 4,900 characters; the API accepts 4,000
     ask(page, too_long)

@@ -48,6 +48,7 @@ SEGMENT_MODELS = {
     "payments": "billing.Payment",
     "chunks": "videos.VideoChunk",
     "segments": "videos.TranscriptSegment",
+    "notes": "courses.LessonNote",
 }
 KWARG_MODELS = {
     "video_id": "videos.Video",
@@ -60,6 +61,7 @@ KWARG_MODELS = {
     "membership_id": "creators.Membership",
     "payment_id": "billing.Payment",
     "invite_id": "creators.Invite",
+    "note_id": "courses.LessonNote",
 }
 PARAM = re.compile(r"<(?:(?P<conv>[^>:]+):)?(?P<name>[^>]+)>")
 

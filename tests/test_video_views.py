@@ -177,7 +177,7 @@ def test_detail_has_player_and_clickable_timed_transcript(owner_client, processe
     assert starts == pytest.approx([s.start for s in segments])
     # Timestamps as m:ss; the third cue of the excerpt starts at 14.485 s.
     assert '<span class="vid-ts">0:14</span>' in html
-    assert "hx-trigger" not in html  # completed: no status polling
+    assert 'hx-trigger="every' not in html  # completed: no status polling
 
 
 def test_detail_status_polls_while_processing_then_refreshes(owner_client, pending):

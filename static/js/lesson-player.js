@@ -1,0 +1,252 @@
+// Chronos lesson page: watch events (xAPI video profile verbs), resume, speed, transcript
+// follow/seek, notes at the current second, and "Ask about this lesson".
+//
+// Events: {lesson_id, session_id (one UUID per page load), seq, verb, position, from, to,
+// rate, client_time}. played/paused/heartbeat/ended carry the played interval [from, to]
+// since the last report; seeked carries the jump (from -> to). Sent to the watch-events
+// endpoint at once on play/pause/seek/ended, every 10 s while playing (a heartbeat), and
+// with navigator.sendBeacon when the page is hidden (CSRF token in the form body).
+(function () {
+  "use strict";
+
+  var HEARTBEAT_MS = 10000;
+  var root = document.getElementById("lesson-player");
+  var video = document.getElementById("lesson-video");
+  if (!root || !video) return;
+
+  var lessonId = Number(root.dataset.lessonId);
+  var eventsUrl = root.dataset.eventsUrl;
+  var csrf = root.dataset.csrf;
+  var sessionId = (window.crypto && crypto.randomUUID) ? crypto.randomUUID() : uuid4();
+  var seq = 0;
+  var queue = [];
+  var openFrom = null;      // start of the played interval not yet reported
+  var lastTime = 0;         // last known playhead (before a seek moves it)
+  var lastRate = video.playbackRate;
+  var timer = null;
+  var ignoreSeek = false;   // the resume jump is ours, not the student's
+
+  function uuid4() {
+    var b = new Uint8Array(16);
+    crypto.getRandomValues(b);
+    b[6] = (b[6] & 15) | 64; b[8] = (b[8] & 63) | 128;
+    var h = Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join("");
+    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
+  }
+
+  function r3(x) { return Math.round(x * 1000) / 1000; }
+
+  function push(verb, from, to, rate) {
+    seq += 1;
+    queue.push({
+      lesson_id: lessonId, session_id: sessionId, seq: seq, verb: verb,
+      position: r3(video.currentTime), from: from == null ? null : r3(from),
+      to: to == null ? null : r3(to), rate: rate || video.playbackRate,
+      client_time: new Date().toISOString()
+    });
+  }
+
+  function flush() {
+    if (!queue.length) return;
+    var batch = queue; queue = [];
+    fetch(eventsUrl, {
+      method: "POST", credentials: "same-origin", keepalive: true,
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
+      body: JSON.stringify({ events: batch })
+    }).then(function (r) {
+      if (r.status >= 500) queue = batch.concat(queue);  // retried with the next flush
+    }).catch(function () { queue = batch.concat(queue); });
+  }
+
+  function beacon() {
+    if (!queue.length || !navigator.sendBeacon) return flush();
+    var body = new URLSearchParams();
+    body.set("csrfmiddlewaretoken", csrf);
+    body.set("events", JSON.stringify(queue));
+    if (navigator.sendBeacon(eventsUrl, body)) queue = [];
+  }
+
+  function closeInterval(verb, rate) {
+    var now = video.currentTime;
+    if (openFrom != null) push(verb, openFrom, Math.max(openFrom, now), rate);
+    openFrom = video.paused ? null : now;
+  }
+
+  video.addEventListener("playing", function () {
+    if (openFrom != null) return;
+    openFrom = video.currentTime;
+    push("played", openFrom, openFrom);
+    flush();
+    clearInterval(timer);
+    timer = setInterval(function () { closeInterval("heartbeat"); flush(); }, HEARTBEAT_MS);
+  });
+
+  video.addEventListener("pause", function () {
+    clearInterval(timer);
+    if (video.ended) return;  // "ended" reports the last interval
+    if (openFrom != null) { push("paused", openFrom, Math.max(openFrom, lastTime, video.currentTime)); }
+    openFrom = null;
+    flush();
+  });
+
+  video.addEventListener("ended", function () {
+    clearInterval(timer);
+    var end = video.duration || video.currentTime;
+    push("ended", openFrom == null ? end : openFrom, end);
+    openFrom = null;
+    flush();
+    var next = document.getElementById("next-lesson");
+    if (next) next.classList.add("is-ready");
+    var status = document.getElementById("lesson-status");
+    if (status) status.textContent = "Finished: the next lesson is ready.";
+  });
+
+  video.addEventListener("seeking", function () {
+    if (ignoreSeek) return;
+    if (openFrom != null && lastTime > openFrom) push("heartbeat", openFrom, lastTime);
+    push("seeked", lastTime, video.currentTime);
+    openFrom = video.paused ? null : video.currentTime;
+    lastTime = video.currentTime;
+    flush();
+  });
+
+  video.addEventListener("seeked", function () { ignoreSeek = false; lastTime = video.currentTime; });
+
+  video.addEventListener("ratechange", function () {
+    closeInterval("heartbeat", lastRate);
+    lastRate = video.playbackRate;
+  });
+
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "hidden") { closeInterval("heartbeat"); beacon(); }
+  });
+  window.addEventListener("pagehide", function () { closeInterval("heartbeat"); beacon(); });
+
+  // Resume where the student left off.
+  var resume = parseFloat(root.dataset.resume || "0");
+  function doResume() {
+    if (resume > 0 && (!video.duration || resume < video.duration - 2)) {
+      ignoreSeek = true;
+      video.currentTime = resume;
+      lastTime = resume;
+    }
+  }
+  if (video.readyState >= 1) doResume(); else video.addEventListener("loadedmetadata", doResume, { once: true });
+
+  // Speed.
+  var speed = document.getElementById("lesson-speed");
+  if (speed) speed.addEventListener("change", function () { video.playbackRate = parseFloat(speed.value) || 1; });
+
+  // Seek helpers: transcript lines, note times and citations share data-seek/data-start.
+  function seekTo(seconds) {
+    if (!isFinite(seconds)) return;
+    video.currentTime = seconds;
+    var p = video.play();
+    if (p && p.catch) p.catch(function () {});
+  }
+  document.addEventListener("click", function (event) {
+    var el = event.target.closest("[data-seek], .tx-line");
+    if (!el) return;
+    seekTo(parseFloat(el.dataset.seek != null ? el.dataset.seek : el.dataset.start));
+  });
+
+  // Transcript follows playback; the "Add note at" label shows the current second.
+  var lines = Array.prototype.slice.call(document.querySelectorAll(".tx-line"));
+  var txBox = document.getElementById("tx-lines");
+  var current = null;
+  function label(t) {
+    t = Math.floor(t || 0);
+    var h = Math.floor(t / 3600), m = Math.floor((t % 3600) / 60), s = t % 60;
+    return (h ? h + ":" + String(m).padStart(2, "0") : m) + ":" + String(s).padStart(2, "0");
+  }
+  video.addEventListener("timeupdate", function () {
+    var t = video.currentTime;
+    if (!video.seeking) lastTime = t;
+    document.querySelectorAll("[data-current-time]").forEach(function (el) { el.textContent = label(t); });
+    var found = null;
+    for (var i = 0; i < lines.length; i++) {
+      if (parseFloat(lines[i].dataset.start) <= t) found = lines[i]; else break;
+    }
+    if (found === current) return;
+    if (current) current.classList.remove("is-current");
+    current = found;
+    if (current && txBox) {
+      current.classList.add("is-current");
+      var top = current.offsetTop - txBox.offsetTop - txBox.clientHeight / 3;
+      txBox.scrollTo({ top: Math.max(0, top), behavior: "smooth" });
+    }
+  });
+
+  // Notes are added at the player's current second.
+  document.addEventListener("htmx:configRequest", function (event) {
+    if (event.detail.elt && event.detail.elt.matches && event.detail.elt.matches("[data-note-form]")) {
+      event.detail.parameters.position = r3(video.currentTime);
+    }
+  });
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form.matches && form.matches("[data-note-form]")) form.elements.position.value = r3(video.currentTime);
+  }, true);
+
+  // "Ask about this lesson": the chat API scoped to this course, with the current second.
+  var askForm = document.getElementById("ask-form");
+  var askLog = document.getElementById("ask-log");
+  var chatSession = null;
+  if (askForm && askLog) {
+    askForm.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var text = askForm.elements.message.value.trim();
+      if (!text) return;
+      var button = askForm.querySelector("button");
+      button.disabled = true;
+      var q = document.createElement("p");
+      q.className = "ask-q"; q.textContent = text;
+      askLog.appendChild(q);
+      var a = document.createElement("div");
+      a.className = "ask-a prose"; a.textContent = "Thinking…";
+      askLog.appendChild(a);
+      var payload = {
+        message: text, creator: root.dataset.creator, course_id: Number(root.dataset.courseId),
+        video_id: Number(root.dataset.videoId), position: r3(video.currentTime)
+      };
+      if (chatSession) payload.session_id = chatSession;
+      fetch(root.dataset.chatUrl, {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
+        body: JSON.stringify(payload)
+      }).then(function (r) {
+        return r.json().then(function (body) { return { ok: r.ok, body: body }; });
+      }).then(function (res) {
+        if (!res.ok) {
+          a.textContent = res.body.error || res.body.detail || (res.body.message && res.body.message[0]) || "Something went wrong; try again.";
+          a.classList.add("is-error");
+          return;
+        }
+        chatSession = res.body.session_id;
+        a.innerHTML = res.body.answer_html;  // sanitised by the server (nh3)
+        renderCitations(a, res.body.citations || []);
+        askForm.elements.message.value = "";
+      }).catch(function () {
+        a.textContent = "Network error; try again."; a.classList.add("is-error");
+      }).finally(function () { button.disabled = false; askLog.scrollTop = askLog.scrollHeight; });
+    });
+  }
+
+  function renderCitations(container, citations) {
+    if (!citations.length) return;
+    var list = document.createElement("ul");
+    list.className = "ask-cites";
+    citations.forEach(function (c) {
+      var li = document.createElement("li");
+      var here = Number(c.video_id) === Number(root.dataset.videoId);
+      var el = document.createElement(here ? "button" : "a");
+      if (here) { el.type = "button"; el.dataset.seek = c.start; }
+      else { el.href = c.stream_url ? c.stream_url + "#t=" + c.start : "#"; el.target = "_blank"; el.rel = "noopener"; }
+      el.className = "ask-cite";
+      el.textContent = label(c.start) + " · " + (here ? "this lesson" : (c.video_title || "another lesson"));
+      li.appendChild(el);
+      list.appendChild(li);
+    });
+    container.appendChild(list);
+  }
+})();
