@@ -35,6 +35,8 @@ urlpatterns = [
     path("media/courses/<int:pk>/thumbnail/", views.thumbnail, name="thumbnail"),
     # The student's side.
     path("learn/<slug:handle>/", views.catalog, name="learn"),
+    # The same page under the name creators' Whop views link to.
+    path("learn/<slug:handle>/", views.catalog, name="catalog"),
     path(L, views.course_page, name="course"),
     path(LL, views.lesson_page, name="lesson"),
     path(LL + "captions.vtt", views.captions, name="captions"),

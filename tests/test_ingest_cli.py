@@ -65,7 +65,7 @@ def test_seed_demo_is_idempotent_and_prints_login(_media_root):
     out, _ = run("seed_demo")
     assert "demo@chronos.local / chronos-demo" in out and "/accounts/login/" in out
     demo = Creator.objects.get(handle="demo")
-    video = Video.objects.get(creator=demo)
+    video = Video.objects.get(creator=demo, original_filename="faraday-candle-1.mp4")
     assert video.status == Video.Status.COMPLETED and video.segments.count() == 232
     student = User.objects.get(email="student@chronos.local")
     assert Membership.objects.active().filter(creator=demo, user=student).exists()
@@ -73,7 +73,26 @@ def test_seed_demo_is_idempotent_and_prints_login(_media_root):
 
     out2, _ = run("seed_demo")
     assert "already processed" in out2
-    assert Video.objects.filter(creator=demo).count() == 1
+    assert Video.objects.filter(creator=demo).count() == 2  # Lectures I and II
+
+
+def test_seed_demo_course(_media_root):
+    from courses.models import Course, Enrollment
+    from courses.selectors import course_structure
+
+    run("seed_demo")
+    demo = Creator.objects.get(handle="demo")
+    course = Course.objects.get(creator=demo, title="Faraday's Candle")
+    assert course.status == "published" and course.sequential
+    modules = course_structure(course=course)
+    assert len(modules) == 2
+    videos = [ls.video.original_filename for m in modules for ls in m.lesson_list]
+    assert videos == ["faraday-candle-1.mp4", "faraday-candle-2.mp4"]
+    assert all(ls.video.status == "completed" for m in modules for ls in m.lesson_list)
+    student = User.objects.get(email="student@chronos.local")
+    assert Enrollment.objects.filter(course=course, user=student, is_active=True).exists()
+    run("seed_demo")
+    assert Course.objects.filter(creator=demo).count() == 1
     assert (
         User.objects.filter(email__in=["demo@chronos.local", "student@chronos.local"]).count() == 2
     )

@@ -126,13 +126,19 @@ class RetrievalResult:
 
 
 def scope_resolve(
-    *, creator: Creator, course_id: int | None = None, video_ids: list[int] | None = None
+    *,
+    creator: Creator,
+    course_id: int | None = None,
+    video_ids: list[int] | None = None,
+    user=None,
 ) -> Scope:
     """The Scope for a question. Only `creator`'s completed videos are ever searched.
 
     course_id: a course of this creator (its lessons' videos); video_ids: videos of this
-    creator. Both given -> their intersection. Raises ValidationError (clear message) for a
-    course or video that is not this creator's, or ids that are not integers.
+    creator. Both given -> their intersection. user: the student asking; their locked
+    lessons' videos are left out (courses.selectors.unlocked_video_ids; the creator's team
+    is not restricted). Raises ValidationError (clear message) for a course or video that
+    is not this creator's, or ids that are not integers.
     """
     videos = Video.objects.filter(creator=creator)
     statuses = dict(videos.values_list("id", "status"))
@@ -167,6 +173,14 @@ def scope_resolve(
             raise ValidationError({"video_ids": ["No such video for this creator."]})
         requested = tuple(sorted(wanted))
         selected = selected & wanted
+    if user is not None:
+        from courses.models import Course
+        from courses.selectors import unlocked_video_ids
+
+        course = Course.objects.filter(creator=creator, pk=cid).first() if cid else None
+        allowed = unlocked_video_ids(user=user, creator=creator, course=course)
+        if allowed is not None:
+            selected = selected & allowed
     return Scope(
         creator_id=creator.pk,
         video_ids=tuple(sorted(selected)),

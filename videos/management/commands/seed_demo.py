@@ -88,6 +88,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Demo lecture ready: {done.segments.count()} segments.")
         else:
             self.stdout.write("Demo lecture already processed.")
+        seed_demo_course(creator=creator, student=student, lecture_one=done, stdout=self.stdout)
 
         host = opts["host"].rstrip("/")
         self.stdout.write(
@@ -151,3 +152,73 @@ def seed_demo_join_link(*, creator, owner, stdout) -> None:
             revoked_at=timezone.now(),
         )
         stdout.write(f"Created the demo join link /join/{DEMO_JOIN_TOKEN}/.")
+
+
+# --- Demo course (courses, issue 8) ----------------------------------------------------------
+
+DEMO_COURSE_TITLE = "Faraday's Candle"
+DEMO_COURSE_SLUG = "faradays-candle"
+LECTURE_TWO_DIR = Path(settings.BASE_DIR) / "tests" / "data"
+LECTURE_TWO = "faraday-candle-2.mp4"
+LECTURE_TWO_CAPTIONS = "faraday-candle-2.vtt"
+LECTURE_TWO_TITLE = "The Chemical History of a Candle — Lecture II: Brightness of the Flame"
+
+
+def seed_demo_course(*, creator, student, lecture_one, stdout) -> None:
+    """The published, sequential demo course "Faraday's Candle": module 1 plays Lecture I,
+    module 2 Lecture II (processed here from tests/data with its captions, ~1 s), and the
+    demo student is enrolled. Created once; a re-run only repairs what is missing."""
+    from django.utils import timezone
+
+    from courses import services as course_services
+    from courses.models import Course, Enrollment
+    from videos.models import Video
+    from videos.pipeline import run_all
+    from videos.services import video_create
+
+    two = Video.objects.filter(
+        creator=creator, original_filename=LECTURE_TWO, status=Video.Status.COMPLETED
+    ).first()
+    media = LECTURE_TWO_DIR / LECTURE_TWO
+    if two is None and media.is_file():
+        stdout.write("Processing demo Lecture II (captions-backed)...")
+        with open(media, "rb") as fh, open(LECTURE_TWO_DIR / LECTURE_TWO_CAPTIONS, "rb") as cap:
+            video = video_create(
+                creator=creator,
+                file=File(fh, name=LECTURE_TWO),
+                filename=LECTURE_TWO,
+                title=LECTURE_TWO_TITLE,
+                description=DEMO_DESCRIPTION.replace("first", "second"),
+                captions=File(cap, name=LECTURE_TWO_CAPTIONS),
+                captions_filename=LECTURE_TWO_CAPTIONS,
+                enqueue=False,
+            )
+        two = run_all(video.pk)
+        if two.status != Video.Status.COMPLETED:
+            raise CommandError(f"Demo Lecture II failed to process: {two.error}")
+    course = Course.objects.filter(creator=creator, slug=DEMO_COURSE_SLUG).first()
+    if course is None:
+        with transaction.atomic():
+            course = course_services.course_create(
+                creator=creator,
+                title=DEMO_COURSE_TITLE,
+                description=(
+                    "Michael Faraday's Christmas lectures for young people (Royal Institution, "
+                    "1860), read aloud: **how a candle burns**, and what its flame is made of.\n\n"
+                    "Lessons unlock in order; ask the tutor about anything you just watched."
+                ),
+                sequential=True,
+            )
+            course_services.course_update(course=course, status=Course.Status.PUBLISHED)
+            lectures = [("Lecture I: A Candle — the Flame", lecture_one)]
+            if two is not None:
+                lectures.append(("Lecture II: Brightness of the Flame", two))
+            for title, video in lectures:
+                module = course_services.module_create(course=course, title=title)
+                course_services.lesson_create(module=module, video_id=video.pk, title=video.title)
+        stdout.write(f"Created the demo course '{DEMO_COURSE_TITLE}'.")
+    Enrollment.objects.get_or_create(
+        course=course,
+        user=student,
+        defaults={"creator": creator, "enrolled_at": timezone.now()},
+    )
