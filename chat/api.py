@@ -50,6 +50,7 @@ from chat.services import (
     session_export,
     session_rename,
 )
+from chronos.input import BadInput, request_json
 from creators.selectors import creator_for_api
 
 logger = logging.getLogger(__name__)
@@ -131,9 +132,9 @@ def _basic_user(request):
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
     username, _, password = raw.partition(":")
+    # One authenticate() per attempt (allauth's backend also reads `username` as the e-mail),
+    # so django-axes counts each failed attempt once.
     user = authenticate(request, username=username, password=password)
-    if user is None:
-        user = authenticate(request, email=username, password=password)
     return user if user is not None and user.is_active else None
 
 
@@ -141,9 +142,9 @@ def _parse_body(request) -> dict:
     ctype = request.content_type or ""
     if ctype.startswith("application/json") or (request.body and not request.POST):
         try:
-            data = json.loads(request.body.decode("utf-8") or "{}")
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise ValidationError({"detail": ["The request body is not valid JSON."]}) from None
+            data = request_json(request, default={})
+        except BadInput as exc:
+            raise ValidationError({exc.field or "detail": [exc.message]}) from None
         if not isinstance(data, dict):
             raise ValidationError({"detail": ["The request body must be a JSON object."]})
         return data

@@ -176,7 +176,7 @@ def test_invalid_json_is_a_400(api, lib):
         HTTP_X_CSRFTOKEN=_csrf(api),
     )
     assert response.status_code == 400
-    assert "JSON" in response.json()["detail"]
+    assert "JSON" in response.json()["error"]  # the API error shape (chronos.input)
 
 
 def test_empty_library_gives_a_clear_message(db, creator, student):
