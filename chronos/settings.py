@@ -70,6 +70,9 @@ INSTALLED_APPS = [
     "courses",
     "chat",
     "analytics",
+    "axes",  # sign-in throttling (last: its signal handlers see every app's users)
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
 ]
 
 MIDDLEWARE = [
@@ -78,13 +81,17 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
+    "chronos.input.InputGuardMiddleware",  # unstorable text / unbounded JSON -> 400
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "creators.middleware.WhopUserTokenMiddleware",  # x-whop-user-token (Whop iframe)
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "creators.middleware.FrameAncestorsMiddleware",  # frame-ancestors whop.com only
+    "csp.middleware.CSPMiddleware",  # below FrameAncestors: it adds frame-ancestors after
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out sign-in into the 429 page
 ]
 
 ROOT_URLCONF = "chronos.urls"
@@ -134,6 +141,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out users and IPs
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
@@ -321,15 +329,25 @@ Q_CLUSTER = {
 }
 
 REST_FRAMEWORK = {
+    # Basic first: a signed-out request gets 401 with WWW-Authenticate (DRF takes the
+    # challenge from the first class; SessionAuthentication has none and would mean 403).
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "chronos.signin.BasicAuthentication",  # DRF's, with django-axes' lockout
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.BasicAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "chronos.api.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": [
+        "chronos.input.BoundedJSONParser",  # depth-bounded, reuses the input guard's parse
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
+# Deepest JSON nesting a request body may have (chronos.input); real payloads use < 10.
+CHRONOS_JSON_MAX_DEPTH = env.int("CHRONOS_JSON_MAX_DEPTH", default=64)
 
 LOGGING = {
     "version": 1,
@@ -353,3 +371,76 @@ if not DEBUG:
     CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not TESTING)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# --- Security headers ----------------------------------------------------------------------
+# CSP (django-csp): scripts only from our origin (no inline script, no eval); styles may be
+# inline (htmx indicators, Plotly). frame-ancestors is added by
+# creators.middleware.FrameAncestorsMiddleware (whop.com for pages, 'none' for the admin).
+# Media/images/uploads may come from the S3 bucket's origin when one is configured.
+_storage_origins = env.list("CSP_STORAGE_ORIGINS", default=[])
+if AWS_STORAGE_BUCKET_NAME and not _storage_origins:
+    _endpoint = env("AWS_S3_ENDPOINT_URL", default="")
+    _storage_origins = [_endpoint] if _endpoint else ["https://*.amazonaws.com"]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:", *_storage_origins],
+        "media-src": ["'self'", "blob:", *_storage_origins],
+        "connect-src": ["'self'", *_storage_origins],
+        "font-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+    }
+}
+# Permissions-Policy (django-permissions-policy): no sensors, camera, microphone or payment
+# APIs; the player may go fullscreen and picture-in-picture.
+PERMISSIONS_POLICY = {
+    "accelerometer": [],
+    "camera": [],
+    "geolocation": [],
+    "gyroscope": [],
+    "magnetometer": [],
+    "microphone": [],
+    "payment": [],
+    "usb": [],
+    "autoplay": ["self"],
+    "fullscreen": ["self"],
+    "picture-in-picture": ["self"],
+}
+# HSTS: only ever sent over HTTPS (Django skips it on plain HTTP), and only when not DEBUG.
+if not DEBUG:
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000)  # one year
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
+
+# --- Sign-in throttling (django-axes) -------------------------------------------------------
+# Admin, e-mail sign-in and HTTP Basic (API) all go through authenticate(), which axes
+# watches. Lockout by user OR by IP (each counted on its own) after AXES_FAILURE_LIMIT
+# failures, for AXES_COOLOFF_MINUTES; the answer is chronos.signin.lockout_response (429).
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_MINUTES", default=15.0) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_CALLABLE = "chronos.signin.attempted_username"
+AXES_LOCKOUT_CALLABLE = "chronos.signin.lockout_response"
+AXES_IPWARE_PROXY_COUNT = env.int("AXES_IPWARE_PROXY_COUNT", default=0)  # proxies in front
+AXES_VERBOSE = False
+
+# --- OpenAPI (drf-spectacular) ------------------------------------------------------------
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Chronos API",
+    "DESCRIPTION": (
+        "Videos, transcripts and cited chat answers. Authenticate with HTTP Basic "
+        "(e-mail and password) or the browser session (with the X-CSRFToken header). "
+        'Errors: {"error": message, "code": machine_code, "fields": {name: [message]}}.'
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}

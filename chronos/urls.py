@@ -3,6 +3,7 @@ REST: /api/v1/..., Whop webhooks: /webhooks/whop/."""
 
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from creators import views as creator_views
 
@@ -17,4 +18,7 @@ urlpatterns = [
     path("", include("analytics.urls")),
     path("", include("billing.urls")),
     path("api/v1/", include("chronos.api_urls")),
+    # OpenAPI 3 (drf-spectacular); the docs page loads its script from a URL, not inline (CSP)
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -203,9 +203,10 @@ def test_student_cannot_use_the_management_api(uploaded, student):
     assert student_client.delete(f"/api/v1/videos/{uploaded['id']}/").status_code == 404
 
 
-def test_signed_out_is_403(client, creator):
-    assert client.get("/api/v1/videos/").status_code == 403
-    assert client.post("/api/v1/videos/").status_code == 403
+def test_signed_out_is_401_with_a_challenge(client, creator):
+    for response in (client.get("/api/v1/videos/"), client.post("/api/v1/videos/")):
+        assert response.status_code == 401
+        assert response["WWW-Authenticate"] == 'Basic realm="api"'
 
 
 def test_creator_parameter_picks_among_several(client, creator, data_dir):
