@@ -247,4 +247,3 @@ class BoundedJSONParser(JSONParser):
             return json_loads_bounded(stream.read() if stream is not None else b"")
         except BadInput as error:
             raise ParseError(error.message) from None
-

@@ -216,4 +216,3 @@ def test_nul_in_creator_query_is_refused_not_a_500(client, db):
     response = client.get("/api/v1/videos/", {"creator": "ac\x00me"})
     assert response.status_code == 400
     assert response.json()["fields"] == {"creator": [response.json()["error"]]}
-
