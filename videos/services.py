@@ -120,7 +120,7 @@ def video_create(
         captions.seek(0)
         caption_bytes = captions.read()
         try:
-            parse_captions(caption_bytes, filename=captions_filename)
+            parse_captions(caption_bytes, filename=captions_filename, media_duration=info.duration)
         except CaptionError as exc:
             raise ValidationError(str(exc), "bad_captions") from exc
 
