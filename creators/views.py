@@ -4,6 +4,7 @@ studios and join links."""
 from __future__ import annotations
 
 import logging
+import re
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -143,6 +144,10 @@ def _whop_page(request, template: str, context: dict, status: int = 200):
     return render(request, f"creators/{template}", context, status=status)
 
 
+# Whop ids: a prefix and an opaque alphanumeric tag ("exp_XXXXXXXXXXXXXX", "biz_...").
+WHOP_ID = re.compile(r"^(exp|biz)_[A-Za-z0-9]{1,60}$")
+
+
 def _whop_visitor(request):
     """The signed-in Whop user, or a response asking them to open Chronos from Whop."""
     user = request.user
@@ -155,6 +160,8 @@ def _whop_visitor(request):
 def whop_experience(request: HttpRequest, exp_id: str):
     """GET /experiences/<exp_id>/: Whop's member view. admin -> studio, customer -> the
     catalog, no access -> the purchase page. The role is asked of Whop on each visit."""
+    if not WHOP_ID.match(exp_id) or not exp_id.startswith("exp_"):
+        raise Http404("No such experience.")
     user, refusal = _whop_visitor(request)
     if refusal:
         return refusal
@@ -169,6 +176,8 @@ def whop_experience(request: HttpRequest, exp_id: str):
 @require_GET
 def whop_dashboard(request: HttpRequest, biz_id: str):
     """GET /dashboard/<biz_id>/: Whop's view for the company's team -> the studio."""
+    if not WHOP_ID.match(biz_id) or not biz_id.startswith("biz_"):
+        raise Http404("No such company.")
     user, refusal = _whop_visitor(request)
     if refusal:
         return refusal

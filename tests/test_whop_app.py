@@ -78,7 +78,7 @@ def test_second_admin_joins_the_team_not_the_ownership(client, whop, faraday):
 
 def test_customer_on_the_dashboard_gets_no_studio(client, whop, faraday):
     response = visit(client, whop, f"/dashboard/{BIZ}/", STUDENT)
-    assert response.status_code == 403
+    assert response.status_code == 403 and b"company's team" in response.content
     faraday.refresh_from_db()
     assert faraday.owner is None
     assert not CreatorMember.objects.filter(creator=faraday).exists()
@@ -150,6 +150,9 @@ def test_company_without_install_yet_says_so(client, whop, db):
 
 def test_unknown_experience_or_whop_down_is_a_clear_page(client, whop, faraday):
     assert visit(client, whop, "/experiences/exp_Nope/", ADMIN).status_code == 502
+    for bad in ("/experiences/biz_X/", "/experiences/exp_a%2Fb/", "/dashboard/exp_X/"):
+        assert visit(client, whop, bad, ADMIN).status_code == 404
+    assert len(whop.calls("/api/v1/")) == 1  # only exp_Nope was asked about
     whop.down = True
     cache.clear()
     response = visit(client, whop, f"/experiences/{EXP}/", ADMIN)
