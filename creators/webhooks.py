@@ -196,9 +196,13 @@ def webhook_verify(
         except WebhookVerificationError as exc:
             error = str(exc)
             continue
-        except (ValueError, UnicodeDecodeError) as exc:  # signed, but not a JSON object
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # signed, not JSON
             raise WebhookRejected("Webhook body is not a JSON object.") from exc
-        if _unstorable(payload):
+        try:
+            unstorable = _unstorable(payload)
+        except RecursionError as exc:
+            raise WebhookRejected("Webhook body is nested too deeply.") from exc
+        if unstorable:
             raise WebhookRejected("Webhook body contains characters that cannot be stored.")
         return payload
     raise WebhookRejected(error)

@@ -766,7 +766,9 @@ def test_whsec_secret_is_used_as_literal_bytes(client, whop_creator, settings):
         '{"id": "msg_sur", "type": "membership.activated", "data": {"id": "\\ud800"}}',
         '["not", "an", "object"]',
         "not json at all",
+        '{"id": "msg_deep", "type": "x", "data": ' + '{"a": ' * 50_000 + "1" + "}" * 50_001,
     ],
+    ids=["nul-value", "nul-type", "lone-surrogate", "array", "garbage", "deep"],
 )
 def test_signed_but_unstorable_bodies_are_400_never_500(client, whop_creator, body):
     headers = signed_headers(body, "msg_nul")
