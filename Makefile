@@ -28,8 +28,10 @@ system-deps:
 
 run: install
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py migrate --noinput
-	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py seed_demo
-	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} HOST=$(HOST) PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start -f Procfile -p $(PORT) web worker whop
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py seed_demo --host http://$(HOST):$(PORT)
+	# chronos.supervise (not honcho): Ctrl-C stops web, workers and the embedded PostgreSQL;
+	# a crashing worker is restarted without taking the web down.
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} HOST=$(HOST) PORT=$(PORT) PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m chronos.supervise web worker whop
 
 test: install system-deps
 	$(PY) -m pytest
