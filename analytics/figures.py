@@ -10,6 +10,7 @@ the ~10 ms per figure graph_objects' validation takes. The page loads plotly.js 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -50,7 +51,7 @@ def _layout(title: str, **extra) -> dict:
         "font": {"family": FONT, "size": 12, "color": "#1c1d2b"},
         "paper_bgcolor": "#ffffff",
         "plot_bgcolor": "#ffffff",
-        "legend": {"orientation": "h", "y": -0.2, "x": 0},
+        "legend": {"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0},
         "hovermode": "x unified",
         "xaxis": {"gridcolor": "#eef0f6", "automargin": True},
         "yaxis": {"gridcolor": "#eef0f6", "rangemode": "tozero", "automargin": True},
@@ -140,49 +141,56 @@ def watch_time(series: dict) -> Chart:
 def top_videos(videos: list[dict], limit: int = 10) -> Chart:
     title = "Top videos: watch time and completion rate"
     top = videos[:limit][::-1]  # horizontal bars read top-down
-    names = [_short(v["title"]) for v in top]
+    # Ranks on the axis, titles inside the bars: long titles never squeeze a 375 px plot.
+    ranks = [f"#{len(top) - i}" for i in range(len(top))]
+    names = [_short(v["title"], 40) for v in top]
+
+    def bars(values, name, color, axis):
+        return {
+            "type": "bar",
+            "orientation": "h",
+            "y": ranks,
+            "x": values,
+            "name": name,
+            "text": names,
+            "textposition": "inside",
+            "insidetextanchor": "start",
+            "textfont": {"color": "#ffffff", "size": 11},
+            "hovertext": [v["title"] for v in top],
+            "marker": {"color": color},
+            "xaxis": f"x{axis}",
+            "yaxis": f"y{axis}",
+        }
+
     fig = {
         "data": [
-            {
-                "type": "bar",
-                "orientation": "h",
-                "y": names,
-                "x": [round(v["watch_seconds"] / 3600, 2) for v in top],
-                "name": "Watch time (h)",
-                "marker": {"color": OK},
-                "xaxis": "x",
-                "yaxis": "y",
-            },
-            {
-                "type": "bar",
-                "orientation": "h",
-                "y": names,
-                "x": [round(100 * v["completion_rate"]) for v in top],
-                "name": "Completion rate (%)",
-                "marker": {"color": PRIMARY},
-                "xaxis": "x2",
-                "yaxis": "y",
-            },
+            bars([round(v["watch_seconds"] / 3600, 2) for v in top], "Watch time (h)", OK, ""),
+            bars(
+                [round(100 * v["completion_rate"]) for v in top],
+                "Completion rate (%)",
+                PRIMARY,
+                "2",
+            ),
         ],
         "layout": _layout(
             title,
-            height=max(300, 60 + 34 * len(top)),
-            hovermode="y unified",
-            grid={"rows": 1, "columns": 2, "pattern": "independent"},
+            height=max(340, 120 + 44 * len(top)),
+            hovermode="closest",
             xaxis={
-                "domain": [0, 0.48],
-                "title": {"text": "hours"},
+                "title": {"text": "hours watched"},
                 "rangemode": "tozero",
                 "gridcolor": "#eef0f6",
+                "anchor": "y",
             },
+            yaxis={"domain": [0.6, 1], "automargin": True, "type": "category"},
             xaxis2={
-                "domain": [0.52, 1],
-                "title": {"text": "% completed"},
+                "title": {"text": "% of viewers who completed"},
                 "range": [0, 100],
                 "gridcolor": "#eef0f6",
+                "anchor": "y2",
             },
-            yaxis={"automargin": True, "tickfont": {"size": 11}},
-            margin={"l": 8, "r": 12, "t": 44, "b": 40},
+            yaxis2={"domain": [0, 0.34], "automargin": True, "type": "category"},
+            margin={"l": 36, "r": 12, "t": 44, "b": 40},
         ),
     }
     rows = [
@@ -430,6 +438,7 @@ def confusion(eng: dict, title_suffix: str = "", chart_id: str = "chart-confusio
             },
             yaxis2={"domain": [0.86, 1], "showticklabels": False},
             yaxis3={
+                "dtick": max(1, math.ceil(max(qz, default=0) / 4)),
                 "overlaying": "y",
                 "side": "right",
                 "showgrid": False,
@@ -456,7 +465,7 @@ def confusion_overview(data: dict) -> Chart:
     title = "Where questions come from: videos \u00d7 timeline"
     step = data["bin_seconds"]
     width = max((len(r) for r in data["z"]), default=0)
-    ys = [_short(v["title"], 24) for v in data["videos"]]
+    ys = [f"{i + 1}. {_short(v['title'], 14)}" for i, v in enumerate(data["videos"])]
     fig = {
         "data": [
             {
@@ -473,7 +482,11 @@ def confusion_overview(data: dict) -> Chart:
             title,
             height=max(260, 90 + 30 * len(ys)),
             hovermode="closest",
-            xaxis={"title": {"text": f"position (s, {step}-second bins)"}},
+            xaxis={
+                "title": {"text": f"position (s, {step}-second bins)"},
+                "nticks": 6,
+                "tickangle": 0,
+            },
             yaxis={"autorange": "reversed", "automargin": True},
             margin={"l": 8, "r": 12, "t": 44, "b": 40},
         ),

@@ -58,19 +58,20 @@ def dashboard(
     lessons = selectors.lesson_counts(creator=creator)
     prog = selectors.progress_as_of(creator=creator, rng=rng, course_id=course_id)
     shared = {"creator": creator, "rng": rng, "course_id": course_id}
+    funnel = selectors.funnel(**shared, lessons=lessons, progress=prog)
+    spread = selectors.progress_distribution(**shared, lessons=lessons, progress=prog)
+    # Order = layout: pairs share a row at >= 1000 px, wide charts take a row of their own.
     charts = [
         figures.active_students(series),
         figures.watch_time(series),
         figures.top_videos(top),
         figures.engagement(eng, title),
-        figures.funnel(selectors.funnel(**shared, lessons=lessons, progress=prog)),
-        figures.cohorts(selectors.cohorts(creator=creator, rng=rng, course_id=course_id)),
-        figures.questions(series),
         figures.confusion(eng, title),
-        figures.progress(selectors.progress_distribution(**shared, lessons=lessons, progress=prog)),
-        figures.confusion_overview(
-            selectors.confusion(creator=creator, rng=rng, course_id=course_id)
-        ),
+        figures.funnel(funnel),
+        figures.progress(spread),
+        figures.questions(series),
+        figures.confusion_overview(selectors.confusion(**shared)),
+        figures.cohorts(selectors.cohorts(**shared)),
     ]
     return {
         "overview": overview,

@@ -9,13 +9,15 @@
     modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d", "toggleSpikelines"],
   };
 
-  function narrow(layout) {
-    // Phones: smaller margins and title so the plot area keeps most of 375 px.
-    if (window.innerWidth >= 640) return layout;
+  function prepare(layout) {
+    // The card's <h2> shows the title, so the plot gives that space back (the legend sits
+    // at the top). Phones: a smaller left margin so the plot keeps most of 375 px.
     var l = Object.assign({}, layout);
-    l.margin = Object.assign({}, layout.margin || {}, { l: Math.min((layout.margin || {}).l || 40, 40), r: 8 });
-    if (l.title && l.title.font) l.title = Object.assign({}, l.title, { font: { size: 13 } });
-    l.title = Object.assign({}, l.title || {}, { text: "" }); // the card's <h2> shows it
+    var m = Object.assign({}, layout.margin || {});
+    l.title = Object.assign({}, layout.title || {}, { text: "" });
+    m.t = Math.max(28, (m.t || 44) - 16);
+    if (window.innerWidth < 640) m.l = Math.min(m.l === undefined ? 40 : m.l, 40);
+    l.margin = m;
     return l;
   }
 
@@ -25,10 +27,7 @@
       var source = document.getElementById(el.dataset.figure);
       if (!source) return;
       var fig = JSON.parse(source.textContent);
-      var layout = narrow(fig.layout || {});
-      layout.title = Object.assign({}, layout.title || {}, { text: "" }); // <h2> is the title
-      layout.margin = Object.assign({}, layout.margin || {}, { t: Math.max(12, ((layout.margin || {}).t || 44) - 32) });
-      window.Plotly.newPlot(el, fig.data, layout, CONFIG);
+      window.Plotly.newPlot(el, fig.data, prepare(fig.layout || {}), CONFIG);
     });
   }
 

@@ -89,6 +89,7 @@ class Command(BaseCommand):
         else:
             self.stdout.write("Demo lecture already processed.")
         seed_demo_course(creator=creator, student=student, lecture_one=done, stdout=self.stdout)
+        seed_demo_analytics(creator=creator, stdout=self.stdout)
 
         host = opts["host"].rstrip("/")
         self.stdout.write(
@@ -221,4 +222,74 @@ def seed_demo_course(*, creator, student, lecture_one, stdout) -> None:
         course=course,
         user=student,
         defaults={"creator": creator, "enrolled_at": timezone.now()},
+    )
+
+
+# --- Demo analytics history (analytics, issue 9) ---------------------------------------------
+
+DEMO_LEARNERS = 30  # clearly labelled "(demo)" students with 60 days of simulated history
+DEMO_HISTORY_DAYS = 60
+
+
+def seed_demo_analytics(*, creator, stdout) -> None:
+    """30 demo learners ("Learner 07 (demo)", learnerNN@demo.chronos.local, no password)
+    with 60 days of simulated watching and questions on the demo course (analytics.demo),
+    then the analytics rebuild. Created once: skipped when the learners already have
+    watch events, or when no course with processed lessons exists yet."""
+    from django.utils import timezone
+
+    from analytics.demo import Lecture, history_generate, history_write
+    from analytics.rollups import rollup_rebuild
+    from courses.models import Lesson, WatchEvent
+    from creators.models import Membership, User
+
+    lessons = list(
+        Lesson.objects.filter(creator=creator, video__status="completed")
+        .select_related("video", "module")
+        .order_by("module__course_id", "module__position", "position", "id")
+    )
+    if not lessons:
+        stdout.write("Analytics demo history skipped: the demo course has no lessons yet.")
+        return
+    course_id = lessons[0].module.course_id
+    lessons = [lesson for lesson in lessons if lesson.module.course_id == course_id]
+    learners = []
+    for i in range(1, DEMO_LEARNERS + 1):
+        user, created = User.objects.get_or_create(
+            username=f"demo-learner-{i:02d}",
+            defaults={
+                "email": f"learner{i:02d}@demo.chronos.local",
+                "display_name": f"Learner {i:02d} (demo)",
+            },
+        )
+        if created:
+            user.set_unusable_password()
+            user.save(update_fields=["password"])
+        Membership.objects.get_or_create(creator=creator, user=user)
+        learners.append(user.pk)
+    if WatchEvent.objects.filter(creator=creator, user_id__in=learners).exists():
+        stdout.write("Analytics demo history already in place.")
+        return
+    lectures = [
+        Lecture(
+            lesson_id=lesson.pk,
+            video_id=lesson.video_id,
+            course_id=course_id,
+            duration=float(lesson.video.duration_seconds or 600.0),
+            hard_at=float(lesson.video.duration_seconds or 600.0) * (0.3 + 0.15 * (i % 3)),
+        )
+        for i, lesson in enumerate(lessons)
+    ]
+    history = history_generate(
+        students=learners, lectures=lectures, days=DEMO_HISTORY_DAYS, end=timezone.now()
+    )
+    counts = history_write(
+        creator=creator,
+        history=history,
+        video_titles={lesson.video_id: lesson.video.title for lesson in lessons},
+    )
+    rollup_rebuild(creator=creator)
+    stdout.write(
+        f"Analytics demo history: {DEMO_LEARNERS} demo learners, {counts['events']} watch "
+        f"events, {counts['questions']} questions over {DEMO_HISTORY_DAYS} days."
     )
