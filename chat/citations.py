@@ -32,12 +32,13 @@ def stream_url(video_id: int) -> str:
 
 def enrich(citation: dict) -> dict:
     """A stored citation {video_id, video_title, start, end, quote, score[, n]} plus
-    start_label ("5:42") and stream_url, for display and the API."""
+    start_label ("5:42") and stream_url, for display and the API. A creator-FAQ citation
+    (kind "faq", chat.faq) has no video: its stream_url is ""."""
     return {
         **citation,
         "start_label": format_timestamp(citation.get("start")),
         "end_label": format_timestamp(citation.get("end")),
-        "stream_url": stream_url(citation["video_id"]),
+        "stream_url": stream_url(citation["video_id"]) if citation.get("video_id") else "",
     }
 
 

@@ -30,6 +30,7 @@ from billing.services import usage_record
 from chat import answerers as answerers_mod
 from chat.answerers import NOT_COVERED, AnswererError, AnswerUsage, heuristic_title
 from chat.citations import citations_for_answer, enrich
+from chat.faq import faq_answer
 from chat.formatting import format_timestamp, markdown_to_safe_html
 from chat.models import AnswerCacheEntry, ChatMessage, ChatSession
 from chat.retrieval import (
@@ -160,6 +161,13 @@ def answer_stream(
     """
     started = time.monotonic()
     answerer = answerer or answerers_mod.get_answerer()
+    faq = faq_answer(creator=creator, question=question)
+    if faq is not None:  # the creator answered a similar question: their words, cited
+        yield {"event": "delta", "text": faq["answer"]}
+        yield {"event": "citations", "citations": faq["citations"]}
+        answer = Answer(faq["answer"], faq["citations"], True, "creator-faq", provider="faq")
+        yield {"event": "answer", "answer": answer}
+        return
     version = library_version(creator=creator)
     key = cache_key(
         scope=scope,

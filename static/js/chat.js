@@ -109,6 +109,18 @@
       var label = c.start_label || formatTime(start);
       var n = citationNumber(c, i);
       var li = el("li");
+      if (c.kind === "faq") {
+        // The creator's own answer (chat.faq): labelled, nothing to play.
+        var card = el("div", "cite-card cite-faq");
+        var top = el("span", "cite-head");
+        top.appendChild(el("span", "cite-n", n));
+        top.appendChild(el("span", "cite-title", c.video_title || "Creator's answer"));
+        card.appendChild(top);
+        card.appendChild(el("span", "cite-quote", c.quote || ""));
+        li.appendChild(card);
+        list.appendChild(li);
+        return;
+      }
       var btn = el("button", "cite-card");
       btn.type = "button";
       btn.dataset.n = n;
