@@ -32,6 +32,7 @@ from chat.prompts import (
     build_messages,
     build_rewrite_message,
 )
+from chronos.errors import ProviderUnavailable
 
 # Upper bound on answer length (tokens); answers are a paragraph or a few bullets.
 MAX_ANSWER_TOKENS = 1024
@@ -48,8 +49,8 @@ PROVIDER_ERROR = (
 )
 
 
-class AnswererError(Exception):
-    """A provider failed; str(exc) is safe to show to a student."""
+class AnswererError(ProviderUnavailable):
+    """A provider failed; str(exc) is safe to show to a student (API: 503)."""
 
 
 @dataclass

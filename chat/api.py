@@ -8,8 +8,9 @@ GET  /api/v1/chat/sessions/<id>/export?format=md|json
 
 `creator` (body field or query parameter) names the creator by handle; it may be omitted
 when the user can learn from exactly one creator. Auth: session (with CSRF for unsafe
-methods, X-CSRFToken header) or HTTP Basic. Errors: {"detail": "..."} plus per-field lists
-for validation errors (400); 404 for anything not the user's; 503 on a provider outage.
+methods, X-CSRFToken header) or HTTP Basic, through DRF's authenticators even in the two
+plain views. Errors: {"error", "code", "fields"} (chronos.api): 400 bad input, 401 signed
+out, 403 CSRF, 404 for anything not the user's, 503 on a provider outage.
 
 POST /api/v1/chat is an async view returning an async iterator: under ASGI the event loop
 relays the events while the DB and provider work of the question runs in the request's own
@@ -20,25 +21,20 @@ view because DRF reserves the `format` query parameter for content negotiation.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import logging
 from collections.abc import AsyncIterator, Iterator
 
 from asgiref.sync import sync_to_async
-from django.contrib.auth import authenticate
-from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
-from django.middleware.csrf import CsrfViewMiddleware
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
-from rest_framework import status
+from rest_framework import exceptions, status
 from rest_framework.decorators import api_view
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
-from chat.answerers import AnswererError
 from chat.citations import enrich
 from chat.formatting import markdown_to_safe_html
 from chat.models import ChatMessage, ChatSession
@@ -50,21 +46,16 @@ from chat.services import (
     session_export,
     session_rename,
 )
-from chronos.input import BadInput, request_json
+from chronos.api import error_json
+from chronos.errors import DomainError
 from creators.selectors import creator_for_api
 
 logger = logging.getLogger(__name__)
 
+# The challenge a 401 carries (DRF's BasicAuthentication.authenticate_header).
+BASIC_CHALLENGE = 'Basic realm="api"'
+
 _END = object()
-
-
-def _error_payload(exc: ValidationError) -> dict:
-    if hasattr(exc, "message_dict"):
-        data: dict = {k: list(v) for k, v in exc.message_dict.items()}
-        first = next(iter(data.values()), [""])
-        data["detail"] = first[0] if first else "Invalid input."
-        return data
-    return {"detail": " ".join(exc.messages)}
 
 
 def _next_event(events: Iterator[dict]):
@@ -110,47 +101,39 @@ async def _sse(events: Iterator[dict]) -> AsyncIterator[bytes]:
         yield sse_format(event)
 
 
-class _CSRFCheck(CsrfViewMiddleware):
-    def _reject(self, request, reason):
-        return reason
+def _api_request(request: HttpRequest) -> Request:
+    """The request as DRF sees it, authenticated by the API's own authenticators (session
+    with DRF's CSRF check, or HTTP Basic: REST_FRAMEWORK settings) and parsers.
+
+    Raises NotAuthenticated (401), AuthenticationFailed (bad Basic credentials, 401) or
+    PermissionDenied (CSRF, 403): rendered by chronos.api like any API error."""
+    drf_request = Request(
+        request,
+        parsers=[parser() for parser in api_settings.DEFAULT_PARSER_CLASSES],
+        authenticators=[auth() for auth in api_settings.DEFAULT_AUTHENTICATION_CLASSES],
+    )
+    if not drf_request.user or not drf_request.user.is_authenticated:
+        raise exceptions.NotAuthenticated()
+    return drf_request
 
 
-def _csrf_failure(request) -> str | None:
-    """The CSRF failure reason for a session-authenticated unsafe request, else None (as
-    DRF's SessionAuthentication.enforce_csrf does)."""
-    check = _CSRFCheck(lambda req: None)
-    check.process_request(request)
-    return check.process_view(request, None, (), {})
+def _error(exc: Exception) -> JsonResponse:
+    """An API error of a plain view, in the one shape (chronos.api.error_body)."""
+    headers = {}
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        headers["WWW-Authenticate"] = BASIC_CHALLENGE
+    return error_json(exc, headers=headers)
 
 
-def _basic_user(request):
-    header = request.META.get("HTTP_AUTHORIZATION", "")
-    if not header.lower().startswith("basic "):
-        return None
-    try:
-        raw = base64.b64decode(header.split(" ", 1)[1].strip()).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return None
-    username, _, password = raw.partition(":")
-    # One authenticate() per attempt (allauth's backend also reads `username` as the e-mail),
-    # so django-axes counts each failed attempt once.
-    user = authenticate(request, username=username, password=password)
-    return user if user is not None and user.is_active else None
-
-
-def _parse_body(request) -> dict:
-    ctype = request.content_type or ""
-    if ctype.startswith("application/json") or (request.body and not request.POST):
-        try:
-            data = request_json(request, default={})
-        except BadInput as exc:
-            raise ValidationError({exc.field or "detail": [exc.message]}) from None
-        if not isinstance(data, dict):
-            raise ValidationError({"detail": ["The request body must be a JSON object."]})
-        return data
-    data = {k: v for k, v in request.POST.items()}
-    if "video_ids" in request.POST:
-        data["video_ids"] = request.POST.getlist("video_ids")
+def _body(drf_request: Request) -> dict:
+    data = drf_request.data
+    if not isinstance(data, dict):
+        raise DomainError("The request body must be a JSON object.", code="parse_error")
+    if hasattr(data, "getlist"):  # a form post: keep video_ids as a list
+        plain = {k: v for k, v in data.items()}
+        if "video_ids" in data:
+            plain["video_ids"] = data.getlist("video_ids")
+        return plain
     return data
 
 
@@ -159,27 +142,27 @@ def _optional_int(data: dict, name: str) -> int | None:
     if value in (None, ""):
         return None
     if isinstance(value, bool):
-        raise ValidationError({name: [f"{name} must be an integer."]})
+        raise DomainError.for_field(name, f"{name} must be an integer.")
     try:
         return int(value)
     except (TypeError, ValueError):
-        raise ValidationError({name: [f"{name} must be an integer."]}) from None
+        raise DomainError.for_field(name, f"{name} must be an integer.") from None
 
 
 def _chat_args(data: dict) -> dict:
     message = data.get("message")
     if not isinstance(message, str) or not message.strip():
-        raise ValidationError({"message": ["Type a question first."]})
+        raise DomainError.for_field("message", "Type a question first.")
     video_ids = data.get("video_ids")
     if video_ids in (None, "", []):
         video_ids = None
     elif not isinstance(video_ids, list):
-        raise ValidationError({"video_ids": ["video_ids must be a list of integers."]})
+        raise DomainError.for_field("video_ids", "video_ids must be a list of integers.")
     else:
         try:
             video_ids = [int(v) for v in video_ids if not isinstance(v, bool)]
         except (TypeError, ValueError):
-            raise ValidationError({"video_ids": ["video_ids must be integers."]}) from None
+            raise DomainError.for_field("video_ids", "video_ids must be integers.") from None
     stream = data.get("stream", False)
     if isinstance(stream, str):
         stream = stream.lower() in ("1", "true", "yes", "on")
@@ -204,22 +187,11 @@ async def chat_endpoint(request):
     400 bad input or empty library, 401 not signed in, 403 CSRF, 404 creator/session not the
     user's, 503 provider outage (the question is saved)."""
     if request.method != "POST":
-        return JsonResponse({"detail": f'Method "{request.method}" not allowed.'}, status=405)
-    user = await request.auser()
-    if user.is_authenticated:
-        reason = await sync_to_async(_csrf_failure)(request)
-        if reason:
-            return JsonResponse({"detail": f"CSRF Failed: {reason}"}, status=403)
-    else:
-        user = await sync_to_async(_basic_user)(request)
-        if user is None:
-            return JsonResponse(
-                {"detail": "Authentication credentials were not provided."},
-                status=401,
-                headers={"WWW-Authenticate": 'Basic realm="api"'},
-            )
+        return _error(exceptions.MethodNotAllowed(request.method))
     try:
-        data = _parse_body(request)
+        drf_request = await _in_thread(_api_request, request)
+        user = drf_request.user
+        data = await _in_thread(_body, drf_request)
         args = _chat_args(data)
         handle = data.get("creator") or request.GET.get("creator")
         creator = await _in_thread(creator_for_api, user=user, handle=handle, learn=True)
@@ -231,12 +203,8 @@ async def chat_endpoint(request):
             response["X-Accel-Buffering"] = "no"
             return response
         result = await _in_thread(chat_ask, user=user, creator=creator, **args)
-    except ValidationError as exc:
-        return JsonResponse(_error_payload(exc), status=400)
-    except Http404 as exc:
-        return JsonResponse({"detail": str(exc) or "Not found."}, status=404)
-    except AnswererError as exc:
-        return JsonResponse({"detail": str(exc)}, status=503)
+    except Exception as exc:
+        return _error(exc)
     return JsonResponse(
         {
             "session_id": result.session_id,
@@ -293,10 +261,6 @@ def message_payload(message: ChatMessage) -> dict:
     }
 
 
-def _validation_response(exc: ValidationError) -> Response:
-    return Response(_error_payload(exc), status=status.HTTP_400_BAD_REQUEST)
-
-
 @api_view(["GET"])
 def sessions_list(request: Request) -> Response:
     """The user's sessions with the creator, newest first; ?q= searches titles and text."""
@@ -318,12 +282,9 @@ def session_detail(request: Request, session_id: int) -> Response:
         return Response(status=status.HTTP_204_NO_CONTENT)
     if request.method == "PATCH":
         title = request.data.get("title") if hasattr(request.data, "get") else None
-        try:
-            session = session_rename(
-                user=request.user, creator=creator, session_id=session_id, title=title
-            )
-        except ValidationError as exc:
-            return _validation_response(exc)
+        session = session_rename(
+            user=request.user, creator=creator, session_id=session_id, title=title
+        )
         return Response(session_payload(session))
     session = session_get(user=request.user, creator=creator, session_id=session_id)
     return Response(session_payload(session))
@@ -342,20 +303,15 @@ def session_messages(request: Request, session_id: int) -> Response:
 def session_export_view(request, session_id: int) -> HttpResponse:
     """GET ?format=md|json -> the session as a download (session or Basic auth)."""
     if request.method != "GET":
-        return JsonResponse({"detail": f'Method "{request.method}" not allowed.'}, status=405)
-    user = request.user if request.user.is_authenticated else _basic_user(request)
-    if user is None:
-        return JsonResponse({"detail": "Authentication credentials were not provided."}, status=401)
-    fmt = request.GET.get("format", "md")
+        return _error(exceptions.MethodNotAllowed(request.method))
     try:
+        user = _api_request(request).user
         creator = creator_for_api(user=user, handle=request.GET.get("creator"), learn=True)
         content, content_type = session_export(
-            user=user, creator=creator, session_id=session_id, fmt=fmt
+            user=user, creator=creator, session_id=session_id, fmt=request.GET.get("format", "md")
         )
-    except ValidationError as exc:
-        return JsonResponse(_error_payload(exc), status=400)
-    except Http404 as exc:
-        return JsonResponse({"detail": str(exc) or "Not found."}, status=404)
+    except Exception as exc:
+        return _error(exc)
     ext = "json" if content_type.startswith("application/json") else "md"
     response = HttpResponse(content, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="chronos-chat-{session_id}.{ext}"'

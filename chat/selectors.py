@@ -1,15 +1,15 @@
 """Reads of chat sessions and messages, always scoped to the acting user and creator.
 
 Sessions are private to their user: another user's session (even of the same creator)
-raises Http404, never discloses its existence.
+raises NotFound (an Http404), never discloses its existence.
 """
 
 from __future__ import annotations
 
 from django.db.models import Q, QuerySet
-from django.http import Http404
 
 from chat.models import ChatMessage, ChatSession
+from chronos.errors import NotFound
 from creators.models import Creator, User
 
 
@@ -30,11 +30,11 @@ def sessions_for_user(*, user: User, creator: Creator, query: str = "") -> Query
 
 
 def session_get(*, user: User, creator: Creator, session_id: int) -> ChatSession:
-    """The session `session_id` if it is the user's own with `creator`; Http404 otherwise."""
+    """The session `session_id` if it is the user's own with `creator`; NotFound otherwise."""
     try:
         pk = int(session_id)
     except (TypeError, ValueError):
-        raise Http404("No such chat session.") from None
+        raise NotFound("No such chat session.") from None
     session = (
         ChatSession.objects.for_user(user=user, creator=creator)
         .select_related("course")
@@ -42,7 +42,7 @@ def session_get(*, user: User, creator: Creator, session_id: int) -> ChatSession
         .first()
     )
     if session is None:
-        raise Http404("No such chat session.")
+        raise NotFound("No such chat session.")
     return session
 
 

@@ -19,9 +19,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import Http404
 from django.utils import timezone
 
 from billing.models import UsageLedgerEntry
@@ -41,6 +39,7 @@ from chat.retrieval import (
     scope_resolve,
 )
 from chat.selectors import messages_for_session, session_get
+from chronos.errors import DomainError, NotFound
 from creators.models import Creator, User
 from creators.selectors import creators_learnable_by
 
@@ -55,8 +54,10 @@ EMPTY_LIBRARY = "This creator has no processed videos yet."
 EMPTY_SCOPE = "None of the selected videos has been processed yet."
 
 
-class EmptyLibraryError(ValidationError):
+class EmptyLibraryError(DomainError):
     """The scope holds no processed video; the message says so plainly."""
+
+    code = "empty_library"
 
 
 @dataclass
@@ -112,24 +113,24 @@ class Answer:
 def _clean_message(message: str) -> str:
     text = (message or "").strip() if isinstance(message, str) else ""
     if not text:
-        raise ValidationError({"message": ["Type a question first."]})
+        raise DomainError.for_field("message", "Type a question first.")
     if len(text) > MAX_MESSAGE_CHARS:
-        raise ValidationError(
-            {"message": [f"Questions are limited to {MAX_MESSAGE_CHARS} characters."]}
+        raise DomainError.for_field(
+            "message", f"Questions are limited to {MAX_MESSAGE_CHARS} characters."
         )
     return text
 
 
 def _check_learner(user: User, creator: Creator) -> None:
     if not creators_learnable_by(user=user).filter(pk=creator.pk).exists():
-        raise Http404("No such creator.")
+        raise NotFound("No such creator.")
 
 
 def chat_scope(
     *, creator: Creator, course_id: int | None = None, video_ids: list[int] | None = None
 ) -> Scope:
     """The Scope to search; raises EmptyLibraryError when it holds no processed video,
-    ValidationError for a foreign course/video."""
+    DomainError for a foreign course/video."""
     scope = scope_resolve(creator=creator, course_id=course_id, video_ids=video_ids)
     if not scope.video_ids:
         if course_id or video_ids:
@@ -290,7 +291,7 @@ def question_answer(
     course_id: int | None = None,
     video_ids: list[int] | None = None,
 ) -> Answer:
-    """Answer one question with no session (the `ask` command). Raises ValidationError /
+    """Answer one question with no session (the `ask` command). Raises DomainError /
     EmptyLibraryError for bad input, AnswererError on a provider outage."""
     question = _clean_message(question)
     scope = chat_scope(creator=creator, course_id=course_id, video_ids=video_ids)
@@ -325,7 +326,7 @@ def chat_ask(
 ) -> ChatResult:
     """Answer `message` and return the whole result (see chat_ask_stream for the rules).
 
-    Raises ValidationError / EmptyLibraryError (bad input, nothing to search), Http404
+    Raises DomainError / EmptyLibraryError (bad input, nothing to search), NotFound
     (creator or session not the user's), AnswererError (provider outage; the question is
     saved in the session)."""
     events = chat_ask_stream(
@@ -379,9 +380,9 @@ def chat_ask_stream(
     {"event": "done", "message_id", "answer", "answer_html", "covered", "usage", "title"};
     or {"event": "error", "message"} (provider outage: the question is kept).
 
-    Validation happens when this is called, before any event: raises ValidationError (empty
+    Validation happens when this is called, before any event: raises DomainError (empty
     or too long message, foreign course/videos), EmptyLibraryError (no processed video in
-    scope: "This creator has no processed videos yet."), Http404 (creator not learnable by
+    scope: "This creator has no processed videos yet."), NotFound (creator not learnable by
     the user, or a session that is not theirs). An existing session keeps its scope unless
     course_id/video_ids are given.
     """
@@ -509,21 +510,21 @@ def _history(session: ChatSession) -> list[tuple[str, str]]:
 
 
 def session_rename(*, user: User, creator: Creator, session_id: int, title: str) -> ChatSession:
-    """Rename the user's session (title trimmed, 1..200 chars); Http404 if not theirs;
-    ValidationError for an empty or too long title."""
+    """Rename the user's session (title trimmed, 1..200 chars); NotFound if not theirs;
+    DomainError for an empty or too long title."""
     session = session_get(user=user, creator=creator, session_id=session_id)
     clean = " ".join((title or "").split()) if isinstance(title, str) else ""
     if not clean:
-        raise ValidationError({"title": ["A title cannot be empty."]})
+        raise DomainError.for_field("title", "A title cannot be empty.")
     if len(clean) > 200:
-        raise ValidationError({"title": ["Titles are limited to 200 characters."]})
+        raise DomainError.for_field("title", "Titles are limited to 200 characters.")
     session.title = clean
     session.save(update_fields=["title", "updated_at"])
     return session
 
 
 def session_delete(*, user: User, creator: Creator, session_id: int) -> None:
-    """Delete the user's session and its messages; Http404 if not theirs."""
+    """Delete the user's session and its messages; NotFound if not theirs."""
     session = session_get(user=user, creator=creator, session_id=session_id)
     session.delete()
 
@@ -535,11 +536,11 @@ def session_export(
 
     fmt: "markdown"/"md" -> text/markdown; "json" -> application/json with
     {"session": {...}, "messages": [{role, content, citations, covered, model, tokens,
-    cost_usd, latency_ms, cached, created_at}]}. ValidationError for another format;
-    Http404 if the session is not theirs."""
+    cost_usd, latency_ms, cached, created_at}]}. DomainError for another format;
+    NotFound if the session is not theirs."""
     fmt = (fmt or "markdown").lower()
     if fmt not in ("markdown", "md", "json"):
-        raise ValidationError({"format": ["Export format must be 'md' or 'json'."]})
+        raise DomainError.for_field("format", "Export format must be 'md' or 'json'.")
     session = session_get(user=user, creator=creator, session_id=session_id)
     messages = list(messages_for_session(session=session))
     if fmt == "json":

@@ -13,7 +13,6 @@ from typing import Any
 
 from django.contrib import messages as django_messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -23,6 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from chat import formatting, selectors, services
 from chat.answerers import NOT_COVERED
+from chronos.errors import DomainError
 from creators.models import Creator
 from creators.selectors import creator_get_learnable
 from videos.models import Video
@@ -183,7 +183,7 @@ def rename(request: HttpRequest, handle: str, session_id: int) -> HttpResponse:
             session = services.session_rename(
                 user=request.user, creator=creator, session_id=session.pk, title=title
             )
-        except ValidationError as exc:
+        except DomainError as exc:
             error = " ".join(exc.messages)
     if error:
         context.update(error=error, title=title)

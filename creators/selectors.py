@@ -1,14 +1,14 @@
 """Reads scoped to the acting user. Every view and API endpoint resolves its tenant here.
 
-A creator the user may not see raises Http404, never PermissionDenied: the existence of
-another tenant's objects is not disclosed.
+A creator the user may not see raises NotFound (an Http404), never PermissionDenied: the
+existence of another tenant's objects is not disclosed.
 """
 
 from __future__ import annotations
 
 from django.db.models import Q, QuerySet
-from django.http import Http404
 
+from chronos.errors import NotFound
 from creators.models import Creator, Invite, Membership, User
 
 
@@ -18,10 +18,10 @@ def creators_managed_by(*, user: User) -> QuerySet[Creator]:
 
 
 def creator_get_managed(*, user: User, handle: str) -> Creator:
-    """The creator `handle` if `user` may manage it; raises Http404 otherwise."""
+    """The creator `handle` if `user` may manage it; raises NotFound otherwise."""
     creator = creators_managed_by(user=user).filter(handle=handle).first()
     if creator is None:
-        raise Http404("No such creator.")
+        raise NotFound("No such creator.")
     return creator
 
 
@@ -35,10 +35,10 @@ def creators_learnable_by(*, user: User) -> QuerySet[Creator]:
 
 
 def creator_get_learnable(*, user: User, handle: str) -> Creator:
-    """The creator `handle` if `user` may study its content; raises Http404 otherwise."""
+    """The creator `handle` if `user` may study its content; raises NotFound otherwise."""
     creator = creators_learnable_by(user=user).filter(handle=handle).first()
     if creator is None:
-        raise Http404("No such creator.")
+        raise NotFound("No such creator.")
     return creator
 
 
@@ -47,7 +47,7 @@ def creator_for_api(*, user: User, handle: str | None, learn: bool = False) -> C
 
     `handle` (the `creator` query/body parameter) picks one; when omitted the user's only
     creator is used. `learn=True` accepts student access, otherwise management is required.
-    Raises Http404 when the creator is not visible or the choice is ambiguous/missing.
+    Raises NotFound when the creator is not visible or the choice is ambiguous/missing.
     """
     qs = creators_learnable_by(user=user) if learn else creators_managed_by(user=user)
     if handle:
@@ -56,7 +56,7 @@ def creator_for_api(*, user: User, handle: str | None, learn: bool = False) -> C
         candidates = list(qs[:2])
         creator = candidates[0] if len(candidates) == 1 else None
     if creator is None:
-        raise Http404("No such creator (pass ?creator=<handle>).")
+        raise NotFound("No such creator (pass ?creator=<handle>).")
     return creator
 
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from chronos.errors import DomainError, NotFound
 from chronos.input import input_unchecked
 from creators.invites import (
     InviteError,
@@ -87,9 +88,7 @@ def team_add(request: HttpRequest, handle: str):
             email=request.POST.get("email", ""),
             role=request.POST.get("role", CreatorMember.Role.EDITOR),
         )
-    except PermissionError as exc:
-        messages.error(request, str(exc))
-    except ValueError as exc:
+    except DomainError as exc:
         messages.error(request, str(exc))
     else:
         messages.success(request, f"{member.user} is on the team as {member.get_role_display()}.")
@@ -102,9 +101,9 @@ def team_remove(request: HttpRequest, handle: str, member_id: int):
     creator = creator_get_managed(user=request.user, handle=handle)
     try:
         team_member_remove(creator=creator, actor=request.user, member_id=member_id)
-    except CreatorMember.DoesNotExist as exc:
-        raise Http404("No such team member.") from exc
-    except PermissionError as exc:
+    except NotFound:
+        raise
+    except DomainError as exc:
         messages.error(request, str(exc))
     else:
         messages.success(request, "Team member removed.")

@@ -120,7 +120,8 @@ def test_csrf_is_required_for_session_auth(db, lib):
         "/api/v1/chat", data=json.dumps({"message": QUESTION}), content_type="application/json"
     )
     assert response.status_code == 403
-    assert "CSRF" in response.json()["detail"]
+    assert "CSRF" in response.json()["error"]
+    assert response.json()["code"] == "permission_denied"
 
 
 def test_basic_auth_works_without_csrf(db, lib):
@@ -165,7 +166,7 @@ def test_bad_input_is_a_clear_400(api, lib, payload, field):
     response = _post(api, {**payload, "creator": lib.creator.handle})
     assert response.status_code == 400
     data = response.json()
-    assert field in data and data["detail"]
+    assert field in data["fields"] and data["error"] and data["code"]
 
 
 def test_invalid_json_is_a_400(api, lib):
@@ -184,7 +185,11 @@ def test_empty_library_gives_a_clear_message(db, creator, student):
     client.force_login(student)
     response = _post(client, {"message": QUESTION, "creator": creator.handle})
     assert response.status_code == 400
-    assert response.json()["detail"] == "This creator has no processed videos yet."
+    assert response.json() == {
+        "error": "This creator has no processed videos yet.",
+        "code": "empty_library",
+        "fields": {},
+    }
     assert not ChatSession.objects.filter(creator=creator).exists()
 
 
@@ -235,7 +240,7 @@ def test_sessions_list_search_rename_messages_export_delete(api, lib):
         content_type="application/json",
         HTTP_X_CSRFTOKEN=_csrf(api),
     )
-    assert empty.status_code == 400 and "title" in empty.json()
+    assert empty.status_code == 400 and "title" in empty.json()["fields"]
     messages = api.get(f"/api/v1/chat/sessions/{first}/messages").json()["results"]
     assert [m["role"] for m in messages] == ["user", "assistant"]
     assert messages[1]["citations"][0]["start_label"]

@@ -6,10 +6,10 @@ import os
 import wave
 
 import pytest
-from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from PIL import Image
 
+from chronos.errors import DomainError
 from tests.pipeline_support import (
     FARADAY_MP4,
     FARADAY_VTT,
@@ -48,7 +48,7 @@ def try_create(creator, data: bytes, name: str, **kw):
 def test_bad_files_are_rejected_at_create_and_leave_nothing(
     creator, data_dir, _media_root, make, name, message
 ):
-    with pytest.raises(ValidationError) as exc:
+    with pytest.raises(DomainError) as exc:
         try_create(creator, make(data_dir), name)
     text = " ".join(exc.value.messages)
     assert message in text
@@ -61,7 +61,7 @@ def test_bad_files_are_rejected_at_create_and_leave_nothing(
 @pytest.mark.django_db
 def test_over_size_limit_is_rejected(creator, data_dir, settings, _media_root):
     settings.CHRONOS_MAX_UPLOAD_BYTES = 100_000
-    with pytest.raises(ValidationError, match="largest file your plan accepts"):
+    with pytest.raises(DomainError, match="largest file your plan accepts"):
         create(creator, data_dir / "jfk.flac")
     assert Video.objects.count() == 0 and stored_files(_media_root) == []
 
@@ -74,7 +74,7 @@ def test_tier_limit_applies_when_smaller_than_setting(creator, data_dir, setting
 
     small = dataclasses.replace(limits.limits_for(creator.tier), file_bytes=100_000)
     monkeypatch.setitem(limits.TIER_LIMITS, creator.tier, small)
-    with pytest.raises(ValidationError, match=r"97\.7 KB"):
+    with pytest.raises(DomainError, match=r"97\.7 KB"):
         create(creator, data_dir / "jfk.flac")
 
 
@@ -82,7 +82,7 @@ def test_tier_limit_applies_when_smaller_than_setting(creator, data_dir, setting
 def test_malformed_captions_are_rejected_at_create(creator, data_dir, _media_root, tmp_path):
     bad = tmp_path / "bad.vtt"
     bad.write_bytes(b"WEBVTT\n\n00:00:01.000 --> later\nhello\n")
-    with pytest.raises(ValidationError, match="not a valid cue timing"):
+    with pytest.raises(DomainError, match="not a valid cue timing"):
         create(creator, data_dir / FARADAY_MP4, captions=bad)
     assert Video.objects.count() == 0 and stored_files(_media_root) == []
 

@@ -5,9 +5,9 @@ import json
 from datetime import timedelta
 
 import pytest
-from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from chronos.errors import DomainError
 from tests.pipeline_support import FARADAY_MP4, FARADAY_VTT, create, process
 from videos.models import SegmentWindow, TranscriptSegment, Video, VideoChunk
 from videos.pipeline import MAX_ATTEMPTS, run_stage, sweep_stuck
@@ -101,12 +101,12 @@ def test_delete_leaves_no_orphan_file_or_row(faraday, stored, django_capture_on_
 
 
 def test_retry_is_refused_for_completed_and_running_videos(faraday):
-    with pytest.raises(ValidationError, match="already processed"):
+    with pytest.raises(DomainError, match="already processed"):
         video_retry(video=faraday)
     Video.objects.filter(pk=faraday.pk).update(
         status=Video.Status.TRANSCRIBING, stage="transcribe", stage_heartbeat_at=timezone.now()
     )
-    with pytest.raises(ValidationError, match="still processing"):
+    with pytest.raises(DomainError, match="still processing"):
         video_retry(video=faraday)
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 
 import pytest
-from django.core.exceptions import ValidationError
 
 from chat.answerers import NOT_COVERED
 from chat.models import RetrievalCalibration
@@ -23,6 +22,7 @@ from chat.retrieval import (
     scope_resolve,
 )
 from chat.services import question_answer
+from chronos.errors import DomainError
 from tests.chat_library import build_rows, cues, library_fixture
 
 # (question, lecture, acceptable cue indices)
@@ -183,12 +183,12 @@ def test_scope_rejects_other_creators_course_and_videos(db, lib, other_creator):
     from courses.models import Course
 
     foreign = Course.objects.create(creator=other_creator, title="X", slug="x")
-    with pytest.raises(ValidationError):
+    with pytest.raises(DomainError):
         scope_resolve(creator=lib.creator, course_id=foreign.pk)
     foreign_video = build_rows(other_creator, "faraday-2")
-    with pytest.raises(ValidationError):
+    with pytest.raises(DomainError):
         scope_resolve(creator=lib.creator, video_ids=[foreign_video.pk])
-    with pytest.raises(ValidationError):
+    with pytest.raises(DomainError):
         scope_resolve(creator=lib.creator, video_ids=["abc"])
 
 

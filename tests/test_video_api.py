@@ -78,7 +78,8 @@ def test_upload_wrong_type_is_400_with_the_message_and_nothing_saved(
     response = owner_client.post("/api/v1/videos/", {"file": fake})
     assert response.status_code == 400
     body = response.json()
-    assert list(body) == ["file"] and body["file"][0]
+    assert list(body["fields"]) == ["file"] and body["fields"]["file"][0] == body["error"]
+    assert body["code"] == "not_media"
     assert not Video.objects.exists()
     assert stored() == []
 
@@ -88,7 +89,7 @@ def test_upload_bad_captions_and_missing_file_are_400(owner_client, data_dir, _m
         bad = SimpleUploadedFile("x.srt", b"1\nnot a timestamp\nhello\n")
         response = owner_client.post("/api/v1/videos/", {"file": media, "captions": bad})
     assert response.status_code == 400
-    assert response.json()["captions"][0]
+    assert response.json()["fields"]["captions"][0]
 
     response = owner_client.post("/api/v1/videos/", {"title": "no file"})
     assert response.status_code == 400
@@ -96,7 +97,7 @@ def test_upload_bad_captions_and_missing_file_are_400(owner_client, data_dir, _m
 
     empty = SimpleUploadedFile("empty.mp4", b"")
     response = owner_client.post("/api/v1/videos/", {"file": empty})
-    assert response.status_code == 400 and response.json()["file"][0]
+    assert response.status_code == 400 and response.json()["fields"]["file"][0]
     assert not Video.objects.exists()
     assert _files(_media_root) == []
 
@@ -140,7 +141,7 @@ def test_detail_patch_and_transcript(owner_client, uploaded, data_dir):
     assert (response.json()["title"], response.json()["description"]) == ("Renamed", "About wax.")
 
     response = owner_client.patch(url, {"title": "   "}, content_type="application/json")
-    assert response.status_code == 400 and response.json()["title"][0]
+    assert response.status_code == 400 and response.json()["fields"]["title"][0]
     assert Video.objects.get(pk=uploaded["id"]).title == "Renamed"
 
     transcript = owner_client.get(url + "transcript/").json()
@@ -154,7 +155,7 @@ def test_detail_patch_and_transcript(owner_client, uploaded, data_dir):
 def test_retry(owner_client, uploaded, django_capture_on_commit_callbacks):
     url = f"/api/v1/videos/{uploaded['id']}/retry/"
     response = owner_client.post(url)
-    assert response.status_code == 400 and response.json()["detail"]
+    assert response.status_code == 400 and response.json()["error"]
 
     Video.objects.filter(pk=uploaded["id"]).update(status="failed", error="Worker died.")
     with django_capture_on_commit_callbacks(execute=True):
@@ -214,7 +215,7 @@ def test_creator_parameter_picks_among_several(client, creator, data_dir):
     CreatorMember.objects.create(creator=second, user=creator.owner)
     client.force_login(creator.owner)
     response = client.get("/api/v1/videos/")
-    assert response.status_code == 404 and "creator" in response.json()["detail"]
+    assert response.status_code == 404 and "creator" in response.json()["error"]
     assert client.get("/api/v1/videos/?creator=second").status_code == 200
     with open(data_dir / MP4, "rb") as media:
         response = client.post("/api/v1/videos/?creator=second", {"file": media})

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
 
+from chronos.errors import DomainError
 from videos.models import LexemeFrequency, SegmentWindow, TranscriptSegment, Video, VideoChunk
 
 
@@ -74,7 +74,7 @@ class VideoAdmin(admin.ModelAdmin):
             try:
                 fn(video=video)
                 ok += 1
-            except ValidationError as exc:
+            except DomainError as exc:
                 skipped.append(f"{video.title}: {'; '.join(exc.messages)}")
         if ok:
             self.message_user(request, f"{ok} video(s) {verb}.", messages.SUCCESS)

@@ -8,13 +8,12 @@
     POST   /api/v1/videos/<id>/retry/           re-queue a failed video; 202
     GET    /api/v1/videos/<id>/transcript/      {"video", "count", "segments": [...]}
 
-Errors: 400 {"field": ["msg"]} or {"detail": "msg"}; a video of a creator the caller does
-not manage is a 404, exactly like a missing one. Signed out: 403.
+Errors: {"error": "msg", "code": "...", "fields": {"field": ["msg"]}} (chronos.api); a
+video of a creator the caller does not manage is a 404, exactly like a missing one. Signed out: 403.
 """
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
 from django.urls import reverse
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view
@@ -22,9 +21,9 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from chronos.errors import DomainError
 from creators.selectors import creator_for_api
 from videos import services
-from videos.forms import error_field
 from videos.models import Video
 from videos.selectors import (
     segments_for_video,
@@ -138,17 +137,6 @@ class SegmentSerializer(serializers.Serializer):
     speaker = serializers.CharField()
 
 
-def _service_error(exc: ValidationError, default_field: str | None = None) -> Response:
-    """A service's ValidationError as the API's 400: {"field": [msg, ...]} when the error
-    belongs to a field (its key, or its code: see videos.forms.ERROR_FIELDS; else
-    `default_field`), otherwise {"detail": "msg"}."""
-    grouped = error_field(exc, default_field)
-    body: dict = {k: v for k, v in grouped.items() if k is not None}
-    if None in grouped:
-        body["detail"] = " ".join(grouped[None])
-    return Response(body, status=status.HTTP_400_BAD_REQUEST)
-
-
 def _creator_param(request: Request) -> str | None:
     return request.query_params.get("creator") or request.data.get("creator") or None
 
@@ -168,18 +156,15 @@ def video_list(request: Request) -> Response:
         form.is_valid(raise_exception=True)
         media = form.validated_data["file"]
         captions = form.validated_data.get("captions")
-        try:
-            video = services.video_create(
-                creator=creator,
-                file=media,
-                filename=media.name,
-                title=form.validated_data.get("title", ""),
-                description=form.validated_data.get("description", ""),
-                captions=captions,
-                captions_filename=captions.name if captions else None,
-            )
-        except ValidationError as exc:
-            return _service_error(exc, "file")
+        video = services.video_create(
+            creator=creator,
+            file=media,
+            filename=media.name,
+            title=form.validated_data.get("title", ""),
+            description=form.validated_data.get("description", ""),
+            captions=captions,
+            captions_filename=captions.name if captions else None,
+        )
         data = _one(request, video)
         return Response(
             data,
@@ -191,9 +176,8 @@ def video_list(request: Request) -> Response:
     wanted = request.query_params.get("status")
     if wanted:
         if wanted not in Video.Status.values:
-            return Response(
-                {"status": [f"Unknown status; use one of: {', '.join(Video.Status.values)}."]},
-                status=status.HTTP_400_BAD_REQUEST,
+            raise DomainError.for_field(
+                "status", f"Unknown status; use one of: {', '.join(Video.Status.values)}."
             )
         queryset = queryset.filter(status=wanted)
     paginator = PageNumberPagination()
@@ -209,19 +193,13 @@ def video_detail(request: Request, pk: int) -> Response:
     if request.method == "PATCH":
         form = VideoUpdateSerializer(data=request.data, partial=True)
         form.is_valid(raise_exception=True)
-        try:
-            video = services.video_update(
-                video=video,
-                title=form.validated_data.get("title"),
-                description=form.validated_data.get("description"),
-            )
-        except ValidationError as exc:
-            return _service_error(exc)
+        video = services.video_update(
+            video=video,
+            title=form.validated_data.get("title"),
+            description=form.validated_data.get("description"),
+        )
     elif request.method == "DELETE":
-        try:
-            services.video_delete(video=video)
-        except ValidationError as exc:
-            return _service_error(exc)
+        services.video_delete(video=video)
         return Response(status=status.HTTP_204_NO_CONTENT)
     return Response(_one(request, video))
 
@@ -230,10 +208,7 @@ def video_detail(request: Request, pk: int) -> Response:
 def video_retry(request: Request, pk: int) -> Response:
     """Re-queue a failed video from the stage that failed; 202 with the video, or 400."""
     video = video_get_for_manager(user=request.user, pk=pk)
-    try:
-        video = services.video_retry(video=video)
-    except ValidationError as exc:
-        return _service_error(exc)
+    video = services.video_retry(video=video)
     return Response(_one(request, video), status=status.HTTP_202_ACCEPTED)
 
 

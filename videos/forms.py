@@ -1,10 +1,12 @@
 """Forms of the creator's video pages. They only shape input; videos.services decides
-what is acceptable (media type by content, size, captions) and raises ValidationError."""
+what is acceptable (media type by content, size, captions) and raises
+chronos.errors.DomainError; error_field puts its messages on a form."""
 
 from __future__ import annotations
 
 from django import forms
-from django.core.exceptions import ValidationError
+
+from chronos.errors import DomainError
 
 # What the file pickers offer. The server decides by content (PyAV probe), not by these.
 MEDIA_ACCEPT = "video/*,audio/*,.mp4,.mov,.avi,.webm,.mkv,.m4v,.mp3,.m4a,.wav,.flac,.ogg,.oga,.opus"
@@ -44,17 +46,9 @@ class VideoEditForm(forms.Form):
     )
 
 
-# Which form field a service ValidationError code belongs to (codes: videos.services).
-ERROR_FIELDS = {"bad_captions": "captions", "title": "title"}
-
-
-def error_field(exc: ValidationError, default: str | None) -> dict[str | None, list[str]]:
-    """A service ValidationError as {field: [messages]}: dict errors keep their keys,
-    single errors go to the field their code names (ERROR_FIELDS) or to `default`."""
-    if hasattr(exc, "error_dict"):
-        return dict(exc.message_dict)
-    grouped: dict[str | None, list[str]] = {}
-    for error in exc.error_list:
-        field = ERROR_FIELDS.get(error.code or "", default)
-        grouped.setdefault(field, []).extend(error.messages)
-    return grouped
+def error_field(exc: DomainError, default: str | None) -> dict[str | None, list[str]]:
+    """A service DomainError as {field: [messages]} for a form: its fields, or its message
+    under `default` (None = a non-field error)."""
+    if exc.fields:
+        return dict(exc.fields)
+    return {default: [exc.message]}

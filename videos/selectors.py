@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
-from django.http import Http404
 
+from chronos.errors import NotFound
 from creators.models import Creator, User
 from creators.selectors import creators_learnable_by, creators_managed_by
 from videos.access import may_view
@@ -17,7 +17,7 @@ def videos_for_creator(*, creator: Creator) -> QuerySet[Video]:
 
 
 def video_get_managed(*, user: User, creator: Creator, pk: int) -> Video:
-    """A video of `creator` the user manages; Http404 if it is not theirs."""
+    """A video of `creator` the user manages; NotFound if it is not theirs."""
     video = (
         Video.objects.filter(creator__in=creators_managed_by(user=user))
         .filter(creator=creator, pk=pk)
@@ -25,7 +25,7 @@ def video_get_managed(*, user: User, creator: Creator, pk: int) -> Video:
         .first()
     )
     if video is None:
-        raise Http404("No such video.")
+        raise NotFound("No such video.")
     return video
 
 
@@ -38,7 +38,7 @@ def video_get_viewable(*, user: User, pk: int) -> Video:
         .first()
     )
     if video is None or not may_view(user=user, video=video):
-        raise Http404("No such video.")
+        raise NotFound("No such video.")
     return video
 
 
@@ -52,7 +52,7 @@ def segments_for_video(*, video: Video) -> QuerySet[TranscriptSegment]:
 def video_get_for_manager(*, user: User, pk: int) -> Video:
     """A video of any creator the user manages (REST addresses videos by id alone).
 
-    Raises Http404 when the video does not exist or belongs to a creator the user does not
+    Raises NotFound when the video does not exist or belongs to a creator the user does not
     manage (another tenant's id is indistinguishable from a missing one)."""
     video = (
         Video.objects.filter(creator__in=creators_managed_by(user=user), pk=pk)
@@ -60,7 +60,7 @@ def video_get_for_manager(*, user: User, pk: int) -> Video:
         .first()
     )
     if video is None:
-        raise Http404("No such video.")
+        raise NotFound("No such video.")
     return video
 
 

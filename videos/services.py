@@ -12,12 +12,12 @@ from pathlib import PurePosixPath
 from typing import IO, Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
+from chronos.errors import DomainError
 from videos.models import SegmentWindow, TranscriptSegment, Video, VideoChunk
 
 logger = logging.getLogger(__name__)
@@ -84,9 +84,10 @@ def video_create(
     `filename` is the client's name (only its extension is used to name the stored file).
     `captions` optionally holds a .vtt or .srt file for the same media.
 
-    Raises django.core.exceptions.ValidationError (nothing stored: no row, no file) when the
-    file is empty, larger than max_upload_bytes_for(creator), not audio/video by content,
-    unreadable/corrupt, or the captions are not a valid .vtt/.srt with at least one cue.
+    Raises chronos.errors.DomainError with fields {"file"|"captions": [msg]} (nothing
+    stored: no row, no file) when the file is empty, larger than
+    max_upload_bytes_for(creator), not audio/video by content, unreadable/corrupt,
+    or the captions are not a valid .vtt/.srt with at least one cue.
     Stored at {creator.handle}/videos/{video.pk}.{ext}; the pipeline is queued on commit
     (unless enqueue=False, used by the ingest CLI which runs the stages itself).
     """
@@ -96,19 +97,22 @@ def video_create(
     filename = os.path.basename(filename or getattr(file, "name", "") or "upload")
     size = _file_size(file)
     if size == 0:
-        raise ValidationError(f"{filename} is empty (0 bytes). Choose the file again.", "empty")
+        raise DomainError.for_field(
+            "file", f"{filename} is empty (0 bytes). Choose the file again.", code="empty"
+        )
     limit = max_upload_bytes_for(creator)
     if size > limit:
-        raise ValidationError(
+        raise DomainError.for_field(
+            "file",
             f"{filename} is {_human_bytes(size)}; the largest file your plan accepts is "
             f"{_human_bytes(limit)}. Compress it or split it into parts.",
-            "too_large",
+            code="too_large",
         )
     try:
         file.seek(0)
         info = probe(_source_for_probe(file), filename=filename)
     except MediaError as exc:
-        raise ValidationError(str(exc), "not_media") from exc
+        raise DomainError.for_field("file", str(exc), code="not_media") from exc
     finally:
         file.seek(0)
 
@@ -122,7 +126,7 @@ def video_create(
         try:
             parse_captions(caption_bytes, filename=captions_filename, media_duration=info.duration)
         except CaptionError as exc:
-            raise ValidationError(str(exc), "bad_captions") from exc
+            raise DomainError.for_field("captions", str(exc), code="bad_captions") from exc
 
     ext = PurePosixPath(filename).suffix.lower().lstrip(".")
     if ext not in MEDIA_EXTENSIONS:
@@ -177,15 +181,15 @@ def _source_for_probe(file):
 def video_update(
     *, video: Video, title: str | None = None, description: str | None = None
 ) -> Video:
-    """Change a video's title/description (None leaves a field as is). ValidationError on
-    an empty title or one over 255 characters."""
+    """Change a video's title/description (None leaves a field as is). DomainError (field
+    "title") on an empty title or one over 255 characters."""
     fields = []
     if title is not None:
         title = title.strip()
         if not title:
-            raise ValidationError("The title cannot be empty.", "title")
+            raise DomainError.for_field("title", "The title cannot be empty.")
         if len(title) > 255:
-            raise ValidationError("The title is longer than 255 characters.", "title")
+            raise DomainError.for_field("title", "The title is longer than 255 characters.")
         video.title = title
         fields.append("title")
     if description is not None:
@@ -202,16 +206,20 @@ def video_retry(*, video: Video) -> Video:
     pay for transcription again.
 
     Allowed when status is failed, or the video is in a processing state whose heartbeat is
-    older than that stage's timeout (stuck). Raises ValidationError when it is completed or
+    older than that stage's timeout (stuck). Raises DomainError when it is completed or
     still processing normally. Returns the video (pending, attempts+1), queued on commit.
     """
     from videos.pipeline import is_stuck, resume_stage
 
     video.refresh_from_db()
     if video.status == Video.Status.COMPLETED:
-        raise ValidationError("This video is already processed; there is nothing to retry.")
+        raise DomainError(
+            "This video is already processed; there is nothing to retry.", code="not_failed"
+        )
     if video.status != Video.Status.FAILED and not is_stuck(video):
-        raise ValidationError("This video is still processing; retry is for failed videos.")
+        raise DomainError(
+            "This video is still processing; retry is for failed videos.", code="not_failed"
+        )
     stage = resume_stage(video)
     _reset_for_run(video, stage)
     transaction.on_commit(lambda: pipeline_enqueue(video=video, stage=stage))
@@ -225,7 +233,7 @@ def video_reprocess(*, video: Video) -> Video:
         from videos.pipeline import is_stuck
 
         if not is_stuck(video):
-            raise ValidationError("This video is processing right now.")
+            raise DomainError("This video is processing right now.", code="processing")
     _reset_for_run(video, "probe")
     transaction.on_commit(lambda: pipeline_enqueue(video=video))
     return video

@@ -15,7 +15,6 @@ from typing import BinaryIO
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.core.handlers.asgi import ASGIRequest
 from django.core.paginator import Paginator
 from django.db.models.fields.files import FieldFile
@@ -33,6 +32,7 @@ from django.utils.http import http_date, url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from werkzeug.http import parse_range_header
 
+from chronos.errors import DomainError
 from creators.selectors import creator_get_managed
 from videos import services
 from videos.forms import (
@@ -110,7 +110,7 @@ def _library_context(request: HttpRequest, creator) -> dict:
     }
 
 
-def _error_messages(exc: ValidationError) -> list[str]:
+def _error_messages(exc: DomainError) -> list[str]:
     return [str(m) for m in exc.messages] or ["That did not work."]
 
 
@@ -190,7 +190,7 @@ def upload(request: HttpRequest, handle: str) -> HttpResponse:
                     captions=captions,
                     captions_filename=captions.name if captions else None,
                 )
-            except ValidationError as exc:
+            except DomainError as exc:
                 for field, msgs in error_field(exc, "file").items():
                     form.add_error(field if field in form.fields else "file", msgs)
             else:
@@ -247,7 +247,7 @@ def edit(request: HttpRequest, handle: str, pk: int) -> HttpResponse:
                 title=form.cleaned_data["title"],
                 description=form.cleaned_data["description"],
             )
-        except ValidationError as exc:
+        except DomainError as exc:
             for field, msgs in error_field(exc, None).items():
                 form.add_error(field if field in form.fields else None, msgs)
     if form.is_valid():
@@ -271,7 +271,7 @@ def retry(request: HttpRequest, handle: str, pk: int) -> HttpResponse:
     video = video_get_managed(user=request.user, creator=creator, pk=pk)
     try:
         services.video_retry(video=video)
-    except ValidationError as exc:
+    except DomainError as exc:
         messages.error(request, " ".join(_error_messages(exc)))
     else:
         messages.success(request, f"“{video.title}” queued again.")
@@ -288,7 +288,7 @@ def delete(request: HttpRequest, handle: str, pk: int) -> HttpResponse:
     title = video.title
     try:
         services.video_delete(video=video)
-    except ValidationError as exc:
+    except DomainError as exc:
         messages.error(request, " ".join(_error_messages(exc)))
         return redirect("videos:detail", handle=creator.handle, pk=pk)
     messages.success(request, f"“{title}” deleted.")

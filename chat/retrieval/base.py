@@ -7,9 +7,9 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
-from django.core.exceptions import ValidationError
 from django.db import connection
 
+from chronos.errors import DomainError
 from creators.models import Creator
 from videos.models import SEARCH_CONFIG, Video
 
@@ -137,7 +137,8 @@ def scope_resolve(
     course_id: a course of this creator (its lessons' videos); video_ids: videos of this
     creator. Both given -> their intersection. user: the student asking; their locked
     lessons' videos are left out (courses.selectors.unlocked_video_ids; the creator's team
-    is not restricted). Raises ValidationError (clear message) for a course or video that
+    is not restricted). Raises
+    chronos.errors.DomainError (clear message, fields) for a course or video that
     is not this creator's, or ids that are not integers.
     """
     videos = Video.objects.filter(creator=creator)
@@ -152,9 +153,9 @@ def scope_resolve(
         try:
             cid = int(course_id)
         except (TypeError, ValueError):
-            raise ValidationError({"course_id": ["course_id must be an integer."]}) from None
+            raise DomainError.for_field("course_id", "course_id must be an integer.") from None
         if not Course.objects.filter(creator=creator, pk=cid).exists():
-            raise ValidationError({"course_id": ["No such course for this creator."]})
+            raise DomainError.for_field("course_id", "No such course for this creator.")
         lesson_videos = set(
             Lesson.objects.filter(
                 creator=creator, module__course_id=cid, video__isnull=False
@@ -163,14 +164,14 @@ def scope_resolve(
         selected = selected & lesson_videos
     if video_ids:
         if not isinstance(video_ids, (list, tuple)):
-            raise ValidationError({"video_ids": ["video_ids must be a list of integers."]})
+            raise DomainError.for_field("video_ids", "video_ids must be a list of integers.")
         try:
             wanted = {int(v) for v in video_ids}
         except (TypeError, ValueError):
-            raise ValidationError({"video_ids": ["video_ids must be integers."]}) from None
+            raise DomainError.for_field("video_ids", "video_ids must be integers.") from None
         known = set(videos.filter(pk__in=wanted).values_list("id", flat=True))
         if known != wanted:
-            raise ValidationError({"video_ids": ["No such video for this creator."]})
+            raise DomainError.for_field("video_ids", "No such video for this creator.")
         requested = tuple(sorted(wanted))
         selected = selected & wanted
     if user is not None:

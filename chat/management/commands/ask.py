@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from chat.answerers import AnswererError
 from chat.formatting import format_timestamp
 from chat.services import question_answer
+from chronos.errors import DomainError
 from creators.models import Creator
 
 CITATION_KEYS = ("video_id", "video_title", "start", "end", "quote", "score")
@@ -43,10 +42,8 @@ class Command(BaseCommand):
                 course_id=opts["course"],
                 video_ids=opts["video"],
             )
-        except ValidationError as exc:
+        except DomainError as exc:  # bad input, empty library, provider outage
             raise CommandError(" ".join(exc.messages)) from exc
-        except AnswererError as exc:
-            raise CommandError(str(exc)) from exc
         citations = [{k: c.get(k) for k in CITATION_KEYS} for c in answer.citations]
         if opts["json"]:
             payload = {"answer": answer.answer, "citations": citations, "covered": answer.covered}

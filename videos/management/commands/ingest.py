@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from chronos.errors import DomainError
 from creators.models import Creator
 from videos.models import SegmentWindow, TranscriptSegment, Video, VideoChunk
 
@@ -68,7 +68,7 @@ class Command(BaseCommand):
                     captions_filename=captions_path.name if captions_path else None,
                     enqueue=False,
                 )
-        except ValidationError as exc:
+        except DomainError as exc:
             raise CommandError("; ".join(exc.messages)) from exc
         finally:
             if cap_fh:
