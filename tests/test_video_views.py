@@ -17,7 +17,7 @@ from django.urls import reverse
 from tests.factories import CreatorFactory, MembershipFactory
 from videos import services
 from videos.models import TranscriptSegment, Video, VideoChunk
-from videos.views import byte_range
+from videos.streaming import byte_range
 
 MP4 = "faraday-candle-1-excerpt.mp4"
 VTT = "faraday-candle-1-excerpt.vtt"
@@ -116,7 +116,6 @@ def test_upload_page_offers_drag_drop_and_plain_form(owner_client, creator):
     assert 'name="captions"' in html
 
 
-@pytest.mark.s3
 def test_plain_upload_processes_and_opens_the_video(
     owner_client, creator, data_dir, django_capture_on_commit_callbacks
 ):
@@ -255,18 +254,17 @@ def test_retry_ignores_an_offsite_next(owner_client, pending):
     assert response["Location"] == _url("videos:detail", pending)
 
 
-@pytest.mark.s3
 def test_delete_removes_row_rows_and_files(
-    owner_client, processed, stored, django_capture_on_commit_callbacks
+    owner_client, processed, _media_root, django_capture_on_commit_callbacks
 ):
-    assert stored()
+    assert _stored_files(_media_root)
     with django_capture_on_commit_callbacks(execute=True):
         response = owner_client.post(_url("videos:delete", processed))
     assert response.status_code == 302 and response["Location"] == _url("videos:library")
     assert not Video.objects.filter(pk=processed.pk).exists()
     assert not TranscriptSegment.objects.filter(video_id=processed.pk).exists()
     assert not VideoChunk.objects.filter(video_id=processed.pk).exists()
-    assert stored() == []
+    assert _stored_files(_media_root) == []
 
 
 def test_delete_needs_post(owner_client, processed):
@@ -420,7 +418,6 @@ def _all_routes(video: Video, handle: str) -> list[tuple[str, str]]:
     ]
 
 
-@pytest.mark.s3
 def test_another_creators_video_is_404_on_every_route(
     client, processed, other_creator, django_capture_on_commit_callbacks
 ):
@@ -442,7 +439,6 @@ def test_student_with_membership_can_stream_but_not_manage(student_client, proce
     assert Video.objects.filter(pk=processed.pk).exists()
 
 
-@pytest.mark.s3
 def test_lapsed_or_foreign_student_cannot_stream(client, processed):
     lapsed = MembershipFactory(creator=processed.creator, status="canceled").user
     client.force_login(lapsed)

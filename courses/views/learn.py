@@ -14,7 +14,7 @@ from courses import selectors, services
 from courses.captions import segments_to_vtt
 from creators.selectors import creator_get_learnable
 from videos.selectors import segments_for_video
-from videos.views import serve_media
+from videos.streaming import serve_media
 
 __all__ = [
     "captions",

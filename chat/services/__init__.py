@@ -1,0 +1,42 @@
+"""Chat writes: ask (blocking or streamed), rename, delete, export.
+
+Modules: answer (one question in a scope, no session: validation, cache, retrieval,
+answerer, ledger), ask (the session flow the UI, REST and CLI build on), sessions (rename,
+delete), export (Markdown/JSON download). The names below are the package's public surface;
+signatures are the contract the chat UI and the REST API build on.
+"""
+
+from chat.services.answer import (
+    CACHE_TTL_SECONDS,
+    EMPTY_LIBRARY,
+    EMPTY_SCOPE,
+    MAX_MESSAGE_CHARS,
+    Answer,
+    EmptyLibraryError,
+    answer_stream,
+    chat_scope,
+    ledger_record,
+    question_answer,
+)
+from chat.services.ask import ChatResult, chat_ask, chat_ask_stream
+from chat.services.export import session_export
+from chat.services.sessions import session_delete, session_rename
+
+__all__ = [
+    "CACHE_TTL_SECONDS",
+    "EMPTY_LIBRARY",
+    "EMPTY_SCOPE",
+    "MAX_MESSAGE_CHARS",
+    "Answer",
+    "ChatResult",
+    "EmptyLibraryError",
+    "answer_stream",
+    "chat_ask",
+    "chat_ask_stream",
+    "chat_scope",
+    "ledger_record",
+    "question_answer",
+    "session_delete",
+    "session_export",
+    "session_rename",
+]

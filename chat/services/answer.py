@@ -1,0 +1,283 @@
+"""Answering one question inside a scope, without sessions: validation of the question and
+the scope, the answer cache, retrieval, the answerer's stream, the ledger row. Used by the
+session flow (chat.services.ask) and by `manage.py ask`."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.utils import timezone
+
+from billing.models import UsageLedgerEntry
+from billing.prices import chat_cost
+from billing.services import usage_record
+from chat import answerers as answerers_mod
+from chat.answerers import NOT_COVERED, AnswerUsage
+from chat.citations import citations_for_answer, enrich
+from chat.faq import faq_answer
+from chat.models import AnswerCacheEntry
+from chat.retrieval import (
+    Scope,
+    cache_key,
+    library_version,
+    retrieve,
+    scope_resolve,
+)
+from chronos.errors import DomainError, NotFound
+from creators.models import Creator, User
+from creators.selectors import creators_learnable_by
+
+logger = logging.getLogger(__name__)
+
+
+# Same normalised question + same scope within this many seconds -> served from the cache
+# (issue 3: "within 10 minutes").
+CACHE_TTL_SECONDS = 600
+# Longest question accepted, in characters.
+MAX_MESSAGE_CHARS = 4000
+EMPTY_LIBRARY = "This creator has no processed videos yet."
+EMPTY_SCOPE = "None of the selected videos has been processed yet."
+
+
+class EmptyLibraryError(DomainError):
+    """The scope holds no processed video; the message says so plainly."""
+
+    code = "empty_library"
+
+
+@dataclass
+class Answer:
+    """A finished answer without a session (what `answer_stream` ends with)."""
+
+    answer: str
+    citations: list[dict]
+    covered: bool
+    model: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: Decimal = Decimal(0)
+    latency_ms: int = 0
+    cached: bool = False
+    provider: str = ""
+    paid: bool = False
+
+    def usage_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cost_usd": str(self.cost_usd),
+            "latency_ms": self.latency_ms,
+            "cached": self.cached,
+        }
+
+
+# --- validation ----------------------------------------------------------------------------
+
+
+def _clean_message(message: str) -> str:
+    text = (message or "").strip() if isinstance(message, str) else ""
+    if not text:
+        raise DomainError.for_field("message", "Type a question first.")
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise DomainError.for_field(
+            "message", f"Questions are limited to {MAX_MESSAGE_CHARS} characters."
+        )
+    return text
+
+
+def _check_learner(user: User, creator: Creator) -> None:
+    if not creators_learnable_by(user=user).filter(pk=creator.pk).exists():
+        raise NotFound("No such creator.")
+
+
+def chat_scope(
+    *, creator: Creator, course_id: int | None = None, video_ids: list[int] | None = None
+) -> Scope:
+    """The Scope to search; raises EmptyLibraryError when it holds no processed video,
+    DomainError for a foreign course/video."""
+    scope = scope_resolve(creator=creator, course_id=course_id, video_ids=video_ids)
+    if not scope.video_ids:
+        if course_id or video_ids:
+            has_any = scope_resolve(creator=creator).video_ids
+            raise EmptyLibraryError(EMPTY_SCOPE if has_any else EMPTY_LIBRARY)
+        raise EmptyLibraryError(EMPTY_LIBRARY)
+    return scope
+
+
+# --- answering (no session) ------------------------------------------------------------------
+
+
+def answer_stream(
+    *,
+    creator: Creator,
+    scope: Scope,
+    question: str,
+    history: list[tuple[str, str]] | None = None,
+    answerer=None,
+    subject: str = "",
+) -> Iterator[dict]:
+    """Answer `question` inside `scope` without touching sessions.
+
+    Yields {"event": "delta", "text"}* then {"event": "citations", "citations"} then
+    {"event": "answer", "answer": Answer}. Raises AnswererError if the provider fails
+    (after deltas may already have been yielded). Writes the ledger row for a paid call
+    (subject e.g. "chat_message:12"; filled in by the caller via `ledger_subject`) and the
+    cache entry.
+    """
+    started = time.monotonic()
+    answerer = answerer or answerers_mod.get_answerer()
+    faq = faq_answer(creator=creator, question=question)
+    if faq is not None:  # the creator answered a similar question: their words, cited
+        yield {"event": "delta", "text": faq["answer"]}
+        yield {"event": "citations", "citations": faq["citations"]}
+        answer = Answer(faq["answer"], faq["citations"], True, "creator-faq", provider="faq")
+        yield {"event": "answer", "answer": answer}
+        return
+    version = library_version(creator=creator)
+    key = cache_key(
+        scope=scope,
+        version=version,
+        question=question,
+        answerer=f"{answerer.name}:{answerer.model}",
+    )
+    fresh_after = timezone.now() - timedelta(seconds=CACHE_TTL_SECONDS)
+    hit = AnswerCacheEntry.objects.filter(
+        creator=creator, key=key, created_at__gte=fresh_after
+    ).first()
+    if hit is not None:
+        yield {"event": "delta", "text": hit.answer}
+        yield {"event": "citations", "citations": [enrich(c) for c in hit.citations]}
+        yield {
+            "event": "answer",
+            "answer": Answer(
+                answer=hit.answer,
+                citations=hit.citations,
+                covered=hit.covered,
+                model=hit.model,
+                cached=True,
+                latency_ms=_ms(started),
+                provider=answerer.provider,
+            ),
+        }
+        return
+
+    from videos.embedders import get_embedder
+
+    try:
+        embedder = get_embedder()
+    except Exception:  # a misconfigured embedder must not stop answers: full-text only
+        logger.exception("embedder unavailable; answering with full-text search only")
+        embedder = None
+    result = retrieve(creator=creator, scope=scope, question=question, embedder=embedder)
+    usage = AnswerUsage(provider=answerer.provider, model=answerer.model, paid=False)
+    if not result.covered:
+        text, citations, covered = NOT_COVERED, [], False
+        model = answerer.model
+        yield {"event": "delta", "text": text}
+    else:
+        parts: list[str] = []
+        for delta in answerer.stream(
+            question=question, passages=result.passages, history=history or []
+        ):
+            parts.append(delta)
+            yield {"event": "delta", "text": delta}
+        text = "".join(parts).strip()
+        usage = answerer.usage
+        model = usage.model
+        citations = citations_for_answer(text, result.passages)
+        covered = bool(citations)
+    cost = chat_cost(model, usage.input_tokens, usage.output_tokens) if usage.paid else Decimal(0)
+    yield {"event": "citations", "citations": [enrich(c) for c in citations]}
+    answer = Answer(
+        answer=text,
+        citations=citations,
+        covered=covered,
+        model=model,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cost_usd=cost,
+        latency_ms=_ms(started),
+        provider=usage.provider,
+        paid=usage.paid,
+    )
+    _cache_store(creator, key, answer)
+    yield {"event": "answer", "answer": answer}
+
+
+def _cache_store(creator: Creator, key: str, answer: Answer) -> None:
+    now = timezone.now()
+    AnswerCacheEntry.objects.filter(
+        creator=creator, created_at__lt=now - timedelta(seconds=CACHE_TTL_SECONDS)
+    ).delete()
+    AnswerCacheEntry.objects.update_or_create(
+        key=key,
+        defaults={
+            "creator": creator,
+            "answer": answer.answer,
+            "citations": answer.citations,
+            "covered": answer.covered,
+            "model": answer.model,
+            "created_at": now,
+        },
+    )
+
+
+def _ms(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)
+
+
+def ledger_record(*, creator: Creator, answer_usage: AnswerUsage, cost: Decimal, subject: str,
+                  operation: str = UsageLedgerEntry.Operation.CHAT) -> None:  # fmt: skip
+    """One ledger row for a paid LLM call: units = input + output tokens (both also in
+    metadata), usd = billing.prices.chat_cost."""
+    if not answer_usage.paid:
+        return
+    usage_record(
+        creator=creator,
+        operation=operation,
+        provider=answer_usage.provider,
+        model=answer_usage.model,
+        units=answer_usage.input_tokens + answer_usage.output_tokens,
+        unit="tokens",
+        usd=cost,
+        subject=subject,
+        metadata={
+            "input_tokens": answer_usage.input_tokens,
+            "output_tokens": answer_usage.output_tokens,
+        },
+    )
+
+
+def question_answer(
+    *,
+    creator: Creator,
+    question: str,
+    course_id: int | None = None,
+    video_ids: list[int] | None = None,
+) -> Answer:
+    """Answer one question with no session (the `ask` command). Raises DomainError /
+    EmptyLibraryError for bad input, AnswererError on a provider outage."""
+    question = _clean_message(question)
+    scope = chat_scope(creator=creator, course_id=course_id, video_ids=video_ids)
+    final = None
+    for event in answer_stream(creator=creator, scope=scope, question=question):
+        if event["event"] == "answer":
+            final = event["answer"]
+    assert final is not None
+    if final.paid and not final.cached:
+        ledger_record(
+            creator=creator,
+            answer_usage=AnswerUsage(
+                final.provider, final.model, final.input_tokens, final.output_tokens, True
+            ),
+            cost=final.cost_usd,
+            subject="cli",
+        )
+    return final

@@ -1,0 +1,249 @@
+"""Asking inside a session (blocking or streamed): validate -> session (created on the first
+message, titled from it) -> the user's message is saved -> answer cache (same normalised
+question + scope + library version, < 10 min) -> retrieval (chat.retrieval) -> below the
+relevance floor: "The videos don't cover this.", no LLM call -> else the answerer streams
+-> citations = passages the answer cites -> assistant message with usage, ledger row for
+paid calls, cache entry."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+
+from billing.models import UsageLedgerEntry
+from billing.prices import chat_cost
+from chat import answerers as answerers_mod
+from chat.answerers import AnswererError, AnswerUsage, heuristic_title
+from chat.formatting import markdown_to_safe_html
+from chat.models import ChatMessage, ChatSession
+from chat.retrieval import Scope
+from chat.selectors import messages_for_session, session_get
+from chat.services.answer import (
+    Answer,
+    _check_learner,
+    _clean_message,
+    answer_stream,
+    chat_scope,
+    ledger_record,
+)
+from creators.models import Creator, User
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ChatResult:
+    """The outcome of one question.
+
+    answer: Markdown text; answer_html: the same rendered and sanitised (safe to insert).
+    citations: [{video_id, video_title, start, end (seconds), quote, score, n, start_label
+    ("5:42"), end_label, stream_url}]; covered: False when the videos do not cover it.
+    usage: {model, input_tokens, output_tokens, cost_usd (str, USD), latency_ms, cached}.
+    """
+
+    session_id: int
+    message_id: int
+    title: str
+    answer: str
+    answer_html: str
+    citations: list[dict[str, Any]] = field(default_factory=list)
+    covered: bool = True
+    usage: dict[str, Any] = field(default_factory=dict)
+
+
+def chat_ask(
+    *,
+    user: User,
+    creator: Creator,
+    message: str,
+    session_id: int | None = None,
+    course_id: int | None = None,
+    video_ids: list[int] | None = None,
+) -> ChatResult:
+    """Answer `message` and return the whole result (see chat_ask_stream for the rules).
+
+    Raises DomainError / EmptyLibraryError (bad input, nothing to search), NotFound
+    (creator or session not the user's), AnswererError (provider outage; the question is
+    saved in the session)."""
+    events = chat_ask_stream(
+        user=user,
+        creator=creator,
+        message=message,
+        session_id=session_id,
+        course_id=course_id,
+        video_ids=video_ids,
+    )
+    session_event: dict = {}
+    citations: list[dict] = []
+    parts: list[str] = []
+    for event in events:
+        kind = event["event"]
+        if kind == "session":
+            session_event = event
+        elif kind == "delta":
+            parts.append(event["text"])
+        elif kind == "citations":
+            citations = event["citations"]
+        elif kind == "error":
+            raise AnswererError(event["message"])
+        elif kind == "done":
+            return ChatResult(
+                session_id=session_event["session_id"],
+                message_id=event["message_id"],
+                title=event.get("title") or session_event.get("title", ""),
+                answer=event["answer"],
+                answer_html=event["answer_html"],
+                citations=citations,
+                covered=event["covered"],
+                usage=event["usage"],
+            )
+    raise RuntimeError("chat_ask_stream ended without a result")
+
+
+def chat_ask_stream(
+    *,
+    user: User,
+    creator: Creator,
+    message: str,
+    session_id: int | None = None,
+    course_id: int | None = None,
+    video_ids: list[int] | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Answer `message`, yielding events in order:
+
+    {"event": "session", "session_id", "title"}; {"event": "delta", "text"}*;
+    {"event": "citations", "citations": [...]};
+    {"event": "done", "message_id", "answer", "answer_html", "covered", "usage", "title"};
+    or {"event": "error", "message"} (provider outage: the question is kept).
+
+    Validation happens when this is called, before any event: raises DomainError (empty
+    or too long message, foreign course/videos), EmptyLibraryError (no processed video in
+    scope: "This creator has no processed videos yet."), NotFound (creator not learnable by
+    the user, or a session that is not theirs). An existing session keeps its scope unless
+    course_id/video_ids are given.
+    """
+    text = _clean_message(message)
+    _check_learner(user, creator)
+    session = None
+    if session_id not in (None, ""):
+        session = session_get(user=user, creator=creator, session_id=session_id)
+        if course_id in (None, "") and not video_ids:
+            course_id = session.course_id
+            video_ids = session.video_ids or None
+    scope = chat_scope(creator=creator, course_id=course_id, video_ids=video_ids)
+    return _ask_events(user, creator, session, scope, text)
+
+
+def _ask_events(
+    user: User, creator: Creator, session: ChatSession | None, scope: Scope, text: str
+) -> Iterator[dict[str, Any]]:
+    answerer = answerers_mod.get_answerer()
+    new_session = session is None
+    history: list[tuple[str, str]] = []
+    with transaction.atomic():
+        if session is None:
+            session = ChatSession.objects.create(
+                creator=creator,
+                user=user,
+                title=heuristic_title(text),
+                course_id=scope.course_id,
+                video_ids=list(scope.requested_video_ids or []),
+            )
+        else:
+            history = _history(session)
+        ChatMessage.objects.create(
+            creator=creator, session=session, role=ChatMessage.Role.USER, content=text
+        )
+        session.save(update_fields=["updated_at"])
+    yield {"event": "session", "session_id": session.pk, "title": session.title}
+
+    final: Answer | None = None
+    try:
+        for event in answer_stream(
+            creator=creator, scope=scope, question=text, history=history, answerer=answerer
+        ):
+            if event["event"] == "answer":
+                final = event["answer"]
+            else:
+                yield event
+    except AnswererError as exc:
+        yield {"event": "error", "message": str(exc)}
+        return
+    except Exception:
+        logger.exception("chat answer failed (session %s)", session.pk)
+        yield {"event": "error", "message": answerers_mod.PROVIDER_ERROR}
+        return
+    assert final is not None
+    msg = ChatMessage.objects.create(
+        creator=creator,
+        session=session,
+        role=ChatMessage.Role.ASSISTANT,
+        content=final.answer,
+        citations=final.citations,
+        covered=final.covered,
+        model=final.model,
+        input_tokens=final.input_tokens,
+        output_tokens=final.output_tokens,
+        cost_usd=final.cost_usd,
+        latency_ms=final.latency_ms,
+        cached=final.cached,
+    )
+    if final.paid and not final.cached:
+        ledger_record(
+            creator=creator,
+            answer_usage=AnswerUsage(
+                final.provider, final.model, final.input_tokens, final.output_tokens, True
+            ),
+            cost=final.cost_usd,
+            subject=f"chat_message:{msg.pk}",
+        )
+    title = session.title
+    if new_session and getattr(answerer, "paid", False):
+        title = _llm_title(answerer, creator, session, text)
+    session.save(update_fields=["updated_at"])
+    yield {
+        "event": "done",
+        "message_id": msg.pk,
+        "answer": final.answer,
+        "answer_html": markdown_to_safe_html(final.answer),
+        "covered": final.covered,
+        "usage": final.usage_dict(),
+        "title": title,
+    }
+
+
+def _llm_title(answerer, creator: Creator, session: ChatSession, text: str) -> str:
+    try:
+        title, usage = answerer.title(text)
+    except Exception:
+        logger.exception("session title generation failed")
+        return session.title
+    if usage is not None:
+        ledger_record(
+            creator=creator,
+            answer_usage=usage,
+            cost=chat_cost(usage.model, usage.input_tokens, usage.output_tokens),
+            subject=f"chat_session:{session.pk}",
+            operation=UsageLedgerEntry.Operation.TITLE,
+        )
+    if title and title != session.title:
+        session.title = title[:200]
+        session.save(update_fields=["title", "updated_at"])
+    return session.title
+
+
+def _history(session: ChatSession) -> list[tuple[str, str]]:
+    """(question, answer) pairs of the session, oldest first (the prompt takes the last 5)."""
+    pairs: list[tuple[str, str]] = []
+    pending: str | None = None
+    for m in messages_for_session(session=session).only("role", "content"):
+        if m.role == ChatMessage.Role.USER:
+            pending = m.content
+        elif pending is not None:
+            pairs.append((pending, m.content))
+            pending = None
+    return pairs

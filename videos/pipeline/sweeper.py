@@ -1,0 +1,98 @@
+"""Stuck runs: detecting them, re-queueing or failing them, and where a retry resumes."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.db import transaction
+
+from videos.models import TranscriptSegment, Video, VideoChunk
+from videos.pipeline.state import _field_prefix, _now
+from videos.pipeline.table import (
+    MAX_ATTEMPTS,
+    PENDING_STALE_AFTER,
+    STAGE_LABEL,
+    STAGE_TIMEOUTS,
+    STAGES,
+    STALE_AFTER,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def is_stuck(video: Video, *, now=None) -> bool:
+    """True when a processing video has not shown life for longer than its stage allows
+    (STALE_AFTER / PENDING_STALE_AFTER seconds since stage_heartbeat_at, or longer than the
+    stage's task timeout since it started)."""
+    if not video.is_processing:
+        return False
+    now = now or _now()
+    beat = video.stage_heartbeat_at or video.updated_at or video.created_at
+    stage = video.stage if video.stage in STAGES else "probe"
+    started = getattr(video, f"{_field_prefix(stage)}_started_at", None)
+    if video.status == Video.Status.PENDING and started is None:
+        # Queued, not yet picked up: workers busy with long jobs is normal; hours is not.
+        return now - beat > timedelta(seconds=PENDING_STALE_AFTER)
+    if now - beat > timedelta(seconds=STALE_AFTER[stage]):
+        return True
+    return bool(started and now - started > timedelta(seconds=STAGE_TIMEOUTS[stage] + 300))
+
+
+def sweep_stuck(*, now=None) -> dict[str, int]:
+    """Find processing videos that are stuck; re-queue each from its current stage (a new
+    attempt) while attempts < MAX_ATTEMPTS, else fail it with a message. Returns
+    {"requeued": n, "failed": m}."""
+    from videos.tasks import enqueue_stage
+
+    now = now or _now()
+    counts = {"requeued": 0, "failed": 0}
+    for video in Video.objects.filter(status__in=Video.ACTIVE_STATUSES).iterator():
+        if not is_stuck(video, now=now):
+            continue
+        stage = video.stage if video.stage in STAGES else "probe"
+        with transaction.atomic():
+            v = Video.objects.select_for_update().get(pk=video.pk)
+            if not is_stuck(v, now=now):
+                continue
+            if v.attempts >= MAX_ATTEMPTS:
+                v.status = Video.Status.FAILED
+                v.error = (
+                    f"Processing stopped responding during {STAGE_LABEL[stage]} and was "
+                    f"tried {v.attempts} times. Retry; if it happens again, the file may be "
+                    "too long to process — contact support."
+                )
+                v.save(update_fields=["status", "error", "updated_at"])
+                counts["failed"] += 1
+                logger.warning("sweeper: video %s failed after %s attempts", v.pk, v.attempts)
+                continue
+            v.attempts += 1
+            v.stage_heartbeat_at = now
+            v.save(update_fields=["attempts", "stage_heartbeat_at", "updated_at"])
+            attempt = v.attempts
+            transaction.on_commit(lambda pk=v.pk, s=stage, a=attempt: enqueue_stage(pk, s, a))
+            counts["requeued"] += 1
+            logger.warning("sweeper: video %s re-queued at %s (attempt %s)", v.pk, stage, attempt)
+    return counts
+
+
+def mark_queued(video: Video, stage: str) -> list[str]:
+    """Set `video` up to run `stage` next (not started yet); returns the changed fields."""
+    prefix = _field_prefix(stage)
+    video.stage = stage
+    setattr(video, f"{prefix}_started_at", None)
+    setattr(video, f"{prefix}_ended_at", None)
+    return ["stage", f"{prefix}_started_at", f"{prefix}_ended_at"]
+
+
+def resume_stage(video: Video) -> str:
+    """The stage a retry should start from: the failed stage when its inputs exist
+    (segments for chunk/embed), else probe."""
+    stage = video.stage if video.stage in STAGES else "probe"
+    if stage in ("chunk", "embed") and not TranscriptSegment.objects.filter(video=video).exists():
+        return "transcribe" if video.duration_seconds else "probe"
+    if stage == "embed" and not VideoChunk.objects.filter(video=video).exists():
+        return "chunk"
+    if stage == "transcribe" and video.duration_seconds is None:
+        return "probe"
+    return stage
