@@ -75,8 +75,11 @@ def _pump(child: Child, stream) -> None:
 
 def start(child: Child) -> None:
     """Start one child in its own session (so a terminal's Ctrl-C reaches only us)."""
+    env = dict(os.environ)  # our interpreter's bin (the venv) first: uvicorn, python
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     child.proc = subprocess.Popen(
         ["/bin/sh", "-c", f"exec {child.command}"],
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -90,11 +93,13 @@ def start(child: Child) -> None:
 
 
 def stop_all(children: list[Child], grace: float = STOP_GRACE_SECONDS) -> None:
-    """SIGTERM every running child's process group, SIGKILL what is left after `grace` s."""
+    """SIGTERM each running child (its leader process, which stops its own pool in order:
+    uvicorn's workers, django-q2's sentinel and workers), SIGKILL its whole process group if
+    it has not exited after `grace` seconds, and reap any process it left behind."""
     running = [c for c in children if c.proc and c.proc.poll() is None]
     for c in running:
         say("supervise", f"stopping {c.name} (pid {c.proc.pid})")
-        _signal_group(c.proc, signal.SIGTERM)
+        c.proc.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + grace
     for c in running:
         try:
@@ -103,6 +108,7 @@ def stop_all(children: list[Child], grace: float = STOP_GRACE_SECONDS) -> None:
             say("supervise", f"{c.name} did not stop in {grace:.0f} s: killed")
             _signal_group(c.proc, signal.SIGKILL)
             c.proc.wait()
+        _signal_group(c.proc, signal.SIGKILL)  # orphans of a leader that exited
     for c in children:
         for t in c.threads:
             t.join(timeout=1)

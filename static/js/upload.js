@@ -13,6 +13,8 @@
 
   var apiUrl = root.dataset.apiUrl;
   var detailUrl = root.dataset.detailUrl; // ".../videos/0/"
+  var videoApiUrl = root.dataset.videoApiUrl; // "/api/v1/videos/0/"
+  var POLL_MS = 4000;
   var csrf = root.dataset.csrf;
   var maxBytes = parseInt(root.dataset.maxBytes, 10) || 0;
   var captionsAccept = root.dataset.captionsAccept;
@@ -158,6 +160,7 @@
     if (xhr.status === 403 || xhr.status === 401) return "Your session has expired: sign in again, then retry.";
     var data = null;
     try { data = JSON.parse(xhr.responseText); } catch (e) { /* not JSON */ }
+    if (data && typeof data.error === "string") return data.error; // {error, code, fields}
     if (data && typeof data === "object") {
       var parts = [];
       Object.keys(data).forEach(function (key) {
@@ -169,6 +172,35 @@
       if (parts.length) return parts.join(" ");
     }
     return "The server could not take this file (HTTP " + xhr.status + "). Try again in a moment.";
+  }
+
+  // After the upload: follow the video's processing until it completes or fails.
+  function showProcessing(item, video) {
+    var text;
+    if (video.status === "completed") text = "Ready · ";
+    else if (video.status === "failed") text = "Processing failed" + (video.error ? ": " + video.error : "") + " · ";
+    else text = "Uploaded · " + (video.stage || video.status_display || "processing") + " " + (video.progress || 0) + "% · ";
+    item.stateEl.textContent = text;
+    var link = document.createElement("a");
+    link.href = detailUrl.replace(/\/0\/$/, "/" + video.id + "/");
+    link.textContent = "open";
+    item.stateEl.appendChild(link);
+    if (video.status !== "completed" && video.status !== "failed") {
+      window.setTimeout(function () { poll(item); }, POLL_MS);
+    }
+  }
+
+  function poll(item) {
+    if (!item.el.isConnected) return; // hidden by the creator
+    var xhr = new XMLHttpRequest();
+    xhr.open("GET", videoApiUrl.replace(/\/0\/$/, "/" + item.videoId + "/"));
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.onload = function () {
+      if (xhr.status === 200) showProcessing(item, JSON.parse(xhr.responseText));
+      else window.setTimeout(function () { poll(item); }, POLL_MS * 3);
+    };
+    xhr.onerror = function () { window.setTimeout(function () { poll(item); }, POLL_MS * 3); };
+    xhr.send();
   }
 
   function send(item) {
@@ -193,11 +225,8 @@
         if (xhr.status === 201) {
           var video = JSON.parse(xhr.responseText);
           setState(item, "done", "", 100);
-          item.stateEl.textContent = "Uploaded · processing started · ";
-          var link = document.createElement("a");
-          link.href = detailUrl.replace(/\/0\/$/, "/" + video.id + "/");
-          link.textContent = "open";
-          item.stateEl.appendChild(link);
+          item.videoId = video.id;
+          showProcessing(item, video);
           showError(item, "");
           item.titleInput.disabled = true;
           item.captionsInput.disabled = true;

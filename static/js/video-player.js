@@ -23,7 +23,7 @@
         var p = player.play();
         if (p && p.catch) p.catch(function () { /* autoplay blocked: the seek still happened */ });
       }
-      highlight();
+      highlight(true);
     };
     if (player.readyState >= 1) apply();
     else player.addEventListener("loadedmetadata", apply, { once: true });
@@ -48,7 +48,8 @@
     }
   }
 
-  function highlight() {
+  // `reveal`: scroll the line into the transcript box even while paused (a seek, ?t=).
+  function highlight(reveal) {
     if (!lines.length) return;
     var i = lineAt(player.currentTime);
     var el = i >= 0 ? lines[i] : null;
@@ -58,7 +59,7 @@
     if (el) {
       el.classList.add("is-current");
       el.setAttribute("aria-current", "true");
-      if (!player.paused) keepInView(el);
+      if (!player.paused || reveal === true) keepInView(el);
     }
   }
 
@@ -69,8 +70,8 @@
       seek(parseFloat(line.dataset.start), true);
     });
   }
-  player.addEventListener("timeupdate", highlight);
-  player.addEventListener("seeked", highlight);
+  player.addEventListener("timeupdate", function () { highlight(); });
+  player.addEventListener("seeked", function () { highlight(); });
   player.addEventListener("error", function () {
     if (errorBox) errorBox.classList.remove("hidden");
   });
