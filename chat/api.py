@@ -171,6 +171,9 @@ def _chat_args(data: dict) -> dict:
         "session_id": _optional_int(data, "session_id"),
         "course_id": _optional_int(data, "course_id"),
         "video_ids": video_ids,
+        # Asked from a lesson: the player's video and second (validated by the service).
+        "video_id": _optional_int(data, "video_id"),
+        "position": data.get("position"),
         "stream": bool(stream),
     }
 
@@ -180,7 +183,8 @@ def _chat_args(data: dict) -> dict:
 
 @csrf_exempt
 async def chat_endpoint(request):
-    """Ask a question. Body: {message, session_id?, course_id?, video_ids?, stream?, creator?}.
+    """Ask a question. Body: {message, session_id?, course_id?, video_ids?, video_id?,
+    position? (seconds), stream?, creator?}.
 
     200 -> {session_id, message_id, title, answer, answer_html, citations[], covered, usage};
     stream -> text/event-stream of session/delta*/citations/done (or error) events.

@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from tests.chat_library import build_rows, qa_questions
+from tests.chat_library import build_rows, cues, qa_questions
 
 # Seconds of slack: a citation "hits" when it overlaps the truth span widened by 5 s each
 # side, and "starts on the moment" within 15 s of the span's start (issue 12's definitions).
@@ -166,3 +166,23 @@ def library_for_bench(items: list[dict], *, handle: str = "bench-qa"):
     if embedder is not None:
         embed_library(videos, embedder)  # only what lacks this model's vectors
     return creator, student, videos
+
+
+def sentence_starts_at(lecture: str, citation: dict) -> bool:
+    """True when the citation's quote begins a sentence of the lecture's transcript and
+    its start time lies inside the cue holding that sentence start."""
+    text = ""
+    owners = []  # (char offset, cue)
+    for cue in cues(lecture):
+        owners.append((len(text) + (1 if text else 0), cue))
+        text += (" " if text else "") + " ".join(cue["text"].split())
+    head = citation["quote"][:60]
+    at = text.find(head)
+    while at != -1:
+        before = text[:at].rstrip()
+        if not before or before[-1] in ".!?\"'”":
+            cue = max((o for o in owners if o[0] <= at), key=lambda o: o[0])[1]
+            if cue["start"] - 1e-3 <= citation["start"] <= cue["end"] + 1e-3:
+                return True
+        at = text.find(head, at + 1)
+    return False

@@ -24,6 +24,7 @@ from chat.retrieval import (
 from chat.services import question_answer
 from chronos.errors import DomainError
 from tests.chat_library import build_rows, cues, library_fixture
+from tests.qa_eval import sentence_starts_at
 
 # (question, lecture, acceptable cue indices)
 PARAPHRASES = [
@@ -60,26 +61,6 @@ lib = library_fixture("faraday-retrieval")
 def _offline(settings):
     settings.CHRONOS_ANSWERER = "extractive"
     settings.CHRONOS_EMBEDDER = "none"
-
-
-def sentence_starts_at(lecture: str, citation: dict) -> bool:
-    """True when the citation's quote begins a sentence of the lecture's transcript and
-    its start time lies inside the cue holding that sentence start."""
-    text = ""
-    owners = []  # (char offset, cue)
-    for cue in cues(lecture):
-        owners.append((len(text) + (1 if text else 0), cue))
-        text += (" " if text else "") + " ".join(cue["text"].split())
-    head = citation["quote"][:60]
-    at = text.find(head)
-    while at != -1:
-        before = text[:at].rstrip()
-        if not before or before[-1] in ".!?\"'”":
-            cue = max((o for o in owners if o[0] <= at), key=lambda o: o[0])[1]
-            if cue["start"] - 1e-3 <= citation["start"] <= cue["end"] + 1e-3:
-                return True
-        at = text.find(head, at + 1)
-    return False
 
 
 def _covers(citation: dict, cue: dict) -> bool:

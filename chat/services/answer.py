@@ -20,13 +20,13 @@ from billing.services import usage_record
 from chat import answerers as answerers_mod
 from chat.answerers import NOT_COVERED, AnswerUsage
 from chat.citations import citations_for_answer, enrich
+from chat.context import context_retrieve
 from chat.faq import faq_answer
 from chat.models import AnswerCacheEntry
 from chat.retrieval import (
     Scope,
     cache_key,
     library_version,
-    retrieve,
     scope_resolve,
 )
 from chronos.errors import DomainError, NotFound
@@ -122,8 +122,17 @@ def answer_stream(
     history: list[tuple[str, str]] | None = None,
     answerer=None,
     subject: str = "",
+    cited_video_ids: list[int] | None = None,
+    video_id: int | None = None,
+    position: float | None = None,
 ) -> Iterator[dict]:
     """Answer `question` inside `scope` without touching sessions.
+
+    history / cited_video_ids: the session's earlier (question, answer) pairs and the videos
+    its last answer cited (follow-ups, chat.context); video_id / position: the lesson's video
+    and the player's second (seconds) when asked from a lesson. A question with history or
+    a player position depends on its context, so it is neither served from nor stored in
+    the answer cache.
 
     Yields {"event": "delta", "text"}* then {"event": "citations", "citations"} then
     {"event": "answer", "answer": Answer}. Raises AnswererError if the provider fails
@@ -140,17 +149,30 @@ def answer_stream(
         answer = Answer(faq["answer"], faq["citations"], True, "creator-faq", provider="faq")
         yield {"event": "answer", "answer": answer}
         return
+    from videos.embedders import get_embedder
+
+    try:
+        embedder = get_embedder()
+    except Exception:  # a misconfigured embedder must not stop answers: full-text only
+        logger.exception("embedder unavailable; answering with full-text search only")
+        embedder = None
     version = library_version(creator=creator)
+    contextual = bool(history) or position is not None
     key = cache_key(
         scope=scope,
         version=version,
         question=question,
-        answerer=f"{answerer.name}:{answerer.model}",
+        # Another embedder retrieves other passages: it is part of the key.
+        answerer=f"{answerer.name}:{answerer.model}:{getattr(embedder, 'model_name', '-')}",
     )
     fresh_after = timezone.now() - timedelta(seconds=CACHE_TTL_SECONDS)
-    hit = AnswerCacheEntry.objects.filter(
-        creator=creator, key=key, created_at__gte=fresh_after
-    ).first()
+    hit = (
+        None
+        if contextual
+        else AnswerCacheEntry.objects.filter(
+            creator=creator, key=key, created_at__gte=fresh_after
+        ).first()
+    )
     if hit is not None:
         yield {"event": "delta", "text": hit.answer}
         yield {"event": "citations", "citations": [enrich(c) for c in hit.citations]}
@@ -168,14 +190,26 @@ def answer_stream(
         }
         return
 
-    from videos.embedders import get_embedder
-
-    try:
-        embedder = get_embedder()
-    except Exception:  # a misconfigured embedder must not stop answers: full-text only
-        logger.exception("embedder unavailable; answering with full-text search only")
-        embedder = None
-    result = retrieve(creator=creator, scope=scope, question=question, embedder=embedder)
+    found = context_retrieve(
+        creator=creator,
+        scope=scope,
+        question=question,
+        history=history,
+        cited_video_ids=cited_video_ids,
+        answerer=answerer if getattr(answerer, "paid", False) else None,
+        embedder=embedder,
+        video_id=video_id,
+        position=position,
+    )
+    result = found.result
+    if found.rewrite_usage is not None:
+        u = found.rewrite_usage
+        ledger_record(
+            creator=creator,
+            answer_usage=u,
+            cost=chat_cost(u.model, u.input_tokens, u.output_tokens),
+            subject=f"{subject or 'chat'}:rewrite",
+        )
     usage = AnswerUsage(provider=answerer.provider, model=answerer.model, paid=False)
     if not result.covered:
         text, citations, covered = NOT_COVERED, [], False
@@ -207,7 +241,8 @@ def answer_stream(
         provider=usage.provider,
         paid=usage.paid,
     )
-    _cache_store(creator, key, answer)
+    if not contextual:
+        _cache_store(creator, key, answer)
     yield {"event": "answer", "answer": answer}
 
 
@@ -261,13 +296,18 @@ def question_answer(
     question: str,
     course_id: int | None = None,
     video_ids: list[int] | None = None,
+    video_id: int | None = None,
+    position: float | None = None,
 ) -> Answer:
     """Answer one question with no session (the `ask` command). Raises DomainError /
     EmptyLibraryError for bad input, AnswererError on a provider outage."""
     question = _clean_message(question)
     scope = chat_scope(creator=creator, course_id=course_id, video_ids=video_ids)
+    video_id, position = clean_position(creator, video_id, position)
     final = None
-    for event in answer_stream(creator=creator, scope=scope, question=question):
+    for event in answer_stream(
+        creator=creator, scope=scope, question=question, video_id=video_id, position=position
+    ):
         if event["event"] == "answer":
             final = event["answer"]
     assert final is not None
@@ -281,3 +321,32 @@ def question_answer(
             subject="cli",
         )
     return final
+
+
+def clean_position(creator: Creator, video_id, position) -> tuple[int | None, float | None]:
+    """(video id, seconds) validated: the video must be the creator's; the position a
+    finite number >= 0 (ignored without a video). DomainError (fields video_id/position)."""
+    if video_id in (None, ""):
+        return None, None
+    try:
+        if isinstance(video_id, bool):
+            raise TypeError(video_id)
+        vid = int(video_id)
+    except (TypeError, ValueError):
+        raise DomainError.for_field("video_id", "video_id must be an integer.") from None
+    from videos.models import Video
+
+    if not Video.objects.filter(creator=creator, pk=vid).exists():
+        raise DomainError.for_field("video_id", "No such video for this creator.")
+    if position in (None, ""):
+        return vid, None
+    message = "position must be seconds (a number >= 0)."
+    try:
+        if isinstance(position, bool):
+            raise TypeError(position)
+        seconds = float(position)
+    except (TypeError, ValueError):
+        raise DomainError.for_field("position", message) from None
+    if not (0 <= seconds < float("inf")):
+        raise DomainError.for_field("position", message)
+    return vid, seconds

@@ -28,6 +28,7 @@ from chat.services.answer import (
     _clean_message,
     answer_stream,
     chat_scope,
+    clean_position,
     ledger_record,
 )
 from creators.models import Creator, User
@@ -63,6 +64,8 @@ def chat_ask(
     session_id: int | None = None,
     course_id: int | None = None,
     video_ids: list[int] | None = None,
+    video_id: int | None = None,
+    position: float | None = None,
 ) -> ChatResult:
     """Answer `message` and return the whole result (see chat_ask_stream for the rules).
 
@@ -76,6 +79,8 @@ def chat_ask(
         session_id=session_id,
         course_id=course_id,
         video_ids=video_ids,
+        video_id=video_id,
+        position=position,
     )
     session_event: dict = {}
     citations: list[dict] = []
@@ -112,6 +117,8 @@ def chat_ask_stream(
     session_id: int | None = None,
     course_id: int | None = None,
     video_ids: list[int] | None = None,
+    video_id: int | None = None,
+    position: float | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Answer `message`, yielding events in order:
 
@@ -124,7 +131,10 @@ def chat_ask_stream(
     or too long message, foreign course/videos), EmptyLibraryError (no processed video in
     scope: "This creator has no processed videos yet."), NotFound (creator not learnable by
     the user, or a session that is not theirs). An existing session keeps its scope unless
-    course_id/video_ids are given.
+    course_id/video_ids are given. video_id / position (seconds >= 0): asked from a lesson,
+    the player's video and second; retrieval leans toward that moment and the user's
+    message records them (ChatMessage.video / video_position). DomainError (fields
+    video_id / position) for a video that is not the creator's or a bad position.
     """
     text = _clean_message(message)
     _check_learner(user, creator)
@@ -135,11 +145,18 @@ def chat_ask_stream(
             course_id = session.course_id
             video_ids = session.video_ids or None
     scope = chat_scope(creator=creator, course_id=course_id, video_ids=video_ids)
-    return _ask_events(user, creator, session, scope, text)
+    video_id, position = clean_position(creator, video_id, position)
+    return _ask_events(user, creator, session, scope, text, video_id, position)
 
 
 def _ask_events(
-    user: User, creator: Creator, session: ChatSession | None, scope: Scope, text: str
+    user: User,
+    creator: Creator,
+    session: ChatSession | None,
+    scope: Scope,
+    text: str,
+    video_id: int | None = None,
+    position: float | None = None,
 ) -> Iterator[dict[str, Any]]:
     answerer = answerers_mod.get_answerer()
     new_session = session is None
@@ -155,8 +172,14 @@ def _ask_events(
             )
         else:
             history = _history(session)
+        cited = _last_cited_videos(session) if history else []
         ChatMessage.objects.create(
-            creator=creator, session=session, role=ChatMessage.Role.USER, content=text
+            creator=creator,
+            session=session,
+            role=ChatMessage.Role.USER,
+            content=text,
+            video_id=video_id,
+            video_position=position,
         )
         session.save(update_fields=["updated_at"])
     yield {"event": "session", "session_id": session.pk, "title": session.title}
@@ -164,7 +187,14 @@ def _ask_events(
     final: Answer | None = None
     try:
         for event in answer_stream(
-            creator=creator, scope=scope, question=text, history=history, answerer=answerer
+            creator=creator,
+            scope=scope,
+            question=text,
+            history=history,
+            answerer=answerer,
+            cited_video_ids=cited,
+            video_id=video_id,
+            position=position,
         ):
             if event["event"] == "answer":
                 final = event["answer"]
@@ -234,6 +264,18 @@ def _llm_title(answerer, creator: Creator, session: ChatSession, text: str) -> s
         session.title = title[:200]
         session.save(update_fields=["title", "updated_at"])
     return session.title
+
+
+def _last_cited_videos(session: ChatSession) -> list[int]:
+    """The video ids the session's last assistant answer cited, in citation order."""
+    last = (
+        ChatMessage.objects.filter(session=session, role=ChatMessage.Role.ASSISTANT)
+        .order_by("-created_at", "-id")
+        .only("citations")
+        .first()
+    )
+    ids = [c.get("video_id") for c in (last.citations if last else []) if c.get("video_id")]
+    return list(dict.fromkeys(ids))
 
 
 def _history(session: ChatSession) -> list[tuple[str, str]]:

@@ -1,8 +1,12 @@
-"""`python manage.py ask --creator SLUG "question" [--course ID] [--video ID ...] [--json]`.
+"""`python manage.py ask --creator SLUG "question" [--session ID] [--course ID] [--video ID ...]
+[--json]`.
 
-Answers from the creator's processed videos with the configured answerer. --json prints
-exactly one JSON object {answer, citations: [{video_id, video_title, start, end, quote,
-score}], covered} on stdout and nothing else (logs go to stderr).
+Answers from the creator's processed videos with the configured answerer, inside a chat
+session (the creator owner's: the same path as the chat page), so follow-ups can be
+scripted: --session ID continues that session (its history resolves "why?" or "that").
+--json prints exactly one JSON object {answer, citations: [{video_id, video_title, start,
+end, quote, score}], covered, session_id} on stdout and nothing else (logs go to stderr).
+A creator without an owner is answered without a session (session_id null).
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from chat.formatting import format_timestamp
-from chat.services import question_answer
+from chat.models import ChatSession
+from chat.services import chat_ask, question_answer
 from chronos.errors import DomainError
 from creators.models import Creator
 
@@ -29,24 +34,53 @@ class Command(BaseCommand):
         parser.add_argument(
             "--video", type=int, action="append", default=None, help="limit to video id(s)"
         )
+        parser.add_argument(
+            "--session", type=int, default=None, help="continue this chat session (its id)"
+        )
         parser.add_argument("--json", action="store_true", help="print one JSON object")
 
-    def handle(self, *args, **opts):
-        creator = Creator.objects.filter(handle=opts["creator"]).first()
-        if creator is None:
-            raise CommandError(f"No creator with handle {opts['creator']!r}.")
-        try:
+    def _ask(self, creator, opts):
+        """(answer with .answer/.citations/.covered, session id or None)."""
+        user = creator.owner
+        if opts["session"] is not None:
+            session = ChatSession.objects.filter(creator=creator, pk=opts["session"]).first()
+            if session is None:
+                raise CommandError(f"No chat session {opts['session']} for this creator.")
+            user = session.user
+        if user is None:
             answer = question_answer(
                 creator=creator,
                 question=opts["question"],
                 course_id=opts["course"],
                 video_ids=opts["video"],
             )
-        except DomainError as exc:  # bad input, empty library, provider outage
+            return answer, None
+        result = chat_ask(
+            user=user,
+            creator=creator,
+            message=opts["question"],
+            session_id=opts["session"],
+            course_id=opts["course"],
+            video_ids=opts["video"],
+        )
+        return result, result.session_id
+
+    def handle(self, *args, **opts):
+        creator = Creator.objects.filter(handle=opts["creator"]).first()
+        if creator is None:
+            raise CommandError(f"No creator with handle {opts['creator']!r}.")
+        try:
+            answer, session_id = self._ask(creator, opts)
+        except DomainError as exc:  # bad input, empty library, provider outage, not found
             raise CommandError(" ".join(exc.messages)) from exc
         citations = [{k: c.get(k) for k in CITATION_KEYS} for c in answer.citations]
         if opts["json"]:
-            payload = {"answer": answer.answer, "citations": citations, "covered": answer.covered}
+            payload = {
+                "answer": answer.answer,
+                "citations": citations,
+                "covered": answer.covered,
+                "session_id": session_id,
+            }
             self.stdout.write(json.dumps(payload, ensure_ascii=False))
             return
         self.stdout.write(answer.answer)

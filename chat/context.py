@@ -1,0 +1,92 @@
+"""What one question retrieves, given its conversation and where it was asked.
+
+`context_retrieve` is the one place the ask path turns a question into passages:
+- "what is this lecture about?" -> the lecture's outline (chat.retrieval.outline), for the
+  lesson's video, the scope's only video, or the video the previous answer cited;
+- a follow-up -> the standalone query of chat.followups (an LLM rewrite, or offline the
+  previous question carried in), searched first in the videos the previous answer cited;
+- asked from a lesson -> the player's (video, second) biases retrieval toward that moment;
+  a question that names no subject of its own ("what did he just say?") is answered from
+  the moments around the player's position.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+
+from chat.followups import resolve_question
+from chat.retrieval import RetrievalResult, Scope, retrieve
+from chat.retrieval.outline import is_outline_question, lecture_outline
+from creators.models import Creator
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Retrieved:
+    """result: the RetrievalResult; query: the text searched; rewrite_usage: the LLM
+    rewrite's AnswerUsage (a paid call to record) or None; outline: True for an outline."""
+
+    result: RetrievalResult
+    query: str
+    rewrite_usage: object | None = None
+    outline: bool = False
+
+
+def context_retrieve(
+    *,
+    creator: Creator,
+    scope: Scope,
+    question: str,
+    history: list[tuple[str, str]] | None = None,
+    cited_video_ids: list[int] | None = None,
+    answerer=None,
+    embedder=None,
+    video_id: int | None = None,
+    position: float | None = None,
+) -> Retrieved:
+    """Retrieve for `question` in `scope` (see module doc). history: earlier (question,
+    answer) pairs of the session, oldest first; cited_video_ids: the videos the previous
+    answer cited; video_id/position: the lesson's video and the player's second."""
+    history = history or []
+    if is_outline_question(question):
+        target = video_id or (scope.video_ids[0] if len(scope.video_ids) == 1 else None)
+        target = target or next(iter(cited_video_ids or []), None)
+        if target is not None:
+            passages = lecture_outline(scope=scope, video_id=target)
+            if passages:
+                return Retrieved(
+                    RetrievalResult(passages=passages, covered=True), question, outline=True
+                )
+    where = (video_id, float(position)) if video_id and position is not None else None
+    if where is not None and where[0] in scope.video_ids and not history:
+        from chat.followups import is_follow_up
+        from chat.retrieval import question_lexemes
+
+        if is_follow_up(question, question_lexemes(question)):
+            # "What did he just say?" from a lesson: the moment is where the player is.
+            narrowed = replace(scope, video_ids=(where[0],), excluded_video_ids=None)
+            result = retrieve(creator=creator, scope=narrowed, question="", position=where)
+            if result.passages:
+                result.covered = True
+                return Retrieved(result, question)
+    resolved = resolve_question(
+        question=question, history=history, cited_video_ids=cited_video_ids, answerer=answerer
+    )
+    preferred = tuple(v for v in resolved.prefer_video_ids if v in scope.video_ids)
+    if preferred and set(preferred) != set(scope.video_ids):
+        narrowed = replace(scope, video_ids=tuple(sorted(preferred)), excluded_video_ids=None)
+        result = retrieve(
+            creator=creator,
+            scope=narrowed,
+            question=resolved.query,
+            embedder=embedder,
+            position=where,
+        )
+        if result.covered:
+            return Retrieved(result, resolved.query, resolved.usage)
+    result = retrieve(
+        creator=creator, scope=scope, question=resolved.query, embedder=embedder, position=where
+    )
+    return Retrieved(result, resolved.query, resolved.usage)

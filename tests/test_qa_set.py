@@ -1,0 +1,78 @@
+"""The development question set (tests/data/qa) asked through the chat service, offline.
+
+The library (four caption-backed lectures) is built and embedded with the local model once
+for this module; each configuration asks all 106 questions. Floors sit a little under the
+figures measured with bench/qa.py (README, "Tutor"): a drop fails the build.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from chat.answerers import is_sentence
+from chat.models import AnswerCacheEntry
+from tests.chat_library import qa_questions
+from tests.qa_eval import ask_all, build_library, embed_library, sentence_starts_at
+
+# Floors per configuration (measured figures in the README minus a small margin).
+FLOORS = {
+    "local": {"hit5": 0.85, "start5": 0.75, "followups": 6, "oos_refused": 10},
+    "none": {"hit5": 0.65, "start5": 0.55, "followups": 4, "oos_refused": 10},
+}
+
+
+@pytest.fixture(scope="module")
+def qa_library(django_db_setup, django_db_blocker):
+    from django.test import override_settings
+
+    from chat.retrieval import calibration_get
+    from tests.factories import CreatorFactory, MembershipFactory
+    from videos.embedders import get_embedder
+
+    with django_db_blocker.unblock(), override_settings(CHRONOS_EMBEDDER="local"):
+        creator = CreatorFactory(handle="qa-set", company_name="QA Set")
+        student = MembershipFactory(creator=creator).user
+        names = sorted({i["video"] for i in qa_questions() if i["video"]})
+        videos = build_library(creator, names)
+        embed_library(videos, get_embedder())
+        calibration_get(creator=creator)
+    yield creator, student, videos
+    with django_db_blocker.unblock():
+        owner = creator.owner
+        creator.delete()
+        student.delete()
+        if owner is not None:
+            owner.delete()
+
+
+@pytest.mark.parametrize("embedder", ["local", "none"])
+def test_development_set_holds_its_floors(db, settings, qa_library, embedder):
+    creator, student, videos = qa_library
+    settings.CHRONOS_EMBEDDER = embedder
+    settings.CHRONOS_ANSWERER = "extractive"
+    AnswerCacheEntry.objects.filter(creator=creator).delete()
+    report = ask_all(user=student, creator=creator, videos=videos)
+    f = report.figures()
+    floors = FLOORS[embedder]
+    summary = {k: round(v, 3) if isinstance(v, float) else v for k, v in f.items()}
+    assert f["hit5"] >= floors["hit5"], summary
+    assert f["start5"] >= floors["start5"], summary
+    assert f["followups"] >= floors["followups"], summary
+    assert f["oos_refused"] >= floors["oos_refused"], summary
+
+    lectures = {v.pk: name for name, v in videos.items()}
+    for outcome in report.outcomes:
+        # Every citation starts where a sentence of its lecture starts.
+        for c in outcome.citations:
+            assert sentence_starts_at(lectures[c["video_id"]], c), (outcome.item["id"], c)
+        # The offline answer: a sentence naming the lecture(s), then whole sentences only.
+        if outcome.covered:
+            intro, _, body = outcome.answer.partition("\n\n")
+            assert is_sentence(intro.replace("\\", "")) or intro.endswith(":"), intro
+            fragments = [x.strip() for x in re.split(r"\[\d+\]", body.lstrip("> ")) if x.strip()]
+            assert fragments and all(is_sentence(x.replace("\\", "")) for x in fragments), (
+                outcome.item["id"],
+                fragments,
+            )

@@ -1,0 +1,249 @@
+"""The tutor's conversation: follow-ups (offline carry; the LLM's standalone rewrite
+through the real anthropic and openai SDKs against loopback servers), the player's
+position, lecture outlines, `manage.py ask --session`, the REST fields."""
+
+from __future__ import annotations
+
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from chat.models import ChatMessage
+from chat.services import chat_ask
+from tests.chat_library import library_fixture
+from tests.loopback import Response, loopback_server
+from tests.test_answerers import (
+    _use_anthropic,
+    _use_openai,
+    anthropic_message,
+    anthropic_stream,
+    openai_stream,
+)
+
+lib = library_fixture("faraday-tutor")
+
+
+@pytest.fixture(autouse=True)
+def _offline(settings):
+    settings.CHRONOS_ANSWERER = "extractive"
+    settings.CHRONOS_EMBEDDER = "none"
+    settings.ANTHROPIC_API_KEY = ""
+    settings.OPENAI_API_KEY = ""
+
+
+def _cue(lib, name, index):
+    return lib.cue(name, index)
+
+
+def test_offline_follow_up_carries_the_previous_question(db, lib):
+    first = chat_ask(
+        user=lib.student,
+        creator=lib.creator,
+        message="Why does a candle turned upside down go out?",
+    )
+    assert first.covered
+    follow = chat_ask(
+        user=lib.student,
+        creator=lib.creator,
+        message="Can you explain that in simpler terms?",
+        session_id=first.session_id,
+    )
+    assert follow.covered, follow.answer
+    video = lib.videos["faraday-1"]
+    # The moment: the fuel running onto the wick puts the flame out (cues 157-158).
+    lo, hi = _cue(lib, "faraday-1", 157)["start"], _cue(lib, "faraday-1", 158)["end"]
+    assert any(
+        c["video_id"] == video.pk and c["start"] <= hi + 5 and c["end"] >= lo - 5
+        for c in follow.citations
+    ), follow.citations
+    # Alone, with no conversation, the same words find nothing to cite.
+    alone = chat_ask(
+        user=lib.student, creator=lib.creator, message="Can you explain that in simpler terms?"
+    )
+    assert not alone.covered
+
+
+def _rewrite_handler_anthropic(standalone: str, seen: list):
+    def handler(req):
+        body = req.json()
+        if body.get("stream"):
+            return anthropic_stream(["Capillary attraction carries it up [1]."])
+        seen.append(body)
+        return anthropic_message(standalone)
+
+    return handler
+
+
+def test_llm_rewrites_a_follow_up_as_a_standalone_question_anthropic(db, lib, settings):
+    seen: list = []
+    standalone = "How does capillary attraction bring the melted fuel up the wick?"
+    with loopback_server(_rewrite_handler_anthropic(standalone, seen)) as server:
+        _use_anthropic(settings, server)
+        settings.CHRONOS_ANSWERER = "anthropic"
+        first = chat_ask(
+            user=lib.student,
+            creator=lib.creator,
+            message="How does the melted fuel get up the wick to the flame?",
+        )
+        seen.clear()
+        follow = chat_ask(
+            user=lib.student, creator=lib.creator, message="Why?", session_id=first.session_id
+        )
+        assert not server.errors
+    rewrites = [b for b in seen if "Rewrite" in (b.get("system") or "")]
+    assert len(rewrites) == 1
+    sent = rewrites[0]["messages"][0]["content"]
+    assert "How does the melted fuel get up the wick" in sent and "<question>Why?" in sent
+    # The answer was retrieved with the standalone question: it cites capillary attraction.
+    assert follow.covered
+    assert any("capillary" in c["quote"].lower() for c in follow.citations), follow.citations
+
+
+def test_llm_rewrites_a_follow_up_as_a_standalone_question_openai(db, lib, settings):
+    seen: list = []
+    standalone = "Why does a candle go out when it is turned upside down?"
+
+    def handler(req):
+        body = req.json()
+        if body.get("stream"):
+            return openai_stream(["The melted fuel puts it out [1]."])
+        seen.append(body)
+        return Response.json(
+            {
+                "id": "chatcmpl-9",
+                "object": "chat.completion",
+                "created": 1700000000,
+                "model": "gpt-4o-mini",
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": standalone},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": {"prompt_tokens": 50, "completion_tokens": 12, "total_tokens": 62},
+            }
+        )
+
+    with loopback_server(handler) as server:
+        _use_openai(settings, server)
+        settings.CHRONOS_ANSWERER = "openai"
+        first = chat_ask(
+            user=lib.student, creator=lib.creator, message="What happens to a candle upside down?"
+        )
+        seen.clear()
+        follow = chat_ask(
+            user=lib.student,
+            creator=lib.creator,
+            message="And why is that?",
+            session_id=first.session_id,
+        )
+        assert not server.errors
+    rewrites = [b for b in seen if "Rewrite" in b["messages"][0]["content"]]
+    assert (
+        len(rewrites) == 1 and "<question>And why is that?" in rewrites[0]["messages"][1]["content"]
+    )
+    lo = _cue(lib, "faraday-1", 157)["start"]
+    assert follow.covered and any(abs(c["start"] - lo) < 15 for c in follow.citations)
+
+
+def test_the_players_position_biases_retrieval_and_is_recorded(db, lib):
+    video = lib.videos["faraday-2"]
+    cue = _cue(lib, "faraday-2", 133)  # the piece of charcoal, ~1012 s
+    result = chat_ask(
+        user=lib.student,
+        creator=lib.creator,
+        message="What did he just say about that?",
+        video_id=video.pk,
+        position=cue["end"] + 3,
+    )
+    assert result.covered
+    first = result.citations[0]
+    assert first["video_id"] == video.pk and abs(first["start"] - cue["start"]) < 60
+    asked = ChatMessage.objects.filter(role="user").latest("id")
+    assert asked.video_id == video.pk and asked.video_position == pytest.approx(cue["end"] + 3)
+
+
+@pytest.mark.parametrize(
+    ("video_id", "position", "field"),
+    [("x", 3, "video_id"), (999999, 3, "video_id"), (None, 3, None), ("own", -1, "position")],
+)
+def test_bad_position_is_a_clear_error(db, lib, video_id, position, field):
+    from chronos.errors import DomainError
+
+    vid = lib.videos["faraday-1"].pk if video_id == "own" else video_id
+    if field is None:  # a position without a video is ignored
+        assert chat_ask(user=lib.student, creator=lib.creator, message="Why do flames rise?",
+                        video_id=vid, position=position)  # fmt: skip
+        return
+    with pytest.raises(DomainError) as exc:
+        chat_ask(user=lib.student, creator=lib.creator, message="Why do flames rise?",
+                 video_id=vid, position=position)  # fmt: skip
+    assert field in exc.value.fields
+
+
+def test_what_is_this_lecture_about_answers_with_its_outline(db, lib):
+    video = lib.videos["faraday-2"]
+    result = chat_ask(
+        user=lib.student,
+        creator=lib.creator,
+        message="What is this lecture about?",
+        video_id=video.pk,
+        position=10,
+    )
+    assert result.covered and video.title in result.answer
+    starts = [c["start"] for c in result.citations]
+    assert len(starts) >= 4 and starts == sorted(starts)
+    assert all(c["video_id"] == video.pk for c in result.citations)
+
+
+def test_ask_command_continues_a_session(db, lib):
+    out = StringIO()
+    call_command(
+        "ask", "Why does a candle turned upside down go out?", "--creator",
+        lib.creator.handle, "--json", stdout=out,
+    )  # fmt: skip
+    first = json.loads(out.getvalue())
+    assert first["covered"] and isinstance(first["session_id"], int)
+    out = StringIO()
+    call_command(
+        "ask", "Can you explain that in simpler terms?", "--creator", lib.creator.handle,
+        "--session", str(first["session_id"]), "--json", stdout=out,
+    )  # fmt: skip
+    follow = json.loads(out.getvalue())
+    assert follow["session_id"] == first["session_id"] and follow["covered"]
+
+
+def test_rest_api_accepts_video_and_position(db, lib, client):
+    client.force_login(lib.student)
+    video = lib.videos["faraday-1"]
+    response = client.post(
+        "/api/v1/chat",
+        data=json.dumps(
+            {
+                "message": "What did he just say?",
+                "creator": lib.creator.handle,
+                "video_id": video.pk,
+                "position": 1250.0,
+            }
+        ),
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content
+    asked = ChatMessage.objects.filter(role="user").latest("id")
+    assert asked.video_id == video.pk and asked.video_position == 1250.0
+    bad = client.post(
+        "/api/v1/chat",
+        data=json.dumps(
+            {
+                "message": "Why?",
+                "creator": lib.creator.handle,
+                "video_id": video.pk,
+                "position": "soon",
+            }
+        ),
+        content_type="application/json",
+    )
+    assert bad.status_code == 400 and "position" in bad.content.decode()
