@@ -150,14 +150,19 @@ def lecture_intro(titles: list[str]) -> str:
     return f"{listed} explain it like this, in the lecturers' own words:"
 
 
-_SENTENCE = re.compile(r"^[\"'\u201c(\[]?[A-Z0-9].*[.!?][\"'\u201d)\]]?$", re.DOTALL)
+_SENTENCE_END = re.compile(r"[.!?][\"'\u201d)\]]?$")
 
 
 def is_sentence(text: str) -> bool:
-    """A complete sentence: starts with a capital (or digit, maybe after a quote mark),
-    ends with . ! or ? (maybe before a closing quote), and has at least three words."""
+    """A complete sentence: it does not start mid-sentence (with a lower-case letter), ends
+    with . ! or ? (maybe before a closing quote), and has at least three words."""
     text = (text or "").strip()
-    return bool(_SENTENCE.match(text)) and len(text.split()) >= 3
+    return (
+        bool(text)
+        and not text[0].islower()
+        and bool(_SENTENCE_END.search(text))
+        and len(text.split()) >= 3
+    )
 
 
 class AnthropicAnswerer:
