@@ -123,19 +123,19 @@ def _course_of_lessons(lesson_ids: set[int]) -> dict[int, int]:
 def sessions_refold(*, creator: Creator, session_ids: Iterable) -> set[int]:
     """Recompute the WatchSession rows of `session_ids` from all of their events.
 
-    Returns the ids of the users whose sessions changed (before or after).
+    Returns the (user id, day) pairs whose sessions changed (before or after).
     """
     from courses.models import WatchEvent
     from videos.models import Video
 
     zone = zone_for(tz_of(creator))
     ids = list(session_ids)
-    users: set[int] = set()
+    touched: set[tuple] = set()
     for start in range(0, len(ids), BATCH):
         batch = ids[start : start + BATCH]
-        users |= set(
+        touched |= set(
             WatchSession.objects.filter(creator=creator, session_id__in=batch).values_list(
-                "user_id", flat=True
+                "user_id", "day"
             )
         )
         rows = (
@@ -187,11 +187,11 @@ def sessions_refold(*, creator: Creator, session_ids: Iterable) -> set[int]:
                     buckets=fold.buckets,
                 )
             )
-            users.add(first[6])
+            touched.add((first[6], objs[-1].day))
         with transaction.atomic():
             WatchSession.objects.filter(creator=creator, session_id__in=batch).delete()
             WatchSession.objects.bulk_create(objs, batch_size=1000)
-    return users
+    return touched
 
 
 # --- questions -------------------------------------------------------------------------------
@@ -224,14 +224,14 @@ def _message_fields() -> list[str]:
 def questions_refold(*, creator: Creator, chat_session_ids: Iterable[int]) -> set[int]:
     """Recompute QuestionFact rows for every user question in the given chat sessions.
 
-    Returns the ids of the users whose questions changed.
+    Returns the (user id, day) pairs whose questions changed (before or after).
     """
     from chat.models import ChatMessage, ChatSession
     from courses.models import Lesson
 
     zone = zone_for(tz_of(creator))
     ids = list(chat_session_ids)
-    users: set[int] = set()
+    touched: set[tuple] = set()
     for start in range(0, len(ids), BATCH):
         batch = ids[start : start + BATCH]
         sessions = dict(
@@ -245,10 +245,9 @@ def questions_refold(*, creator: Creator, chat_session_ids: Iterable[int]) -> se
             .order_by("session_id", "created_at", "id")
             .values(*_message_fields())
         )
-        users |= set(sessions.values())
-        users |= set(
+        touched |= set(
             QuestionFact.objects.filter(creator=creator, message__session_id__in=batch)
-            .values_list("user_id", flat=True)
+            .values_list("user_id", "day")
             .distinct()
         )
         pending: list[tuple[dict, dict | None]] = []
@@ -284,11 +283,12 @@ def questions_refold(*, creator: Creator, chat_session_ids: Iterable[int]) -> se
             )
             for m, a, video, position, placed_by in placed
         ]
+        touched |= {(o.user_id, o.day) for o in objs}
         with transaction.atomic():
             QuestionFact.objects.filter(creator=creator, message__session_id__in=batch).delete()
             QuestionFact.objects.bulk_create(objs, batch_size=1000)
             _set_lexemes(creator.pk, [o.message_id for o in objs])
-    return users
+    return touched
 
 
 def _set_lexemes(creator_id: int, message_ids: list[int]) -> None:
@@ -306,23 +306,27 @@ def _set_lexemes(creator_id: int, message_ids: list[int]) -> None:
 # --- per student / per course days -----------------------------------------------------------
 
 
-def students_refold(*, creator: Creator, user_ids: Iterable[int]) -> set:
-    """Recompute StudentDay rows of `user_ids` from sessions, progress and questions.
-
-    Returns the set of local days whose CourseDay rows need recomputing.
+def students_refold(*, creator: Creator, pairs: Iterable[tuple]) -> set:
+    """Recompute the StudentDay rows of the given (user id, local day) pairs from sessions,
+    progress and questions. Returns the set of days whose CourseDay rows need recomputing.
     """
     from courses.models import LessonProgress
 
     zone = zone_for(tz_of(creator))
-    users = list(user_ids)
+    by_user: dict[int, set] = defaultdict(set)
+    for user, day in pairs:
+        by_user[user].add(day)
+    users = sorted(by_user)
     days: set = set()
     for start in range(0, len(users), BATCH):
         batch = users[start : start + BATCH]
+        wanted = {(u, d) for u in batch for d in by_user[u]}
+        batch_days = sorted({d for _u, d in wanted})
         rows: dict[tuple, dict] = defaultdict(
             lambda: {"sessions": 0, "watch": 0.0, "done": 0, "q": 0, "nc": 0}
         )
         for user, course, day, n, secs in (
-            WatchSession.objects.filter(creator=creator, user_id__in=batch)
+            WatchSession.objects.filter(creator=creator, user_id__in=batch, day__in=batch_days)
             .values_list("user_id", "course_id", "day")
             .annotate(n=Count("id"), secs=Sum("watch_seconds"))
             .order_by()
@@ -333,23 +337,27 @@ def students_refold(*, creator: Creator, user_ids: Iterable[int]) -> set:
                 creator=creator, user_id__in=batch, completed_at__isnull=False
             )
             .annotate(d=TruncDate("completed_at", tzinfo=zone))
+            .filter(d__in=batch_days)
             .values_list("user_id", "lesson__module__course_id", "d")
             .annotate(n=Count("id"))
             .order_by()
         ):
             rows[(user, course, day)]["done"] = n
         for user, course, day, n, nc in (
-            QuestionFact.objects.filter(creator=creator, user_id__in=batch)
+            QuestionFact.objects.filter(creator=creator, user_id__in=batch, day__in=batch_days)
             .values_list("user_id", "course_id", "day")
             .annotate(n=Count("id"), nc=Count("id", filter=Q(covered=False)))
             .order_by()
         ):
             rows[(user, course, day)].update(q=n, nc=nc)
-        old = StudentDay.objects.filter(creator=creator, user_id__in=batch)
-        days |= set(old.values_list("day", flat=True).distinct())
-        days |= {k[2] for k in rows}
-        with transaction.atomic():
-            old.delete()
+        keep = {k: v for k, v in rows.items() if (k[0], k[2]) in wanted}
+        days |= set(batch_days)
+        with transaction.atomic(), connection.cursor() as cur:
+            cur.execute(
+                "DELETE FROM analytics_studentday WHERE creator_id = %s AND (user_id, day) IN "
+                "(SELECT unnest(%s::bigint[]), unnest(%s::date[]))",
+                [creator.pk, [u for u, _d in wanted], [d for _u, d in wanted]],
+            )
             StudentDay.objects.bulk_create(
                 [
                     StudentDay(
@@ -363,7 +371,7 @@ def students_refold(*, creator: Creator, user_ids: Iterable[int]) -> set:
                         questions=v["q"],
                         questions_not_covered=v["nc"],
                     )
-                    for (u, c, d), v in rows.items()
+                    for (u, c, d), v in keep.items()
                 ],
                 batch_size=2000,
             )
@@ -437,17 +445,21 @@ def rollup_update(*, creator: Creator) -> dict[str, int]:
         LessonProgress.objects.filter(creator=creator), "updated_at", state.progress_through
     )
     pr_mark = progress.aggregate(m=Max("updated_at"))["m"]
-    progress_users = set(progress.order_by().values_list("user_id", flat=True).distinct())
+    zone = zone_for(tz_of(creator))
+    progress_pairs = {
+        (user, done.astimezone(zone).date())
+        for user, done in progress.exclude(completed_at=None).values_list("user_id", "completed_at")
+    }
     messages = _since(
         ChatMessage.objects.filter(creator=creator), "created_at", state.questions_through
     )
     q_mark = messages.aggregate(m=Max("created_at"))["m"]
     chat_ids = list(messages.order_by().values_list("session_id", flat=True).distinct())
 
-    users = sessions_refold(creator=creator, session_ids=session_ids)
-    users |= questions_refold(creator=creator, chat_session_ids=chat_ids)
-    users |= progress_users
-    days = students_refold(creator=creator, user_ids=users)
+    pairs = sessions_refold(creator=creator, session_ids=session_ids)
+    pairs |= questions_refold(creator=creator, chat_session_ids=chat_ids)
+    pairs |= progress_pairs
+    days = students_refold(creator=creator, pairs=pairs)
     course_days_refold(creator=creator, days=days)
 
     state.events_through = max(filter(None, [state.events_through, ev_mark]), default=None)
@@ -457,7 +469,7 @@ def rollup_update(*, creator: Creator) -> dict[str, int]:
     return {
         "sessions": len(session_ids),
         "questions": len(chat_ids),
-        "students": len(users),
+        "students": len({u for u, _d in pairs}),
         "days": len(days),
     }
 

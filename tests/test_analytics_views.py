@@ -199,6 +199,9 @@ def test_pages_render(owner_client, history):
     assert "Ana Ñúñez" in listing and "Bo" in listing
     course = history["course"]
     assert owner_client.get(f"/studio/acme/analytics/courses/{course.pk}/").status_code == 200
+    # The video page links to its Analytics tab.
+    video_page = owner_client.get(f"/studio/acme/videos/{video.pk}/").content.decode()
+    assert f'href="/studio/acme/analytics/videos/{video.pk}/"' in video_page
 
 
 def test_most_asked_groups_similar_wordings(owner_client, history):

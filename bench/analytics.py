@@ -1,0 +1,454 @@
+"""Analytics at scale: rollup rebuild, incremental rollup, dashboard/API latency, CSV memory.
+
+    .venv/bin/python bench/analytics.py [--scale 1.0] [--repeat 7] [--reuse]
+
+Scale 1.0 is the issue's: one creator with 1,000,000 watch events, 2,000 students, 200
+videos (10 courses x 20 lessons) and 100,000 questions over one year; --scale 0.1 is a
+tenth of everything. Rows are loaded with COPY (the simulated player: 10-second
+heartbeats, rewinds at each video's hard passage, skips, early stops; popular videos
+watched more), then:
+
+  rebuild        analytics.rollups.rollup_rebuild from scratch
+  incremental    a day's new events (100,000 x scale) + questions + progress, then one
+                 rollup_update (what the 5-minute schedule runs)
+  dashboard      GET /studio/<handle>/analytics/?range=7d|30d|90d|all, server time in
+                 process (Django test client; no network), p50/p95 ms
+  engagement     GET /api/v1/analytics/videos/<id>/engagement/?range=all, p50/p95 ms
+  csv            a 1,000,000-row watch-session export streamed through the view:
+                 wall time and peak Python heap (tracemalloc) while streaming
+
+Targets (issue 9): dashboard p95 <= 300 ms per range, engagement <= 100 ms, the
+incremental rollup of a day's 100,000 events <= 10 s, CSV in constant memory.
+Uses its own embedded PostgreSQL under /tmp/chronos-bench-analytics (or DATABASE_URL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+if not os.environ.get("DATABASE_URL"):
+    os.environ.setdefault("CHRONOS_DATA_DIR", "/tmp/chronos-bench-analytics")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chronos.settings")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+
+HANDLE = "bench-analytics"
+QUESTION_BANK = [
+    "Why does the flame point upwards",
+    "How does the wick draw up the wax",
+    "What makes the flame bright",
+    "Why does a candle need air",
+    "What is the cup of melted wax",
+    "How hot is the inside of the flame",
+    "Why is the flame hollow",
+    "What is the black smoke made of",
+    "Will this be on the exam",
+    "Is there a certificate for this course",
+]
+TOPICS = [
+    "in lecture {n}",
+    "at the start",
+    "in this part",
+    "here",
+    "in the experiment {n}",
+    "compared to a lamp",
+    "with paraffin",
+    "for beeswax",
+    "again",
+    "exactly",
+]
+
+
+def pct(values: list[float], p: float) -> float:
+    v = sorted(values)
+    return v[min(len(v) - 1, round(p * (len(v) - 1)))]
+
+
+def copy_rows(table: str, columns: list[str], rows) -> int:
+    n = 0
+    raw = connection.connection
+    with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as cp:
+        for row in rows:
+            cp.write_row(row)
+            n += 1
+    return n
+
+
+def setup(scale: float, seed: int = 11):
+    """Creator, owner, students, courses with videos; returns (creator, lessons, students)."""
+    from courses.models import Course, Lesson, Module
+    from creators.models import Creator, Membership, User
+    from videos.models import Video
+
+    rnd = random.Random(seed)
+    owner, _ = User.objects.get_or_create(username="bench-owner", defaults={"email": "b@x.test"})
+    creator = Creator.objects.create(handle=HANDLE, company_name="Bench Academy", owner=owner)
+    n_students, n_videos = max(20, int(2000 * scale)), max(10, int(200 * scale))
+    users = User.objects.bulk_create(
+        [
+            User(username=f"bench-s{i}", email=f"s{i}@bench.test", display_name=f"Student {i}")
+            for i in range(n_students)
+        ]
+    )
+    Membership.objects.bulk_create([Membership(creator=creator, user=u) for u in users])
+    lessons = []
+    per_course = 20
+    for c in range(max(1, n_videos // per_course)):
+        course = Course.objects.create(creator=creator, title=f"Course {c}", slug=f"course-{c}")
+        module = Module.objects.create(creator=creator, course=course, title="Module")
+        for i in range(per_course):
+            video = Video.objects.create(
+                creator=creator,
+                title=f"Lecture {c}.{i}",
+                status="completed",
+                duration_seconds=rnd.uniform(600, 2400),
+            )
+            lessons.append(
+                Lesson.objects.create(
+                    creator=creator, module=module, video=video, title=video.title, position=i
+                )
+            )
+    return creator, lessons, [u.pk for u in users]
+
+
+def simulate(
+    creator,
+    lessons,
+    students,
+    *,
+    events: int,
+    questions: int,
+    start: datetime,
+    days: float,
+    rnd: random.Random,
+) -> dict:
+    """COPY `events` watch events and `questions` question/answer pairs over [start, +days)."""
+    from courses.intervals import intervals_merge, intervals_total
+
+    weights = [1 / (i + 1) ** 0.8 for i in range(len(lessons))]  # popular videos first
+    progress: dict = {}
+    enrol: dict = {}
+
+    def sessions():
+        made = 0
+        while made < events:
+            user = rnd.choice(students)
+            lesson = rnd.choices(lessons, weights)[0]
+            dur = lesson.video.duration_seconds
+            at = start + timedelta(seconds=rnd.uniform(0, days * 86400))
+            enrol.setdefault((user, lesson.module.course_id), at - timedelta(hours=1))
+            sid, seq, pos = uuid.uuid4(), 0, rnd.choice([0.0, 0.0, rnd.uniform(0, dur / 2)])
+            hard = dur * (0.3 + 0.4 * (lesson.pk % 3) / 3)
+            budget = rnd.expovariate(1 / 900) + 30
+            played = []
+            rows = [(sid, seq, "played", pos, pos, pos, at)]
+            while budget > 0 and pos < dur:
+                end = min(dur, pos + 10)
+                at += timedelta(seconds=10)
+                seq += 1
+                rows.append((sid, seq, "heartbeat", end, pos, end, at))
+                played.append([pos, end])
+                budget -= 10
+                pos = end
+                if hard <= pos < hard + 30 and rnd.random() < 0.3:
+                    seq += 1
+                    back = max(0.0, pos - 25)
+                    rows.append((sid, seq, "seeked", back, pos, back, at))
+                    pos = back
+            key = (user, lesson.pk)
+            prev = progress.get(key)
+            merged = intervals_merge((prev[0] if prev else []) + played, limit=dur)
+            done = (
+                prev[3]
+                if prev and prev[3]
+                else (at if intervals_total(merged) >= 0.9 * dur else None)
+            )
+            progress[key] = [merged, prev[1] if prev else at, at, done, pos]
+            for s, q, verb, p, a, b, t in rows:
+                yield (creator.pk, lesson.pk, lesson.video_id, user, s, q, verb, p, a, b, 1.0, t, t)
+                made += 1
+
+    n_events = copy_rows(
+        "courses_watchevent",
+        [
+            "creator_id",
+            "lesson_id",
+            "video_id",
+            "user_id",
+            "session_id",
+            "seq",
+            "verb",
+            "position",
+            "time_from",
+            "time_to",
+            "rate",
+            "client_time",
+            "received_at",
+        ],
+        sessions(),
+    )
+    with connection.cursor() as cur:
+        cur.execute(
+            "DELETE FROM courses_lessonprogress WHERE creator_id = %s AND (lesson_id, user_id) "
+            "IN (SELECT unnest(%s::bigint[]), unnest(%s::bigint[]))",
+            [creator.pk, [k[1] for k in progress], [k[0] for k in progress]],
+        )
+    import json
+
+    copy_rows(
+        "courses_lessonprogress",
+        [
+            "creator_id",
+            "lesson_id",
+            "user_id",
+            "last_position",
+            "played_intervals",
+            "unique_seconds",
+            "started_at",
+            "completed_at",
+            "updated_at",
+        ],
+        (
+            (
+                creator.pk,
+                lesson,
+                user,
+                v[4],
+                json.dumps(v[0]),
+                intervals_total(v[0]),
+                v[1],
+                v[3],
+                v[2],
+            )
+            for (user, lesson), v in progress.items()
+        ),
+    )
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT user_id, course_id FROM courses_enrollment WHERE creator_id = %s",
+            [creator.pk],
+        )
+        have = set(cur.fetchall())
+    copy_rows(
+        "courses_enrollment",
+        ["creator_id", "course_id", "user_id", "enrolled_at", "is_active"],
+        ((creator.pk, c, u, t, True) for (u, c), t in enrol.items() if (u, c) not in have),
+    )
+    ask(creator, lessons, students, questions, start, days, rnd)
+    return {"events": n_events, "progress": len(progress)}
+
+
+def ask(creator, lessons, students, n: int, start: datetime, days: float, rnd) -> None:
+    """n question/answer pairs: sessions and messages by COPY (ids from the sequences)."""
+    if not n:
+        return
+    with connection.cursor() as cur:
+        cur.execute("SELECT nextval('chat_chatsession_id_seq') FROM generate_series(1, %s)", [n])
+        session_ids = [r[0] for r in cur.fetchall()]
+    rows, msgs = [], []
+    for sid in session_ids:
+        user, lesson = rnd.choice(students), rnd.choice(lessons)
+        at = start + timedelta(seconds=rnd.uniform(0, days * 86400))
+        text = f"{rnd.choice(QUESTION_BANK)} {rnd.choice(TOPICS).format(n=rnd.randint(1, 6))}?"
+        pos = rnd.uniform(0, lesson.video.duration_seconds)
+        covered = rnd.random() < 0.8
+        rows.append((sid, creator.pk, user, text[:60], at, at, "[]"))
+        msgs.append((creator.pk, sid, "user", text, "[]", True, at, lesson.video_id, pos))
+        cite = (
+            f'[{{"video_id": {lesson.video_id}, "video_title": "", "start": {pos:.1f}, '
+            f'"end": {pos + 20:.1f}, "quote": "", "score": 0.5, "n": 1}}]'
+        )
+        msgs.append(
+            (
+                creator.pk,
+                sid,
+                "assistant",
+                "Answer [1]." if covered else "Not covered.",
+                cite if covered else "[]",
+                covered,
+                at + timedelta(seconds=2),
+                None,
+                None,
+            )
+        )
+    copy_rows(
+        "chat_chatsession",
+        ["id", "creator_id", "user_id", "title", "created_at", "updated_at", "video_ids"],
+        rows,
+    )
+    copy_rows(
+        "chat_chatmessage",
+        [
+            "creator_id",
+            "session_id",
+            "role",
+            "content",
+            "citations",
+            "covered",
+            "created_at",
+            "video_id",
+            "video_position",
+            "model",
+            "input_tokens",
+            "output_tokens",
+            "cost_usd",
+            "latency_ms",
+            "cached",
+        ],
+        ((*m, "bench", 0, 0, 0, 0, False) for m in msgs),
+    )
+
+
+def rss_mb() -> float:
+    """This process's resident set size in MB (Linux /proc)."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return (time.perf_counter() - t) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--csv-rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    from analytics.rollups import rollup_rebuild, rollup_update
+    from creators.models import Creator
+
+    call_command("migrate", verbosity=0)
+    from creators.models import User
+
+    Creator.objects.filter(handle__in=[HANDLE, HANDLE + "-csv"]).delete()
+    User.objects.filter(username__startswith="bench-s").delete()
+    rnd = random.Random(5)
+    now = datetime.now(UTC)
+    t = time.perf_counter()
+    creator, lessons, students = setup(args.scale)
+    facts = simulate(
+        creator,
+        lessons,
+        students,
+        events=int(1_000_000 * args.scale),
+        questions=int(100_000 * args.scale),
+        start=now - timedelta(days=366),
+        days=365,
+        rnd=rnd,
+    )
+    with connection.cursor() as cur:
+        cur.execute("VACUUM ANALYZE")
+    print(
+        f"loaded {facts['events']:,} events, {len(students):,} students, {len(lessons)} videos,"
+        f" {int(100_000 * args.scale):,} questions in {time.perf_counter() - t:.0f} s"
+    )
+
+    t = time.perf_counter()
+    result = rollup_rebuild(creator=creator)
+    print(f"rebuild: {time.perf_counter() - t:.1f} s ({result})")
+
+    day_events = int(100_000 * args.scale)
+    simulate(
+        creator,
+        lessons,
+        students,
+        events=day_events,
+        questions=day_events // 100,
+        start=now - timedelta(hours=23),
+        days=0.95,
+        rnd=rnd,
+    )
+    t = time.perf_counter()
+    result = rollup_update(creator=creator)
+    print(
+        f"incremental ({day_events:,} new events, {day_events // 100:,} questions): "
+        f"{time.perf_counter() - t:.1f} s ({result})"
+    )
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE")
+
+    client = Client()
+    client.force_login(creator.owner)
+    print("| range | dashboard p50 ms | p95 ms | of which SQL, median ms |")
+    for key in ("7d", "30d", "90d", "all"):
+        url = f"/studio/{HANDLE}/analytics/?range={key}"
+        assert client.get(url).status_code == 200  # warm-up
+        times, sql = [], []
+        for _ in range(args.repeat):
+            with CaptureQueriesContext(connection) as queries:
+                times.append(timed(lambda url=url: client.get(url)))
+            sql.append(sum(float(q["time"]) for q in queries.captured_queries) * 1000)
+        print(f"| {key} | {pct(times, 0.5):.0f} | {pct(times, 0.95):.0f} | {pct(sql, 0.5):.0f} |")
+    eng = []
+    for lesson in lessons[: args.repeat * 3]:
+        url = f"/api/v1/analytics/videos/{lesson.video_id}/engagement/?range=all&creator={HANDLE}"
+        eng.append(timed(lambda url=url: client.get(url)))
+    print(f"engagement (range=all): p50 {pct(eng, 0.5):.0f} ms, p95 {pct(eng, 0.95):.0f} ms")
+
+    csv_bench(args.csv_rows, creator.owner)
+
+
+def csv_bench(rows: int, owner) -> None:
+    """Stream a `rows`-row watch-session export; report time and the peak Python heap."""
+    from creators.models import Creator
+
+    creator = Creator.objects.create(handle=HANDLE + "-csv", company_name="CSV", owner=owner)
+    with connection.cursor() as cur:
+        cur.execute(
+            "INSERT INTO analytics_watchsession (creator_id, session_id, user_id, day, "
+            "started_at, ended_at, events, watch_seconds, furthest, buckets) "
+            "SELECT %s, gen_random_uuid(), %s, (now() - (g %% 300) * interval '1 day')::date, "
+            "now() - (g %% 300) * interval '1 day', now(), 10, 100.0, 100.0, '{}' "
+            "FROM generate_series(1, %s) g",
+            [creator.pk, owner.pk, rows],
+        )
+        cur.execute("ANALYZE analytics_watchsession")
+    client = Client()
+    client.force_login(owner)
+    start = (datetime.now(UTC) - timedelta(days=400)).date()
+    response = client.get(
+        f"/studio/{HANDLE}-csv/analytics/export.csv?report=watch&from={start}"
+        f"&to={datetime.now(UTC).date()}"
+    )
+    rss_start = rss_mb()
+    rss_peak = rss_start
+    t = time.perf_counter()
+    lines = size = 0
+    for chunk in response.streaming_content:
+        lines += chunk.count(b"\n")
+        size += len(chunk)
+        if lines % 20000 == 0:
+            rss_peak = max(rss_peak, rss_mb())
+    elapsed = time.perf_counter() - t
+    print(
+        f"csv: {lines - 1:,} rows, {size / 1e6:.0f} MB in {elapsed:.1f} s; process RSS "
+        f"{rss_start:.0f} MB before, peak {rss_peak:.0f} MB while streaming"
+    )
+    creator.delete()
+
+
+if __name__ == "__main__":
+    main()
