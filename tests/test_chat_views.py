@@ -255,6 +255,8 @@ def test_export_markdown_and_json(student_client, creator, student):
     assert js["Content-Type"].startswith("application/json")
     data = json.loads(js.content)
     assert "Why does a candle burn?" in json.dumps(data)
+    for key in ("input_tokens", "output_tokens", "cost_usd", "latency_ms"):  # creator's data
+        assert all(key not in m for m in data["messages"]), key
 
     assert student_client.get(export_url + "?format=pdf").status_code == 400
 

@@ -66,7 +66,7 @@ def test_upload_runs_the_pipeline_and_returns_the_video(uploaded, creator, data_
 
 def test_upload_sets_location(owner_client, data_dir, django_capture_on_commit_callbacks):
     response = _post_lecture(owner_client, data_dir, django_capture_on_commit_callbacks)
-    assert response["Location"] == f"/api/v1/videos/{response.json()['id']}/"
+    assert response["Location"] == f"http://testserver/api/v1/videos/{response.json()['id']}/"
     assert response.json()["title"]  # derived from the file name when none is given
 
 

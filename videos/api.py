@@ -169,7 +169,11 @@ def video_list(request: Request) -> Response:
         return Response(
             data,
             status=status.HTTP_201_CREATED,
-            headers={"Location": reverse("api-video", kwargs={"pk": video.pk})},
+            headers={
+                "Location": request.build_absolute_uri(
+                    reverse("api-video", kwargs={"pk": video.pk})
+                )
+            },
         )
 
     queryset = videos_for_creator(creator=creator).select_related("creator")

@@ -19,8 +19,9 @@ def session_export(
     """(content, content_type) of the user's session.
 
     fmt: "markdown"/"md" -> text/markdown; "json" -> application/json with
-    {"session": {...}, "messages": [{role, content, citations, covered, model, tokens,
-    cost_usd, latency_ms, cached, created_at}]}. DomainError for another format;
+    {"session": {...}, "messages": [{id, role, content, citations, covered, model,
+    created_at}]} (a student's own words and answers: no token counts, costs or latency,
+    which are the creator's business). DomainError for another format;
     NotFound if the session is not theirs."""
     fmt = (fmt or "markdown").lower()
     if fmt not in ("markdown", "md", "json"):
@@ -46,11 +47,6 @@ def session_export(
                     "citations": m.citations,
                     "covered": m.covered,
                     "model": m.model,
-                    "input_tokens": m.input_tokens,
-                    "output_tokens": m.output_tokens,
-                    "cost_usd": str(m.cost_usd),
-                    "latency_ms": m.latency_ms,
-                    "cached": m.cached,
                     "created_at": m.created_at.isoformat(),
                 }
                 for m in messages

@@ -60,7 +60,11 @@ def stage_transcribe(video: Video, beat: Heartbeat) -> None:
     if video.captions_file:
         with video.captions_file.open("rb") as fh:
             data = fh.read()
-        cues = parse_captions(data, filename=Path(video.captions_file.name).name)
+        cues = parse_captions(
+            data,
+            filename=Path(video.captions_file.name).name,
+            media_duration=video.duration_seconds,
+        )
         rows = [(c.start, c.end, c.text, c.speaker) for c in cues]
         source = Video.TranscriptSource.CAPTIONS
     else:
