@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
 from analytics.rollups import rollup_update
@@ -199,6 +200,11 @@ def test_pages_render(owner_client, history):
     assert "Ana Ñúñez" in listing and "Bo" in listing
     course = history["course"]
     assert owner_client.get(f"/studio/acme/analytics/courses/{course.pk}/").status_code == 200
+    # The course builder links to the course's Analytics tab.
+    builder = owner_client.get(
+        reverse("courses:builder", kwargs={"handle": "acme", "pk": course.pk})
+    )
+    assert f'href="/studio/acme/analytics/courses/{course.pk}/"' in builder.content.decode()
     # The video page links to its Analytics tab.
     video_page = owner_client.get(f"/studio/acme/videos/{video.pk}/").content.decode()
     assert f'href="/studio/acme/analytics/videos/{video.pk}/"' in video_page
