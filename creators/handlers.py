@@ -3,7 +3,7 @@
 Payload shapes (API v1, docs.whop.com webhooks; whop_sdk types):
 - app_installation.created / .deleted: data = {id "aag_...", account {id "biz_...", title},
   app {id}, created_at, external_id, metadata}. No installing user: the first company
-  admin who opens /dashboard/<biz_id>/ becomes the owner (creators.whop_app).
+  admin who opens /dashboard/<biz_id>/ becomes the owner (creators.services.whop_visits).
 - membership.activated / .deactivated / .updated / .cancel_at_period_end_changed: data =
   the Membership {id "mem_...", status, user {id, username, name, email}, company {id,
   title}, plan {id}, product {id}, renewal_period_end, cancel_at_period_end, updated_at}.

@@ -75,3 +75,12 @@ def user_may_manage_team(*, creator: Creator, user: User) -> bool:
 def invites_for(*, creator: Creator) -> list[Invite]:
     """The creator's join links and e-mail invites, newest first (at most 200)."""
     return list(creator.invites.select_related("created_by").order_by("-created_at")[:200])
+
+
+def invite_by_token(*, token: str) -> Invite:
+    """The invite a join link names (any tenant's: the token is the credential). Raises
+    NotFound for an unknown token."""
+    invite = Invite.objects.select_related("creator").filter(token=token[:64]).first()
+    if invite is None:
+        raise NotFound("No such invite.")
+    return invite

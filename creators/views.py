@@ -18,7 +18,16 @@ from django.views.decorators.http import require_GET, require_POST
 
 from chronos.errors import DomainError, NotFound
 from chronos.input import input_unchecked
-from creators.invites import (
+from creators.models import CreatorMember
+from creators.selectors import (
+    creator_get_managed,
+    creators_learnable_by,
+    creators_managed_by,
+    invite_by_token,
+    invites_for,
+)
+from creators.services import team_member_add, team_member_remove, webhook_receive
+from creators.services.invites import (
     InviteError,
     invite_check,
     invite_create,
@@ -27,18 +36,10 @@ from creators.invites import (
     invite_send,
     studio_create,
 )
-from creators.models import CreatorMember, Invite
-from creators.selectors import (
-    creator_get_managed,
-    creators_learnable_by,
-    creators_managed_by,
-    invites_for,
-)
-from creators.services import team_member_add, team_member_remove, webhook_receive
+from creators.services.whop_visits import whop_visit_dashboard, whop_visit_experience
 from creators.timezones import creator_timezone_set
 from creators.webhooks import WebhookRejected
 from creators.whop import ACCESS_ADMIN, ACCESS_CUSTOMER, WhopAuthError
-from creators.whop_app import whop_visit_dashboard, whop_visit_experience
 
 logger = logging.getLogger(__name__)
 
@@ -264,32 +265,22 @@ def invites(request: HttpRequest, handle: str):
 def invite_revoke_view(request: HttpRequest, handle: str, invite_id: int):
     """POST /studio/<handle>/students/invites/<id>/revoke/: the link stops working."""
     creator = creator_get_managed(user=request.user, handle=handle)
-    try:
-        invite_revoke(creator=creator, invite_id=invite_id)
-    except Invite.DoesNotExist as exc:
-        raise Http404("No such invite.") from exc
+    invite_revoke(creator=creator, invite_id=invite_id)
     messages.success(request, "Join link revoked; students who joined keep their access.")
     return redirect("creators:invites", handle=creator.handle)
 
 
 def join(request: HttpRequest, token: str):
     """GET /join/<token>/: what the link opens; POST (signed in): join the studio."""
-    invite = Invite.objects.select_related("creator").filter(token=token[:64]).first()
-    if invite is None:
-        raise Http404("No such invite.")
-    error = ""
-    if request.method == "POST" and request.user.is_authenticated:
-        try:
+    invite = invite_by_token(token=token)
+    error, status = "", 200
+    try:
+        if request.method == "POST" and request.user.is_authenticated:
             invite_redeem(token=invite.token, user=request.user)
-        except InviteError as exc:
-            error = str(exc)
-        else:
             messages.success(request, f"Welcome to {invite.creator.company_name}.")
             return redirect(catalog_url(invite.creator.handle))
-    else:
-        try:
-            invite_check(invite)
-        except InviteError as exc:
-            error = str(exc)
+        invite_check(invite)
+    except InviteError as exc:
+        error, status = str(exc), exc.status
     context = {"invite": invite, "creator": invite.creator, "error": error}
-    return render(request, "creators/join.html", context, status=410 if error else 200)
+    return render(request, "creators/join.html", context, status=status)

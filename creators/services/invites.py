@@ -15,6 +15,7 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
+from chronos.errors import DomainError, NotFound
 from creators.models import Creator, Invite, Membership, User
 
 # Studios one person may own when created here (Whop installs are not counted).
@@ -27,15 +28,11 @@ RESERVED_HANDLES = {"new"}
 TOKEN_BYTES = 24
 
 
-class InviteError(ValueError):
+class InviteError(DomainError):
     """A studio or invite request that cannot be honoured; the message is for the user.
 
     `code` is machine-readable: "invalid", "limit_exceeded", "revoked", "expired",
-    "exhausted", "wrong_email"."""
-
-    def __init__(self, message: str, *, code: str = "invalid"):
-        super().__init__(message)
-        self.code = code
+    "exhausted", "wrong_email"; an invite that cannot be used answers 410 (Gone)."""
 
 
 @transaction.atomic
@@ -44,7 +41,7 @@ def studio_create(*, owner: User, company_name: str) -> Creator:
 
     Raises InviteError (code "invalid") for an empty name, ("limit_exceeded") when the user
     already owns MAX_OWNED_STUDIOS studios."""
-    from creators.services import creator_create, creator_handle_for
+    from creators.services.tenants import creator_create, creator_handle_for
 
     name = " ".join((company_name or "").split())[:200]
     if not name:
@@ -104,9 +101,11 @@ def invite_send(*, invite: Invite, join_url: str) -> None:
 
 
 def invite_revoke(*, creator: Creator, invite_id: int) -> Invite:
-    """Stop a join link working (memberships it granted stay). Raises Invite.DoesNotExist
-    when `invite_id` is not one of `creator`'s invites."""
-    invite = Invite.objects.get(creator=creator, pk=invite_id)
+    """Stop a join link working (memberships it granted stay). Raises NotFound when
+    `invite_id` is not one of `creator`'s invites."""
+    invite = Invite.objects.filter(creator=creator, pk=invite_id).first()
+    if invite is None:
+        raise NotFound("No such invite.")
     if invite.revoked_at is None:
         invite.revoked_at = timezone.now()
         invite.save(update_fields=["revoked_at"])
@@ -116,17 +115,18 @@ def invite_revoke(*, creator: Creator, invite_id: int) -> Invite:
 def invite_check(invite: Invite, *, user: User | None = None) -> None:
     """Raise InviteError when `invite` cannot be redeemed (by `user`, when given)."""
     if invite.revoked_at is not None:
-        raise InviteError("This invite link was revoked.", code="revoked")
+        raise InviteError("This invite link was revoked.", code="revoked", status=410)
     if invite.expires_at is not None and invite.expires_at <= timezone.now():
-        raise InviteError("This invite link has expired.", code="expired")
+        raise InviteError("This invite link has expired.", code="expired", status=410)
     if invite.max_uses is not None and invite.uses >= invite.max_uses:
-        raise InviteError("This invite link has been used up.", code="exhausted")
+        raise InviteError("This invite link has been used up.", code="exhausted", status=410)
     if not invite.creator.is_active:
-        raise InviteError("This studio is closed.", code="revoked")
+        raise InviteError("This studio is closed.", code="revoked", status=410)
     if user is not None and invite.email and invite.email.lower() != (user.email or "").lower():
         raise InviteError(
             "This invite was sent to another e-mail address. Sign in with that address.",
             code="wrong_email",
+            status=403,
         )
 
 

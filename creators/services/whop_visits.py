@@ -24,6 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from creators.models import Creator, CreatorMember, Membership, User
+from creators.services.memberships import membership_apply
 from creators.whop import (
     ACCESS_ADMIN,
     ACCESS_CUSTOMER,
@@ -75,8 +76,6 @@ def membership_sync_from_access(*, creator: Creator, user: User, has_access: boo
     (they are the creator's own grant, not Whop's). The change is stamped now, so an older
     webhook delivered later does not undo it (creators.services.membership_apply).
     """
-    from creators.services import membership_apply
-
     current = Membership.objects.filter(creator=creator, user=user).first()
     granting = current is not None and Membership.objects.active().filter(pk=current.pk).exists()
     if has_access and not granting:
