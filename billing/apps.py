@@ -1,4 +1,11 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _seed_plan_mappings(sender, **kwargs) -> None:
+    from billing.services.checkout import plan_mappings_seed
+
+    plan_mappings_seed()
 
 
 class BillingConfig(AppConfig):
@@ -6,5 +13,12 @@ class BillingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Register payment.* handlers into creators' webhook dispatch table.
+        # Register payment.* and tier-plan membership/refund/dispute handlers into creators'
+        # webhook dispatch table; seed PlanTierMapping from WHOP_PLAN_* after migrate.
         from billing import handlers  # noqa: F401
+        from creators import webhooks
+
+        if hasattr(webhooks, "handlers_for"):  # several handlers per type (issue 11's table)
+            from billing import tier_handlers  # noqa: F401
+
+        post_migrate.connect(_seed_plan_mappings, sender=self, dispatch_uid="billing.seed_plans")

@@ -1,4 +1,12 @@
-"""Webhook handlers owned by billing: payment.succeeded and payment.failed.
+"""Webhook handlers owned by billing: Chronos's own plan sales.
+
+payment.succeeded / payment.failed: store the payment; a succeeded one for a plan in
+PlanTierMapping sets the creator's tier (matched by metadata.chronos_creator, then the
+paying Whop user, then the company). membership.activated / .updated of a tier plan
+remember the end of what was paid for; membership.deactivated, refund.created and
+dispute.created of a tier plan send the creator back to free at that end
+(billing.services.payments.tier_downgrade). Events of other plans are creators' business
+(students' access) and are ignored here; creators' own handlers run for the same types.
 
 Registered into creators' dispatch table from BillingConfig.ready(), so creators never
 imports billing. Payment shapes (docs.whop.com payment object, whop_sdk Payment): id
@@ -15,7 +23,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from billing.models import Payment, PlanTierMapping
-from billing.services import payment_record
+from billing.services.payments import payment_record
 from creators.models import Creator
 from creators.webhooks import WebhookEnvelope, register
 
@@ -104,7 +112,13 @@ def _on_payment(envelope: WebhookEnvelope, status: str) -> None:
         logger.warning(
             "Payment %s matched no creator; stored unassigned.", fields["whop_payment_id"]
         )
-    payment_record(creator=creator, status=status, occurred_at=envelope.timestamp, **fields)
+    payment_record(
+        creator=creator,
+        status=status,
+        occurred_at=envelope.timestamp,
+        webhook_id=envelope.webhook_id,
+        **fields,
+    )
 
 
 @register("payment.succeeded")

@@ -7,4 +7,5 @@ urlpatterns = [
     path("", include("chat.api_urls")),
     path("", include("courses.api_urls")),
     path("", include("analytics.api_urls")),
+    path("", include("billing.api_urls")),
 ]

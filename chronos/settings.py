@@ -110,6 +110,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "creators.context_processors.navigation",
                 "creators.context_processors.whop",
+                "billing.context_processors.plan_alerts",
             ],
         },
     },
@@ -444,3 +445,26 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
 }
+# --- Plans (billing; issue 10) --------------------------------------------------------------
+# Whop plan ids ("plan_...") of the paid tiers: they seed billing.PlanTierMapping (editable in
+# the admin afterwards); "Upgrade" buys them through a Whop checkout configuration.
+WHOP_PLAN_BASIC = env("WHOP_PLAN_BASIC", default="")
+WHOP_PLAN_PRO = env("WHOP_PLAN_PRO", default="")
+WHOP_PLAN_ENTERPRISE = env("WHOP_PLAN_ENTERPRISE", default="")
+# The students' burst limit (10 questions a minute) counts in a cache every web process
+# shares and that increments atomically (django-ratelimit's requirement): by default
+# PostgreSQL itself (billing.ratecache, an UNLOGGED table); set RATELIMIT_CACHE_URL to a
+# redis:// URL to use Redis instead (Django's RedisCache; `pip install redis`).
+_ratelimit_cache_url = env("RATELIMIT_CACHE_URL", default="")
+CACHES = {
+    **globals().get(
+        "CACHES", {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    ),
+    "ratelimit": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _ratelimit_cache_url}
+        if _ratelimit_cache_url
+        else {"BACKEND": "billing.ratecache.PostgresCounterCache"}
+    ),
+}
+RATELIMIT_USE_CACHE = "ratelimit"
+RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)

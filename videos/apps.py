@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class VideosConfig(AppConfig):
     name = "videos"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Billing meters videos and storage (and enforces upload limits) through this.
+        from billing.meters import register_library_usage
+        from videos.selectors import library_usage
+
+        register_library_usage(library_usage)

@@ -86,3 +86,14 @@ def videos_with_counts(queryset: QuerySet[Video]) -> QuerySet[Video]:
     return queryset.annotate(
         segment_count=_count(TranscriptSegment), chunk_count=_count(VideoChunk)
     )
+
+
+def library_usage(creator: Creator):
+    """billing.meters.LibraryUsage for `creator`: every video row (failed ones count until
+    deleted) and the sum of their media sizes in bytes. Registered in VideosConfig.ready()."""
+    from django.db.models import Count, Sum
+
+    from billing.meters import LibraryUsage
+
+    row = Video.objects.filter(creator=creator).aggregate(n=Count("id"), b=Sum("size_bytes"))
+    return LibraryUsage(videos=row["n"] or 0, storage_bytes=int(row["b"] or 0))

@@ -84,13 +84,16 @@ def video_create(
     `filename` is the client's name (only its extension is used to name the stored file).
     `captions` optionally holds a .vtt or .srt file for the same media.
 
-    Raises chronos.errors.DomainError with fields {"file"|"captions": [msg]} (nothing
-    stored: no row, no file) when the file is empty, larger than
-    max_upload_bytes_for(creator), not audio/video by content, unreadable/corrupt,
-    or the captions are not a valid .vtt/.srt with at least one cue.
+    Raises chronos.errors.LimitExceeded (nothing stored) when the creator's tier does not
+    allow it (file size, video count, storage: billing.services.allowances), and
+    chronos.errors.DomainError with fields {"file"|"captions": [msg]} (nothing stored: no
+    row, no file) when the file is empty, larger than settings.CHRONOS_MAX_UPLOAD_BYTES,
+    not audio/video by content, unreadable/corrupt, or the captions are not a valid
+    .vtt/.srt with at least one cue.
     Stored at {creator.handle}/videos/{video.pk}.{ext}; the pipeline is queued on commit
     (unless enqueue=False, used by the ingest CLI which runs the stages itself).
     """
+    from billing.services.allowances import upload_allowance_check, upload_allowance_lock
     from videos.captions import CaptionError, parse_captions
     from videos.media import MediaError, probe
 
@@ -100,7 +103,9 @@ def video_create(
         raise DomainError.for_field(
             "file", f"{filename} is empty (0 bytes). Choose the file again.", code="empty"
         )
-    limit = max_upload_bytes_for(creator)
+    # The tier's file size, video count and storage, before any byte is stored.
+    upload_allowance_check(creator=creator, size_bytes=size)
+    limit = int(settings.CHRONOS_MAX_UPLOAD_BYTES)
     if size > limit:
         raise DomainError.for_field(
             "file",
@@ -134,6 +139,9 @@ def video_create(
     stored: list[str] = []
     try:
         with transaction.atomic():
+            # Again under the creator's lock, so parallel uploads cannot both take the last
+            # slot (the loser waits for the winner's commit, then sees its row).
+            upload_allowance_lock(creator=creator, size_bytes=size)
             video = Video.objects.create(
                 creator=creator,
                 title=(title or "").strip()[:255] or title_from_filename(filename),
