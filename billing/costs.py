@@ -164,21 +164,20 @@ def cost_report(*, creator: Creator, now: datetime | None = None) -> CostReport:
 
 
 def _layout(fig: go.Figure, *, height: int = 280, **extra) -> dict:
-    fig.update_layout(
-        height=height,
-        autosize=True,
-        margin={"l": 48, "r": 12, "t": 12, "b": 36},
-        paper_bgcolor="#ffffff",
-        plot_bgcolor="#ffffff",
-        font={
-            "family": "system-ui, -apple-system, Segoe UI, Roboto, Arial, sans-serif",
-            "size": 12,
-        },
-        legend={"orientation": "h", "y": -0.18, "x": 0},
-        yaxis={"gridcolor": "#eef0f6", "rangemode": "tozero", "tickprefix": "$"},
-        xaxis={"gridcolor": "#eef0f6"},
-        **extra,
-    )
+    """The Costs page's common look (the app's font and colours), `extra` overriding it."""
+    layout = {
+        "height": height,
+        "autosize": True,
+        "margin": {"l": 48, "r": 12, "t": 12, "b": 36},
+        "paper_bgcolor": "#ffffff",
+        "plot_bgcolor": "#ffffff",
+        "font": {"family": "system-ui, -apple-system, Segoe UI, Roboto, Arial, sans-serif"},
+        "legend": {"orientation": "h", "y": -0.18, "x": 0},
+        "yaxis": {"gridcolor": "#eef0f6", "rangemode": "tozero", "tickprefix": "$"},
+        "xaxis": {"gridcolor": "#eef0f6"},
+    }
+    layout.update(extra)
+    fig.update_layout(**layout)
     return fig.to_plotly_json()
 
 
