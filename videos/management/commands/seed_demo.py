@@ -62,6 +62,7 @@ class Command(BaseCommand):
             )
             seed_demo_join_link(creator=creator, owner=owner, stdout=self.stdout)
 
+        seed_plan(creator=creator, stdout=self.stdout)
         videos = Video.objects.filter(creator=creator, original_filename=DEMO_VIDEO)
         done = videos.filter(status=Video.Status.COMPLETED).first()
         if done is None:
@@ -293,3 +294,19 @@ def seed_demo_analytics(*, creator, stdout) -> None:
         f"Analytics demo history: {DEMO_LEARNERS} demo learners, {counts['events']} watch "
         f"events, {counts['questions']} questions over {DEMO_HISTORY_DAYS} days."
     )
+
+
+# --- Plans (billing; issue 10) ---------------------------------------------------------------
+
+
+def seed_plan(*, creator, stdout) -> None:
+    """Put the demo creator on Pro (recorded as a plan change "seed_demo") so the demo
+    student can ask many questions: 500 a day each, 10,000 a month for the studio, and the
+    burst limit of 10 a minute. Left alone once the demo is on any paid tier (an admin's or
+    a webhook's choice wins)."""
+    from billing.services.payments import tier_set_by_admin
+    from creators.models import Tier
+
+    if creator.tier == Tier.FREE:
+        tier_set_by_admin(creator=creator, to_tier=Tier.PRO, actor=None, reason="seed_demo")
+        stdout.write("Demo creator is on the Pro plan (500 questions a day per student).")
