@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
@@ -102,6 +102,11 @@ class UsageSummary:
     period_start: datetime
     period_end: datetime
     meters: list[Meter]
+
+    @property
+    def period_last_day(self) -> datetime:
+        """The period's last moment (period_end is exclusive), for "1 Nov - 30 Nov"."""
+        return self.period_end - timedelta(microseconds=1)
 
     def meter(self, key: str) -> Meter:
         return next(m for m in self.meters if m.key == key)

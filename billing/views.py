@@ -3,7 +3,6 @@ history), Costs (what AI cost, charts, CSV)."""
 
 from __future__ import annotations
 
-from chronos.errors import DomainError
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
@@ -22,6 +21,7 @@ from billing.selectors import (
 )
 from billing.services.checkout import checkout_url_create, upgrade_blocker
 from billing.services.payments import tier_changes_apply_due
+from chronos.errors import DomainError
 from creators.selectors import creator_get_managed, team_for, user_may_manage_team
 from creators.timezones import timezone_names
 
@@ -68,7 +68,7 @@ def plan(request, handle: str):
             "summary": summary,
             "tiers": [TIER_LIMITS[t] for t in TIER_ORDER],
             "higher": higher,
-            "blockers": {t: upgrade_blocker(tier=t) for t in higher},
+            "blocker": upgrade_blocker(tiers=higher),
             "changes": tier_changes_for(creator=creator)[:20],
             "students": summary.meter("students"),
             "students_over": summary.limits.students is not None

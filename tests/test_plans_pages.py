@@ -90,7 +90,7 @@ def test_plan_page_meters_equal_the_ledgers(owner_client, creator, student):
     assert "plan-amber" in html and "80%" in html  # videos 4/5
     assert "<strong>400 MB</strong> of 1 GB" in html
     assert 'class="plan-current"' in html and html.count(">Upgrade</button>") == 3
-    assert "set WHOP_API_KEY" in html  # without Whop the page says what to set
+    assert "set WHOP_API_KEY, WHOP_PLAN_BASIC" in html  # without Whop the page says what to set
     # The 80% banner shows across the studio.
     library = owner_client.get(reverse("videos:library", kwargs={"handle": creator.handle}))
     assert "Plan limits:" in library.content.decode()

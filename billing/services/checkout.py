@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 
-from chronos.errors import DomainError, ProviderUnavailable
 from django.conf import settings
 from django.db import IntegrityError
 from django.urls import reverse
 
 from billing.limits import limits_for, tiers_above
 from billing.models import PlanTierMapping
+from chronos.errors import DomainError, ProviderUnavailable
 from creators.models import Creator, Tier
 
 logger = logging.getLogger(__name__)
@@ -54,22 +54,23 @@ def plan_mappings_seed() -> int:
     return created
 
 
-def upgrade_blocker(*, tier: str) -> str:
-    """Why "Upgrade to `tier`" cannot work here ("" when it can): what to set."""
-    missing = []
-    if not settings.WHOP_API_KEY:
-        missing.append("WHOP_API_KEY")
-    if not PlanTierMapping.objects.filter(tier=tier).exists() and not getattr(
-        settings, PLAN_SETTINGS.get(tier, ""), ""
-    ):
-        missing.append(PLAN_SETTINGS.get(tier, "a plan mapping"))
-    if not missing:
+def upgrade_blocker(*, tiers: list[str]) -> str:
+    """Why "Upgrade" to any of `tiers` cannot work here ("" when all can): what to set."""
+    missing = [] if settings.WHOP_API_KEY else ["WHOP_API_KEY"]
+    mapped = set(PlanTierMapping.objects.values_list("tier", flat=True))
+    unmapped = [
+        PLAN_SETTINGS[t]
+        for t in tiers
+        if t in PLAN_SETTINGS and t not in mapped and not getattr(settings, PLAN_SETTINGS[t], "")
+    ]
+    parts = missing + unmapped
+    if not parts:
         return ""
-    return (
-        f"Upgrades are bought on Whop, which is not set up here: set {' and '.join(missing)} "
-        f"(the Whop plan id of the {limits_for(tier).label} tier, or map one in the admin "
-        f"under Billing > Plan tier mappings) and restart Chronos."
-    )
+    names = parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+    text = f"Upgrades are bought on Whop, which is not set up here: set {names}"
+    if unmapped:
+        text += " (Whop plan ids; or map the plans in the admin, Billing > Plan tier mappings)"
+    return text + ", then restart Chronos."
 
 
 def checkout_url_create(*, creator: Creator, tier: str) -> str:
@@ -89,7 +90,7 @@ def checkout_url_create(*, creator: Creator, tier: str) -> str:
             fields={"tier": ["Pick a tier above your current one."]},
         )
     plan_mappings_seed()
-    blocker = upgrade_blocker(tier=tier)
+    blocker = upgrade_blocker(tiers=[tier])
     if blocker:
         raise UpgradeUnavailable(blocker)
     mapping = PlanTierMapping.objects.filter(tier=tier).order_by("pk").first()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import template
 
-from billing.format import human_bytes
+from billing.format import human_bytes, human_limit
 
 register = template.Library()
 
@@ -15,3 +15,9 @@ def bytes_decimal(value: int | None) -> str:
     if value is None:
         return "Unlimited"
     return human_bytes(int(value))
+
+
+@register.filter
+def count_or_unlimited(value: int | None) -> str:
+    """1000 -> "1,000"; None -> "Unlimited"."""
+    return "Unlimited" if value is None else human_limit(int(value))
