@@ -15,10 +15,6 @@ class BillingConfig(AppConfig):
     def ready(self) -> None:
         # Register payment.* and tier-plan membership/refund/dispute handlers into creators'
         # webhook dispatch table; seed PlanTierMapping from WHOP_PLAN_* after migrate.
-        from billing import handlers  # noqa: F401
-        from creators import webhooks
-
-        if hasattr(webhooks, "handlers_for"):  # several handlers per type (issue 11's table)
-            from billing import tier_handlers  # noqa: F401
+        from billing import handlers, tier_handlers  # noqa: F401
 
         post_migrate.connect(_seed_plan_mappings, sender=self, dispatch_uid="billing.seed_plans")

@@ -29,6 +29,7 @@ PLAN_PRO, PLAN_BASIC = "plan_ChronosPro", "plan_ChronosBasic"
 
 @pytest.fixture
 def plans(settings):
+    settings.WHOP_COMPANY_ID = "biz_Chronos"  # Chronos's own company: its plan sales
     settings.WHOP_PLAN_PRO = PLAN_PRO
     settings.WHOP_PLAN_BASIC = PLAN_BASIC
     from billing.services.checkout import plan_mappings_seed

@@ -197,11 +197,16 @@ def tier_downgrade(
     )
     if account.tier_updated_at is not None and occurred_at < account.tier_updated_at:
         return None
-    creator.refresh_from_db(fields=["tier"])
-    if creator.tier == Tier.FREE:
-        return None
     granted_by = {account.tier_membership_id, account.tier_payment_id} - {""}
     if granted_by and not granted_by & ({whop_membership_id, whop_payment_id} - {""}):
+        return None
+    creator.refresh_from_db(fields=["tier"])
+    if creator.tier == Tier.FREE:
+        # Already free (the payment may still be on its way): remember when the plan
+        # ended, so that payment, older than this, does not put the tier back.
+        account.tier_updated_at = occurred_at
+        account.tier_membership_id = whop_membership_id or account.tier_membership_id
+        account.save(update_fields=["tier_updated_at", "tier_membership_id", "updated_at"])
         return None
     now = timezone.now()
     ends = paid_through or account.tier_paid_through
