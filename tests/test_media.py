@@ -71,10 +71,11 @@ def test_tier_limit_applies_when_smaller_than_setting(creator, data_dir, setting
     import dataclasses
 
     from billing import limits
+    from chronos.errors import LimitExceeded
 
     small = dataclasses.replace(limits.limits_for(creator.tier), file_bytes=100_000)
     monkeypatch.setitem(limits.TIER_LIMITS, creator.tier, small)
-    with pytest.raises(DomainError, match=r"97\.7 KB"):
+    with pytest.raises(LimitExceeded, match=r"accepts files up to 100 KB"):
         create(creator, data_dir / "jfk.flac")
 
 

@@ -162,8 +162,6 @@ def upload(request: HttpRequest, handle: str) -> HttpResponse:
             except DomainError as exc:
                 for field, msgs in error_field(exc, "file").items():
                     form.add_error(field if field in form.fields else "file", msgs)
-            except DomainError as exc:  # a plan limit (billing): its message names the upgrade
-                form.add_error("file", exc.messages)
             else:
                 messages.success(request, f"“{video.title}” uploaded; processing has started.")
                 return redirect("videos:detail", handle=creator.handle, pk=video.pk)
