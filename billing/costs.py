@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -19,6 +18,7 @@ from django.db.models import Count, F, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from billing.meters import labels_for
 from billing.models import QuestionUsage, UsageLedgerEntry
 from creators.models import Creator
 from creators.timezones import creator_zone, local_month_bounds
@@ -32,23 +32,6 @@ OPERATION_COLOURS = {
     "chat": "#b45309",
     "title": "#6b6f85",
 }
-
-# Labels for ids billing cannot resolve itself (videos and courses live above billing):
-# apps register fn(creator, ids) -> {id: label} from their ready() (videos does "video").
-Labeler = Callable[[Creator, list[int]], dict[int, str]]
-_labelers: dict[str, Labeler] = {}
-
-
-def register_labeler(kind: str, fn: Labeler) -> Labeler:
-    """Let an app above billing name its objects on the Costs page ("video", "course")."""
-    _labelers[kind] = fn
-    return fn
-
-
-def _labels(kind: str, creator: Creator, ids: list[int]) -> dict[int, str]:
-    fn = _labelers.get(kind)
-    found = fn(creator, ids) if fn and ids else {}
-    return {i: found.get(i) or f"{kind.capitalize()} #{i}" for i in ids}
 
 
 @dataclass(frozen=True)
@@ -109,7 +92,7 @@ def cost_report(*, creator: Creator, now: datetime | None = None) -> CostReport:
             .annotate(calls=Count("id"), usd=Sum("usd"))
             .order_by("-usd", field)[:TOP]
         )
-        labels = _labels(kind, creator, [r[field] for r in rows])
+        labels = labels_for(kind, creator, [r[field] for r in rows])
         return [
             {"label": labels[r[field]], "usd": r["usd"] or ZERO, "calls": r["calls"]} for r in rows
         ]

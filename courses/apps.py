@@ -15,3 +15,13 @@ class CoursesConfig(AppConfig):
         post_save.connect(membership_saved, sender=Membership, dispatch_uid="courses-membership")
         # Locked lessons cannot be streamed (videos asks; it cannot import courses).
         register_view_filter(video_view_allowed)
+        # Billing's Costs page names courses through this (billing cannot import courses).
+        from billing.meters import register_labeler
+        from courses.models import Course
+
+        register_labeler(
+            "course",
+            lambda creator, ids: dict(
+                Course.objects.filter(creator=creator, pk__in=ids).values_list("pk", "title")
+            ),
+        )

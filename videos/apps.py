@@ -7,7 +7,8 @@ class VideosConfig(AppConfig):
 
     def ready(self) -> None:
         # Billing meters videos and storage (and enforces upload limits) through this.
-        from billing.meters import register_library_usage
-        from videos.selectors import library_usage
+        from billing.meters import register_labeler, register_library_usage
+        from videos.selectors import library_usage, video_titles
 
         register_library_usage(library_usage)
+        register_labeler("video", video_titles)

@@ -97,3 +97,8 @@ def library_usage(creator: Creator):
 
     row = Video.objects.filter(creator=creator).aggregate(n=Count("id"), b=Sum("size_bytes"))
     return LibraryUsage(videos=row["n"] or 0, storage_bytes=int(row["b"] or 0))
+
+
+def video_titles(creator: Creator, ids: list[int]) -> dict[int, str]:
+    """{video id: title} for the creator's videos among `ids` (billing's Costs page)."""
+    return dict(Video.objects.filter(creator=creator, pk__in=ids).values_list("pk", "title"))
