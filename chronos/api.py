@@ -66,13 +66,16 @@ def error_body(exc: BaseException) -> tuple[int, dict[str, Any]] | None:
 
 def _headers(exc: BaseException) -> dict[str, str]:
     """The headers DRF's own handler would add: WWW-Authenticate (DRF's view sets
-    `auth_header` on a 401) and Retry-After (a throttle's `wait`, seconds)."""
+    `auth_header` on a 401) and Retry-After (a throttle's `wait`, or a DomainError's
+    retry_after, seconds)."""
     headers = {}
     if getattr(exc, "auth_header", None):
         headers["WWW-Authenticate"] = str(exc.auth_header)  # type: ignore[attr-defined]
     wait = getattr(exc, "wait", None)
     if isinstance(exc, exceptions.Throttled) and wait is not None:
         headers["Retry-After"] = str(int(wait))
+    if isinstance(exc, DomainError) and exc.extra.get("retry_after") is not None:
+        headers["Retry-After"] = str(int(exc.extra["retry_after"]))  # e.g. the burst limit
     return headers
 
 
