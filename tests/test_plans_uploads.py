@@ -104,7 +104,7 @@ def test_rest_api_answers_403_limit_exceeded(owner_client, creator, data_dir):
     assert response.status_code == 403
     body = response.json()
     assert body["code"] == "limit_exceeded" and body["limit"] == "videos"
-    assert body["used"] == 5 and body["allowed"] == 5 and "Upgrade" in body["error"]
+    assert body["used"] == 5 and body["allowed"] == 5 and "upgrade to Basic" in body["error"]
 
 
 @pytest.mark.django_db
