@@ -20,7 +20,7 @@ from django.utils.http import content_disposition_header
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from chat import formatting, selectors, services
+from chat import answerers, formatting, selectors, services
 from chat.answerers import NOT_COVERED
 from chronos.errors import DomainError
 from creators.models import Creator
@@ -116,6 +116,8 @@ def _chat_page(request: HttpRequest, *, creator: Creator, session: Any = None) -
             _starter_questions(creator=creator) if library_ready and not chat_messages else []
         ),
         "active_tab": "chat",
+        # The offline answerer quotes the videos; an AI key gives fuller answers.
+        "offline_answers": answerers.get_answerer().name == "extractive",
     }
     return render(request, "chat/chat.html", context)
 
