@@ -76,7 +76,8 @@ def seed(students: int) -> tuple[str, str, list[dict], str]:
         Membership.objects.create(creator=creator, user=user)
         store = SessionStore()
         store[SESSION_KEY] = str(user.pk)
-        store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
+        # The first backend that can load users (django-axes' comes first and cannot).
+        store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
         store[HASH_SESSION_KEY] = user.get_session_auth_hash()
         store.save()
         cookies.append({"sessionid": store.session_key, "csrftoken": secrets.token_hex(16)})
