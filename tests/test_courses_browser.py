@@ -65,3 +65,96 @@ def test_creator_drags_a_lesson_into_another_module(transactional_db, live_serve
     mobile.screenshot(path=str(SHOTS / "courses-builder-375.png"), full_page=True)
     assert mobile.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     assert not errors and not mobile_errors, errors + mobile_errors
+
+
+@pytest.fixture
+def school(transactional_db, data_dir, settings, django_capture_on_commit_callbacks):
+    """A creator with two processed lectures (the real pipeline on the excerpt) in a
+    published sequential course, and an enrolled-to-be student."""
+    from courses import services
+    from tests.factories import CreatorFactory, MembershipFactory
+    from tests.test_video_browser import _create
+
+    settings.CHRONOS_EMBEDDER = "none"
+    creator = CreatorFactory(handle="faraday", company_name="Royal Institution")
+    course = services.course_create(
+        creator=creator, title="Faraday's Candle", description="**How a candle burns.**",
+        sequential=True,
+    )  # fmt: skip
+    services.course_update(course=course, status="published")
+    lessons = []
+    for title in ("Lecture I: the flame", "Lecture II: brightness"):
+        video = _create(creator, data_dir, django_capture_on_commit_callbacks, title=title)
+        module = services.module_create(course=course, title=title.split(":")[0])
+        lessons.append(services.lesson_create(module=module, video_id=video.pk))
+    student = MembershipFactory(creator=creator).user
+    return creator, course, lessons, student
+
+
+def _progress(student, lesson):
+    from courses.models import LessonProgress
+
+    return LessonProgress.objects.filter(user=student, lesson=lesson).first()
+
+
+def _shoot(page, name):
+    page.screenshot(path=str(SHOTS / f"courses-{name}.png"), full_page=True)
+
+
+def test_student_plays_a_lesson_resumes_and_unlocks_the_next(school, live_server, browser):  # noqa: F811
+    creator, course, lessons, student = school
+    base = f"{live_server.url}/learn/{creator.handle}"
+    page, errors = signed_in_page(browser, live_server, student)
+    page.goto(f"{base}/")
+    assert page.get_by_role("link", name="Start").count() == 1
+    _shoot(page, "catalog-1440")
+    page.goto(f"{base}/courses/{course.pk}/lessons/{lessons[1].pk}/")
+    assert page.locator("video").count() == 0 and "finish" in page.inner_text(".lesson-locked")
+
+    page.goto(f"{base}/courses/{course.pk}/lessons/{lessons[0].pk}/")
+    page.wait_for_function("document.getElementById('lesson-video').readyState >= 1")
+    with page.expect_response(lambda r: "/watch-events/" in r.url and r.status == 202):
+        page.evaluate("v = document.getElementById('lesson-video'); v.muted = true; v.play()")
+    page.wait_for_function("document.getElementById('lesson-video').currentTime > 3")
+    with page.expect_response(lambda r: "/watch-events/" in r.url and r.status == 202):
+        page.evaluate("document.getElementById('lesson-video').pause()")
+    row = _progress(student, lessons[0])
+    assert row is not None and row.last_position > 3 and row.unique_seconds > 2
+    # A transcript line follows playback; click-to-seek moves the player.
+    assert page.locator(".tx-line.is-current").count() == 1
+    _shoot(page, "lesson-1440")
+
+    page.reload()
+    page.wait_for_function("document.getElementById('lesson-video').currentTime > 3")
+    resumed = page.evaluate("document.getElementById('lesson-video').currentTime")
+    assert abs(resumed - row.last_position) < 0.5
+    # Play to the end at 8x (the server accepts interval growth up to wall time x rate).
+    page.evaluate(
+        "v = document.getElementById('lesson-video'); v.muted = true; v.playbackRate = 8;"
+        "v.currentTime = 0; v.play()"
+    )
+    with page.expect_response(
+        lambda r: "/watch-events/" in r.url and '"ended"' in (r.request.post_data or ""),
+        timeout=90_000,
+    ):
+        page.wait_for_function("document.getElementById('lesson-video').ended", timeout=90_000)
+    row = _progress(student, lessons[0])
+    assert row.completed_at is not None, (row.unique_seconds, row.played_intervals)
+    assert row.last_position == 0  # completed and played to the end: start over next time
+
+    page.click("#next-lesson")
+    page.wait_for_selector("#lesson-video")
+    page.goto(f"{base}/courses/{course.pk}/")
+    assert "50%" in page.inner_text(".course-hero")
+    assert page.locator(".outline-lesson.is-done").count() == 1
+    _shoot(page, "course-1440")
+    mobile, mobile_errors = signed_in_page(browser, live_server, student, "375")
+    for name, url in [
+        ("catalog", f"{base}/"),
+        ("course", f"{base}/courses/{course.pk}/"),
+        ("lesson", f"{base}/courses/{course.pk}/lessons/{lessons[1].pk}/"),
+    ]:
+        mobile.goto(url)
+        _shoot(mobile, f"{name}-375")
+        assert mobile.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), name
+    assert not errors and not mobile_errors, errors + mobile_errors

@@ -98,11 +98,16 @@ def _check_learner(user: User, creator: Creator) -> None:
 
 
 def chat_scope(
-    *, creator: Creator, course_id: int | None = None, video_ids: list[int] | None = None
+    *,
+    creator: Creator,
+    course_id: int | None = None,
+    video_ids: list[int] | None = None,
+    user: User | None = None,
 ) -> Scope:
     """The Scope to search; raises EmptyLibraryError when it holds no processed video,
-    DomainError for a foreign course/video."""
-    scope = scope_resolve(creator=creator, course_id=course_id, video_ids=video_ids)
+    DomainError for a foreign course/video. With `user` (a student), videos of lessons
+    they have not unlocked are left out (issue 8)."""
+    scope = scope_resolve(creator=creator, course_id=course_id, video_ids=video_ids, user=user)
     if not scope.video_ids:
         if course_id or video_ids:
             has_any = scope_resolve(creator=creator).video_ids

@@ -144,7 +144,7 @@ def chat_ask_stream(
         if course_id in (None, "") and not video_ids:
             course_id = session.course_id
             video_ids = session.video_ids or None
-    scope = chat_scope(creator=creator, course_id=course_id, video_ids=video_ids)
+    scope = chat_scope(creator=creator, course_id=course_id, video_ids=video_ids, user=user)
     video_id, position = clean_position(creator, video_id, position)
     return _ask_events(user, creator, session, scope, text, video_id, position)
 

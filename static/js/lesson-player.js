@@ -66,19 +66,23 @@
     if (navigator.sendBeacon(eventsUrl, body)) queue = [];
   }
 
+  // Report the open played interval (if any) and start a new one at the playhead.
   function closeInterval(verb, rate) {
+    if (openFrom == null) return;
     var now = video.currentTime;
-    if (openFrom != null) push(verb, openFrom, Math.max(openFrom, now), rate);
+    push(verb, openFrom, Math.max(openFrom, now), rate);
     openFrom = video.paused ? null : now;
   }
 
-  video.addEventListener("playing", function () {
-    if (openFrom != null) return;
-    openFrom = video.currentTime;
-    push("played", openFrom, openFrom);
+  video.addEventListener("play", function () {
+    push("played", video.currentTime, video.currentTime);
     flush();
+  });
+
+  video.addEventListener("playing", function () {
     clearInterval(timer);
     timer = setInterval(function () { closeInterval("heartbeat"); flush(); }, HEARTBEAT_MS);
+    if (openFrom == null) openFrom = video.currentTime;  // else: open since a seek/buffering
   });
 
   video.addEventListener("pause", function () {
