@@ -7,11 +7,16 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+import freezegun
 from django.utils import timezone
 
 from courses import selectors, services
 from courses.models import Course, Lesson
 from videos.models import Video
+
+# freezegun walks every loaded module when it starts and stops; whop-sdk's lazily imported
+# pydantic models must not be built under its fake datetime class.
+freezegun.configure(extend_ignore_list=["whop_sdk", "pydantic", "openai", "anthropic"])
 
 
 def make_video(creator, title: str, duration: float = 100.0) -> Video:
