@@ -196,6 +196,20 @@ def test_detail_status_polls_while_processing_then_refreshes(owner_client, pendi
     assert poll["HX-Refresh"] == "true"  # finished: reload to show transcript / retry
 
 
+def test_status_poll_queries_only_what_the_status_region_shows(
+    owner_client, pending, django_assert_num_queries
+):
+    """The 2-second poll renders videos/detail.html#status from its own small context:
+    no transcript, no counts while processing. Queries: the session, the user, the managed
+    creator, the video (the rest of the request's middleware reads nothing)."""
+    url = _url("videos:detail", pending) + "?part=status"
+    with django_assert_num_queries(4):
+        poll = owner_client.get(url, headers={"HX-Request": "true"})
+    body = poll.content.decode()
+    assert poll.status_code == 200 and 'id="video-status"' in body
+    assert "Queued · 0%" in body
+
+
 def test_edit_inline_with_htmx_and_plain_post(owner_client, processed):
     response = owner_client.post(
         _url("videos:edit", processed),

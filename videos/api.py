@@ -102,17 +102,10 @@ class VideoSerializer(serializers.ModelSerializer):
         return self._absolute(reverse("videos:thumbnail", kwargs={"pk": video.pk}))
 
     def get_progress(self, video: Video) -> int:
-        if video.status == Video.Status.COMPLETED:
-            return 100
-        try:
-            return max(0, min(100, int(self._payload(video).get("progress") or 0)))
-        except (TypeError, ValueError):
-            return 0
+        return self._payload(video)["progress"]
 
     def get_stage(self, video: Video) -> str:
-        if video.status == Video.Status.COMPLETED:
-            return ""
-        return str(self._payload(video).get("stage") or "")
+        return self._payload(video)["stage"]
 
 
 class VideoUploadSerializer(serializers.Serializer):

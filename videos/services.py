@@ -317,38 +317,38 @@ def _delete_quietly(name: str) -> None:
         logger.exception("could not delete stored file %s", name)
 
 
-# Progress bands (percent) per status for the live library rows.
-_PROGRESS_BANDS: dict[str, tuple[int, int]] = {
-    Video.Status.PENDING: (0, 10),
-    Video.Status.TRANSCRIBING: (10, 60),
-    Video.Status.CHUNKING: (60, 70),
-    Video.Status.EMBEDDING: (70, 99),
-    Video.Status.COMPLETED: (100, 100),
-    Video.Status.FAILED: (0, 0),
-}
-_STAGE_LABELS = {
-    Video.Status.PENDING: "Queued",
-    Video.Status.TRANSCRIBING: "Transcribing",
-    Video.Status.CHUNKING: "Chunking",
-    Video.Status.EMBEDDING: "Embedding",
-    Video.Status.COMPLETED: "Ready",
-    Video.Status.FAILED: "Failed",
-}
+def video_progress(video: Video) -> tuple[int, str]:
+    """(percent 0-100, label) of a video's run, from its stage's row in the stage table
+    (videos.pipeline.STAGE_TABLE: band and label): completed is (100, "Ready"), failed
+    (0, "Failed"), pending before its probe started (0, "Queued"). stage_progress (0..1)
+    places it inside its stage's band; out-of-range values are clamped."""
+    from videos.pipeline import FAILED_LABEL, QUEUED_LABEL, READY_LABEL, STAGE_BY_STATUS
+
+    if video.status == Video.Status.COMPLETED:
+        return 100, READY_LABEL
+    stage = STAGE_BY_STATUS.get(video.status)
+    if stage is None:  # failed
+        return 0, FAILED_LABEL
+    try:
+        fraction = max(0.0, min(1.0, float(video.stage_progress or 0.0)))
+    except (TypeError, ValueError):
+        fraction = 0.0
+    first, last = stage.band
+    label = stage.label
+    if video.status == Video.Status.PENDING and not (
+        video.probe_started_at and not video.probe_ended_at
+    ):
+        label = QUEUED_LABEL
+    return round(first + (last - first) * fraction), label
 
 
 def video_status_payload(video: Video) -> dict[str, Any]:
-    """The live status of a video for library rows and the API:
-    {"id", "status", "status_display", "error", "progress" (0-100 int), "stage" (label),
-     "is_processing", "duration_seconds", "transcript_source", "segment_count" (None until
-     counted), "thumbnail_url" (or None), "attempts", "processing_cost_usd" (str USD)}."""
-    lo, hi = _PROGRESS_BANDS.get(video.status, (0, 0))
-    frac = max(0.0, min(1.0, float(getattr(video, "stage_progress", 0.0) or 0.0)))
-    progress = round(lo + (hi - lo) * frac)
-    stage = _STAGE_LABELS.get(video.status, video.get_status_display())
-    if video.status == Video.Status.PENDING and video.probe_started_at and not video.probe_ended_at:
-        stage = "Reading the file"
-    if video.status == Video.Status.FAILED and video.error:
-        stage = "Failed"
+    """The live status of a video, the one payload the library rows, the video page and the
+    API render: {"id", "status", "status_display", "error", "progress" (0-100 int),
+    "stage" (label: "Queued", "Reading the file", "Transcribing", ..., "Ready", "Failed"),
+    "is_processing", "duration_seconds", "transcript_source", "thumbnail_url" (or None),
+    "attempts", "processing_cost_usd" (str USD)}."""
+    progress, stage = video_progress(video)
     thumb = None
     if video.thumbnail and video.thumbnail.name:
         try:

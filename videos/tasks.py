@@ -13,12 +13,13 @@ logger = logging.getLogger(__name__)
 
 
 def stage_timeout(stage: str) -> int:
-    """Task timeout for `stage`, seconds: videos.pipeline.STAGE_TIMEOUTS capped by the
-    cluster's own timeout (which sits below its `retry`, as django-q2 requires)."""
-    from videos.pipeline import STAGE_TIMEOUTS
+    """Task timeout for `stage`, seconds: its Stage.timeout (videos.pipeline.STAGE_TABLE)
+    capped by the cluster's own timeout (which sits below its `retry`, as django-q2
+    requires)."""
+    from videos.pipeline import STAGE_TABLE
 
-    cluster = int(settings.Q_CLUSTER.get("timeout") or STAGE_TIMEOUTS[stage])
-    return min(STAGE_TIMEOUTS[stage], cluster)
+    timeout = STAGE_TABLE[stage].timeout
+    return min(timeout, int(settings.Q_CLUSTER.get("timeout") or timeout))
 
 
 def enqueue_stage(video_id: int, stage: str, attempt: int) -> None:

@@ -11,7 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 from videos.models import Video
 from videos.pipeline.stages import STAGE_FUNCS
 from videos.pipeline.state import Heartbeat, StaleRun, _start_stage, describe_unexpected, fail_video
-from videos.pipeline.table import NEXT_STAGE
+from videos.pipeline.table import STAGE_TABLE
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def run_stage(
         return None
     if on_progress:
         on_progress(1.0)
-    return NEXT_STAGE[stage]
+    return STAGE_TABLE[stage].next
 
 
 def _provider_message(exc, stage, describe) -> str | None:

@@ -15,7 +15,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from videos.models import Video
-from videos.pipeline.table import HEARTBEAT_EVERY, STAGE_LABEL, STAGE_STATUS
+from videos.pipeline.table import HEARTBEAT_EVERY, STAGE_TABLE
 
 
 class StaleRun(Exception):
@@ -89,13 +89,14 @@ def _start_stage(video_id: int, stage: str, attempt: int | None) -> Video:
     with transaction.atomic():
         video = _lock(video_id, attempt)
         now = _now()
-        video.status = STAGE_STATUS[stage]
+        row = STAGE_TABLE[stage]
+        video.status = row.status
         video.stage = stage
         video.stage_progress = 0.0
         video.stage_heartbeat_at = now
         fields = ["status", "stage", "stage_progress", "stage_heartbeat_at", "updated_at"]
-        started = f"{_field_prefix(stage)}_started_at"
-        ended = f"{_field_prefix(stage)}_ended_at"
+        started = f"{row.field_prefix}_started_at"
+        ended = f"{row.field_prefix}_ended_at"
         setattr(video, started, now)
         setattr(video, ended, None)
         fields += [started, ended]
@@ -103,17 +104,8 @@ def _start_stage(video_id: int, stage: str, attempt: int | None) -> Video:
     return video
 
 
-def _field_prefix(stage: str) -> str:
-    return {
-        "probe": "probe",
-        "transcribe": "transcribing",
-        "chunk": "chunking",
-        "embed": "embedding",
-    }[stage]
-
-
 def _end_stage_fields(video: Video, stage: str) -> list[str]:
-    name = f"{_field_prefix(stage)}_ended_at"
+    name = f"{STAGE_TABLE[stage].field_prefix}_ended_at"
     setattr(video, name, _now())
     video.stage_progress = 1.0
     video.stage_heartbeat_at = _now()
@@ -155,6 +147,6 @@ def fail_video(video_id: int, message: str, *, attempt: int | None = None) -> No
 
 def describe_unexpected(stage: str, exc: BaseException) -> str:
     return (
-        f"Processing failed unexpectedly during {STAGE_LABEL[stage]} "
+        f"Processing failed unexpectedly during {STAGE_TABLE[stage].noun} "
         f"({type(exc).__name__}). Retry; if it fails again, contact support."
     )

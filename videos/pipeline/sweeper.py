@@ -8,35 +8,28 @@ from datetime import timedelta
 from django.db import transaction
 
 from videos.models import TranscriptSegment, Video, VideoChunk
-from videos.pipeline.state import _field_prefix, _now
-from videos.pipeline.table import (
-    MAX_ATTEMPTS,
-    PENDING_STALE_AFTER,
-    STAGE_LABEL,
-    STAGE_TIMEOUTS,
-    STAGES,
-    STALE_AFTER,
-)
+from videos.pipeline.state import _now
+from videos.pipeline.table import MAX_ATTEMPTS, PENDING_STALE_AFTER, STAGE_TABLE, stage_of
 
 logger = logging.getLogger(__name__)
 
 
 def is_stuck(video: Video, *, now=None) -> bool:
     """True when a processing video has not shown life for longer than its stage allows
-    (STALE_AFTER / PENDING_STALE_AFTER seconds since stage_heartbeat_at, or longer than the
-    stage's task timeout since it started)."""
+    (its Stage.stale_after / PENDING_STALE_AFTER seconds since stage_heartbeat_at, or its
+    task timeout + 300 s since it started)."""
     if not video.is_processing:
         return False
     now = now or _now()
     beat = video.stage_heartbeat_at or video.updated_at or video.created_at
-    stage = video.stage if video.stage in STAGES else "probe"
-    started = getattr(video, f"{_field_prefix(stage)}_started_at", None)
+    stage = stage_of(video)
+    started = getattr(video, f"{stage.field_prefix}_started_at", None)
     if video.status == Video.Status.PENDING and started is None:
         # Queued, not yet picked up: workers busy with long jobs is normal; hours is not.
         return now - beat > timedelta(seconds=PENDING_STALE_AFTER)
-    if now - beat > timedelta(seconds=STALE_AFTER[stage]):
+    if now - beat > timedelta(seconds=stage.stale_after):
         return True
-    return bool(started and now - started > timedelta(seconds=STAGE_TIMEOUTS[stage] + 300))
+    return bool(started and now - started > timedelta(seconds=stage.timeout + 300))
 
 
 def sweep_stuck(*, now=None) -> dict[str, int]:
@@ -50,7 +43,7 @@ def sweep_stuck(*, now=None) -> dict[str, int]:
     for video in Video.objects.filter(status__in=Video.ACTIVE_STATUSES).iterator():
         if not is_stuck(video, now=now):
             continue
-        stage = video.stage if video.stage in STAGES else "probe"
+        stage = stage_of(video).name
         with transaction.atomic():
             v = Video.objects.select_for_update().get(pk=video.pk)
             if not is_stuck(v, now=now):
@@ -58,7 +51,7 @@ def sweep_stuck(*, now=None) -> dict[str, int]:
             if v.attempts >= MAX_ATTEMPTS:
                 v.status = Video.Status.FAILED
                 v.error = (
-                    f"Processing stopped responding during {STAGE_LABEL[stage]} and was "
+                    f"Processing stopped responding during {STAGE_TABLE[stage].noun} and was "
                     f"tried {v.attempts} times. Retry; if it happens again, the file may be "
                     "too long to process — contact support."
                 )
@@ -78,7 +71,7 @@ def sweep_stuck(*, now=None) -> dict[str, int]:
 
 def mark_queued(video: Video, stage: str) -> list[str]:
     """Set `video` up to run `stage` next (not started yet); returns the changed fields."""
-    prefix = _field_prefix(stage)
+    prefix = STAGE_TABLE[stage].field_prefix
     video.stage = stage
     setattr(video, f"{prefix}_started_at", None)
     setattr(video, f"{prefix}_ended_at", None)
@@ -88,7 +81,7 @@ def mark_queued(video: Video, stage: str) -> list[str]:
 def resume_stage(video: Video) -> str:
     """The stage a retry should start from: the failed stage when its inputs exist
     (segments for chunk/embed), else probe."""
-    stage = video.stage if video.stage in STAGES else "probe"
+    stage = stage_of(video).name
     if stage in ("chunk", "embed") and not TranscriptSegment.objects.filter(video=video).exists():
         return "transcribe" if video.duration_seconds else "probe"
     if stage == "embed" and not VideoChunk.objects.filter(video=video).exists():
