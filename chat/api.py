@@ -150,9 +150,6 @@ def _optional_int(data: dict, name: str) -> int | None:
 
 
 def _chat_args(data: dict) -> dict:
-    message = data.get("message")
-    if not isinstance(message, str) or not message.strip():
-        raise DomainError.for_field("message", "Type a question first.")
     video_ids = data.get("video_ids")
     if video_ids in (None, "", []):
         video_ids = None
@@ -167,7 +164,7 @@ def _chat_args(data: dict) -> dict:
     if isinstance(stream, str):
         stream = stream.lower() in ("1", "true", "yes", "on")
     return {
-        "message": message,
+        "message": data.get("message"),  # cleaned by the ask service (one rule)
         "session_id": _optional_int(data, "session_id"),
         "course_id": _optional_int(data, "course_id"),
         "video_ids": video_ids,

@@ -29,8 +29,6 @@ from videos.models import Video
 
 # How many sessions the drawer lists (the search box finds older ones).
 SESSION_LIST_LIMIT = 50
-# Longest session title accepted from the rename form (ChatSession.title's max_length).
-TITLE_MAX_LENGTH = 200
 # Export formats in the URL (?format=) -> chat.services.session_export's `fmt`.
 EXPORT_FORMATS = {"md": ("markdown", "md"), "json": ("json", "json")}
 
@@ -174,19 +172,14 @@ def rename(request: HttpRequest, handle: str, session_id: int) -> HttpResponse:
         name = "session-item" if request.GET.get("cancel") else "rename-form"
         return render(request, f"chat/chat.html#{name}", context)
 
-    title = " ".join(request.POST.get("title", "").split())
+    title = request.POST.get("title", "")
     error = ""
-    if not title:
-        error = "Give the conversation a name."
-    elif len(title) > TITLE_MAX_LENGTH:
-        error = f"Keep the name under {TITLE_MAX_LENGTH} characters."
-    else:
-        try:
-            session = services.session_rename(
-                user=request.user, creator=creator, session_id=session.pk, title=title
-            )
-        except DomainError as exc:
-            error = " ".join(exc.messages)
+    try:
+        session = services.session_rename(
+            user=request.user, creator=creator, session_id=session.pk, title=title
+        )
+    except DomainError as exc:
+        error = exc.message
     if error:
         context.update(error=error, title=title)
         if not request.htmx:

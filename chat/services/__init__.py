@@ -20,13 +20,19 @@ from chat.services.answer import (
 )
 from chat.services.ask import ChatResult, chat_ask, chat_ask_stream
 from chat.services.export import session_export
-from chat.services.sessions import session_delete, session_rename
+from chat.services.sessions import (
+    TITLE_MAX_LENGTH,
+    session_delete,
+    session_rename,
+    session_title_clean,
+)
 
 __all__ = [
     "CACHE_TTL_SECONDS",
     "EMPTY_LIBRARY",
     "EMPTY_SCOPE",
     "MAX_MESSAGE_CHARS",
+    "TITLE_MAX_LENGTH",
     "Answer",
     "ChatResult",
     "EmptyLibraryError",
@@ -39,4 +45,5 @@ __all__ = [
     "session_delete",
     "session_export",
     "session_rename",
+    "session_title_clean",
 ]

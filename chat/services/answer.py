@@ -81,7 +81,9 @@ class Answer:
 # --- validation ----------------------------------------------------------------------------
 
 
-def _clean_message(message: str) -> str:
+def question_clean(message: object) -> str:
+    """The question as asked, stripped; DomainError (field "message") when it is empty, not
+    text, or longer than MAX_MESSAGE_CHARS. The one rule every way of asking shares."""
     text = (message or "").strip() if isinstance(message, str) else ""
     if not text:
         raise DomainError.for_field("message", "Type a question first.")
@@ -92,7 +94,8 @@ def _clean_message(message: str) -> str:
     return text
 
 
-def _check_learner(user: User, creator: Creator) -> None:
+def learner_check(user: User, creator: Creator) -> None:
+    """NotFound unless `user` may study `creator`'s content."""
     if not creators_learnable_by(user=user).filter(pk=creator.pk).exists():
         raise NotFound("No such creator.")
 
@@ -306,7 +309,7 @@ def question_answer(
 ) -> Answer:
     """Answer one question with no session (the `ask` command). Raises DomainError /
     EmptyLibraryError for bad input, AnswererError on a provider outage."""
-    question = _clean_message(question)
+    question = question_clean(question)
     scope = chat_scope(creator=creator, course_id=course_id, video_ids=video_ids)
     video_id, position = clean_position(creator, video_id, position)
     final = None

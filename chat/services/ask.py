@@ -24,12 +24,12 @@ from chat.retrieval import Scope
 from chat.selectors import messages_for_session, session_get
 from chat.services.answer import (
     Answer,
-    _check_learner,
-    _clean_message,
     answer_stream,
     chat_scope,
     clean_position,
+    learner_check,
     ledger_record,
+    question_clean,
 )
 from creators.models import Creator, User
 
@@ -136,8 +136,8 @@ def chat_ask_stream(
     message records them (ChatMessage.video / video_position). DomainError (fields
     video_id / position) for a video that is not the creator's or a bad position.
     """
-    text = _clean_message(message)
-    _check_learner(user, creator)
+    text = question_clean(message)
+    learner_check(user, creator)
     session = None
     if session_id not in (None, ""):
         session = session_get(user=user, creator=creator, session_id=session_id)

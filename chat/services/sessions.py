@@ -7,16 +7,27 @@ from chat.selectors import session_get
 from chronos.errors import DomainError
 from creators.models import Creator, User
 
+# Longest session title, characters (ChatSession.title's max_length).
+TITLE_MAX_LENGTH = 200
 
-def session_rename(*, user: User, creator: Creator, session_id: int, title: str) -> ChatSession:
-    """Rename the user's session (title trimmed, 1..200 chars); NotFound if not theirs;
-    DomainError for an empty or too long title."""
-    session = session_get(user=user, creator=creator, session_id=session_id)
-    clean = " ".join((title or "").split()) if isinstance(title, str) else ""
+
+def session_title_clean(title: object) -> str:
+    """The title a session may take: whitespace runs collapsed, 1..TITLE_MAX_LENGTH chars.
+    Raises DomainError (field "title") for an empty or too long one. The one rule the chat
+    page's rename form and PATCH /api/v1/chat/sessions/<id> share."""
+    clean = " ".join(title.split()) if isinstance(title, str) else ""
     if not clean:
-        raise DomainError.for_field("title", "A title cannot be empty.")
-    if len(clean) > 200:
-        raise DomainError.for_field("title", "Titles are limited to 200 characters.")
+        raise DomainError.for_field("title", "Give the conversation a name.")
+    if len(clean) > TITLE_MAX_LENGTH:
+        raise DomainError.for_field("title", f"Keep the name under {TITLE_MAX_LENGTH} characters.")
+    return clean
+
+
+def session_rename(*, user: User, creator: Creator, session_id: int, title: object) -> ChatSession:
+    """Rename the user's session to session_title_clean(title); NotFound if not theirs;
+    DomainError (field "title") for an empty or too long title."""
+    session = session_get(user=user, creator=creator, session_id=session_id)
+    clean = session_title_clean(title)
     session.title = clean
     session.save(update_fields=["title", "updated_at"])
     return session
