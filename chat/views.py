@@ -9,7 +9,7 @@ templates/chat/chat.html (django-template-partials).
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages as django_messages
 from django.contrib.auth.decorators import login_required
@@ -23,9 +23,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from chat import answerers, formatting, selectors, services
 from chat.answerers import NOT_COVERED
 from chronos.errors import DomainError
-from creators.models import Creator
 from creators.selectors import creator_get_learnable
-from videos.models import Video
+from videos.selectors import library_state, recent_ready_titles
+
+if TYPE_CHECKING:
+    from creators.models import Creator
 
 # How many sessions the drawer lists (the search box finds older ones).
 SESSION_LIST_LIMIT = 50
@@ -82,18 +84,14 @@ def _starter_questions(*, creator: Creator) -> list[str]:
     """Questions offered on an empty chat, one per ready video (newest three), built from
     titles: retrieval matches a title's words, so these always find an answer (a generic
     "summarise everything" does not: it has no topic words to search for)."""
-    titles = list(
-        Video.objects.filter(creator=creator, status=Video.Status.COMPLETED)
-        .order_by("-created_at")
-        .values_list("title", flat=True)[:3]
-    )
+    titles = recent_ready_titles(creator=creator, limit=3)
     phrasings = ("What are the main ideas in “{}”?", "What is “{}” about?")
     return [phrasings[i % 2].format(t) for i, t in enumerate(titles)]
 
 
 def _chat_page(request: HttpRequest, *, creator: Creator, session: Any = None) -> HttpResponse:
-    ready = Video.objects.filter(creator=creator, status=Video.Status.COMPLETED)
-    library_ready = ready.exists()
+    library = library_state(creator=creator)
+    library_ready = library["ready"]
     # Not "messages": base.html shows django.contrib.messages under that name.
     chat_messages = (
         [_message_view(m) for m in selectors.messages_for_session(session=session)]
@@ -107,9 +105,7 @@ def _chat_page(request: HttpRequest, *, creator: Creator, session: Any = None) -
         "sessions": _sessions(request=request, creator=creator),
         "current_id": session.pk if session is not None else None,
         "library_ready": library_ready,
-        "processing": Video.objects.filter(
-            creator=creator, status__in=Video.ACTIVE_STATUSES
-        ).exists(),
+        "processing": library["processing"],
         "starters": (
             _starter_questions(creator=creator) if library_ready and not chat_messages else []
         ),

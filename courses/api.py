@@ -18,6 +18,7 @@ Objects of a creator the caller may not manage (or, for reads, study) are a 404.
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from django.http import Http404
 from django.urls import reverse
@@ -28,8 +29,10 @@ from rest_framework.response import Response
 
 from courses import selectors, services
 from courses.models import Course, Lesson, Module
-from creators.models import Creator
 from creators.selectors import creator_for_api
+
+if TYPE_CHECKING:
+    from creators.models import Creator
 
 
 def _creator_param(request: Request) -> str | None:

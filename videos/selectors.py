@@ -102,3 +102,23 @@ def library_usage(creator: Creator):
 def video_titles(creator: Creator, ids: list[int]) -> dict[int, str]:
     """{video id: title} for the creator's videos among `ids` (billing's Costs page)."""
     return dict(Video.objects.filter(creator=creator, pk__in=ids).values_list("pk", "title"))
+
+
+def library_state(*, creator: Creator) -> dict[str, bool]:
+    """{"ready": any completed video, "processing": any still processing} of `creator`'s
+    library (the caller has resolved `creator` for the acting user). Two EXISTS queries."""
+    videos = Video.objects.filter(creator=creator)
+    return {
+        "ready": videos.completed().exists(),
+        "processing": videos.in_progress().exists(),
+    }
+
+
+def recent_ready_titles(*, creator: Creator, limit: int = 3) -> list[str]:
+    """Titles of `creator`'s newest completed videos, newest first, at most `limit`."""
+    return list(
+        Video.objects.filter(creator=creator)
+        .completed()
+        .order_by("-created_at")
+        .values_list("title", flat=True)[:limit]
+    )
