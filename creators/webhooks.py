@@ -23,7 +23,6 @@ Accepted payload shape: API v1 (docs.whop.com webhooks; `data.company {id, title
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,7 +41,6 @@ __all__ = [
     "handlers_for",
     "parse_whop_datetime",
     "register",
-    "registered_types",
     "webhook_secrets",
     "webhook_verify",
 ]
@@ -118,10 +116,6 @@ def handler_for(event_type: str) -> Handler | None:
             handler(envelope)
 
     return run_all
-
-
-def registered_types() -> list[str]:
-    return sorted(_HANDLERS)
 
 
 def parse_whop_datetime(value: Any) -> datetime | None:
@@ -227,12 +221,4 @@ def envelope_from_payload(
         api_version=str(payload.get("api_version") or ""),
         data=data,
         company_id=str(company_id),
-    )
-
-
-def payload_summary(payload: dict) -> str:
-    """A short, secret-free description for logs: type and ids only."""
-    data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
-    return json.dumps(
-        {"type": payload.get("type"), "id": payload.get("id"), "data.id": data.get("id")}
     )

@@ -83,11 +83,6 @@ def _encoding():
     return tiktoken.get_encoding("cl100k_base")
 
 
-def count_tokens(text: str) -> int:
-    """Tokens in `text` under cl100k_base (the text-embedding-3-* tokenizer)."""
-    return len(_encoding().encode(text, disallowed_special=()))
-
-
 def _truncate(text: str, max_tokens: int) -> tuple[str, int]:
     enc = _encoding()
     toks = enc.encode(text, disallowed_special=())

@@ -33,9 +33,6 @@ def thumbnail_upload_to(video: Video, filename: str) -> str:
 
 
 class VideoQuerySet(models.QuerySet):
-    def for_creator(self, creator) -> VideoQuerySet:
-        return self.filter(creator=creator)
-
     def completed(self) -> VideoQuerySet:
         return self.filter(status=Video.Status.COMPLETED)
 

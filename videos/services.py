@@ -29,7 +29,6 @@ VIDEO_EXTENSIONS = ("mp4", "mov", "avi", "webm", "mkv", "m4v")
 AUDIO_EXTENSIONS = ("mp3", "m4a", "wav", "flac", "ogg")
 MEDIA_EXTENSIONS = VIDEO_EXTENSIONS + AUDIO_EXTENSIONS
 CAPTION_EXTENSIONS = ("vtt", "srt")
-ACCEPTED_FORMATS_TEXT = "MP4, MOV, AVI, WebM, MKV or M4V video, or MP3, M4A, WAV, FLAC or OGG audio"
 
 
 def _file_size(file: IO[bytes]) -> int:
