@@ -63,5 +63,10 @@ def membership_apply(
     membership.product_id = product_id or membership.product_id
     membership.valid_until = valid_until
     membership.source_updated_at = occurred_at
-    membership.save()
+    membership.save(
+        update_fields=[
+            *("whop_membership_id", "status", "plan_id", "product_id", "valid_until"),
+            *("source_updated_at", "updated_at"),
+        ]
+    )
     return membership
