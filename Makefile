@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install system-deps lint format bench clean
+.PHONY: run test install system-deps lint typecheck format bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,11 +33,18 @@ run: install
 	# a crashing worker is restarted without taking the web down.
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} HOST=$(HOST) PORT=$(PORT) PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m chronos.supervise web worker whop
 
-test: install system-deps
+test: install system-deps lint
 	$(PY) -m pytest
 
+# ruff (incl. DTZ) and the import-linter layer contracts (config: pyproject.toml): seconds,
+# so `make test` (what CI runs) runs them first.
 lint: install
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
+
+# mypy + django-stubs on services and selectors (config: pyproject.toml [tool.mypy]).
+typecheck: install
+	$(VENV)/bin/mypy
 
 format: install
 	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
