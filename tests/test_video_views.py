@@ -98,10 +98,11 @@ def test_library_rows_poll_only_while_processing(owner_client, pending, processe
     assert "<html" not in body and 'id="video-rows"' in body
     assert 'role="progressbar"' in body
 
-    # Once nothing is processing, the swapped-in region carries no trigger: polling stops.
+    # Once nothing is processing, the fast poll stops (a slow one looks for new uploads).
     services.video_delete(video=pending)
     body = owner_client.get(_url("videos:rows"), headers={"HX-Request": "true"}).content.decode()
-    assert 'id="video-rows"' in body and "hx-trigger" not in body
+    assert 'id="video-rows"' in body and "every 2s" not in body
+    assert 'hx-trigger="every 30s, focus from:window"' in body  # slow poll for new uploads
     assert f'id="video-{processed.pk}"' in body
 
 
