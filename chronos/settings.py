@@ -188,11 +188,20 @@ AWS_QUERYSTRING_EXPIRE = min(env.int("AWS_QUERYSTRING_EXPIRE", default=3600), 36
 AWS_S3_ADDRESSING_STYLE = env("AWS_S3_ADDRESSING_STYLE", default="") or None
 
 
+# Seconds botocore waits for S3 to answer a read: S3 may take minutes to assemble a large
+# multipart upload ("Processing of a Complete Multipart Upload request could take several
+# minutes", S3 API reference); botocore's default is 60.
+AWS_S3_READ_TIMEOUT = env.int("AWS_S3_READ_TIMEOUT", default=300)
+
+
 def s3_storage_options(bucket: str, **overrides) -> dict:
     """django-storages S3Storage OPTIONS for `bucket` (tests reuse it with a moto endpoint).
     max_memory_size: a stored file opened for reading spills to disk past 8 MB (the default,
-    0, would hold a whole object in memory)."""
-    return {
+    0, would hold a whole object in memory). client_config carries the signature version,
+    addressing style and timeouts (django-storages then ignores the two separate keys)."""
+    from botocore.config import Config
+
+    options = {
         "bucket_name": bucket,
         "region_name": AWS_S3_REGION_NAME,
         "endpoint_url": env("AWS_S3_ENDPOINT_URL", default=None),
@@ -205,6 +214,13 @@ def s3_storage_options(bucket: str, **overrides) -> dict:
         "max_memory_size": 8 * 1024 * 1024,
         **overrides,
     }
+    options["client_config"] = Config(
+        s3={"addressing_style": options["addressing_style"]},
+        signature_version=options["signature_version"],
+        read_timeout=AWS_S3_READ_TIMEOUT,
+        retries={"max_attempts": 3, "mode": "standard"},
+    )
+    return options
 
 
 if AWS_STORAGE_BUCKET_NAME:

@@ -39,7 +39,7 @@ def test_production_settings_sign_with_sigv4(settings):
     from chronos.settings import s3_storage_options
 
     options = s3_storage_options("bucket")
-    assert options["signature_version"] == "s3v4"
+    assert options["client_config"].signature_version == "s3v4"
     assert options["region_name"] == settings.AWS_S3_REGION_NAME
     assert options["querystring_expire"] <= 3600
 

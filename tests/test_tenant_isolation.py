@@ -49,6 +49,7 @@ SEGMENT_MODELS = {
     "chunks": "videos.VideoChunk",
     "segments": "videos.TranscriptSegment",
     "notes": "courses.LessonNote",
+    "uploads": "videos.DirectUpload",
 }
 KWARG_MODELS = {
     "video_id": "videos.Video",

@@ -5,7 +5,14 @@ from __future__ import annotations
 from django.contrib import admin, messages
 
 from chronos.errors import DomainError
-from videos.models import LexemeFrequency, SegmentWindow, TranscriptSegment, Video, VideoChunk
+from videos.models import (
+    DirectUpload,
+    LexemeFrequency,
+    SegmentWindow,
+    TranscriptSegment,
+    Video,
+    VideoChunk,
+)
 
 
 @admin.register(Video)
@@ -154,6 +161,23 @@ class LexemeFrequencyAdmin(admin.ModelAdmin):
     list_filter = ("creator",)
     search_fields = ("lexeme",)
     raw_id_fields = ("creator",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(DirectUpload)
+class DirectUploadAdmin(admin.ModelAdmin):
+    """Direct-to-bucket uploads (S3 mode): read-only, to see what is pending or refused.
+    Abandoned ones are aborted by the hourly task videos.tasks.abort_abandoned_uploads."""
+
+    list_display = ("filename", "creator", "status", "size_bytes", "created_at", "ended_at")
+    list_filter = ("status",)
+    search_fields = ("filename", "key", "creator__handle")
+    raw_id_fields = ("creator", "created_by")
 
     def has_add_permission(self, request):
         return False

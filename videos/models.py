@@ -308,3 +308,48 @@ class LexemeFrequency(models.Model):
 
     def __str__(self) -> str:
         return f"{self.lexeme}: {self.ndoc}"
+
+
+class DirectUpload(models.Model):
+    """One browser upload sent straight to the bucket (S3 mode): an S3 multipart upload
+    Chronos started and signed, waiting for the browser to send its parts and say it is
+    complete (videos.uploads). The Video row is created only when the object is verified;
+    its id is reserved here so the object's key is final from the start:
+    `{handle}/videos/{video_id}.{ext}`. Sizes in bytes."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Uploading"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Refused"
+        ABORTED = "aborted", "Abandoned"
+
+    creator = models.ForeignKey("creators.Creator", on_delete=models.CASCADE, related_name="+")
+    video_id = models.BigIntegerField(unique=True)  # reserved from the video id sequence
+    key = models.CharField(max_length=500)
+    upload_id = models.CharField(max_length=1024)  # S3's UploadId
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100, blank=True)
+    size_bytes = models.BigIntegerField()
+    part_bytes = models.BigIntegerField()
+    title = models.CharField(max_length=255, blank=True)
+    description = models.TextField(blank=True)
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        "creators.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["creator", "status"], name="directupload_creator_status")]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.get_status_display()})"
+
+    @property
+    def part_count(self) -> int:
+        return max(1, -(-self.size_bytes // self.part_bytes))

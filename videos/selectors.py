@@ -122,3 +122,18 @@ def recent_ready_titles(*, creator: Creator, limit: int = 3) -> list[str]:
         .order_by("-created_at")
         .values_list("title", flat=True)[:limit]
     )
+
+
+def direct_upload_get_for_manager(*, user: User, pk: int):
+    """A direct upload (videos.uploads) of a creator the user manages; Http404 otherwise
+    (another tenant's id is indistinguishable from a missing one)."""
+    from videos.models import DirectUpload
+
+    upload = (
+        DirectUpload.objects.filter(creator__in=creators_managed_by(user=user), pk=pk)
+        .select_related("creator")
+        .first()
+    )
+    if upload is None:
+        raise Http404("No such upload.")
+    return upload

@@ -59,3 +59,11 @@ def sweep_stuck_videos() -> dict:
     if counts["requeued"] or counts["failed"]:
         logger.warning("sweeper: %s", counts)
     return counts
+
+
+def abort_abandoned_uploads() -> dict:
+    """Periodic (hourly; Schedule created by migration videos.0007): abort direct uploads
+    nobody completed within settings.CHRONOS_UPLOAD_ABANDON_HOURS. Returns the counts."""
+    from videos.uploads import direct_uploads_abort_stale
+
+    return direct_uploads_abort_stale()

@@ -41,6 +41,7 @@ from videos.selectors import (
     videos_for_creator,
 )
 from videos.streaming import serve_media
+from videos.uploads import direct_uploads_enabled
 
 LIBRARY_PAGE_SIZE = 50
 # Seconds between library/video-page status polls while something is processing.
@@ -169,6 +170,12 @@ def upload(request: HttpRequest, handle: str) -> HttpResponse:
         "creator": creator,
         "form": form,
         "api_url": reverse("api-videos") + f"?creator={creator.handle}",
+        # S3 mode: the page sends files straight to the bucket (videos.uploads).
+        "direct_url": (
+            reverse("api-uploads") + f"?creator={creator.handle}"
+            if direct_uploads_enabled()
+            else ""
+        ),
         "detail_url_template": reverse("videos:detail", kwargs={"handle": creator.handle, "pk": 0}),
         "max_upload_bytes": services.max_upload_bytes_for(creator),
         "media_accept": MEDIA_ACCEPT,

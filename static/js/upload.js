@@ -2,6 +2,10 @@
 // and an editable title; each is POSTed (multipart) to the REST endpoint with its own
 // progress bar (XMLHttpRequest upload.onprogress) and its own error (the server's message).
 // Without JS the page's plain form (one file + captions) is used instead.
+// S3 mode (data-direct-url set): each file goes straight to the bucket as a multipart
+// upload (videos.uploads): Chronos signs the parts, the browser PUTs them (3 at a time,
+// each retried with backoff, re-signed when its URL has expired), then asks Chronos to
+// complete and verify. A file whose parts failed resumes from the parts that arrived.
 (function () {
   "use strict";
   var root = document.getElementById("uploader");
@@ -12,6 +16,7 @@
   if (plain && plain.dataset.hasErrors !== "true") plain.classList.add("hidden");
 
   var apiUrl = root.dataset.apiUrl;
+  var directUrl = root.dataset.directUrl || "";
   var detailUrl = root.dataset.detailUrl; // ".../videos/0/"
   var videoApiUrl = root.dataset.videoApiUrl; // "/api/v1/videos/0/"
   var POLL_MS = 4000;
@@ -114,6 +119,7 @@
     item.captionsClear.addEventListener("click", function () { setCaptions(item, null); });
     node.querySelector(".vid-item-remove").addEventListener("click", function () {
       if (item.xhr) item.xhr.abort();
+      if (item.direct) abortDirect(item);
       items.splice(items.indexOf(item), 1);
       node.remove();
       refreshActions();
@@ -203,7 +209,180 @@
     xhr.send();
   }
 
+  function finished(item, video) {
+    // Uploaded (either path): lock the row and follow the video's processing.
+    setState(item, "done", "", 100);
+    item.videoId = video.id;
+    showProcessing(item, video);
+    showError(item, "");
+    item.titleInput.disabled = true;
+    item.captionsInput.disabled = true;
+    item.captionsClear.classList.add("hidden");
+    item.el.querySelector(".vid-item-captions-pick").classList.add("hidden");
+    item.el.querySelector(".vid-item-remove").textContent = "Hide";
+  }
+
+  // --- direct to the bucket (S3 mode) ---------------------------------------------------
+  var PART_TRIES = 4;         // a part is sent at most this many times per round
+  var PARALLEL_PARTS = 3;     // parts in flight per file
+  var MAX_PART_WAIT_MS = 8000;
+
+  function request(method, url, body, json) {
+    return new Promise(function (resolve) {
+      var xhr = new XMLHttpRequest();
+      xhr.open(method, url);
+      xhr.setRequestHeader("X-CSRFToken", csrf);
+      xhr.setRequestHeader("Accept", "application/json");
+      if (json) xhr.setRequestHeader("Content-Type", "application/json");
+      xhr.onload = xhr.onerror = xhr.onabort = function () { resolve(xhr); };
+      xhr.send(json ? JSON.stringify(body) : body);
+    });
+  }
+
+  function parseJson(xhr) {
+    try { return JSON.parse(xhr.responseText); } catch (e) { return null; }
+  }
+
+  function abortDirect(item) {
+    (item.partXhrs || []).forEach(function (x) { x.abort(); });
+    var d = item.direct;
+    item.direct = null;
+    if (d && d.status !== "completed") request("DELETE", d.url, null, false);
+  }
+
+  function putPart(item, part) {
+    // One PUT of one part straight to the bucket; resolves with the HTTP status (0: network).
+    return new Promise(function (resolve) {
+      var xhr = new XMLHttpRequest();
+      item.partXhrs.push(xhr);
+      xhr.open("PUT", part.url);
+      xhr.upload.onprogress = function (e) {
+        item.loaded[part.number] = e.loaded;
+        showProgress(item);
+      };
+      xhr.onload = xhr.onerror = xhr.onabort = function () {
+        item.partXhrs.splice(item.partXhrs.indexOf(xhr), 1);
+        resolve(xhr.status);
+      };
+      xhr.send(item.file.slice(part.start, part.end));
+    });
+  }
+
+  function showProgress(item) {
+    var sent = 0;
+    Object.keys(item.loaded).forEach(function (k) { sent += item.loaded[k]; });
+    var pct = Math.min(99, Math.floor((sent / item.file.size) * 100));
+    setState(item, "uploading", "Uploading to storage… " + pct + "%", pct);
+  }
+
+  function sendPart(item, part, tries) {
+    return putPart(item, part).then(function (status) {
+      if (status === 200) {
+        item.loaded[part.number] = part.end - part.start;
+        return true;
+      }
+      item.loaded[part.number] = 0;
+      if (!item.direct || tries + 1 >= PART_TRIES) return false;
+      var wait = Math.min(MAX_PART_WAIT_MS, 1000 * Math.pow(2, tries));
+      return new Promise(function (r) { setTimeout(r, wait); }).then(function () {
+        if (status !== 403) return sendPart(item, part, tries + 1);
+        // 403: the presigned URL expired; ask Chronos to sign this part again.
+        return request("POST", item.direct.parts_url, { numbers: [part.number] }, true)
+          .then(function (xhr) {
+            var fresh = xhr.status === 200 && parseJson(xhr);
+            return fresh ? sendPart(item, fresh.parts[0], tries + 1) : false;
+          });
+      });
+    });
+  }
+
+  function sendParts(item, parts) {
+    var queue = parts.slice(), failed = [];
+    function worker() {
+      var part = queue.shift();
+      if (!part) return Promise.resolve();
+      return sendPart(item, part, 0).then(function (ok) {
+        if (!ok) failed.push(part.number);
+        return worker();
+      });
+    }
+    var workers = [];
+    for (var i = 0; i < PARALLEL_PARTS; i++) workers.push(worker());
+    return Promise.all(workers).then(function () { return failed; });
+  }
+
+  function startOrResume(item) {
+    // A failed round resumes: only the parts the bucket does not hold are sent again.
+    if (item.direct) {
+      return request("GET", item.direct.url, null, false).then(function (xhr) {
+        var state = xhr.status === 200 && parseJson(xhr);
+        if (!state) throw xhr;
+        if (state.status !== "pending") { item.direct = null; return startOrResume(item); }
+        var have = {};
+        item.loaded = {};
+        state.parts_received.forEach(function (p) { have[p.number] = true; item.loaded[p.number] = p.size; });
+        var missing = [];
+        for (var n = 1; n <= state.part_count; n++) if (!have[n]) missing.push(n);
+        if (!missing.length) return [];
+        return request("POST", state.parts_url, { numbers: missing }, true).then(function (x) {
+          var fresh = x.status === 200 && parseJson(x);
+          if (!fresh) throw x;
+          return fresh.parts;
+        });
+      });
+    }
+    var body = {
+      filename: item.file.name, size: item.file.size,
+      content_type: item.file.type || "", title: item.titleInput.value.trim(),
+    };
+    return request("POST", directUrl, body, true).then(function (xhr) {
+      var upload = xhr.status === 201 && parseJson(xhr);
+      if (!upload) throw xhr;
+      item.direct = upload;
+      item.loaded = {};
+      return upload.parts;
+    });
+  }
+
+  function sendDirect(item) {
+    item.partXhrs = [];
+    showError(item, "");
+    setState(item, "uploading", "Uploading to storage… 0%", 0);
+    return startOrResume(item).then(function (parts) {
+      showProgress(item);
+      return sendParts(item, parts);
+    }).then(function (failed) {
+      if (!item.direct) return; // removed meanwhile
+      if (failed.length) {
+        setState(item, "error", "Paused");
+        showError(item, "The connection to storage failed for part " + failed.join(", ") +
+          ". Press “Upload all” to resume: the parts already sent are kept.");
+        return;
+      }
+      setState(item, "uploading", "Checking the file…", 99);
+      var form = new FormData();
+      if (item.captions) form.append("captions", item.captions, item.captions.name);
+      return request("POST", item.direct.complete_url, form, false).then(function (xhr) {
+        var video = xhr.status === 201 && parseJson(xhr);
+        if (video) {
+          item.direct.status = "completed";
+          finished(item, video);
+        } else {
+          var data = parseJson(xhr);
+          // Refused (missing, cut short, not media): the next try starts afresh.
+          if (data && data.code !== "bad_captions") item.direct = null;
+          setState(item, "error", "Failed", 0);
+          showError(item, errorText(xhr));
+        }
+      });
+    }).catch(function (xhr) {
+      setState(item, "error", "Failed", 0);
+      showError(item, xhr && xhr.status !== undefined ? errorText(xhr) : String(xhr));
+    });
+  }
+
   function send(item) {
+    if (directUrl) return sendDirect(item);
     return new Promise(function (resolve) {
       var form = new FormData();
       form.append("file", item.file, item.file.name);
@@ -223,16 +402,7 @@
       xhr.onload = function () {
         item.xhr = null;
         if (xhr.status === 201) {
-          var video = JSON.parse(xhr.responseText);
-          setState(item, "done", "", 100);
-          item.videoId = video.id;
-          showProcessing(item, video);
-          showError(item, "");
-          item.titleInput.disabled = true;
-          item.captionsInput.disabled = true;
-          item.captionsClear.classList.add("hidden");
-          item.el.querySelector(".vid-item-captions-pick").classList.add("hidden");
-          item.el.querySelector(".vid-item-remove").textContent = "Hide";
+          finished(item, JSON.parse(xhr.responseText));
         } else {
           setState(item, "error", "Failed", 0);
           showError(item, errorText(xhr));

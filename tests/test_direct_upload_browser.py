@@ -1,0 +1,100 @@
+"""The upload page in S3 mode, in a real browser (Debian's chromium through Playwright):
+a real lecture goes from the page straight to a moto S3 bucket as a multipart upload, with
+per-file progress; a part whose PUTs keep failing pauses the file, and "Upload all"
+resumes it by sending only the missing part; Chronos completes, verifies and processes it.
+Screenshots at 1440 px and 375 px go to /tmp/shots/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.factories import CreatorFactory
+from tests.s3 import use_s3
+from tests.test_video_browser import SHOTS, signed_in_page
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="no Debian chromium"),
+]
+pytest.importorskip("playwright.sync_api")
+from tests.test_video_browser import browser  # noqa: E402,F401  (the fixture)
+
+LECTURE = "faraday-candle-2.mp4"  # 10.1 MB: two parts of 5 MiB
+CAPTIONS = "faraday-candle-2.vtt"
+
+
+@pytest.fixture
+def s3_studio(transactional_db, settings, live_server, moto_endpoint):
+    settings.CHRONOS_EMBEDDER = "none"
+    settings.CHRONOS_UPLOAD_PART_BYTES = 5 * 1024 * 1024
+    use_s3(settings, moto_endpoint, cors_origins=[live_server.url])
+    return CreatorFactory(handle="faraday", company_name="Royal Institution")
+
+
+def test_lecture_uploads_straight_to_the_bucket_and_resumes_a_failed_part(
+    s3_studio,
+    live_server,
+    browser,
+    data_dir,
+    moto_endpoint,  # noqa: F811
+):
+    from videos.models import DirectUpload, Video
+
+    creator = s3_studio
+    page, errors = signed_in_page(browser, live_server, creator.owner)
+    puts: list[int] = []
+    broken = {"part2": True}
+
+    def bucket_route(route):
+        request = route.request
+        if request.method != "PUT":
+            return route.continue_()
+        number = int(request.url.split("partNumber=")[1].split("&")[0])
+        puts.append(number)
+        if number == 2 and broken["part2"]:
+            return route.abort("connectionreset")
+        return route.continue_()
+
+    page.route(f"{moto_endpoint}/**", bucket_route)
+    page.goto(f"{live_server.url}/studio/{creator.handle}/videos/upload/")
+    root = page.locator("#uploader")
+    assert root.get_attribute("data-direct-url") == "/api/v1/uploads/?creator=faraday"
+    page.set_input_files("#picker", [str(data_dir / LECTURE), str(data_dir / CAPTIONS)])
+    item = page.locator(".vid-item").first
+    item.locator(".vid-item-title").fill("Candle II, straight to the bucket")
+    page.screenshot(path=str(SHOTS / "videos-upload-s3-ready-1440.png"), full_page=True)
+
+    page.click("#start-upload")
+    page.wait_for_function(
+        "document.querySelector('.vid-item').dataset.state === 'error'", timeout=60_000
+    )
+    assert "part 2" in item.locator(".vid-item-error").inner_text()
+    assert puts.count(1) == 1 and puts.count(2) == 4  # tried 4 times, with backoff
+    assert not Video.objects.exists()
+    page.screenshot(path=str(SHOTS / "videos-upload-s3-paused-1440.png"), full_page=True)
+
+    broken["part2"] = False
+    page.click("#start-upload")
+    page.wait_for_function(
+        "['done', 'error'].includes(document.querySelector('.vid-item').dataset.state)",
+        timeout=90_000,
+    )
+    assert item.get_attribute("data-state") == "done", item.inner_text()
+    assert puts.count(1) == 1 and puts.count(2) == 5  # only the missing part was sent again
+    video = Video.objects.get()
+    assert video.title == "Candle II, straight to the bucket"
+    assert video.size_bytes == (data_dir / LECTURE).stat().st_size
+    assert video.status == Video.Status.COMPLETED, video.error
+    assert video.transcript_source == Video.TranscriptSource.CAPTIONS
+    assert DirectUpload.objects.get().status == "completed"
+    page.screenshot(path=str(SHOTS / "videos-upload-s3-done-1440.png"), full_page=True)
+
+    mobile, mobile_errors = signed_in_page(browser, live_server, creator.owner, "375")
+    mobile.goto(f"{live_server.url}/studio/{creator.handle}/videos/upload/")
+    mobile.set_input_files("#picker", [str(data_dir / LECTURE), str(data_dir / CAPTIONS)])
+    mobile.screenshot(path=str(SHOTS / "videos-upload-s3-375.png"), full_page=True)
+    assert mobile.evaluate("document.documentElement.scrollWidth") <= 375
+    # The aborted PUTs are the only console noise ("Failed to load resource" is filtered).
+    assert [e for e in errors if "ERR_CONNECTION_RESET" not in e] == [] and mobile_errors == []

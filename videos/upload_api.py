@@ -1,0 +1,131 @@
+"""REST for direct-to-bucket uploads (S3 mode), under /api/v1/ (see videos.uploads).
+
+    POST   /api/v1/uploads/[?creator=<handle>]   {"filename", "size", "content_type"?,
+                                                  "title"?, "description"?}
+           201 {"id", "status", "filename", "size", "part_size", "part_count", "parts":
+                [{"number", "url", "start", "end"}], "expires_in", ...}
+    GET    /api/v1/uploads/<id>/                 the upload with "parts_received"
+                                                  [{"number", "size"}] (resume)
+    POST   /api/v1/uploads/<id>/parts/           {"numbers": [n, ...]} -> {"parts": [...]}
+                                                  fresh presigned URLs
+    POST   /api/v1/uploads/<id>/complete/        multipart or JSON; optional "captions"
+                                                  file -> 201 the video (as /api/v1/videos/)
+    DELETE /api/v1/uploads/<id>/                 abort; 204
+
+Sizes in bytes, expires_in in seconds. Errors: {"error", "code", "fields"} (chronos.errors);
+another tenant's upload is a 404 like a missing one.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.urls import reverse
+from rest_framework import serializers, status
+from rest_framework.decorators import api_view
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from creators.selectors import creator_for_api
+from videos import uploads
+from videos.api import _one
+from videos.models import DirectUpload
+from videos.selectors import direct_upload_get_for_manager
+
+
+class StartInput(serializers.Serializer):
+    filename = serializers.CharField(max_length=1000)
+    size = serializers.IntegerField(min_value=0)
+    content_type = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    title = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
+
+
+class PartsInput(serializers.Serializer):
+    numbers = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), min_length=1, max_length=10_000
+    )
+
+
+class CompleteInput(serializers.Serializer):
+    captions = serializers.FileField(required=False, allow_null=True)
+
+
+def _output(upload: DirectUpload, **extra) -> dict:
+    return {
+        "id": upload.pk,
+        "status": upload.status,
+        "filename": upload.filename,
+        "size": upload.size_bytes,
+        "part_size": upload.part_bytes,
+        "part_count": upload.part_count,
+        "error": upload.error,
+        "video_id": upload.video_id if upload.status == DirectUpload.Status.COMPLETED else None,
+        "expires_in": int(settings.AWS_QUERYSTRING_EXPIRE),
+        "url": reverse("api-upload", kwargs={"pk": upload.pk}),
+        "complete_url": reverse("api-upload-complete", kwargs={"pk": upload.pk}),
+        "parts_url": reverse("api-upload-parts", kwargs={"pk": upload.pk}),
+        "created_at": upload.created_at,
+        **extra,
+    }
+
+
+@api_view(["POST"])
+def upload_start(request: Request) -> Response:
+    """Check limits and start a multipart upload; 201 with every part's presigned URL."""
+    creator = creator_for_api(
+        user=request.user,
+        handle=request.query_params.get("creator") or request.data.get("creator"),
+    )
+    data = StartInput(data=request.data)
+    data.is_valid(raise_exception=True)
+    upload = uploads.direct_upload_start(
+        creator=creator,
+        user=request.user,
+        filename=data.validated_data["filename"],
+        size_bytes=data.validated_data["size"],
+        content_type=data.validated_data.get("content_type", ""),
+        title=data.validated_data.get("title", ""),
+        description=data.validated_data.get("description", ""),
+    )
+    parts = uploads.direct_upload_part_urls(upload=upload)
+    return Response(_output(upload, parts=parts), status=status.HTTP_201_CREATED)
+
+
+@api_view(["GET", "DELETE"])
+def upload_detail(request: Request, pk: int) -> Response:
+    """GET: the upload and the parts that reached the bucket. DELETE: abort it."""
+    upload = direct_upload_get_for_manager(user=request.user, pk=pk)
+    if request.method == "DELETE":
+        uploads.direct_upload_abort(upload=upload)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+    received = uploads.direct_upload_parts(upload=upload)
+    return Response(_output(upload, parts_received=received))
+
+
+@api_view(["POST"])
+def upload_parts(request: Request, pk: int) -> Response:
+    """Fresh presigned URLs for the given part numbers (resume after expiry)."""
+    upload = direct_upload_get_for_manager(user=request.user, pk=pk)
+    data = PartsInput(data=request.data)
+    data.is_valid(raise_exception=True)
+    parts = uploads.direct_upload_part_urls(
+        upload=upload, part_numbers=data.validated_data["numbers"]
+    )
+    return Response({"parts": parts})
+
+
+@api_view(["POST"])
+def upload_complete(request: Request, pk: int) -> Response:
+    """Complete and verify; 201 with the new video (processing queued)."""
+    upload = direct_upload_get_for_manager(user=request.user, pk=pk)
+    data = CompleteInput(data=request.data)
+    data.is_valid(raise_exception=True)
+    captions = data.validated_data.get("captions")
+    video = uploads.direct_upload_complete(
+        upload=upload, captions=captions, captions_filename=captions.name if captions else None
+    )
+    return Response(
+        _one(request, video),
+        status=status.HTTP_201_CREATED,
+        headers={"Location": reverse("api-video", kwargs={"pk": video.pk})},
+    )
