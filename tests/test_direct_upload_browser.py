@@ -36,9 +36,9 @@ def s3_studio(transactional_db, settings, live_server, moto_endpoint):
 def test_lecture_uploads_straight_to_the_bucket_and_resumes_a_failed_part(
     s3_studio,
     live_server,
-    browser,
+    browser,  # noqa: F811  (the fixture imported above)
     data_dir,
-    moto_endpoint,  # noqa: F811
+    moto_endpoint,
 ):
     from videos.models import DirectUpload, Video
 
