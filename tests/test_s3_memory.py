@@ -25,8 +25,9 @@ LIMIT_BYTES = 300 * 1024**2  # the issue's ceiling for a 2 GB file
 CHILD = """
 import json, os, resource, django
 django.setup()
-from videos.storage import local_copy
-with local_copy(os.environ["KEY"]) as path:
+from videos.models import Video
+from videos.pipeline import local_file  # what every pipeline stage reads media through
+with local_file(Video(pk=1, file=os.environ["KEY"]).file) as path:
     size = path.stat().st_size
     head = path.open("rb").read(8)
     gone = str(path)

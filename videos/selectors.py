@@ -125,7 +125,7 @@ def recent_ready_titles(*, creator: Creator, limit: int = 3) -> list[str]:
 
 
 def direct_upload_get_for_manager(*, user: User, pk: int):
-    """A direct upload (videos.uploads) of a creator the user manages; Http404 otherwise
+    """A direct upload (videos.uploads) of a creator the user manages; NotFound otherwise
     (another tenant's id is indistinguishable from a missing one)."""
     from videos.models import DirectUpload
 
@@ -135,5 +135,5 @@ def direct_upload_get_for_manager(*, user: User, pk: int):
         .first()
     )
     if upload is None:
-        raise Http404("No such upload.")
+        raise NotFound("No such upload.")
     return upload

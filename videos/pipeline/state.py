@@ -4,7 +4,6 @@ the heartbeat, started/ended times, the cost total and failing a video."""
 from __future__ import annotations
 
 import contextlib
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -68,21 +67,12 @@ class Heartbeat:
 @contextlib.contextmanager
 def local_file(field) -> Iterator[Path]:
     """A local filesystem path for a stored FileField: the file itself on local storage,
-    else a temporary copy (streamed in 1 MB blocks) removed afterwards."""
-    try:
-        yield Path(field.path)
-        return
-    except NotImplementedError:
-        pass
-    suffix = Path(field.name).suffix
-    fd, tmp = tempfile.mkstemp(prefix="chronos-", suffix=suffix)
-    try:
-        with open(fd, "wb") as out, field.open("rb") as src:
-            for block in iter(lambda: src.read(1 << 20), b""):
-                out.write(block)
-        yield Path(tmp)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    else (S3) a temporary copy streamed in 1 MiB blocks and removed afterwards
+    (videos.storage.local_copy: a 2 GB object never sits in memory)."""
+    from videos.storage import local_copy
+
+    with local_copy(field.name, storage=field.storage) as path:
+        yield path
 
 
 def _start_stage(video_id: int, stage: str, attempt: int | None) -> Video:
