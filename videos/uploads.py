@@ -171,6 +171,10 @@ def direct_upload_start(
     filename = os.path.basename((filename or "").replace("\\", "/"))[:255] or "upload"
     ext = _extension(filename, content_type)
     _check_size(creator, filename, size_bytes)
+    # The tier's limits, as every upload path checks them (file size, video count, storage).
+    from billing.services.allowances import upload_allowance_check
+
+    upload_allowance_check(creator=creator, size_bytes=size_bytes)
     video_id = _reserve_video_id()
     name = video_upload_to(Video(pk=video_id, creator=creator), f"upload.{ext}")
     with _storage_answers():
@@ -357,6 +361,11 @@ def _complete_and_verify(upload: DirectUpload, caption_bytes, captions_filename)
             f"{detail}: the upload was cut short. Upload it again.",
             "truncated",
         )
+    # Limits again, under the creator's upload lock (uploads may have landed meanwhile);
+    # LimitExceeded leaves the upload pending and its parts to the abandoned-upload task.
+    from billing.services.allowances import upload_allowance_lock
+
+    upload_allowance_lock(creator=upload.creator, size_bytes=upload.size_bytes)
     client = s3_client()
     bucket, key = default_storage.bucket_name, s3_key(upload.key)
     client.complete_multipart_upload(
