@@ -35,6 +35,7 @@ from django.utils import timezone
 
 from chronos.errors import Conflict, DomainError, ProviderUnavailable
 from videos import services
+from videos.media import ACCEPTED_TEXT
 from videos.models import DirectUpload, Video, video_upload_to
 from videos.storage import RangedObjectReader, is_s3, s3_client, s3_key
 
@@ -88,8 +89,7 @@ def _extension(filename: str, content_type: str) -> str:
         return MIME_EXTENSIONS.get(mime, "mp4" if mime.startswith("video/") else "m4a")
     raise DomainError.for_field(
         "file",
-        f"{filename} is not a video or audio file by its name or type. Upload an "
-        f"{services.ACCEPTED_FORMATS_TEXT} file.",
+        f"{filename} is not a video or audio file by its name or type. {ACCEPTED_TEXT}",
         code="not_media",
     )
 
