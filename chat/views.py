@@ -20,6 +20,7 @@ from django.utils.http import content_disposition_header
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from billing.services.allowances import question_allowance_status
 from chat import answerers, formatting, selectors, services
 from chat.answerers import NOT_COVERED
 from chronos.errors import DomainError
@@ -112,6 +113,8 @@ def _chat_page(request: HttpRequest, *, creator: Creator, session: Any = None) -
         "active_tab": "chat",
         # The offline answerer quotes the videos; an AI key gives fuller answers.
         "offline_answers": answerers.get_answerer().name == "extractive",
+        # "2 questions left today" under the box when few remain (billing's allowance).
+        "question_allowance": question_allowance_status(creator=creator, user=request.user),
     }
     return render(request, "chat/chat.html", context)
 

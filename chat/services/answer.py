@@ -312,6 +312,9 @@ def question_answer(
     question = question_clean(question)
     scope = chat_scope(creator=creator, course_id=course_id, video_ids=video_ids)
     video_id, position = clean_position(creator, video_id, position)
+    from billing.services.allowances import question_allowance_consume
+
+    question_allowance_consume(creator=creator, user=None, source="cli")  # the month's count
     final = None
     for event in answer_stream(
         creator=creator, scope=scope, question=question, video_id=video_id, position=position

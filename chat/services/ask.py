@@ -16,6 +16,7 @@ from django.db import transaction
 
 from billing.models import UsageLedgerEntry
 from billing.prices import chat_cost
+from billing.services.allowances import question_allowance_consume
 from chat import answerers as answerers_mod
 from chat.answerers import AnswererError, AnswerUsage, heuristic_title
 from chat.formatting import markdown_to_safe_html
@@ -146,6 +147,9 @@ def chat_ask_stream(
             video_ids = session.video_ids or None
     scope = chat_scope(creator=creator, course_id=course_id, video_ids=video_ids, user=user)
     video_id, position = clean_position(creator, video_id, position)
+    # The plan's question allowances, before answering (cached answers count too): raises
+    # RateLimited / QuestionLimitReached (429) before any event.
+    question_allowance_consume(creator=creator, user=user)
     return _ask_events(user, creator, session, scope, text, video_id, position)
 
 
