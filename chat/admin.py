@@ -1,6 +1,12 @@
 from django.contrib import admin
 
-from chat.models import AnswerCacheEntry, ChatMessage, ChatSession, RetrievalCalibration
+from chat.models import (
+    AnswerCacheEntry,
+    ChatMessage,
+    ChatSession,
+    CreatorFAQ,
+    RetrievalCalibration,
+)
 
 
 class ChatMessageInline(admin.TabularInline):
@@ -36,3 +42,14 @@ class RetrievalCalibrationAdmin(admin.ModelAdmin):
 @admin.register(AnswerCacheEntry)
 class AnswerCacheEntryAdmin(admin.ModelAdmin):
     list_display = ("creator", "key", "covered", "model", "created_at")
+
+
+@admin.register(CreatorFAQ)
+class CreatorFAQAdmin(admin.ModelAdmin):
+    """Creator answers the tutor gives for similar questions; an admin can correct an answer."""
+
+    list_display = ("id", "creator", "question", "created_by", "created_at")
+    list_filter = ("creator",)
+    search_fields = ("question", "answer")
+    raw_id_fields = ("creator", "created_by", "source_message")
+    readonly_fields = ("question", "lexemes")  # lexemes are derived from the question
