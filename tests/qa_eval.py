@@ -180,7 +180,7 @@ def sentence_starts_at(lecture: str, citation: dict) -> bool:
     at = text.find(head)
     while at != -1:
         before = text[:at].rstrip()
-        if not before or before[-1] in ".!?\"'”":
+        if not before or before[-1] in ".!?\"'”)]":
             cue = max((o for o in owners if o[0] <= at), key=lambda o: o[0])[1]
             if cue["start"] - 1e-3 <= citation["start"] <= cue["end"] + 1e-3:
                 return True
