@@ -136,7 +136,9 @@ def make_library(django_db_blocker, *, handle: str = "faraday"):
     from tests.factories import CreatorFactory, MembershipFactory
 
     with django_db_blocker.unblock():
-        creator = CreatorFactory(handle=handle, company_name="Royal Institution")
+        # A paid tier: module-scoped tests share one student, who would otherwise use up the
+        # free tier's 3 questions (billing.limits); the limits have their own tests.
+        creator = CreatorFactory(handle=handle, company_name="Royal Institution", tier="pro")
         student = MembershipFactory(creator=creator).user
         videos = {name: ingest_lecture(creator, name) for name in ("faraday-1", "faraday-2")}
         calibration_get(creator=creator)

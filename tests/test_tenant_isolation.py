@@ -24,7 +24,8 @@ from billing.models import Payment, UsageLedgerEntry
 from courses.models import Course, Lesson, Module
 from creators.models import Creator, CreatorMember, Membership
 from tests.factories import CreatorFactory, MembershipFactory, UserFactory
-from videos.models import TranscriptSegment, Video, VideoChunk
+from videos.models import TranscriptSegment, Video
+from videos.pipeline import chunks_replace
 
 SECRET = "GLOBEXSECRET"  # in every text of B's; must never appear in a response to A
 SECRET_BYTES = SECRET.encode()
@@ -107,21 +108,14 @@ def world(db):
             f"The {text} wick draws melted wax upward by capillary action.",
             f"Air currents shape the {text} flame into a tapering cone.",
         ]
-        for i, sentence in enumerate(sentences):
+        segments = [
             TranscriptSegment.objects.create(
                 creator=creator, video=video, index=i, start=i * 5.0, end=i * 5.0 + 5, text=sentence
             )
-        VideoChunk.objects.create(
-            creator=creator,
-            video=video,
-            chunk_index=0,
-            text=" ".join(sentences),
-            start=0,
-            end=15,
-            word_count=30,
-            first_segment_index=0,
-            last_segment_index=2,
-        )
+            for i, sentence in enumerate(sentences)
+        ]
+        # The pipeline's own writer: chunks, their 3-segment windows, postings by trigger.
+        chunks_replace(video=video, segments=segments)
         course = Course.objects.create(
             creator=creator,
             title=f"{text} course",
