@@ -111,12 +111,22 @@ def embed_library(videos: dict, embedder) -> None:
 
 def ask_all(*, user, creator, videos: dict, items: list[dict] | None = None) -> Report:
     """Ask every question through chat.services.chat_ask (the chat's own service): each
-    question in a new session, a follow-up in the session of the question it follows."""
+    question in a new session, a follow-up in the session of the question it follows.
+    The per-student burst limit is off here: the set asks ~100 questions in a minute by
+    design (the limit has its own tests in tests/test_plans_*.py)."""
+    from django.test import override_settings
+
     from chat.services import chat_ask
 
     items = ordered(items if items is not None else qa_questions())
     sessions: dict[str, int] = {}
     report = Report()
+    with override_settings(RATELIMIT_ENABLE=False):
+        _ask_each(items, user, creator, videos, sessions, report, chat_ask)
+    return report
+
+
+def _ask_each(items, user, creator, videos, sessions, report, chat_ask) -> None:
     for item in items:
         item = {**item, "video_id": videos[item["video"]].pk if item["video"] else None}
         session_id = sessions.get(item.get("follows") or "")
@@ -129,7 +139,6 @@ def ask_all(*, user, creator, videos: dict, items: list[dict] | None = None) -> 
         report.outcomes.append(
             Outcome(item, result.citations, result.covered, ms, answer=result.answer)
         )
-    return report
 
 
 def ordered(items: list[dict]) -> list[dict]:
@@ -153,7 +162,9 @@ def library_for_bench(items: list[dict], *, handle: str = "bench-qa"):
     from videos.embedders import get_embedder
 
     names = sorted({i["video"] for i in items if i["video"]})
-    creator, _ = Creator.objects.get_or_create(handle=handle, defaults={"company_name": "Bench QA"})
+    creator, _ = Creator.objects.get_or_create(
+        handle=handle, defaults={"company_name": "Bench QA", "tier": "enterprise"}
+    )
     student, _ = User.objects.get_or_create(
         username=f"{handle}-student", defaults={"email": f"{handle}@bench.test"}
     )

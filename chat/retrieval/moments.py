@@ -50,6 +50,9 @@ POSITION_AHEAD = 5.0
 POSITION_DECAY = 30.0
 # Cues of context fetched each side of a window (whole sentences, LLM context).
 CONTEXT_SEGMENTS = 2
+# Extra cues fetched before that context so the first sentence found there can be dropped:
+# a fetched range that starts mid-sentence must not make a clause look like a sentence start.
+LOOKBACK_SEGMENTS = 4
 _ABBREVIATIONS = ("Mr.", "Mrs.", "Dr.", "St.", "Prof.", "vs.", "e.g.", "i.e.", "fig.")
 
 
@@ -241,6 +244,15 @@ def split_sentences(segments: list[tuple[int, float, float, str]]) -> list[Sente
     return out
 
 
+def _whole_sentences(segments: list[tuple[int, float, float, str]]) -> list[Sentence]:
+    """split_sentences, less the first sentence when the segments do not start the
+    transcript (it may be the tail of a sentence begun before them) and others remain."""
+    sentences = split_sentences(segments)
+    if segments and segments[0][0] > 0 and len(sentences) > 1:
+        return sentences[1:]
+    return sentences
+
+
 def pinpoint_moments(
     moments: list[Window], weights: dict[str, float], scope: Scope
 ) -> list[Passage]:
@@ -249,7 +261,12 @@ def pinpoint_moments(
         return []
     total = sum(weights.values()) or 1.0
     ranges = [
-        (m.video_id, max(0, m.first - CONTEXT_SEGMENTS), m.last + CONTEXT_SEGMENTS) for m in moments
+        (
+            m.video_id,
+            max(0, m.first - CONTEXT_SEGMENTS - LOOKBACK_SEGMENTS),
+            m.last + CONTEXT_SEGMENTS,
+        )
+        for m in moments
     ]
     with connection.cursor() as cur:
         cur.execute(
@@ -275,7 +292,7 @@ def pinpoint_moments(
     for n, index, start, end, text, title in rows:
         segs.setdefault(n, []).append((index, float(start), float(end), text))
         titles[n] = title
-    per_moment = {n: split_sentences(s) for n, s in segs.items()}
+    per_moment = {n: _whole_sentences(s) for n, s in segs.items()}
     _sentence_lexemes([s for ss in per_moment.values() for s in ss])
     passages = []
     for n, m in enumerate(moments):
