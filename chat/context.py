@@ -2,7 +2,8 @@
 
 `context_retrieve` is the one place the ask path turns a question into passages:
 - "what is this lecture about?" -> the lecture's outline (chat.retrieval.outline), for the
-  lesson's video, the scope's only video, or the video the previous answer cited;
+  lesson's video, the video whose title the question names, the scope's only video, or
+  the video the previous answer cited;
 - a follow-up -> the standalone query of chat.followups (an LLM rewrite, or offline the
   previous question carried in), searched first in the videos the previous answer cited;
 - asked from a lesson -> the player's (video, second) biases retrieval toward that moment;
@@ -17,7 +18,7 @@ from dataclasses import dataclass, replace
 
 from chat.followups import resolve_question
 from chat.retrieval import RetrievalResult, Scope, retrieve
-from chat.retrieval.outline import is_outline_question, lecture_outline
+from chat.retrieval.outline import is_outline_question, lecture_outline, titled_video_id
 from creators.models import Creator
 
 logger = logging.getLogger(__name__)
@@ -51,7 +52,8 @@ def context_retrieve(
     answer cited; video_id/position: the lesson's video and the player's second."""
     history = history or []
     if is_outline_question(question):
-        target = video_id or (scope.video_ids[0] if len(scope.video_ids) == 1 else None)
+        target = video_id or titled_video_id(scope=scope, question=question)
+        target = target or (scope.video_ids[0] if len(scope.video_ids) == 1 else None)
         target = target or next(iter(cited_video_ids or []), None)
         if target is not None:
             passages = lecture_outline(scope=scope, video_id=target)

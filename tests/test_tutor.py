@@ -199,6 +199,15 @@ def test_what_is_this_lecture_about_answers_with_its_outline(db, lib):
     assert all(c["video_id"] == video.pk for c in result.citations)
 
 
+def test_a_question_naming_a_lecture_by_title_gets_that_lectures_outline(db, lib):
+    # The chat page's starter questions are phrased this way, across a two-lecture library.
+    video = lib.videos["faraday-2"]
+    question = f"What are the main ideas in “{video.title}”?"
+    result = chat_ask(user=lib.student, creator=lib.creator, message=question)
+    assert result.covered
+    assert result.citations and all(c["video_id"] == video.pk for c in result.citations)
+
+
 def test_ask_command_continues_a_session(db, lib):
     out = StringIO()
     call_command(

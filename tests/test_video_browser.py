@@ -90,8 +90,14 @@ def signed_in_page(browser, live_server, user, size="1440"):
     width, height, mobile = SIZES[size]
     client = Client()
     client.force_login(user)
+    # bypass_csp: Playwright's wait_for_function evaluates its predicate with eval, which
+    # the app's CSP (script-src 'self') refuses; the CSP itself is tested in
+    # tests/test_security_headers.py and the pages' own scripts are all static files.
     context = browser.new_context(
-        viewport={"width": width, "height": height}, is_mobile=mobile, has_touch=mobile
+        viewport={"width": width, "height": height},
+        is_mobile=mobile,
+        has_touch=mobile,
+        bypass_csp=True,
     )
     context.add_cookies(
         [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]

@@ -24,8 +24,13 @@ OUTLINE_QUESTION = re.compile(
     r"\b(what(?:'s| is| was)?\s+(?:this|the|that)\s+(?:lecture|video|lesson|talk|session|"
     r"class|course)\s+(?:about|on|covering)|(?:summar(?:y|ise|ize)|outline|overview)\b"
     r"(?:\s+of)?\s*(?:this|the|that)?\s*(?:lecture|video|lesson|talk|session|class)?|"
-    r"what does (?:this|the|that) (?:lecture|video|lesson|talk) (?:cover|explain))",
+    r"what does (?:this|the|that) (?:lecture|video|lesson|talk) (?:cover|explain)|"
+    r"(?:main|key) (?:ideas|points|topics|takeaways)\b)",
     re.IGNORECASE,
+)
+# "What is “<title>” about?": a quoted title followed by "about" asks for that outline.
+TITLED_ABOUT = re.compile(
+    "[\u201c\"'\u2018][^\u201d\"'\u2019]{3,}[\u201d\"'\u2019]\\s+(?:about|cover)\\b", re.IGNORECASE
 )
 # Parts listed at most (chunks beyond are merged by taking every n-th).
 OUTLINE_MAX_PARTS = 8
@@ -35,7 +40,19 @@ OUTLINE_MIN_WORDS = 6
 
 def is_outline_question(question: str) -> bool:
     """True for "what is this lecture about?", "summarise this video", "outline"..."""
-    return bool(OUTLINE_QUESTION.search(question or ""))
+    text = question or ""
+    return bool(OUTLINE_QUESTION.search(text) or TITLED_ABOUT.search(text))
+
+
+def titled_video_id(*, scope: Scope, question: str) -> int | None:
+    """The id of the scope's video whose title the question contains (case-insensitive;
+    the longest title wins, so "Lecture II" beats "Lecture I"), or None."""
+    from videos.models import Video
+
+    text = (question or "").casefold()
+    titles = Video.objects.filter(creator_id=scope.creator_id, pk__in=scope.video_ids)
+    named = [(len(t), pk) for pk, t in titles.values_list("pk", "title") if t.casefold() in text]
+    return max(named)[1] if named else None
 
 
 def lecture_outline(*, scope: Scope, video_id: int) -> list[Passage]:
