@@ -111,7 +111,6 @@ def test_audio_over_25mb_is_split_into_offset_pieces(creator, data_dir, settings
     total = looped_wav(data_dir / "jfk.flac", big, min_bytes=26 * 1024 * 1024)
     assert big.stat().st_size > 25 * 1024 * 1024
     settings.CHRONOS_WHISPER_PIECE_SECONDS = 60
-    settings.CHRONOS_EMBEDDER = "none"
     settings.CHRONOS_MAX_UPLOAD_BYTES = 100 * 1024 * 1024
     pieces = []
 
@@ -131,7 +130,7 @@ def test_audio_over_25mb_is_split_into_offset_pieces(creator, data_dir, settings
 
     with loopback_server(handler) as server:
         use_openai(settings, server)
-
+        settings.CHRONOS_EMBEDDER = "none"  # transcription only: the loopback serves no embeddings
         video = process(create(creator, big))
 
     assert video.status == Video.Status.COMPLETED, video.error
