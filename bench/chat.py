@@ -17,15 +17,14 @@ import argparse
 import asyncio
 import json
 import os
-import secrets
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.support import database_url, pct, session_cookies, uvicorn_start  # noqa: E402
 
 QUESTIONS = [
     "Where was the paraffin wax obtained from?",
@@ -39,11 +38,6 @@ QUESTIONS = [
 ]
 
 
-def pct(values, p):
-    v = sorted(values)
-    return v[min(len(v) - 1, round(p * (len(v) - 1)))] if v else float("nan")
-
-
 def seed(students: int) -> tuple[str, str, list[dict], str]:
     """Seed the bench DB; returns (database_url, creator handle, cookies per student,
     the SECRET_KEY the sessions are signed with)."""
@@ -54,10 +48,7 @@ def seed(students: int) -> tuple[str, str, list[dict], str]:
 
     django.setup()
     from django.conf import settings
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.db import SessionStore
     from django.core.management import call_command
-    from django.db import connection
 
     from chat.retrieval import calibration_get
     from creators.models import Creator, Membership, User
@@ -70,30 +61,14 @@ def seed(students: int) -> tuple[str, str, list[dict], str]:
     build_rows(creator, "faraday-1")
     build_rows(creator, "faraday-2")
     calibration_get(creator=creator)
-    cookies = []
+    users = []
     for i in range(students):
         user = User.objects.create(username=f"bench-student-{i}", email=f"s{i}@bench.test")
         Membership.objects.create(creator=creator, user=user)
-        store = SessionStore()
-        store[SESSION_KEY] = str(user.pk)
-        # The first backend that can load users (django-axes' comes first and cannot).
-        store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-        store[HASH_SESSION_KEY] = user.get_session_auth_hash()
-        store.save()
-        cookies.append({"sessionid": store.session_key, "csrftoken": secrets.token_hex(16)})
-    params = connection.get_connection_params()
-    host = params.get("host", "")
-    url = (
-        f"postgresql://{params.get('user', 'postgres')}@/{params.get('dbname', 'postgres')}"
-        f"?host={host}&port={params.get('port', 5432)}"
-    )
+        users.append(user)
+    cookies = session_cookies(users)
+    url = database_url()
     return url, creator.handle, cookies, settings.SECRET_KEY
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def run(url: str, creator: str, cookies: list[dict], questions: int, stream: bool):
@@ -143,30 +118,11 @@ def main() -> None:
         url, creator = args.url, args.creator
         cookies = json.loads(Path(args.cookies).read_text())[: args.students]
     else:
-        db_url, creator, cookies, secret_key = seed(args.students)
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        env = {
-            **os.environ,
-            "DATABASE_URL": db_url,
-            "SECRET_KEY": secret_key,
-            "CHRONOS_ANSWERER": "extractive",
-            "CHRONOS_EMBEDDER": "none",
-            "SESSION_COOKIE_SECURE": "0",
-            "CSRF_COOKIE_SECURE": "0",
-            "LOG_LEVEL": "WARNING",
-        }
-        server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "chronos.asgi:application", "--port", str(port),
-             "--workers", str(args.workers), "--log-level", "warning", "--no-access-log"],
-            cwd=ROOT, env=env,
-        )  # fmt: skip
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        _db_url, creator, cookies, _secret_key = seed(args.students)
+        server, url = uvicorn_start(
+            workers=args.workers,
+            env={"CHRONOS_ANSWERER": "extractive", "CHRONOS_EMBEDDER": "none"},
+        )
     try:
         import httpx
 

@@ -9,16 +9,16 @@ heartbeat events each (consecutive 10-second intervals, one session per student)
 `concurrency` requests in flight. Every event is stored and folded into LessonProgress;
 because the students do not really wait 10 s between heartbeats, most intervals are
 (correctly) discarded by the wall-clock rule, which costs the same work as accepting them.
-Reports events accepted per second and batch latency p50/p95 (ms).
+Reports events accepted per second, batch latency p50/p95 (ms), and the server's CPU time
+per batch (uvicorn workers + PostgreSQL, from /proc) with the rate two idle cores would
+sustain at that cost. `DB_POOL=1` in the environment gives the workers a connection pool.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import os
-import subprocess
 import sys
 import time
 import uuid
@@ -27,25 +27,25 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-_spec = importlib.util.spec_from_file_location("bench_chat", ROOT / "bench" / "chat.py")
-bench_chat = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(bench_chat)
-pct, free_port = bench_chat.pct, bench_chat.free_port
+
+from bench.support import (  # noqa: E402
+    pct,
+    postmaster_pid,
+    session_cookies,
+    tree_cpu_seconds,
+    uvicorn_start,
+)
 
 
-def seed(students: int) -> tuple[str, int, list[dict], str]:
-    """(database_url, lesson id, cookies per student, SECRET_KEY)."""
+def seed(students: int) -> tuple[int, list[dict]]:
+    """(lesson id, cookies per student)."""
     os.environ.setdefault("CHRONOS_DATA_DIR", "/tmp/chronos-benchwatch")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chronos.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     import django
 
     django.setup()
-    from django.conf import settings
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.db import SessionStore
     from django.core.management import call_command
-    from django.db import connection
 
     from courses import services
     from creators.models import Creator, Membership, User
@@ -62,26 +62,11 @@ def seed(students: int) -> tuple[str, int, list[dict], str]:
     services.course_update(course=course, status="published")
     module = services.module_create(course=course, title="M")
     lesson = services.lesson_create(module=module, video_id=video.pk)
-    cookies = []
     users = User.objects.bulk_create(
         [User(username=f"bench-watcher-{i}", email=f"w{i}@bench.test") for i in range(students)]
     )
     Membership.objects.bulk_create([Membership(creator=creator, user=u) for u in users])
-    for user in users:
-        store = SessionStore()
-        store[SESSION_KEY] = str(user.pk)
-        store[BACKEND_SESSION_KEY] = next(  # the first backend that loads users (not axes)
-            b for b in settings.AUTHENTICATION_BACKENDS if "axes" not in b.lower()
-        )
-        store[HASH_SESSION_KEY] = user.get_session_auth_hash()
-        store.save()
-        cookies.append({"sessionid": store.session_key, "csrftoken": uuid.uuid4().hex})
-    params = connection.get_connection_params()
-    url = (
-        f"postgresql://{params.get('user', 'postgres')}@/{params.get('dbname', 'postgres')}"
-        f"?host={params.get('host', '')}&port={params.get('port', 5432)}"
-    )
-    return url, lesson.pk, cookies, settings.SECRET_KEY
+    return lesson.pk, session_cookies(users)
 
 
 async def run(url: str, lesson_id: int, cookies: list[dict], rounds: int, batch: int, limit: int):
@@ -136,34 +121,16 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=100)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    db_url, lesson_id, cookies, secret_key = seed(args.students)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": db_url,
-        "SECRET_KEY": secret_key,
-        "SESSION_COOKIE_SECURE": "0",
-        "CSRF_COOKIE_SECURE": "0",
-        "LOG_LEVEL": "WARNING",
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "chronos.asgi:application", "--port", str(port),
-         "--workers", str(args.workers), "--log-level", "warning", "--no-access-log"],
-        cwd=ROOT, env=env,
-    )  # fmt: skip
+    lesson_id, cookies = seed(args.students)
+    server, url = uvicorn_start(workers=args.workers, env={})
     try:
-        import socket
-
-        for _ in range(300):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        postgres = postmaster_pid()
+        roots = [server.pid] + ([postgres] if postgres else [])
+        cpu_before = sum(tree_cpu_seconds(pid) for pid in roots)
         lat, errors, wall, accepted = asyncio.run(
             run(url, lesson_id, cookies, args.rounds, args.batch, args.concurrency)
         )
+        cpu = sum(tree_cpu_seconds(pid) for pid in roots) - cpu_before
         print(
             f"{args.students} students x {args.rounds} batches of {args.batch} heartbeat(s), "
             f"{args.concurrency} in flight, {args.workers} uvicorn workers:"
@@ -171,6 +138,16 @@ def main() -> None:
         print(f"  {accepted} events accepted in {wall:.1f} s = {accepted / wall:.0f} events/s")
         print(f"  batch latency p50 {pct(lat, 0.5):.0f} ms, p95 {pct(lat, 0.95):.0f} ms")
         print(f"  errors {len(errors)}" + (f"; first: {errors[0]}" if errors else ""))
+        # Server-side CPU (uvicorn workers + PostgreSQL) per batch, and what two idle cores
+        # would sustain at that cost: the figure that does not depend on other load.
+        batches = len(lat)
+        if batches and cpu > 0:
+            per_batch = cpu / batches * 1000
+            capacity = 2 / (cpu / batches) * (accepted / batches)
+            print(
+                f"  server CPU {per_batch:.1f} ms per batch (uvicorn + PostgreSQL) = "
+                f"~{capacity:.0f} events/s on 2 idle cores"
+            )
     finally:
         server.terminate()
         server.wait(timeout=20)

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.core.cache import cache
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -233,11 +234,18 @@ class CourseView:
 
 
 def course_views(
-    *, user: User, creator: Creator, courses: list[Course], now: datetime | None = None
+    *,
+    user: User,
+    creator: Creator,
+    courses: list[Course],
+    now: datetime | None = None,
+    manager: bool | None = None,
 ) -> list[CourseView]:
     """CourseView for each course (all of `creator`), in a constant number of queries
-    (modules+lessons+videos, enrollments, progress, manager check)."""
-    manager = user_manages(user=user, creator=creator)
+    (modules+lessons+videos, enrollments, progress, and the manager check unless the
+    caller already knows `manager`)."""
+    if manager is None:
+        manager = user_manages(user=user, creator=creator)
     ids = [c.pk for c in courses]
     lessons = Lesson.objects.select_related("video").order_by("position", "id")
     modules = list(
@@ -338,7 +346,10 @@ def note_get_own(*, user: User, pk: int) -> LessonNote:
 
 def lessons_playable(*, user: User, lesson_ids: set[int]) -> dict[int, Lesson]:
     """Of `lesson_ids`, the lessons the user may play now (visible, unlocked, in a course
-    open to them), by id, with module__course and video selected. Others are left out."""
+    open to them), by id, with module__course and video selected. Others are left out.
+
+    Five queries for a batch naming one creator's lessons (lessons with the manager check,
+    then course_views' four); the watch-events endpoint calls this for every batch."""
     wanted = {
         int(i)
         for i in lesson_ids
@@ -346,24 +357,22 @@ def lessons_playable(*, user: User, lesson_ids: set[int]) -> dict[int, Lesson]:
     }
     if not wanted:
         return {}
-    courses: dict[int, Course] = {}
-    for lesson in Lesson.objects.filter(
-        pk__in=wanted, creator__in=creators_learnable_by(user=user)
-    ).select_related("module__course__creator"):
-        courses[lesson.module.course_id] = lesson.module.course
+    managed = creators_managed_by(user=user).filter(pk=OuterRef("creator_id"))
+    by_creator: dict[int, tuple[Creator, bool, dict[int, Course]]] = {}
+    for lesson in (
+        Lesson.objects.filter(pk__in=wanted, creator__in=creators_learnable_by(user=user))
+        .annotate(managing=Exists(managed))
+        .select_related("module__course__creator")
+    ):
+        course = lesson.module.course
+        # creators_learnable_by already required an active membership (or managing).
+        if lesson.managing or course.status == Course.Status.PUBLISHED:
+            entry = by_creator.setdefault(course.creator_id, (course.creator, lesson.managing, {}))
+            entry[2][course.pk] = course
     playable: dict[int, Lesson] = {}
-    by_creator: dict[int, list[Course]] = {}
-    for course in courses.values():
-        by_creator.setdefault(course.creator_id, []).append(course)
-    for group in by_creator.values():
-        creator = group[0].creator
-        open_ids = set(
-            courses_learnable(user=user, creator=creator)
-            .filter(pk__in=[c.pk for c in group])
-            .values_list("pk", flat=True)
-        )
+    for creator, manager, courses in by_creator.values():
         views = course_views(
-            user=user, creator=creator, courses=[c for c in group if c.pk in open_ids]
+            user=user, creator=creator, courses=list(courses.values()), manager=manager
         )
         for view in views:
             for state in view.states:
@@ -371,6 +380,29 @@ def lessons_playable(*, user: User, lesson_ids: set[int]) -> dict[int, Lesson]:
                     state.lesson.module.course = view.course
                     playable[state.lesson.pk] = state.lesson
     return playable
+
+
+# How long the watch-events endpoint trusts a "playable" answer (seconds). Locks only
+# open by themselves (drip dates pass, completion is sticky); a lock the creator adds, or
+# a membership that ends, stops the recording of heartbeats within this time.
+PLAYABLE_CACHE_SECONDS = 60
+
+
+def lessons_playable_cached(*, user: User, lesson_ids: set[int]) -> dict[int, Lesson]:
+    """lessons_playable, with each playable lesson remembered per (user, lesson) for
+    PLAYABLE_CACHE_SECONDS in the default cache: a student's heartbeats every 10 s cost no
+    lock check after the first. Lessons not playable are never cached."""
+    keys = {f"courses:playable:{user.pk}:{i}": i for i in lesson_ids if isinstance(i, int)}
+    hits = {keys[k]: lesson for k, lesson in cache.get_many(list(keys)).items()}
+    missing = set(lesson_ids) - set(hits)
+    if not missing:
+        return hits
+    found = lessons_playable(user=user, lesson_ids=missing)
+    cache.set_many(
+        {f"courses:playable:{user.pk}:{pk}": lesson for pk, lesson in found.items()},
+        PLAYABLE_CACHE_SECONDS,
+    )
+    return {**hits, **found}
 
 
 def video_view_allowed(user: User, video: Video) -> bool:

@@ -7,6 +7,7 @@ lookups of objects the caller may not touch happen in courses.selectors (Http404
 
 from __future__ import annotations
 
+import json
 import math
 import uuid
 from dataclasses import dataclass
@@ -563,20 +564,28 @@ def watch_events_record(
         raise ValidationError(problems)
     now = timezone.now()
     with transaction.atomic():
-        new = _insert_events(user, clean, lessons, now)
+        new, previous = _insert_events(user, clean, lessons, now)
         by_lesson: dict[int, list[CleanEvent]] = {}
         for event in new:
             by_lesson.setdefault(event.lesson_id, []).append(event)
-        for lesson_id, lesson_events in sorted(by_lesson.items()):
-            _fold(user, lessons[lesson_id], lesson_events, now)
+        if by_lesson:
+            rows = _progress_lock(user, [lessons[i] for i in sorted(by_lesson)], now)
+            for lesson_id, lesson_events in by_lesson.items():
+                _fold(rows[lesson_id], lessons[lesson_id], lesson_events, previous, now)
+            _progress_write(list(rows.values()))
     return WatchResult(accepted=len(new), duplicates=len(clean) - len(new))
+
+
+# A session's latest event stored before this batch: (seq, client_time, received_at).
+Previous = dict[uuid.UUID, tuple[int, datetime | None, datetime]]
 
 
 def _insert_events(
     user: User, events: list[CleanEvent], lessons: dict[int, Lesson], now: datetime
-) -> list[CleanEvent]:
-    """INSERT ... ON CONFLICT (session_id, seq) DO NOTHING; returns the events inserted
-    (duplicates inside the batch count once)."""
+) -> tuple[list[CleanEvent], Previous]:
+    """One statement: INSERT ... ON CONFLICT (session_id, seq) DO NOTHING, and, from the
+    snapshot before it, each session's latest stored event. Returns (the events inserted,
+    duplicates inside the batch counted once; previous events by session)."""
     rows, params = [], []
     for e in events:
         lesson = lessons[e.lesson_id]
@@ -585,49 +594,85 @@ def _insert_events(
             lesson.creator_id, lesson.pk, lesson.video_id, user.pk, e.session_id, e.seq,
             e.verb, e.position, e.time_from, e.time_to, e.rate, e.client_time, now,
         ]  # fmt: skip
+    sessions = sorted({e.session_id for e in events})
+    # Sibling statements of a WITH share one snapshot, so `prev` never sees `ins`'s rows.
     sql = (
-        "INSERT INTO courses_watchevent (creator_id, lesson_id, video_id, user_id, "
+        "WITH prev AS (SELECT DISTINCT ON (session_id) session_id, seq, client_time, "
+        "received_at FROM courses_watchevent WHERE session_id = ANY(%s::uuid[]) "
+        "ORDER BY session_id, seq DESC), "
+        "ins AS (INSERT INTO courses_watchevent (creator_id, lesson_id, video_id, user_id, "
         "session_id, seq, verb, position, time_from, time_to, rate, client_time, received_at) "
         f"VALUES {','.join(rows)} ON CONFLICT (session_id, seq) DO NOTHING "
-        "RETURNING session_id, seq"
+        "RETURNING session_id, seq) "
+        "SELECT false, session_id, seq, NULL::timestamptz, NULL::timestamptz FROM ins "
+        "UNION ALL SELECT true, session_id, seq, client_time, received_at FROM prev"
     )
+    inserted: set[tuple[uuid.UUID, int]] = set()
+    previous: Previous = {}
     with connection.cursor() as cur:
-        cur.execute(sql, params)
-        inserted = {(uuid.UUID(str(s)), q) for s, q in cur.fetchall()}
+        cur.execute(sql, [sessions, *params])
+        for is_prev, sid, seq, client_time, received_at in cur.fetchall():
+            sid = uuid.UUID(str(sid))
+            if is_prev:
+                previous[sid] = (seq, client_time, received_at)
+            else:
+                inserted.add((sid, seq))
     new, seen = [], set()
     for e in events:
         key = (e.session_id, e.seq)
         if key in inserted and key not in seen:
             seen.add(key)
             new.append(e)
-    return new
+    return new, previous
 
 
-def _previous_events(
-    sessions: set[uuid.UUID], now: datetime
-) -> dict[uuid.UUID, tuple[int, datetime | None, datetime]]:
-    """For each session, its latest event stored before this batch: (seq, client_time,
-    received_at)."""
-    rows = (
-        WatchEvent.objects.filter(session_id__in=sessions, received_at__lt=now)
-        .order_by("session_id", "-seq")
-        .distinct("session_id")
-        .values_list("session_id", "seq", "client_time", "received_at")
+def _progress_lock(user: User, lessons: list[Lesson], now: datetime) -> dict[int, LessonProgress]:
+    """The user's LessonProgress of each lesson, created if missing, row-locked until the
+    transaction ends: one INSERT ... ON CONFLICT DO UPDATE ... RETURNING (the no-op update
+    takes the row lock, so concurrent batches of two tabs fold one after the other)."""
+    values = ",".join(["(%s,%s,%s,0.0,'[]'::jsonb,0.0,%s,NULL,%s)"] * len(lessons))
+    params = [p for lesson in lessons for p in (lesson.creator_id, lesson.pk, user.pk, now, now)]
+    rows = LessonProgress.objects.raw(
+        "INSERT INTO courses_lessonprogress (creator_id, lesson_id, user_id, last_position, "
+        "played_intervals, unique_seconds, started_at, completed_at, updated_at) "
+        f"VALUES {values} ON CONFLICT (lesson_id, user_id) "
+        "DO UPDATE SET updated_at = EXCLUDED.updated_at RETURNING *",
+        params,
     )
-    return {sid: (seq, ct, rec) for sid, seq, ct, rec in rows}
+    return {row.lesson_id: row for row in rows}
 
 
-def _fold(user: User, lesson: Lesson, events: list[CleanEvent], now: datetime) -> None:
-    """Fold new events of one lesson into the user's LessonProgress (row locked)."""
-    progress, _ = LessonProgress.objects.get_or_create(
-        lesson=lesson,
-        user=user,
-        defaults={"creator_id": lesson.creator_id, "started_at": now, "updated_at": now},
-    )
-    progress = LessonProgress.objects.select_for_update().get(pk=progress.pk)
+def _progress_write(rows: list[LessonProgress]) -> None:
+    """Write the folded fields of locked progress rows in one UPDATE ... FROM unnest()."""
+    with connection.cursor() as cur:
+        cur.execute(
+            "UPDATE courses_lessonprogress p SET played_intervals = v.played::jsonb, "
+            "unique_seconds = v.uniq, last_position = v.pos, completed_at = v.done, "
+            "updated_at = v.at FROM unnest(%s::bigint[], %s::text[], %s::float8[], "
+            "%s::float8[], %s::timestamptz[], %s::timestamptz[]) "
+            "AS v(id, played, uniq, pos, done, at) WHERE p.id = v.id",
+            [
+                [r.pk for r in rows],
+                [json.dumps(r.played_intervals) for r in rows],
+                [r.unique_seconds for r in rows],
+                [r.last_position for r in rows],
+                [r.completed_at for r in rows],
+                [r.updated_at for r in rows],
+            ],
+        )
+
+
+def _fold(
+    progress: LessonProgress,
+    lesson: Lesson,
+    events: list[CleanEvent],
+    previous: Previous,
+    now: datetime,
+) -> None:
+    """Fold new events of one lesson into the user's (locked) LessonProgress, in memory;
+    the caller writes it with _progress_write."""
     duration = lesson.video.duration_seconds if lesson.video is not None else None
     limit = duration if duration and duration > 0 else None
-    previous = _previous_events({e.session_id for e in events}, now)
     accepted: list[list[float]] = []
     ended_at_end = False
     by_session: dict[uuid.UUID, list[CleanEvent]] = {}
@@ -669,7 +714,6 @@ def _fold(user: User, lesson: Lesson, events: list[CleanEvent], now: datetime) -
     unique = intervals_total(merged)
     coverage = unique / limit if limit else 0.0
     last = events[-1]
-    fields = ["played_intervals", "unique_seconds", "last_position", "updated_at"]
     progress.played_intervals, progress.unique_seconds = merged, unique
     progress.last_position = min(last.position, limit) if limit else last.position
     if progress.completed_at is None and (
@@ -677,12 +721,10 @@ def _fold(user: User, lesson: Lesson, events: list[CleanEvent], now: datetime) -
         or (ended_at_end and (not limit or coverage >= ENDED_MIN_COVERAGE))
     ):
         progress.completed_at = now
-        fields.append("completed_at")
     ended = any(e.verb == "ended" for e in events)
     if progress.completed_at is not None and ended and last.verb == "ended":
         progress.last_position = 0.0  # completed and played to the end: start over next time
     progress.updated_at = now
-    progress.save(update_fields=fields)
 
 
 # --- notes ---------------------------------------------------------------------------------
