@@ -244,3 +244,24 @@ def test_outline_and_catalog_queries_do_not_grow_with_lessons(
         with CaptureQueriesContext(connection) as ctx:
             assert client.get(url).status_code == 200
         assert len(ctx) <= 14, [q["sql"] for q in ctx.captured_queries]
+
+
+def test_a_steady_heartbeat_batch_costs_a_handful_of_queries(client, creator, student):
+    """After the first batch (which resolves the lesson's locks), a batch is the session
+    and user lookups, one statement storing the events, one progress upsert and one
+    progress update (plus the transaction's savepoint pair under the test client)."""
+    _course, lessons = make_course(creator)
+    client.force_login(student)
+    session = str(uuid.uuid4())
+    for seq in (1, 2):
+        with CaptureQueriesContext(connection) as ctx:
+            r = client.post(
+                "/api/v1/watch-events/",
+                {"events": [_event(lessons[0], seq, session=session, position=10.0)]},
+                content_type="application/json",
+            )
+        assert r.status_code == 202 and r.json()["accepted"] == 1
+    sql = [q["sql"] for q in ctx.captured_queries if "SAVEPOINT" not in q["sql"]]
+    assert len(sql) == 5, sql
+    progress = lessons[0].progress.get(user=student)
+    assert progress.last_position == 10.0 and progress.creator_id == creator.pk
