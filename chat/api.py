@@ -183,7 +183,8 @@ async def chat_endpoint(request):
     """Ask a question. Body: {message, session_id?, course_id?, video_ids?, video_id?,
     position? (seconds), stream?, creator?}.
 
-    200 -> {session_id, message_id, title, answer, answer_html, citations[], covered, usage};
+    200 -> {session_id, message_id, title, answer, answer_html, citations[], covered, usage,
+    allowance: {remaining, allowed, period, resets_at, few_left, text}};
     stream -> text/event-stream of session/delta*/citations/done (or error) events.
     400 bad input or empty library, 401 not signed in, 403 CSRF, 404 creator/session not the
     user's, 503 provider outage (the question is saved)."""
@@ -216,6 +217,7 @@ async def chat_endpoint(request):
             "citations": result.citations,
             "covered": result.covered,
             "usage": result.usage,
+            "allowance": result.allowance,
         }
     )
 

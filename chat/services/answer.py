@@ -277,9 +277,12 @@ def _ms(started: float) -> int:
 
 
 def ledger_record(*, creator: Creator, answer_usage: AnswerUsage, cost: Decimal, subject: str,
-                  operation: str = UsageLedgerEntry.Operation.CHAT) -> None:  # fmt: skip
+                  operation: str = UsageLedgerEntry.Operation.CHAT, user: User | None = None,
+                  course_id: int | None = None, video_id: int | None = None) -> None:  # fmt: skip
     """One ledger row for a paid LLM call: units = input + output tokens (both also in
-    metadata), usd = billing.prices.chat_cost."""
+    metadata), usd = billing.prices.chat_cost. `user` (the student who asked), `course_id`
+    (the course the question was scoped to) and `video_id` (the video it was asked from)
+    feed the Costs page's per-student, per-course and per-video breakdowns."""
     if not answer_usage.paid:
         return
     usage_record(
@@ -295,6 +298,9 @@ def ledger_record(*, creator: Creator, answer_usage: AnswerUsage, cost: Decimal,
             "input_tokens": answer_usage.input_tokens,
             "output_tokens": answer_usage.output_tokens,
         },
+        user=user if getattr(user, "pk", None) else None,
+        course_id=course_id,
+        video_id=video_id,
     )
 
 
@@ -330,6 +336,8 @@ def question_answer(
             ),
             cost=final.cost_usd,
             subject="cli",
+            course_id=scope.course_id,
+            video_id=video_id,
         )
     return final
 

@@ -14,9 +14,9 @@ from typing import Any
 
 from django.db import transaction
 
-from billing.models import UsageLedgerEntry
+from billing.models import QuestionUsage, UsageLedgerEntry
 from billing.prices import chat_cost
-from billing.services.allowances import question_allowance_consume
+from billing.services.allowances import QuestionAllowance, question_allowance_consume
 from chat import answerers as answerers_mod
 from chat.answerers import AnswererError, AnswerUsage, heuristic_title
 from chat.formatting import markdown_to_safe_html
@@ -45,6 +45,8 @@ class ChatResult:
     citations: [{video_id, video_title, start, end (seconds), quote, score, n, start_label
     ("5:42"), end_label, stream_url}]; covered: False when the videos do not cover it.
     usage: {model, input_tokens, output_tokens, cost_usd (str, USD), latency_ms, cached}.
+    allowance: what the asker may still ask (allowance_payload): {remaining, allowed,
+    period, resets_at, few_left, text}.
     """
 
     session_id: int
@@ -55,6 +57,22 @@ class ChatResult:
     citations: list[dict[str, Any]] = field(default_factory=list)
     covered: bool = True
     usage: dict[str, Any] = field(default_factory=dict)
+    allowance: dict[str, Any] = field(default_factory=dict)
+
+
+def allowance_payload(allowance: QuestionAllowance) -> dict[str, Any]:
+    """The asker's question allowance after this question, for the chat UI and the API:
+    {"remaining": int | None (None: unlimited), "allowed": int | None, "period": "day" |
+    "total" | "month", "resets_at": ISO 8601 | None (never), "few_left": bool (show the
+    count), "text": "2 questions left today" ("" when unlimited)}."""
+    return {
+        "remaining": allowance.remaining,
+        "allowed": allowance.allowed,
+        "period": allowance.period,
+        "resets_at": allowance.resets_at.isoformat() if allowance.resets_at else None,
+        "few_left": allowance.few_left,
+        "text": allowance.text,
+    }
 
 
 def chat_ask(
@@ -67,6 +85,7 @@ def chat_ask(
     video_ids: list[int] | None = None,
     video_id: int | None = None,
     position: float | None = None,
+    source: str = QuestionUsage.Source.BROWSER,
 ) -> ChatResult:
     """Answer `message` and return the whole result (see chat_ask_stream for the rules).
 
@@ -82,6 +101,7 @@ def chat_ask(
         video_ids=video_ids,
         video_id=video_id,
         position=position,
+        source=source,
     )
     session_event: dict = {}
     citations: list[dict] = []
@@ -106,6 +126,7 @@ def chat_ask(
                 citations=citations,
                 covered=event["covered"],
                 usage=event["usage"],
+                allowance=event.get("allowance") or {},
             )
     raise RuntimeError("chat_ask_stream ended without a result")
 
@@ -120,12 +141,14 @@ def chat_ask_stream(
     video_ids: list[int] | None = None,
     video_id: int | None = None,
     position: float | None = None,
+    source: str = QuestionUsage.Source.BROWSER,
 ) -> Iterator[dict[str, Any]]:
     """Answer `message`, yielding events in order:
 
     {"event": "session", "session_id", "title"}; {"event": "delta", "text"}*;
     {"event": "citations", "citations": [...]};
-    {"event": "done", "message_id", "answer", "answer_html", "covered", "usage", "title"};
+    {"event": "done", "message_id", "answer", "answer_html", "covered", "usage", "title",
+    "allowance" (allowance_payload: what the asker may still ask)};
     or {"event": "error", "message"} (provider outage: the question is kept).
 
     Validation happens when this is called, before any event: raises DomainError (empty
@@ -136,6 +159,9 @@ def chat_ask_stream(
     the player's video and second; retrieval leans toward that moment and the user's
     message records them (ChatMessage.video / video_position). DomainError (fields
     video_id / position) for a video that is not the creator's or a bad position.
+    The question counts against the plan's allowances before any event (`source`: where it
+    came from, billing.models.QuestionUsage.Source): RateLimited (429, retry_after) past the
+    burst limit, QuestionLimitReached (429, resets_at) when none are left.
     """
     text = question_clean(message)
     learner_check(user, creator)
@@ -149,8 +175,8 @@ def chat_ask_stream(
     video_id, position = clean_position(creator, video_id, position)
     # The plan's question allowances, before answering (cached answers count too): raises
     # RateLimited / QuestionLimitReached (429) before any event.
-    question_allowance_consume(creator=creator, user=user)
-    return _ask_events(user, creator, session, scope, text, video_id, position)
+    allowance = question_allowance_consume(creator=creator, user=user, source=source)
+    return _ask_events(user, creator, session, scope, text, video_id, position, allowance)
 
 
 def _ask_events(
@@ -161,6 +187,7 @@ def _ask_events(
     text: str,
     video_id: int | None = None,
     position: float | None = None,
+    allowance: QuestionAllowance | None = None,
 ) -> Iterator[dict[str, Any]]:
     answerer = answerers_mod.get_answerer()
     new_session = session is None
@@ -234,10 +261,13 @@ def _ask_events(
             ),
             cost=final.cost_usd,
             subject=f"chat_message:{msg.pk}",
+            user=user,
+            course_id=scope.course_id,
+            video_id=video_id,
         )
     title = session.title
     if new_session and getattr(answerer, "paid", False):
-        title = _llm_title(answerer, creator, session, text)
+        title = _llm_title(answerer, creator, session, text, user=user)
     session.save(update_fields=["updated_at"])
     yield {
         "event": "done",
@@ -247,10 +277,11 @@ def _ask_events(
         "covered": final.covered,
         "usage": final.usage_dict(),
         "title": title,
+        "allowance": allowance_payload(allowance) if allowance is not None else {},
     }
 
 
-def _llm_title(answerer, creator: Creator, session: ChatSession, text: str) -> str:
+def _llm_title(answerer, creator: Creator, session: ChatSession, text: str, *, user: User) -> str:
     try:
         title, usage = answerer.title(text)
     except Exception:
@@ -263,6 +294,8 @@ def _llm_title(answerer, creator: Creator, session: ChatSession, text: str) -> s
             cost=chat_cost(usage.model, usage.input_tokens, usage.output_tokens),
             subject=f"chat_session:{session.pk}",
             operation=UsageLedgerEntry.Operation.TITLE,
+            user=user,
+            course_id=session.course_id,
         )
     if title and title != session.title:
         session.title = title[:200]

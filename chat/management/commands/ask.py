@@ -15,6 +15,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from billing.models import QuestionUsage
 from chat.formatting import format_timestamp
 from chat.models import ChatSession
 from chat.services import chat_ask, question_answer
@@ -62,6 +63,7 @@ class Command(BaseCommand):
             session_id=opts["session"],
             course_id=opts["course"],
             video_ids=opts["video"],
+            source=QuestionUsage.Source.CLI,
         )
         return result, result.session_id
 
