@@ -62,8 +62,14 @@ def test_lecture_goes_to_the_bucket_in_parts_and_is_processed(
         django_capture_on_commit_callbacks(execute=True),
     ):
         done = owner_client.post(upload["complete_url"], {"captions": captions})
-    assert done.status_code == 201, done.content
-    video = Video.objects.get(pk=done.json()["id"])
+        # The web process completed the upload and checked its size; the content probe
+        # waits for a worker (queued on commit), so no video exists yet.
+        assert done.status_code == 202, done.content
+        assert done.json()["status"] == "verifying" and done.json()["video_id"] is None
+        assert not Video.objects.exists()
+    state = owner_client.get(upload["url"]).json()
+    assert state["status"] == "completed", state
+    video = Video.objects.get(pk=state["video_id"])
     assert video.pk == DirectUpload.objects.get(pk=upload["id"]).video_id
     assert video.title == "Candle II" and video.size_bytes == path.stat().st_size
     assert video.status == Video.Status.COMPLETED, video.error
@@ -175,11 +181,18 @@ def test_an_object_that_is_not_media_is_refused_and_deleted(
     )
     upload = response.json()
     _put(upload["parts"], text)
-    message = _refused(
-        owner_client, upload, "not_media", stored, moto_endpoint, bucket,
-        django_capture_on_commit_callbacks,
-    )  # fmt: skip
-    assert "is not a video or audio file we can read" in message
+    with django_capture_on_commit_callbacks(execute=True):
+        accepted = owner_client.post(upload["complete_url"])
+    assert accepted.status_code == 202, accepted.content  # sizes add up: off to the worker
+    # The worker's probe refused it: the upload says why, the object is gone, no video.
+    state = owner_client.get(upload["url"]).json()
+    assert state["status"] == "failed" and state["code"] == "not_media"
+    assert "is not a video or audio file we can read" in state["error"]
+    assert not Video.objects.exists()
+    assert stored() == [] and _multipart_uploads(moto_endpoint, bucket) == []
+    # Completing it again is refused with the same words.
+    again = owner_client.post(upload["complete_url"])
+    assert again.status_code == 409 and again.json()["code"] == "upload_closed"
 
 
 def test_resume_lists_received_parts_and_re_signs_the_rest(owner_client, bucket, data_dir):
@@ -194,7 +207,7 @@ def test_resume_lists_received_parts_and_re_signs_the_rest(owner_client, bucket,
     ).json()["parts"]
     assert [p["number"] for p in fresh] == [1] and fresh[0]["end"] == PART
     _put(fresh, path.read_bytes())
-    assert owner_client.post(upload["complete_url"]).status_code == 201
+    assert owner_client.post(upload["complete_url"]).status_code == 202  # a worker verifies
     bad = owner_client.post(upload["parts_url"], {"numbers": [3]}, content_type="application/json")
     assert bad.status_code == 409  # completed: no more parts
 

@@ -319,6 +319,7 @@ class DirectUpload(models.Model):
 
     class Status(models.TextChoices):
         PENDING = "pending", "Uploading"
+        VERIFYING = "verifying", "Checking"
         COMPLETED = "completed", "Completed"
         FAILED = "failed", "Refused"
         ABORTED = "aborted", "Abandoned"
@@ -337,6 +338,12 @@ class DirectUpload(models.Model):
         max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True
     )
     error = models.TextField(blank=True)
+    # The refusal's machine code ("missing", "truncated", "not_media", "limit_exceeded").
+    error_code = models.CharField(max_length=40, blank=True)
+    # Captions sent with the completion (small .vtt/.srt), kept until the worker has
+    # verified the media and created the Video.
+    captions_data = models.BinaryField(null=True, blank=True)
+    captions_filename = models.CharField(max_length=255, blank=True)
     created_by = models.ForeignKey(
         "creators.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

@@ -67,3 +67,11 @@ def abort_abandoned_uploads() -> dict:
     from videos.uploads import direct_uploads_abort_stale
 
     return direct_uploads_abort_stale()
+
+
+def verify_direct_upload(upload_id: int) -> str:
+    """Probe a completed direct upload and create its Video, or refuse it
+    (videos.uploads.direct_upload_verify). Returns the upload's status."""
+    from videos.uploads import direct_upload_verify
+
+    return direct_upload_verify(upload_id=upload_id).status

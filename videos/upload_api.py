@@ -9,7 +9,11 @@
     POST   /api/v1/uploads/<id>/parts/           {"numbers": [n, ...]} -> {"parts": [...]}
                                                   fresh presigned URLs
     POST   /api/v1/uploads/<id>/complete/        multipart or JSON; optional "captions"
-                                                  file -> 201 the video (as /api/v1/videos/)
+                                                  file -> 202 the upload ("verifying": a
+                                                  worker probes it; poll GET until
+                                                  "completed" + video_id or "failed" +
+                                                  error, code), or 201 the video (as
+                                                  /api/v1/videos/) when already verified
     DELETE /api/v1/uploads/<id>/                 abort; 204
 
 Sizes in bytes, expires_in in seconds. Errors: {"error", "code", "fields"} (chronos.errors);
@@ -25,10 +29,11 @@ from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from chronos.errors import DomainError
 from creators.selectors import creator_for_api
 from videos import uploads
 from videos.api import _one
-from videos.models import DirectUpload
+from videos.models import DirectUpload, Video
 from videos.selectors import direct_upload_get_for_manager
 
 
@@ -59,6 +64,7 @@ def _output(upload: DirectUpload, **extra) -> dict:
         "part_size": upload.part_bytes,
         "part_count": upload.part_count,
         "error": upload.error,
+        "code": upload.error_code,
         "video_id": upload.video_id if upload.status == DirectUpload.Status.COMPLETED else None,
         "expires_in": int(settings.AWS_QUERYSTRING_EXPIRE),
         "url": reverse("api-upload", kwargs={"pk": upload.pk}),
@@ -116,14 +122,23 @@ def upload_parts(request: Request, pk: int) -> Response:
 
 @api_view(["POST"])
 def upload_complete(request: Request, pk: int) -> Response:
-    """Complete and verify; 201 with the new video (processing queued)."""
+    """Complete the upload and queue its verification on a worker: 202 with the upload
+    ("verifying"; poll its url until "completed" with video_id, or "failed" with error and
+    code). When the worker has already answered (a synchronous queue): 201 with the new
+    video, or the refusal (400). Missing or cut-short uploads are refused at once (400)."""
     upload = direct_upload_get_for_manager(user=request.user, pk=pk)
     data = CompleteInput(data=request.data)
     data.is_valid(raise_exception=True)
     captions = data.validated_data.get("captions")
-    video = uploads.direct_upload_complete(
+    upload = uploads.direct_upload_complete(
         upload=upload, captions=captions, captions_filename=captions.name if captions else None
     )
+    upload.refresh_from_db()
+    if upload.status == DirectUpload.Status.FAILED:
+        raise DomainError.for_field("file", upload.error, code=upload.error_code or "invalid")
+    video = Video.objects.filter(pk=upload.video_id, creator=upload.creator).first()
+    if upload.status != DirectUpload.Status.COMPLETED or video is None:
+        return Response(_output(upload), status=status.HTTP_202_ACCEPTED)
     return Response(
         _one(request, video),
         status=status.HTTP_201_CREATED,

@@ -7,14 +7,18 @@
     2. (browser)               PUTs each part to its URL, retrying failed parts;
                                direct_upload_part_urls re-signs, direct_upload_parts says
                                which parts arrived (resume)
-    3. direct_upload_complete  completes the multipart upload, verifies the object (size,
-                               PyAV probe over ranged reads: a few hundred KB, not the file)
-                               and creates the Video and queues the pipeline on commit; a
-                               missing, truncated or non-media object is refused with a
-                               clear message, deleted, and nothing is queued
+    3. direct_upload_complete  (web) completes the multipart upload and checks the parts
+                               and the object's size; a missing or truncated object is
+                               refused with a clear message, deleted, nothing queued;
+                               else the upload is "verifying" and a worker task queued
+    4. direct_upload_verify    (worker) PyAV probe over ranged reads (a few hundred KB, not
+                               the file), limits again under the upload lock, then the
+                               Video and the pipeline; a non-media object is refused
+                               (the upload shows the message), deleted, nothing queued
     direct_uploads_abort_stale  (scheduled hourly) aborts uploads nobody completed
 
-The web process signs and checks; it never handles the media's bytes. Local-disk storage
+The web process signs and checks sizes; it never reads the media's bytes (nor decodes any:
+the probe runs on a worker, which keeps the web process's memory flat). Local-disk storage
 keeps the upload through the web process (videos.services.video_create).
 """
 
@@ -35,7 +39,6 @@ from django.utils import timezone
 
 from chronos.errors import Conflict, DomainError, ProviderUnavailable
 from videos import services
-from videos.media import ACCEPTED_TEXT
 from videos.models import DirectUpload, Video, video_upload_to
 from videos.storage import RangedObjectReader, is_s3, s3_client, s3_key
 
@@ -87,6 +90,8 @@ def _extension(filename: str, content_type: str) -> str:
     mime = (content_type or "").split(";")[0].strip().lower()
     if ext not in services.CAPTION_EXTENSIONS and mime.startswith(MEDIA_MIME_PREFIXES):
         return MIME_EXTENSIONS.get(mime, "mp4" if mime.startswith("video/") else "m4a")
+    from videos.media import ACCEPTED_TEXT  # here: PyAV stays out of the web process
+
     raise DomainError.for_field(
         "file",
         f"{filename} is not a video or audio file by its name or type. {ACCEPTED_TEXT}",
@@ -290,7 +295,11 @@ def _refuse(upload: DirectUpload, message: str, code: str) -> DomainError:
     _abort_multipart(upload)
     default_storage.delete(upload.key)
     DirectUpload.objects.filter(pk=upload.pk).update(
-        status=DirectUpload.Status.FAILED, error=message[:2000], ended_at=timezone.now()
+        status=DirectUpload.Status.FAILED,
+        error=message[:2000],
+        error_code=code[:40],
+        captions_data=None,
+        ended_at=timezone.now(),
     )
     return DomainError.for_field("file", message, code=code)
 
@@ -300,18 +309,22 @@ def direct_upload_complete(
     upload: DirectUpload,
     captions: IO[bytes] | None = None,
     captions_filename: str | None = None,
-) -> Video:
-    """Finish a direct upload: complete the multipart upload, verify the object, create
-    the Video (pending) and queue the pipeline on commit.
+) -> DirectUpload:
+    """Finish a direct upload in the web process: check the parts, complete the multipart
+    upload, check the object's size, and queue its verification on a worker
+    (direct_upload_verify, on commit). The web process never reads the media: the content
+    probe runs on the worker. Returns the upload, now "verifying".
 
-    Verification: every part 1..part_count arrived and they add up to the declared size;
-    the completed object's size (HEAD) is that size; PyAV decodes its start through ranged
-    reads (videos.media.probe). `captions` is an optional .vtt/.srt (small; read here).
-    Raises DomainError with fields {"file": [msg]} and code "missing" (nothing reached the
-    bucket or the upload was aborted), "truncated" (parts or bytes missing) or "not_media"
-    — then the upload is marked failed, its object deleted and nothing queued —, or with
-    fields {"captions": [...]} code "bad_captions" (the upload stays pending, so it can be
-    completed again with other captions), or Conflict when it is not pending.
+    Checks here: every part 1..part_count arrived and they add up to the declared size;
+    the tier still allows the file (billing.services.allowances.upload_allowance_check;
+    LimitExceeded leaves the upload pending); the completed object's size (HEAD) is that
+    size. `captions` is an optional .vtt/.srt (small; read, parsed and kept on the upload
+    until the Video exists). Raises DomainError with fields {"file": [msg]} and code
+    "missing" (nothing reached the bucket or the upload was aborted) or "truncated" (parts
+    or bytes missing) — then the upload is marked failed, its object deleted and nothing
+    queued —, or with fields {"captions": [...]} code "bad_captions" (the upload stays
+    pending, so it can be completed again with other captions), or Conflict when it is not
+    pending.
     """
     from videos.captions import CaptionError, parse_captions
 
@@ -329,19 +342,38 @@ def direct_upload_complete(
             upload = DirectUpload.objects.select_for_update().get(pk=upload.pk)
             _require_pending(upload)
             with _storage_answers():
-                video = _complete_and_verify(upload, caption_bytes, captions_filename)
+                _complete_and_check_size(upload)
+            upload.status = DirectUpload.Status.VERIFYING
+            upload.captions_data = caption_bytes
+            upload.captions_filename = (captions_filename or "")[:255] if caption_bytes else ""
+            upload.save(update_fields=["status", "captions_data", "captions_filename"])
+            upload_id = upload.pk
+            transaction.on_commit(lambda: _enqueue_verify(upload_id))
     except _Refusal as refusal:
         raise _refuse(upload, *refusal.args) from refusal
-    return video
+    return upload
+
+
+def _enqueue_verify(upload_id: int) -> None:
+    from django_q.tasks import async_task
+
+    async_task(
+        "videos.tasks.verify_direct_upload",
+        upload_id,
+        timeout=VERIFY_TIMEOUT_SECONDS,
+        task_name=f"upload-{upload_id}-verify",
+    )
+
+
+# A probe reads a few hundred KB over ranged GETs; a minute is generous even for a slow bucket.
+VERIFY_TIMEOUT_SECONDS = 60
 
 
 class _Refusal(Exception):
     """(message, code): the object is not what was announced; see _refuse."""
 
 
-def _complete_and_verify(upload: DirectUpload, caption_bytes, captions_filename) -> Video:
-    from videos.media import MediaError, probe
-
+def _complete_and_check_size(upload: DirectUpload) -> None:
     name = upload.filename
     parts = _list_parts(upload)
     if not parts:
@@ -361,11 +393,12 @@ def _complete_and_verify(upload: DirectUpload, caption_bytes, captions_filename)
             f"{detail}: the upload was cut short. Upload it again.",
             "truncated",
         )
-    # Limits again, under the creator's upload lock (uploads may have landed meanwhile);
-    # LimitExceeded leaves the upload pending and its parts to the abandoned-upload task.
-    from billing.services.allowances import upload_allowance_lock
+    # Limits again (uploads may have landed meanwhile); LimitExceeded leaves the upload
+    # pending and its parts to the abandoned-upload task. The worker checks once more under
+    # the creator's upload lock before it creates the Video.
+    from billing.services.allowances import upload_allowance_check
 
-    upload_allowance_lock(creator=upload.creator, size_bytes=upload.size_bytes)
+    upload_allowance_check(creator=upload.creator, size_bytes=upload.size_bytes)
     client = s3_client()
     bucket, key = default_storage.bucket_name, s3_key(upload.key)
     client.complete_multipart_upload(
@@ -386,11 +419,50 @@ def _complete_and_verify(upload: DirectUpload, caption_bytes, captions_filename)
             "bytes). Upload it again.",
             "truncated",
         )
-    reader = RangedObjectReader(client, bucket, key, size, name=name)
+
+
+def direct_upload_verify(*, upload_id: int) -> DirectUpload:
+    """The worker's half of a completion (videos.tasks.verify_direct_upload): PyAV probes
+    the object through ranged reads (videos.storage.RangedObjectReader: a few hundred KB,
+    not the file), the tier is checked again under the creator's upload lock, then the
+    Video (pending) is created at the reserved id and the pipeline queued on commit.
+
+    A non-media object (code "not_media") or one the tier no longer allows (code
+    "limit_exceeded") is refused: the upload is marked failed with the message (the page
+    and GET /api/v1/uploads/<id>/ show it), the object deleted, nothing queued. An upload
+    that is not "verifying" (already done, or aborted) is returned unchanged. S3 outages
+    raise ProviderUnavailable (the task may be retried: the upload stays verifying).
+    """
+    from chronos.errors import LimitExceeded
+
+    try:
+        with transaction.atomic():
+            upload = DirectUpload.objects.select_for_update().get(pk=upload_id)
+            if upload.status != DirectUpload.Status.VERIFYING:
+                return upload
+            with _storage_answers():
+                _verify_and_create(upload)
+    except _Refusal as refusal:
+        _refuse(upload, *refusal.args)
+    except LimitExceeded as exc:
+        _refuse(upload, exc.message, exc.code)
+    upload.refresh_from_db()
+    return upload
+
+
+def _verify_and_create(upload: DirectUpload) -> Video:
+    from billing.services.allowances import upload_allowance_lock
+    from videos.media import MediaError, probe
+
+    name = upload.filename
+    client = s3_client()
+    bucket, key = default_storage.bucket_name, s3_key(upload.key)
+    reader = RangedObjectReader(client, bucket, key, upload.size_bytes, name=name)
     try:
         info = probe(reader, filename=name)
     except MediaError as exc:
         raise _Refusal(str(exc), "not_media") from exc
+    upload_allowance_lock(creator=upload.creator, size_bytes=upload.size_bytes)
     video = Video.objects.create(
         pk=upload.video_id,
         creator=upload.creator,
@@ -398,19 +470,20 @@ def _complete_and_verify(upload: DirectUpload, caption_bytes, captions_filename)
         description=upload.description,
         original_filename=name,
         file=upload.key,
-        size_bytes=size,
+        size_bytes=upload.size_bytes,
         media_kind=info.media_kind,
         container=info.container[:40],
         duration_seconds=info.duration,
         attempts=1,
     )
-    if caption_bytes is not None:
-        cext = PurePosixPath(captions_filename or "").suffix.lower().lstrip(".")
+    if upload.captions_data:
+        cext = PurePosixPath(upload.captions_filename or "").suffix.lower().lstrip(".")
         cext = cext if cext in services.CAPTION_EXTENSIONS else "vtt"
-        video.captions_file.save(f"captions.{cext}", ContentFile(caption_bytes))
+        video.captions_file.save(f"captions.{cext}", ContentFile(bytes(upload.captions_data)))
     upload.status = DirectUpload.Status.COMPLETED
     upload.ended_at = timezone.now()
-    upload.save(update_fields=["status", "ended_at"])
+    upload.captions_data = None
+    upload.save(update_fields=["status", "ended_at", "captions_data"])
     transaction.on_commit(lambda: services.pipeline_enqueue(video=video))
     return video
 
@@ -428,7 +501,8 @@ def direct_upload_abort(*, upload: DirectUpload) -> DirectUpload:
 def direct_uploads_abort_stale(*, older_than_hours: float | None = None) -> dict[str, int]:
     """Abort every multipart upload older than `older_than_hours` (default
     settings.CHRONOS_UPLOAD_ABANDON_HOURS): pending DirectUpload rows, and any multipart
-    upload in the bucket no row knows (a crash between S3 and the database). Returns
+    upload in the bucket no row knows (a crash between S3 and the database); uploads that
+    old still "verifying" have their verification queued again. Returns
     {"rows": n, "orphans": n}. Does nothing (zeros) when storage is not S3."""
     if not is_s3():
         return {"rows": 0, "orphans": 0}
@@ -439,6 +513,10 @@ def direct_uploads_abort_stale(*, older_than_hours: float | None = None) -> dict
     for upload in stale.iterator():
         direct_upload_abort(upload=upload)
         rows += 1
+    # A completion whose verification task was lost (a worker died): queue it again.
+    stuck = DirectUpload.objects.filter(status=DirectUpload.Status.VERIFYING, created_at__lt=cutoff)
+    for upload_id in stuck.values_list("pk", flat=True):
+        _enqueue_verify(upload_id)
     client = s3_client()
     bucket = default_storage.bucket_name
     known = set(

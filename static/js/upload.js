@@ -344,6 +344,31 @@
     });
   }
 
+  // After "complete": a worker checks the file's content; follow the upload until it has
+  // become a video (then follow the video) or was refused (then say why).
+  function waitVerified(item) {
+    var upload = item.direct;
+    if (!upload) return;
+    return request("GET", upload.url, null, false).then(function (xhr) {
+      var state = xhr.status === 200 && parseJson(xhr);
+      if (!state || state.status === "verifying") {
+        window.setTimeout(function () { waitVerified(item); }, state ? POLL_MS : POLL_MS * 3);
+        return;
+      }
+      if (state.status === "completed") {
+        upload.status = "completed";
+        return request("GET", videoApiUrl.replace(/\/0\/$/, "/" + state.video_id + "/"), null, false)
+          .then(function (v) {
+            var video = v.status === 200 && parseJson(v);
+            finished(item, video || { id: state.video_id, status: "pending" });
+          });
+      }
+      item.direct = null; // refused: the next try starts afresh
+      setState(item, "error", "Failed", 0);
+      showError(item, state.error || "The file could not be used. Upload it again.");
+    });
+  }
+
   function sendDirect(item) {
     item.partXhrs = [];
     showError(item, "");
@@ -363,6 +388,7 @@
       var form = new FormData();
       if (item.captions) form.append("captions", item.captions, item.captions.name);
       return request("POST", item.direct.complete_url, form, false).then(function (xhr) {
+        if (xhr.status === 202) return waitVerified(item); // a worker probes the file
         var video = xhr.status === 201 && parseJson(xhr);
         if (video) {
           item.direct.status = "completed";
