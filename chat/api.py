@@ -12,21 +12,20 @@ methods, X-CSRFToken header) or HTTP Basic, through DRF's authenticators even in
 plain views. Errors: {"error", "code", "fields"} (chronos.api): 400 bad input, 401 signed
 out, 403 CSRF, 404 for anything not the user's, 503 on a provider outage.
 
-POST /api/v1/chat is an async view returning an async iterator: under ASGI the event loop
-relays the events while the DB and provider work of the question runs in the request's own
-thread-sensitive executor thread (Django gives each request one), so a stream is served
-without blocking the server's loop and is never buffered. The export view is a plain Django
-view because DRF reserves the `format` query parameter for content negotiation.
+POST /api/v1/chat is an async view returning an async iterator (chat.streaming.relay: the
+DB and provider work runs in the request's own thread, the loop only relays events). The
+export view is a plain Django view because DRF reserves the `format` query parameter for
+content negotiation.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 from asgiref.sync import sync_to_async
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.decorators import api_view
@@ -46,6 +45,7 @@ from chat.services import (
     session_export,
     session_rename,
 )
+from chat.streaming import relay, sse_event, sse_response
 from chronos.api import error_json
 from chronos.errors import DomainError
 from creators.selectors import creator_for_api
@@ -55,49 +55,23 @@ logger = logging.getLogger(__name__)
 # The challenge a 401 carries (DRF's BasicAuthentication.authenticate_header).
 BASIC_CHALLENGE = 'Basic realm="api"'
 
-_END = object()
-
-
-def _next_event(events: Iterator[dict]):
-    try:
-        return next(events)
-    except StopIteration:
-        return _END
-
 
 def _in_thread(fn, *args, **kwargs):
-    """Run blocking DB/provider work off the event loop. Django's ASGI handler gives each
-    request its own thread-sensitive executor thread, so questions run in parallel and one
-    request's work always happens in the same thread (one DB connection)."""
+    """Run blocking DB/provider work in the request's thread-sensitive executor thread."""
     return sync_to_async(fn)(*args, **kwargs)
 
 
-async def _events_in_thread(events: Iterator[dict]) -> AsyncIterator[dict]:
-    """Relay a sync event generator to the event loop, one event per hop to the request's
-    thread. A client that goes away closes the generator (no further provider reads)."""
-    try:
-        while True:
-            try:
-                item = await sync_to_async(_next_event)(events)
-            except Exception:
-                logger.exception("chat stream failed")
-                yield {"event": "error", "message": "Something went wrong; please try again."}
-                return
-            if item is _END:
-                return
-            yield item
-    finally:
-        await sync_to_async(events.close)()  # type: ignore[attr-defined]
-
-
 def sse_format(event: dict) -> bytes:
-    """One server-sent event: `event: <name>\\ndata: <json>\\n\\n` (the name is also kept
+    """One server-sent event: `event: <name>\ndata: <json>\n\n` (the name is also kept
     inside the JSON)."""
-    return f"event: {event['event']}\ndata: {json.dumps(event, default=str)}\n\n".encode()
+    return sse_event(event["event"], json.dumps(event, default=str))
 
 
-async def _sse(events: Iterator[dict]) -> AsyncIterator[bytes]:
-    async for event in _events_in_thread(events):
+_STREAM_ERROR = sse_format({"event": "error", "message": "Something went wrong; please try again."})
+
+
+def _sse(events: Iterator[dict]) -> Iterator[bytes]:
+    for event in events:
         yield sse_format(event)
 
 
@@ -200,10 +174,7 @@ async def chat_endpoint(request):
         stream = args.pop("stream")
         if stream:
             events = await _in_thread(chat_ask_stream, user=user, creator=creator, **args)
-            response = StreamingHttpResponse(_sse(events), content_type="text/event-stream")
-            response["Cache-Control"] = "no-cache"
-            response["X-Accel-Buffering"] = "no"
-            return response
+            return sse_response(relay(_sse(events), on_error=_STREAM_ERROR))
         result = await _in_thread(chat_ask, user=user, creator=creator, **args)
     except Exception as exc:
         return _error(exc)

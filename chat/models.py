@@ -53,11 +53,18 @@ class ChatMessage(models.Model):
 
     citations: [{video_id, video_title, start, end, quote, score}] (seconds, floats).
     cost_usd: Decimal USD from billing.prices.chat_cost; latency_ms: wall time to answer.
+    status: an assistant turn is saved "pending" with the question (chat.services.ask
+    chat_question_save), "answering" while one stream produces it, "done" once answered.
     """
 
     class Role(models.TextChoices):
         USER = "user", "User"
         ASSISTANT = "assistant", "Assistant"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ANSWERING = "answering", "Answering"
+        DONE = "done", "Done"
 
     creator = models.ForeignKey("creators.Creator", on_delete=models.CASCADE, related_name="+")
     session = models.ForeignKey(ChatSession, on_delete=models.CASCADE, related_name="messages")
@@ -77,6 +84,7 @@ class ChatMessage(models.Model):
         "videos.Video", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     video_position = models.FloatField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DONE)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -46,9 +46,53 @@ def session_get(*, user: User, creator: Creator, session_id: int) -> ChatSession
     return session
 
 
-def messages_for_session(*, session: ChatSession) -> QuerySet[ChatMessage]:
+def messages_for_session(
+    *, session: ChatSession, include_pending: bool = False
+) -> QuerySet[ChatMessage]:
     """The session's messages in order (oldest first). The caller got `session` from
-    session_get, which already checked ownership."""
-    return ChatMessage.objects.filter(session=session, creator_id=session.creator_id).order_by(
-        "created_at", "id"
+    session_get, which already checked ownership. Answers not yet written (status pending
+    or answering) are left out unless include_pending (the chat page shows them as a
+    placeholder that reconnects to their stream)."""
+    qs = ChatMessage.objects.filter(session=session, creator_id=session.creator_id)
+    if not include_pending:
+        qs = qs.filter(status=ChatMessage.Status.DONE)
+    return qs.order_by("created_at", "id")
+
+
+def answer_turn_get(
+    *, user: User, creator: Creator, message_id: int, session_id: int | None = None
+) -> ChatMessage:
+    """The assistant turn `message_id` (any status) of one of the user's own sessions with
+    `creator` (and of session `session_id` when given), with its session; NotFound
+    otherwise."""
+    try:
+        pk = int(message_id)
+    except (TypeError, ValueError):
+        raise NotFound("No such answer.") from None
+    qs = ChatMessage.objects.select_related("session").filter(
+        pk=pk,
+        creator=creator,
+        role=ChatMessage.Role.ASSISTANT,
+        session__user=user,
+        session__creator=creator,
+    )
+    if session_id is not None:
+        qs = qs.filter(session_id=session_id)
+    turn = qs.first()
+    if turn is None:
+        raise NotFound("No such answer.")
+    return turn
+
+
+def answer_question_get(*, answer: ChatMessage) -> ChatMessage | None:
+    """The question an assistant turn answers: the user's last message before it."""
+    return (
+        ChatMessage.objects.filter(
+            session_id=answer.session_id,
+            creator_id=answer.creator_id,
+            role=ChatMessage.Role.USER,
+            id__lt=answer.pk,
+        )
+        .order_by("id")
+        .last()
     )

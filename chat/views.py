@@ -1,4 +1,6 @@
-"""The student's chat page: /learn/<handle>/ (HTML; the answers stream from /api/v1/chat).
+"""The student's chat page: /learn/<handle>/chat/ (HTML + htmx). A question is a form POST
+(chat:ask): htmx gets the question's bubble and a pending answer back, which connects to
+chat:stream with htmx's SSE extension; without JS the POST answers in full and redirects.
 
 Views are thin: access goes through creators.selectors.creator_get_learnable (404 for a
 creator the user may not study) and chat.selectors (a session that is not the user's own is
@@ -8,22 +10,26 @@ templates/chat/chat.html (django-template-partials).
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from asgiref.sync import sync_to_async
 from django.contrib import messages as django_messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.html import escape
 from django.utils.http import content_disposition_header
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from billing.services.allowances import question_allowance_status
-from chat import answerers, formatting, selectors, services
-from chat.answerers import NOT_COVERED
-from chronos.errors import DomainError
+from chat import answerers, selectors, services
+from chat.presenters import message_view, refusal_views
+from chat.streaming import relay, sse_event, sse_response
+from chronos.errors import DomainError, NotFound
 from creators.selectors import creator_get_learnable
 from videos.selectors import library_state, recent_ready_titles
 
@@ -44,43 +50,6 @@ def _sessions(*, request: HttpRequest, creator: Creator, query: str = "") -> lis
     )
 
 
-def _citation_view(citation: dict[str, Any]) -> dict[str, Any]:
-    """A stored citation dict completed with what the page needs (label, stream URL)."""
-    out = dict(citation)
-    start = float(out.get("start") or 0)
-    out["start"] = start
-    out.setdefault("start_label", formatting.format_timestamp(start))
-    if not out.get("stream_url") and out.get("video_id"):
-        try:
-            out["stream_url"] = reverse("videos:stream", kwargs={"pk": out["video_id"]})
-        except NoReverseMatch:
-            out["stream_url"] = ""
-    return out
-
-
-def _message_view(message: Any) -> dict[str, Any]:
-    """What the template shows for one stored ChatMessage (assistant HTML is sanitised)."""
-    is_assistant = message.role == "assistant"
-    citations = [_citation_view(c) for c in (message.citations or [])] if is_assistant else []
-    html = ""
-    if is_assistant:
-        html = getattr(message, "answer_html", "") or formatting.markdown_to_safe_html(
-            message.content
-        )
-    return {
-        "pk": message.pk,
-        "role": message.role,
-        "content": message.content,
-        "html": html,
-        "covered": bool(getattr(message, "covered", True)),
-        # The "not covered" bubble has its own heading; repeat the answer only if it says more.
-        "says_more": (message.content or "").strip() != NOT_COVERED,
-        "citations": citations,
-        "citations_json": json.dumps(citations),
-        "created_at": message.created_at,
-    }
-
-
 def _starter_questions(*, creator: Creator) -> list[str]:
     """Questions offered on an empty chat, one per ready video (newest three), built from
     titles: retrieval matches a title's words, so these always find an answer (a generic
@@ -95,7 +64,10 @@ def _chat_page(request: HttpRequest, *, creator: Creator, session: Any = None) -
     library_ready = library["ready"]
     # Not "messages": base.html shows django.contrib.messages under that name.
     chat_messages = (
-        [_message_view(m) for m in selectors.messages_for_session(session=session)]
+        [
+            message_view(message=m, handle=creator.handle)
+            for m in selectors.messages_for_session(session=session, include_pending=True)
+        ]
         if session is not None
         else []
     )
@@ -234,3 +206,117 @@ def export(request: HttpRequest, handle: str, session_id: int) -> HttpResponse:
     filename = f"{slugify(session.title or '') or 'conversation'}-{session.pk}.{extension}"
     response["Content-Disposition"] = content_disposition_header(True, filename)
     return response
+
+
+def _session_chrome(request: HttpRequest, *, creator: Creator, session: Any) -> dict[str, Any]:
+    """Context of chat/partials/session_oob.html (title, export, list, questions left)."""
+    return {
+        "creator": creator,
+        "session": session,
+        "sessions": _sessions(request=request, creator=creator),
+        "current_id": session.pk,
+        "question_allowance": question_allowance_status(creator=creator, user=request.user),
+    }
+
+
+@login_required
+@require_POST
+def ask(request: HttpRequest, handle: str) -> HttpResponse:
+    """POST message (or a starter question), session_id?: save the question and its pending
+    answer. htmx: chat/partials/exchange.html (the question + the pending answer, which
+    streams itself in, + the session's chrome out of band); a refused question (bad input,
+    allowance used up) comes back as a bubble that returns it to the composer. Without JS:
+    answered in full, then a redirect to the session."""
+    creator = creator_get_learnable(user=request.user, handle=handle)
+    question = request.POST.get("message", "").strip() or request.POST.get("starter", "")
+    try:
+        pending = services.chat_question_save(
+            user=request.user,
+            creator=creator,
+            message=question,
+            session_id=request.POST.get("session_id") or None,
+        )
+    except NotFound:
+        raise
+    except DomainError as exc:
+        if request.htmx:
+            views = refusal_views(question=question, error=exc)
+            return render(request, "chat/partials/exchange.html", {"chat_messages": views})
+        django_messages.error(request, exc.message)
+        return redirect(request.POST.get("next") or reverse("chat:home", args=[creator.handle]))
+    session = pending.session
+    session_url = reverse("chat:session", args=[creator.handle, session.pk])
+    if not request.htmx:
+        for event in services.chat_answer_stream(
+            user=request.user, creator=creator, message_id=pending.answer.pk
+        ):
+            if event["event"] == "error":
+                django_messages.error(request, event["message"])
+        return redirect(session_url)
+    context = _session_chrome(request, creator=creator, session=session)
+    context["new_session"] = pending.new_session
+    context["chat_messages"] = [
+        message_view(message=m, handle=creator.handle) for m in (pending.question, pending.answer)
+    ]
+    response = render(request, "chat/partials/exchange.html", context)
+    if pending.new_session:
+        response["HX-Replace-Url"] = session_url
+    return response
+
+
+def _answer_html_events(
+    request: HttpRequest, *, creator: Creator, answer: Any, events: Iterator[dict]
+) -> Iterator[bytes]:
+    """The service's events as htmx SSE events: "delta" (escaped text, appended to the
+    pending bubble), then "done" (the final message from chat/partials/message.html plus
+    the session's chrome out of band; an error bubble when the answer failed)."""
+    for event in events:
+        if event["event"] == "delta":
+            yield sse_event("delta", escape(event["text"]))
+        elif event["event"] == "done":
+            session = selectors.session_get(
+                user=request.user, creator=creator, session_id=answer.session_id
+            )
+            answer.refresh_from_db()
+            html = render_to_string(
+                "chat/partials/message.html",
+                {"m": message_view(message=answer, handle=creator.handle)},
+                request,
+            ) + render_to_string(
+                "chat/partials/session_oob.html",
+                _session_chrome(request, creator=creator, session=session),
+                request,
+            )
+            yield sse_event("done", html)
+        elif event["event"] == "error":
+            yield _error_event(request, answer=answer, message=event["message"])
+
+
+def _error_event(request: HttpRequest, *, answer: Any, message: str) -> bytes:
+    question = selectors.answer_question_get(answer=answer)
+    view = refusal_views(question="", error=message)[0]
+    view["retry"] = question.content if question else ""
+    return sse_event("done", render_to_string("chat/partials/message.html", {"m": view}, request))
+
+
+def _stream_start(request: HttpRequest, handle: str, session_id: int, message_id: int):
+    creator = creator_get_learnable(user=request.user, handle=handle)
+    answer = selectors.answer_turn_get(
+        user=request.user, creator=creator, message_id=message_id, session_id=session_id
+    )
+    events = services.chat_answer_stream(
+        user=request.user, creator=creator, message_id=answer.pk, session_id=session_id
+    )
+    error = _error_event(request, answer=answer, message="The answer stream broke off.")
+    return _answer_html_events(request, creator=creator, answer=answer, events=events), error
+
+
+@login_required
+@require_GET
+async def stream(request: HttpRequest, handle: str, session_id: int, message_id: int):
+    """text/event-stream of one pending answer, for htmx's SSE extension (see
+    _answer_html_events). Reconnect-safe (chat.services.reply); 404 for a turn that is not
+    the user's own."""
+    await request.auser()
+    chunks, error = await sync_to_async(_stream_start)(request, handle, session_id, message_id)
+    return sse_response(relay(chunks, on_error=error))

@@ -132,47 +132,30 @@ def signed_in_page(browser, server, user, *, width, height, mobile=False):
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("console", lambda m: m.type == "error" and errors.append(m.text))
-    # Record whether the typing indicator and streamed text appeared before the final HTML.
+    # Record whether the typing indicator and streamed text appeared before the final HTML,
+    # and the SSE event names htmx's extension received, in arrival order (so the streaming
+    # check does not depend on how the browser batches DOM updates).
     page.add_init_script(
         """
-        window.__chat = {typing: false, deltaText: false};
+        window.__chat = {typing: false, deltaText: false, events: []};
         new MutationObserver(() => {
           if (document.querySelector('.msg-assistant .typing')) window.__chat.typing = true;
-          const s = document.querySelector('.msg-assistant.is-streaming .msg-bubble');
-          if (s && !s.querySelector('.typing') && s.textContent.trim()) {
-            window.__chat.deltaText = true;
-          }
+          const s = document.querySelector('.msg-assistant.is-streaming .msg-stream');
+          if (s && s.textContent.trim()) window.__chat.deltaText = true;
         }).observe(document, {childList: true, subtree: true, characterData: true});
-        // What the wire carried: SSE event names in arrival order (a tee of the body), so
-        // the streaming check does not depend on how the browser batches DOM updates.
-        window.__chat.events = [];
-        const realFetch = window.fetch;
-        window.fetch = async (...args) => {
-          const response = await realFetch(...args);
-          if (String(args[0]).includes('/api/v1/chat') && response.body) {
-            const reader = response.clone().body.getReader();
-            const decoder = new TextDecoder();
-            (async () => {
-              for (;;) {
-                const {done, value} = await reader.read();
-                if (done) break;
-                for (const m of decoder.decode(value, {stream: true}).matchAll(/^event: (\w+)/gm)) {
-                  window.__chat.events.push(m[1]);
-                }
-              }
-            })();
-          }
-          return response;
-        };
+        document.addEventListener('htmx:sseBeforeMessage', (e) => {
+          window.__chat.events.push(e.detail.type);
+        });
         """
     )
     return page, errors
 
 
 def ask(page, question):
+    before = page.locator(".msg-assistant").count()
     page.fill("#chat-input", question)
     page.press("#chat-input", "Enter")
-    page.wait_for_selector(".msg-assistant:not(.is-streaming) >> nth=-1", timeout=30_000)
+    page.wait_for_selector(f".msg-assistant:not(.is-streaming) >> nth={before}", timeout=30_000)
     page.wait_for_function("!document.querySelector('#chat-input').disabled")
 
 

@@ -1,7 +1,8 @@
 """Chat writes: ask (blocking or streamed), rename, delete, export.
 
 Modules: answer (one question in a scope, no session: validation, cache, retrieval,
-answerer, ledger), ask (the session flow the UI, REST and CLI build on), sessions (rename,
+answerer, ledger), ask (save the question + its pending answer; the one-call flow REST and
+the CLI use), reply (stream the pending answer, reconnect-safe), sessions (rename,
 delete), export (Markdown/JSON download). The names below are the package's public surface;
 signatures are the contract the chat UI and the REST API build on.
 """
@@ -18,8 +19,15 @@ from chat.services.answer import (
     ledger_record,
     question_answer,
 )
-from chat.services.ask import ChatResult, chat_ask, chat_ask_stream
+from chat.services.ask import (
+    ChatResult,
+    PendingAnswer,
+    chat_ask,
+    chat_ask_stream,
+    chat_question_save,
+)
 from chat.services.export import session_export
+from chat.services.reply import chat_answer_stream
 from chat.services.sessions import (
     TITLE_MAX_LENGTH,
     session_delete,
@@ -36,9 +44,12 @@ __all__ = [
     "Answer",
     "ChatResult",
     "EmptyLibraryError",
+    "PendingAnswer",
     "answer_stream",
+    "chat_answer_stream",
     "chat_ask",
     "chat_ask_stream",
+    "chat_question_save",
     "chat_scope",
     "ledger_record",
     "question_answer",

@@ -1,0 +1,238 @@
+"""Streaming the pending answer: the second half of a question (chat.services.ask saves
+the question and its pending answer). Reconnect-safe: each turn is claimed under a row lock
+(pending -> answering -> done), so a stream that reconnects gets the finished answer, waits
+for the stream already answering, or takes over a turn whose answerer died."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from billing.models import UsageLedgerEntry
+from billing.prices import chat_cost
+from chat import answerers as answerers_mod
+from chat.answerers import AnswererError, AnswerUsage
+from chat.formatting import markdown_to_safe_html
+from chat.models import ChatMessage, ChatSession
+from chat.selectors import answer_question_get, answer_turn_get, messages_for_session
+from chat.services.answer import Answer, answer_stream, chat_scope, ledger_record
+from chronos.errors import DomainError
+from creators.models import Creator, User
+
+logger = logging.getLogger(__name__)
+
+# An "answering" turn older than this (seconds since the question) is taken over by the
+# next stream that asks for it: the process that was answering it has died.
+STALE_ANSWER_SECONDS = 300
+# How long a second stream of the same turn waits for the first one to finish (seconds).
+ANSWER_WAIT_SECONDS = 180
+# Gone: the turn was deleted (with its session) or failed before this stream saw it.
+ANSWER_GONE = "This answer is no longer available. Please ask again."
+
+
+def chat_answer_stream(
+    *, user: User, creator: Creator, message_id: int, session_id: int | None = None
+) -> Iterator[dict[str, Any]]:
+    """Answer the pending assistant turn `message_id` (saved by chat_question_save),
+    yielding {"event": "delta", "text"}*, {"event": "citations", "citations": [...]},
+    then {"event": "done", "message_id", "answer", "answer_html", "covered", "usage",
+    "title"} or {"event": "error", "message"} (provider outage: the question is kept, the
+    pending turn is deleted).
+
+    Reconnect-safe: a turn already answered yields its "done" at once; a turn another
+    stream is answering is waited for (ANSWER_WAIT_SECONDS), or taken over once stale
+    (STALE_ANSWER_SECONDS); a stream closed mid-answer puts the turn back to pending.
+    The first answer of a session titles it with a paid answerer. Raises NotFound
+    (eagerly, before any event) for a turn not the user's own (or not in session_id)."""
+    answer = answer_turn_get(
+        user=user, creator=creator, message_id=message_id, session_id=session_id
+    )
+    return answer_events(user=user, creator=creator, answer=answer)
+
+
+def _claim(answer: ChatMessage) -> ChatMessage | bool | None:
+    """Lock the turn: the done row (nothing to answer), True once this stream owns it,
+    False while another stream answers it, None when it is gone."""
+    with transaction.atomic():
+        row = ChatMessage.objects.select_for_update().filter(pk=answer.pk).first()
+        if row is None or row.status == ChatMessage.Status.DONE:
+            return row
+        stale = row.created_at < timezone.now() - timedelta(seconds=STALE_ANSWER_SECONDS)
+        if row.status == ChatMessage.Status.PENDING or stale:
+            row.status = ChatMessage.Status.ANSWERING
+            row.save(update_fields=["status"])
+            return True
+    return False
+
+
+def _done_event(msg: ChatMessage, title: str) -> dict[str, Any]:
+    return {
+        "event": "done",
+        "message_id": msg.pk,
+        "answer": msg.content,
+        "answer_html": markdown_to_safe_html(msg.content),
+        "covered": msg.covered,
+        "usage": {
+            "model": msg.model,
+            "input_tokens": msg.input_tokens,
+            "output_tokens": msg.output_tokens,
+            "cost_usd": str(msg.cost_usd),
+            "latency_ms": msg.latency_ms,
+            "cached": msg.cached,
+        },
+        "title": title,
+    }
+
+
+def answer_events(*, user: User, creator: Creator, answer: ChatMessage) -> Iterator[dict[str, Any]]:
+    """The events of chat_answer_stream for a turn already fetched (chat_ask_stream's)."""
+    session = answer.session
+    deadline = time.monotonic() + ANSWER_WAIT_SECONDS
+    while (claimed := _claim(answer)) is False and time.monotonic() < deadline:
+        time.sleep(0.5)
+    if claimed is None or claimed is False:
+        yield {"event": "error", "message": ANSWER_GONE}
+        return
+    if isinstance(claimed, ChatMessage):
+        yield _done_event(claimed, session.title)
+        return
+    finished = False
+    try:
+        question = answer_question_get(answer=answer)
+        assert question is not None
+        new_session = not ChatMessage.objects.filter(session=session, id__lt=question.pk).exists()
+        answerer = answerers_mod.get_answerer()
+        scope = chat_scope(
+            creator=creator,
+            course_id=session.course_id,
+            video_ids=session.video_ids or None,
+            user=user,
+        )
+        final: Answer | None = None
+        for event in answer_stream(
+            creator=creator,
+            scope=scope,
+            question=question.content,
+            history=_history(session, before=question.pk),
+            answerer=answerer,
+            cited_video_ids=_last_cited_videos(session, before=question.pk),
+            video_id=question.video_id,
+            position=question.video_position,
+        ):
+            if event["event"] == "answer":
+                final = event["answer"]
+            else:
+                yield event
+        assert final is not None
+    except Exception as exc:
+        finished = True
+        answer.delete()
+        if isinstance(exc, AnswererError | DomainError):
+            yield {"event": "error", "message": str(exc)}
+        else:
+            logger.exception("chat answer failed (session %s)", session.pk)
+            yield {"event": "error", "message": answerers_mod.PROVIDER_ERROR}
+        return
+    finally:
+        if not finished:  # closed mid-answer (the client went away): answer it next time
+            ChatMessage.objects.filter(pk=answer.pk, status=ChatMessage.Status.ANSWERING).update(
+                status=ChatMessage.Status.PENDING
+            )
+    finished = True
+    answer.content = final.answer
+    answer.citations = final.citations
+    answer.covered = final.covered
+    answer.model = final.model
+    answer.input_tokens = final.input_tokens
+    answer.output_tokens = final.output_tokens
+    answer.cost_usd = final.cost_usd
+    answer.latency_ms = final.latency_ms
+    answer.cached = final.cached
+    answer.status = ChatMessage.Status.DONE
+    answer.save(
+        update_fields=[
+            "content",
+            "citations",
+            "covered",
+            "model",
+            "input_tokens",
+            "output_tokens",
+            "cost_usd",
+            "latency_ms",
+            "cached",
+            "status",
+        ]
+    )
+    if final.paid and not final.cached:
+        ledger_record(
+            creator=creator,
+            answer_usage=AnswerUsage(
+                final.provider, final.model, final.input_tokens, final.output_tokens, True
+            ),
+            cost=final.cost_usd,
+            subject=f"chat_message:{answer.pk}",
+            user=user,
+            course_id=scope.course_id,
+            video_id=question.video_id,
+        )
+    title = session.title
+    if new_session and getattr(answerer, "paid", False):
+        title = _llm_title(answerer, creator, session, question.content, user=user)
+    session.save(update_fields=["updated_at"])
+    yield _done_event(answer, title)
+
+
+def _llm_title(answerer, creator: Creator, session: ChatSession, text: str, *, user: User) -> str:
+    try:
+        title, usage = answerer.title(text)
+    except Exception:
+        logger.exception("session title generation failed")
+        return session.title
+    if usage is not None:
+        ledger_record(
+            creator=creator,
+            answer_usage=usage,
+            cost=chat_cost(usage.model, usage.input_tokens, usage.output_tokens),
+            subject=f"chat_session:{session.pk}",
+            operation=UsageLedgerEntry.Operation.TITLE,
+            user=user,
+            course_id=session.course_id,
+        )
+    if title and title != session.title:
+        session.title = title[:200]
+        session.save(update_fields=["title", "updated_at"])
+    return session.title
+
+
+def _last_cited_videos(session: ChatSession, *, before: int) -> list[int]:
+    """The video ids cited by the session's last answer before message `before`, in
+    citation order."""
+    last = (
+        messages_for_session(session=session)
+        .filter(role=ChatMessage.Role.ASSISTANT, id__lt=before)
+        .order_by("-created_at", "-id")
+        .only("citations")
+        .first()
+    )
+    ids = [c.get("video_id") for c in (last.citations if last else []) if c.get("video_id")]
+    return list(dict.fromkeys(ids))
+
+
+def _history(session: ChatSession, *, before: int) -> list[tuple[str, str]]:
+    """(question, answer) pairs of the session before message `before`, oldest first (the
+    prompt takes the last 5)."""
+    pairs: list[tuple[str, str]] = []
+    pending: str | None = None
+    for m in messages_for_session(session=session).filter(id__lt=before).only("role", "content"):
+        if m.role == ChatMessage.Role.USER:
+            pending = m.content
+        elif pending is not None:
+            pairs.append((pending, m.content))
+            pending = None
+    return pairs
