@@ -47,6 +47,7 @@ def ask_url(creator) -> str:
 
 def events(response) -> list[tuple[str, str]]:
     """(name, data) of each server-sent event of a streamed response."""
+
     async def collect():
         return [chunk async for chunk in response.streaming_content]
 
