@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Count, Max, Q, Sum
+from django.db.models import Count, Max, Min, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -43,6 +43,10 @@ from creators.models import Creator
 # Re-read this many seconds before each watermark: a row stamped before the watermark but
 # committed after the previous run is still picked up (ingest transactions are short).
 OVERLAP_SECONDS = 120
+# Chat answers saved but not yet written (chat.models.ChatMessage.Status), and how long one
+# may hold back the questions watermark (seconds).
+IN_FLIGHT = ("pending", "answering")
+IN_FLIGHT_SECONDS = 600
 # Two segments belong to one run when the second starts within this many seconds of the
 # first's end (players report heartbeats with sub-second jitter).
 RUN_TOLERANCE_SECONDS = 1.0
@@ -242,6 +246,7 @@ def questions_refold(*, creator: Creator, chat_session_ids: Iterable[int]) -> se
         )
         msgs = list(
             ChatMessage.objects.filter(creator=creator, session_id__in=batch)
+            .exclude(role="assistant", status__in=IN_FLIGHT)  # not answered yet
             .order_by("session_id", "created_at", "id")
             .values(*_message_fields())
         )
@@ -454,6 +459,14 @@ def rollup_update(*, creator: Creator) -> dict[str, int]:
         ChatMessage.objects.filter(creator=creator), "created_at", state.questions_through
     )
     q_mark = messages.aggregate(m=Max("created_at"))["m"]
+    # An answer still streaming (chat.services.reply) is folded once it is written: the mark
+    # stays before it (abandoned ones older than IN_FLIGHT_SECONDS no longer hold it).
+    recent = timezone.now() - timedelta(seconds=IN_FLIGHT_SECONDS)
+    in_flight = messages.filter(
+        role="assistant", status__in=IN_FLIGHT, created_at__gte=recent
+    ).aggregate(m=Min("created_at"))["m"]
+    if in_flight is not None and q_mark is not None:
+        q_mark = min(q_mark, in_flight - timedelta(microseconds=1))
     chat_ids = list(messages.order_by().values_list("session_id", flat=True).distinct())
 
     pairs = sessions_refold(creator=creator, session_ids=session_ids)
