@@ -7,6 +7,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# pytest-xdist workers for `make test` (each starts its own embedded PostgreSQL).
+TEST_WORKERS ?= 2
 
 .PHONY: run test install system-deps lint typecheck format bench clean
 
@@ -34,7 +36,7 @@ run: install
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} HOST=$(HOST) PORT=$(PORT) PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m chronos.supervise web worker whop
 
 test: install system-deps lint
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # ruff (incl. DTZ) and the import-linter layer contracts (config: pyproject.toml): seconds,
 # so `make test` (what CI runs) runs them first.

@@ -8,6 +8,25 @@ from tests.factories import CreatorFactory, MembershipFactory, UserFactory
 
 DATA = Path(__file__).parent / "data"
 
+# The longest modules, longest first (measured with --durations). `make test` hands whole
+# modules to pytest-xdist workers (--dist loadfile) in collection order, so a long module
+# collected last would keep one core busy alone at the end.
+LONGEST_MODULES = (
+    "test_qa_set.py",
+    "test_input_hardening.py",
+    "test_tenant_isolation.py",
+    "test_transcribe_local.py",
+    "test_chat_api.py",
+    "test_admin.py",
+    "test_courses_browser.py",
+    "test_ingest_cli.py",
+)
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(LONGEST_MODULES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: order kept
+
 
 @pytest.fixture
 def data_dir() -> Path:

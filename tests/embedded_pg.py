@@ -1,5 +1,5 @@
 """pytest plugin (loaded with -p before Django's settings): one embedded PostgreSQL per test
-session, in a temporary directory that is deleted when the session ends.
+session (per worker under pytest-xdist), in a temporary directory deleted when it ends.
 
 It only sets environment variables; chronos.settings starts the server (chronos.embedded_db)
 exactly as it does for `make run`, so tests run on the same code path. A DATABASE_URL set
@@ -13,6 +13,8 @@ if not os.environ.get("DATABASE_URL"):
     # Short path: PostgreSQL's Unix socket lives in the data directory (~100 char limit).
     os.environ["CHRONOS_DATA_DIR"] = tempfile.mkdtemp(prefix="chronos-test-", dir="/tmp")
     os.environ["CHRONOS_EMBEDDED_DB_CLEANUP"] = "delete"
+    # Each pytest-xdist worker starts its own server: never inherit the controller's URL.
+    os.environ.pop("CHRONOS_EMBEDDED_DB_URL", None)
 else:
     os.environ.setdefault("CHRONOS_DATA_DIR", tempfile.mkdtemp(prefix="chronos-test-"))
 os.environ["CHRONOS_TESTING"] = "1"
