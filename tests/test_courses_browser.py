@@ -158,3 +158,77 @@ def test_student_plays_a_lesson_resumes_and_unlocks_the_next(school, live_server
         _shoot(mobile, f"{name}-375")
         assert mobile.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), name
     assert not errors and not mobile_errors, errors + mobile_errors
+
+
+def test_upload_from_the_picker_becomes_a_lesson_and_deleting_warns(
+    transactional_db,
+    live_server,
+    browser,  # noqa: F811
+    data_dir,
+    settings,
+):
+    """ "Upload new video" in the builder's picker opens the upload flow, which hands each
+    accepted upload to the module as a lesson; deleting a video that lessons use lists
+    them in the confirm dialog (library list), and after the delete the builder marks the
+    lesson "video removed"."""
+    from courses.models import Lesson
+    from tests.factories import CreatorFactory
+    from tests.test_video_browser import MP4, VTT, _as_buffer
+    from videos.models import Video
+
+    settings.CHRONOS_EMBEDDER = "none"
+    creator = CreatorFactory(handle="faraday", company_name="Royal Institution")
+    course, lessons = make_course(creator, modules=(("Flames", 1),))
+    module = lessons[0].module
+    page, errors = signed_in_page(browser, live_server, creator.owner)
+    builder = f"{live_server.url}/studio/{creator.handle}/courses/{course.pk}/"
+    page.goto(builder)
+    page.locator(".builder-add .btn").first.click()
+    page.get_by_role("link", name="Upload new video").click()
+    page.wait_for_selector(".vid-handoff")
+    assert "becomes a lesson" in page.locator(".vid-handoff").inner_text()
+    page.set_input_files(
+        "#picker",
+        [_as_buffer(data_dir / MP4, "video/mp4"), _as_buffer(data_dir / VTT, "text/vtt")],
+    )
+    page.locator(".vid-item-title").fill("Lecture II, uploaded from the course")
+    page.click("#start-upload")
+    page.wait_for_selector(".vid-handoff-state", timeout=180_000)
+    assert page.locator(".vid-handoff-state").inner_text() == "Added to the course as a lesson"
+    page.screenshot(path=str(SHOTS / "courses-upload-handoff-1440.png"), full_page=True)
+    added = Lesson.objects.get(module=module, video__title="Lecture II, uploaded from the course")
+    assert added.creator_id == creator.pk
+    page.get_by_role("link", name="Back to the course").click()
+    page.wait_for_selector(f'[data-lesson-id="{added.pk}"]')
+
+    # Delete the first lesson's video from the library list: the dialog lists the lesson.
+    dialogs: list[str] = []
+
+    def answer(dialog, accept):
+        dialogs.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    page.goto(f"{live_server.url}/studio/{creator.handle}/videos/")
+    row = page.locator(f"#video-{lessons[0].video_id}")
+    page.once("dialog", lambda d: answer(d, False))
+    row.get_by_role("button", name="Delete").click()
+    page.wait_for_function("true")
+    page.wait_for_timeout(500)
+    assert dialogs and "Used in 1 lesson" in dialogs[0], dialogs
+    assert "Candles" in dialogs[0] and lessons[0].title in dialogs[0]
+    assert Video.objects.filter(pk=lessons[0].video_id).exists()  # dismissed: kept
+    page.once("dialog", lambda d: answer(d, True))
+    with page.expect_navigation():
+        row.get_by_role("button", name="Delete").click()
+    assert not Video.objects.filter(pk=lessons[0].video_id).exists()
+    page.goto(builder)
+    assert "Video removed" in page.locator(f'[data-lesson-id="{lessons[0].pk}"]').inner_text()
+    mobile, mobile_errors = signed_in_page(browser, live_server, creator.owner, "375")
+    mobile.goto(
+        f"{live_server.url}/studio/{creator.handle}/videos/upload/"
+        f"?then=/studio/{creator.handle}/courses/{course.pk}/modules/{module.pk}/lessons/"
+        f"&back=/studio/{creator.handle}/courses/{course.pk}/"
+    )
+    mobile.screenshot(path=str(SHOTS / "courses-upload-handoff-375.png"), full_page=True)
+    assert mobile.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert not errors and not mobile_errors, errors + mobile_errors

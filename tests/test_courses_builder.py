@@ -155,3 +155,39 @@ def test_students_cannot_open_the_builder(student_client, creator):
     course, _ = make_course(creator)
     assert student_client.get(u("studio", creator)).status_code == 404
     assert student_client.get(u("builder", creator, pk=course.pk)).status_code == 404
+
+
+def test_upload_page_hands_off_only_to_a_marked_view_of_the_same_creator(
+    owner_client, creator, other_creator
+):
+    course, lessons = make_course(creator)
+    module = lessons[0].module
+    upload = f"/studio/{creator.handle}/videos/upload/"
+    then = f"/studio/{creator.handle}/courses/{course.pk}/modules/{module.pk}/lessons/"
+    back = f"/studio/{creator.handle}/courses/{course.pk}/"
+    html = owner_client.get(upload, {"then": then, "back": back}).content.decode()
+    assert f'data-then-url="{then}"' in html and f'href="{back}"' in html
+    assert "becomes a lesson" in html
+    refused = [
+        f"/studio/{other_creator.handle}/courses/{course.pk}/modules/{module.pk}/lessons/",
+        f"/studio/{creator.handle}/videos/{lessons[0].video_id}/delete/",  # not marked
+        f"https://evil.example{then}",
+        f"//evil.example{then}",
+        "/no/such/page/",
+    ]
+    for bad in refused:
+        html = owner_client.get(upload, {"then": bad, "back": "https://evil.example/"})
+        assert "data-then-url" not in html.content.decode(), bad
+        assert "evil.example" not in html.content.decode()
+    # The builder's picker links to the upload flow with this module as the target.
+    picker = owner_client.get(u("picker", creator, pk=course.pk, module_id=module.pk)).content
+    assert b"?then=" in picker and b"Upload new video" in picker
+
+
+def test_library_delete_buttons_ask_with_the_lessons_using_the_video(owner_client, creator):
+    _course, lessons = make_course(creator)
+    html = owner_client.get(f"/studio/{creator.handle}/videos/").content.decode()
+    url = u("video_lessons", creator, video_id=lessons[0].video_id)
+    assert f'data-confirm-lessons="{url}"' in html
+    detail = f"/studio/{creator.handle}/videos/{lessons[0].video_id}/"
+    assert f'data-confirm-lessons="{url}"' in owner_client.get(detail).content.decode()

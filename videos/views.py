@@ -33,6 +33,7 @@ from videos.forms import (
     VideoUploadForm,
     error_field,
 )
+from videos.handoff import handoff_for
 from videos.models import Video
 from videos.selectors import (
     segments_for_video,
@@ -181,6 +182,9 @@ def upload(request: HttpRequest, handle: str) -> HttpResponse:
         "media_accept": MEDIA_ACCEPT,
         "captions_accept": CAPTIONS_ACCEPT,
         "studio_section": "upload",
+        **handoff_for(
+            handle=creator.handle, then=request.GET.get("then"), back=request.GET.get("back")
+        ),
     }
     return render(request, "videos/upload.html", context, status=status)
 

@@ -15,6 +15,7 @@ from courses import selectors, services
 from courses.heat import video_citations
 from courses.models import Course, Lesson, Module
 from creators.selectors import creator_get_managed
+from videos.handoff import upload_target
 from videos.models import SEARCH_CONFIG, Video, VideoChunk
 from videos.selectors import video_get_managed
 
@@ -220,6 +221,7 @@ def module_move_view(request: HttpRequest, handle: str, pk: int, module_id: int)
     )
 
 
+@upload_target("Each file you upload becomes a lesson at the end of the module")
 @login_required
 @require_POST
 def lesson_add(request: HttpRequest, handle: str, pk: int, module_id: int) -> HttpResponse:

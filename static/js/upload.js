@@ -21,6 +21,9 @@
   var videoApiUrl = root.dataset.videoApiUrl; // "/api/v1/videos/0/"
   var POLL_MS = 4000;
   var csrf = root.dataset.csrf;
+  // Handoff (videos.handoff): POST each accepted upload's id to this URL (e.g. a course
+  // module's "add lesson"), once per file.
+  var thenUrl = root.dataset.thenUrl || "";
   var maxBytes = parseInt(root.dataset.maxBytes, 10) || 0;
   var captionsAccept = root.dataset.captionsAccept;
   var picker = document.getElementById("picker");
@@ -209,10 +212,31 @@
     xhr.send();
   }
 
+  function handOff(item, video) {
+    if (!thenUrl || item.handedOff) return;
+    item.handedOff = true;
+    var body = new FormData();
+    body.append("video_id", video.id);
+    var xhr = new XMLHttpRequest();
+    xhr.open("POST", thenUrl);
+    xhr.setRequestHeader("X-CSRFToken", csrf);
+    xhr.setRequestHeader("HX-Request", "true"); // errors come back as a 400, not a redirect
+    xhr.onload = xhr.onerror = function () {
+      var note = document.createElement("span");
+      note.className = "small vid-handoff-state";
+      note.textContent = xhr.status >= 200 && xhr.status < 300
+        ? "Added to the course as a lesson"
+        : "Not added to the course: add it from the module's library picker";
+      item.el.querySelector(".vid-item-name").appendChild(note);
+    };
+    xhr.send(body);
+  }
+
   function finished(item, video) {
     // Uploaded (either path): lock the row and follow the video's processing.
     setState(item, "done", "", 100);
     item.videoId = video.id;
+    handOff(item, video);
     showProcessing(item, video);
     showError(item, "");
     item.titleInput.disabled = true;
