@@ -10,10 +10,13 @@ code page and mangles non-ASCII names). Times are ISO 8601 in the creator's time
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Max, Min, Q, Sum
+from django.db.models import CharField, Count, Max, Min, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce, NullIf
 
 from analytics import selectors
 from analytics.models import QuestionFact, StudentDay, WatchSession
@@ -167,97 +170,71 @@ def _student_lines(batch: list[dict], user_model) -> Iterator[list]:
         ]
 
 
+@dataclass(frozen=True)
+class Col:
+    """One CSV column of a fact table: its header, the queryset field (or annotation) it
+    reads and how a value is written (default: as is)."""
+
+    header: str
+    field: str
+    fmt: Callable[[Any], Any] | None = None
+
+
+def _blank(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def _tenth(value: float | None) -> Any:
+    return "" if value is None else round(value, 1)
+
+
+def _fact_rows(qs: QuerySet, columns: list[Col], order: tuple[str, ...]) -> Iterator[list]:
+    """Header row, then one row per object of `qs` in `order`, read in CHUNK-sized pieces
+    from a server-side cursor (constant memory)."""
+    yield [c.header for c in columns]
+    rows = qs.order_by(*order).values_list(*[c.field for c in columns])
+    for row in rows.iterator(chunk_size=CHUNK):
+        yield [c.fmt(v) if c.fmt else v for c, v in zip(columns, row, strict=True)]
+
+
 def _questions(creator: Creator, rng: DateRange) -> Iterator[list]:
     zone = zone_for(rng.tz)
-    yield [
-        "asked_at",
-        "user_id",
-        "student",
-        "question",
-        "covered",
-        "course_id",
-        "video_id",
-        "video_title",
-        "position_seconds",
-        "placed_by",
-    ]
-    rows = (
-        QuestionFact.objects.filter(creator=creator, day__gte=rng.start, day__lte=rng.end)
-        .order_by("asked_at", "pk")
-        .values_list(
-            "asked_at",
-            "user_id",
-            "user__display_name",
-            "user__email",
-            "text",
-            "covered",
-            "course_id",
-            "video_id",
-            "video__title",
-            "position",
-            "placed_by",
+    qs = QuestionFact.objects.filter(
+        creator=creator, day__gte=rng.start, day__lte=rng.end
+    ).annotate(
+        student=Coalesce(
+            NullIf("user__display_name", Value("")), "user__email", output_field=CharField()
         )
     )
-    for at, uid, name, email, text, covered, course, vid, title, pos, placed in rows.iterator(
-        chunk_size=CHUNK
-    ):
-        yield [
-            _local(at, zone),
-            uid,
-            name or email,
-            text,
-            "" if covered is None else ("yes" if covered else "no"),
-            course or "",
-            vid or "",
-            title or "",
-            "" if pos is None else round(pos, 1),
-            placed,
-        ]
+    columns = [
+        Col("asked_at", "asked_at", lambda at: _local(at, zone)),
+        Col("user_id", "user_id"),
+        Col("student", "student", _blank),
+        Col("question", "text"),
+        Col("covered", "covered", lambda c: "" if c is None else ("yes" if c else "no")),
+        Col("course_id", "course_id", _blank),
+        Col("video_id", "video_id", _blank),
+        Col("video_title", "video__title", _blank),
+        Col("position_seconds", "position", _tenth),
+        Col("placed_by", "placed_by"),
+    ]
+    return _fact_rows(qs, columns, ("asked_at", "pk"))
 
 
 def _watch(creator: Creator, rng: DateRange) -> Iterator[list]:
     zone = zone_for(rng.tz)
-    yield [
-        "session_id",
-        "user_id",
-        "video_id",
-        "lesson_id",
-        "course_id",
-        "day",
-        "started_at",
-        "ended_at",
-        "events",
-        "watch_seconds",
-        "furthest_seconds",
+    qs = WatchSession.objects.filter(creator=creator, day__gte=rng.start, day__lte=rng.end)
+    columns = [
+        Col("session_id", "session_id", str),
+        Col("user_id", "user_id"),
+        Col("video_id", "video_id", _blank),
+        Col("lesson_id", "lesson_id", _blank),
+        Col("course_id", "course_id", _blank),
+        Col("day", "day", lambda d: d.isoformat()),
+        Col("started_at", "started_at", lambda at: _local(at, zone)),
+        Col("ended_at", "ended_at", lambda at: _local(at, zone)),
+        Col("events", "events"),
+        Col("watch_seconds", "watch_seconds", _tenth),
+        Col("furthest_seconds", "furthest", _tenth),
     ]
-    rows = (
-        WatchSession.objects.filter(creator=creator, day__gte=rng.start, day__lte=rng.end)
-        .order_by("started_at", "pk")
-        .values_list(
-            "session_id",
-            "user_id",
-            "video_id",
-            "lesson_id",
-            "course_id",
-            "day",
-            "started_at",
-            "ended_at",
-            "events",
-            "watch_seconds",
-            "furthest",
-        )
-    )
-    for sid, uid, vid, lid, cid, day, start, end, n, w, far in rows.iterator(chunk_size=CHUNK):
-        yield [
-            str(sid),
-            uid,
-            vid or "",
-            lid or "",
-            cid or "",
-            day.isoformat(),
-            _local(start, zone),
-            _local(end, zone),
-            n,
-            round(w, 1),
-            round(far, 1),
-        ]
+    return _fact_rows(qs, columns, ("started_at", "pk"))

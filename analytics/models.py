@@ -123,20 +123,29 @@ class QuestionFact(models.Model):
         return self.text[:60]
 
 
-class StudentDay(models.Model):
-    """Per student per course per local day (course None: outside any course)."""
+class DayTotals(models.Model):
+    """The fields a per-day rollup row shares: whose, which course (None: activity outside
+    any course), which local day, and the day's totals (seconds; counts)."""
 
     creator = models.ForeignKey("creators.Creator", on_delete=models.CASCADE, related_name="+")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     course = models.ForeignKey(
         "courses.Course", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
     day = models.DateField()
-    sessions = models.PositiveIntegerField(default=0)
     watch_seconds = models.FloatField(default=0.0)
     completions = models.PositiveIntegerField(default=0)
     questions = models.PositiveIntegerField(default=0)
     questions_not_covered = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class StudentDay(DayTotals):
+    """Per student per course per local day (course None: outside any course)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    sessions = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -155,23 +164,14 @@ class StudentDay(models.Model):
         return f"{self.user_id} {self.course_id} {self.day}"
 
 
-class CourseDay(models.Model):
+class CourseDay(DayTotals):
     """Per course per local day (course None: activity outside any course).
 
     views: watch sessions started; active_students: distinct students with any activity.
     """
 
-    creator = models.ForeignKey("creators.Creator", on_delete=models.CASCADE, related_name="+")
-    course = models.ForeignKey(
-        "courses.Course", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
-    )
-    day = models.DateField()
     views = models.PositiveIntegerField(default=0)
-    watch_seconds = models.FloatField(default=0.0)
     active_students = models.PositiveIntegerField(default=0)
-    completions = models.PositiveIntegerField(default=0)
-    questions = models.PositiveIntegerField(default=0)
-    questions_not_covered = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -24,7 +23,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.support import database_url, pct, session_cookies, uvicorn_start  # noqa: E402
+from bench.support import (  # noqa: E402
+    database_url,
+    django_ready,
+    pct,
+    session_cookies,
+    uvicorn_start,
+)
 
 QUESTIONS = [
     "Where was the paraffin wax obtained from?",
@@ -41,20 +46,13 @@ QUESTIONS = [
 def seed(students: int) -> tuple[str, str, list[dict], str]:
     """Seed the bench DB; returns (database_url, creator handle, cookies per student,
     the SECRET_KEY the sessions are signed with)."""
-    os.environ.setdefault("CHRONOS_DATA_DIR", "/tmp/chronos-benchchat")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chronos.settings")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    import django
-
-    django.setup()
+    django_ready("/tmp/chronos-benchchat")
     from django.conf import settings
-    from django.core.management import call_command
 
     from chat.retrieval import calibration_get
     from creators.models import Creator, Membership, User
     from tests.chat_library import build_rows
 
-    call_command("migrate", verbosity=0, interactive=False)
     Creator.objects.filter(handle="bench-chat").delete()
     User.objects.filter(username__startswith="bench-student-").delete()
     creator = Creator.objects.create(handle="bench-chat", company_name="Bench Institution")

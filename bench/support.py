@@ -122,3 +122,17 @@ def postmaster_pid() -> int | None:
         return int(pid_file.read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return None
+
+
+def django_ready(data_dir: str) -> None:
+    """Set up Django on the embedded database under `data_dir` (unless DATABASE_URL or
+    CHRONOS_DATA_DIR say otherwise), warnings-only logging, migrated."""
+    os.environ.setdefault("CHRONOS_DATA_DIR", data_dir)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chronos.settings")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import time
 import uuid
@@ -29,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.support import (  # noqa: E402
+    django_ready,
     pct,
     postmaster_pid,
     session_cookies,
@@ -39,19 +39,12 @@ from bench.support import (  # noqa: E402
 
 def seed(students: int) -> tuple[int, list[dict]]:
     """(lesson id, cookies per student)."""
-    os.environ.setdefault("CHRONOS_DATA_DIR", "/tmp/chronos-benchwatch")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chronos.settings")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    django_ready("/tmp/chronos-benchwatch")
 
     from courses import services
     from creators.models import Creator, Membership, User
     from videos.models import Video
 
-    call_command("migrate", verbosity=0, interactive=False)
     Creator.objects.filter(handle="bench-watch").delete()
     User.objects.filter(username__startswith="bench-watcher-").delete()
     creator = Creator.objects.create(handle="bench-watch", company_name="Bench Watch")
