@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from analytics.models import BUCKET_SECONDS
+from videos.timecodes import format_timestamp
 
 # The app's palette (static/css/app.css :root).
 PRIMARY, OK, BAD, MUTED, WARN = "#4f46e5", "#059669", "#dc2626", "#6b6f85", "#b45309"
@@ -71,10 +72,8 @@ def fmt_duration(seconds: float) -> str:
 
 
 def fmt_clock(seconds: float) -> str:
-    """65 -> "1:05", 3725 -> "1:02:05" (player-style timestamps)."""
-    s = int(seconds or 0)
-    h, m, sec = s // 3600, s % 3600 // 60, s % 60
-    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
+    """65 -> "1:05", 3725 -> "1:02:05" (player-style timestamps, videos.timecodes)."""
+    return format_timestamp(seconds)
 
 
 def _iso(xs: list[date]) -> list[str]:

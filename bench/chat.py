@@ -49,7 +49,7 @@ def seed(students: int) -> tuple[str, str, list[dict], str]:
     django_ready("/tmp/chronos-benchchat")
     from django.conf import settings
 
-    from chat.retrieval import calibration_get
+    from chat.retrieval import calibration_ensure
     from creators.models import Creator, Membership, User
     from tests.chat_library import build_rows
 
@@ -58,7 +58,7 @@ def seed(students: int) -> tuple[str, str, list[dict], str]:
     creator = Creator.objects.create(handle="bench-chat", company_name="Bench Institution")
     build_rows(creator, "faraday-1")
     build_rows(creator, "faraday-2")
-    calibration_get(creator=creator)
+    calibration_ensure(creator=creator)
     users = []
     for i in range(students):
         user = User.objects.create(username=f"bench-student-{i}", email=f"s{i}@bench.test")

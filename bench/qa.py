@@ -42,7 +42,7 @@ def main() -> int:
     from django.core.management import call_command
 
     from chat.models import AnswerCacheEntry
-    from chat.retrieval import calibration_get
+    from chat.retrieval import calibration_ensure
     from tests.chat_library import qa_questions
     from tests.qa_eval import ask_all, library_for_bench
     from videos.embedders import get_embedder
@@ -54,7 +54,7 @@ def main() -> int:
     creator, student, videos = library_for_bench(items)
     embed_s = time.perf_counter() - started
     embedder = get_embedder()
-    calibration_get(creator=creator)
+    calibration_ensure(creator=creator)
     AnswerCacheEntry.objects.filter(creator=creator).delete()
     report = ask_all(user=student, creator=creator, videos=videos, items=items)
     f = report.figures()

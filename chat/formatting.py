@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 import nh3
 from markdown_it import MarkdownIt
+
+from videos.timecodes import format_timestamp  # the one copy; chat modules import it here
 
 # Markdown without raw HTML (html=False escapes any tag in the source); nh3 then keeps
 # only the tags below, so neither a transcript quote nor an LLM answer can inject markup.
@@ -16,20 +16,6 @@ ALLOWED_TAGS = {
     "h3", "h4", "h5", "h6", "a", "table", "thead", "tbody", "tr", "th", "td", "hr", "del",
 }  # fmt: skip
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}}
-
-
-def format_timestamp(seconds: float | int | None) -> str:
-    """Seconds -> "m:ss" under an hour, "h:mm:ss" from an hour (342 -> "5:42",
-    3665 -> "1:01:05"). Fractions are floored (the player seeks to the whole second);
-    None or negative -> "0:00"."""
-    if seconds is None or not math.isfinite(float(seconds)) or seconds < 0:
-        seconds = 0
-    total = math.floor(float(seconds))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}:{minutes:02d}:{secs:02d}"
-    return f"{minutes}:{secs:02d}"
 
 
 def markdown_to_safe_html(text: str) -> str:
@@ -46,3 +32,6 @@ def markdown_to_safe_html(text: str) -> str:
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer nofollow",
     )
+
+
+__all__ = ["format_timestamp", "markdown_to_safe_html"]

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-from chat.models import RetrievalCalibration
-from chat.retrieval import calibration_compute, library_version
-from creators.models import Creator
+from chat.retrieval.calibration import calibration_refresh as _calibration_refresh
 
 
 def calibration_refresh(creator_id: int) -> float | None:
-    """Recompute a creator's retrieval calibration (relevance floor) unless it is already
-    current for the library. Returns the floor, or None if the creator is gone."""
-    creator = Creator.objects.filter(pk=creator_id).first()
-    if creator is None:
-        return None
-    current = RetrievalCalibration.objects.filter(creator=creator).first()
-    if current is not None and current.library_version == library_version(creator=creator):
-        return current.floor
-    return calibration_compute(creator=creator).floor
+    """Queued by chat.retrieval.calibration.calibration_schedule: the creator's retrieval
+    calibration made current (chat.retrieval.calibration.calibration_refresh). Returns the
+    floor, or None if the creator is gone."""
+    return _calibration_refresh(creator_id=creator_id)

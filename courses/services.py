@@ -1,7 +1,8 @@
 """Writes for courses: the builder (courses, modules, lessons, order), enrollment, watch
 events folded into lesson progress, and notes. Keyword-only, typed, transactional.
 
-Errors: ValidationError with field messages for bad input (the API renders it as a 400);
+Errors: chronos.errors.DomainError with field messages for bad input (the API renders it
+as a 400 {"error", "code": "invalid", "fields"});
 lookups of objects the caller may not touch happen in courses.selectors (Http404).
 """
 
@@ -14,13 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.text import slugify
 
+from chronos.errors import DomainError
 from courses.intervals import intervals_merge, intervals_total
 from courses.models import (
     Course,
@@ -66,12 +67,18 @@ PLAYED_VERBS = {"played", "paused", "heartbeat", "ended"}
 # --- courses -----------------------------------------------------------------------------
 
 
+def _invalid(fields: dict[str, list[str]]) -> DomainError:
+    """Bad input: a DomainError naming its fields (the message repeats the first one)."""
+    first = next((m for msgs in fields.values() for m in msgs), "Invalid input.")
+    return DomainError(first, fields=fields)
+
+
 def _clean_title(title: Any, field: str = "title") -> str:
     text = (title or "").strip() if isinstance(title, str) else ""
     if not text:
-        raise ValidationError({field: ["A title is required."]})
+        raise _invalid({field: ["A title is required."]})
     if len(text) > TITLE_MAX:
-        raise ValidationError({field: [f"Titles are limited to {TITLE_MAX} characters."]})
+        raise _invalid({field: [f"Titles are limited to {TITLE_MAX} characters."]})
     return text
 
 
@@ -79,9 +86,9 @@ def _clean_description(description: Any) -> str:
     if description is None:
         return ""
     if not isinstance(description, str):
-        raise ValidationError({"description": ["The description must be text."]})
+        raise _invalid({"description": ["The description must be text."]})
     if len(description) > DESCRIPTION_MAX:
-        raise ValidationError(
+        raise _invalid(
             {"description": [f"Descriptions are limited to {DESCRIPTION_MAX} characters."]}
         )
     return description.strip()
@@ -103,7 +110,7 @@ def _unique_slug(creator: Creator, title: str, exclude_pk: int | None = None) ->
 def course_create(
     *, creator: Creator, title: str, description: str = "", sequential: bool = False
 ) -> Course:
-    """A new draft course, last in the creator's list. Raises ValidationError for a
+    """A new draft course, last in the creator's list. Raises DomainError for a
     missing/too long title or description."""
     title = _clean_title(title)
     description = _clean_description(description)
@@ -130,7 +137,7 @@ def course_update(
     clear_thumbnail: bool = False,
 ) -> Course:
     """Change the given fields (None = keep). status: "draft" | "published"; thumbnail:
-    an uploaded image file. Raises ValidationError for bad values."""
+    an uploaded image file. Raises DomainError for bad values."""
     fields: list[str] = []
     if title is not None:
         course.title = _clean_title(title)
@@ -140,12 +147,12 @@ def course_update(
         fields.append("description")
     if status is not None:
         if status not in Course.Status.values:
-            raise ValidationError({"status": ['Status must be "draft" or "published".']})
+            raise _invalid({"status": ['Status must be "draft" or "published".']})
         course.status = status
         fields.append("status")
     if sequential is not None:
         if not isinstance(sequential, bool):
-            raise ValidationError({"sequential": ["sequential must be true or false."]})
+            raise _invalid({"sequential": ["sequential must be true or false."]})
         course.sequential = sequential
         fields.append("sequential")
     old_thumb = course.thumbnail.name if course.thumbnail else ""
@@ -203,15 +210,13 @@ def module_delete(*, module: Module) -> None:
 
 def _clean_drip(drip_days: Any) -> int:
     if isinstance(drip_days, bool):
-        raise ValidationError({"drip_days": ["drip_days must be a whole number of days."]})
+        raise _invalid({"drip_days": ["drip_days must be a whole number of days."]})
     try:
         value = int(drip_days)
     except (TypeError, ValueError):
-        raise ValidationError(
-            {"drip_days": ["drip_days must be a whole number of days."]}
-        ) from None
+        raise _invalid({"drip_days": ["drip_days must be a whole number of days."]}) from None
     if value < 0 or value > DRIP_DAYS_MAX or str(value) != str(drip_days).strip():
-        raise ValidationError(
+        raise _invalid(
             {"drip_days": [f"drip_days must be a whole number from 0 to {DRIP_DAYS_MAX}."]}
         )
     return value
@@ -222,17 +227,17 @@ def _clean_bool(value: Any, field: str) -> bool:
         return value
     if isinstance(value, str) and value.lower() in {"true", "false", "1", "0", "on", "off"}:
         return value.lower() in {"true", "1", "on"}
-    raise ValidationError({field: [f"{field} must be true or false."]})
+    raise _invalid({field: [f"{field} must be true or false."]})
 
 
 def _video_of(creator_id: int, video_id: Any) -> Video:
     try:
         vid = int(video_id)
     except (TypeError, ValueError):
-        raise ValidationError({"video_id": ["video_id must be a video's id."]}) from None
+        raise _invalid({"video_id": ["video_id must be a video's id."]}) from None
     video = Video.objects.filter(creator_id=creator_id, pk=vid).first()
     if video is None:
-        raise ValidationError({"video_id": ["No such video in this library."]})
+        raise _invalid({"video_id": ["No such video in this library."]})
     return video
 
 
@@ -245,7 +250,7 @@ def lesson_create(
     is_preview: bool = False,
 ) -> Lesson:
     """A lesson appended to `module`, playing one of the creator's videos. title defaults
-    to the video's. Raises ValidationError for a foreign video or bad values."""
+    to the video's. Raises DomainError for a foreign video or bad values."""
     video = _video_of(module.creator_id, video_id)
     clean_title = _clean_title(title) if title not in (None, "") else video.title[:TITLE_MAX]
     drip = _clean_drip(drip_days)
@@ -306,7 +311,7 @@ def lesson_move(*, lesson: Lesson, direction: str = "", module: Module | None = 
     flat = [(m, lid) for m, lids in order for lid in lids]
     if module is not None:
         if module.course_id != course.pk:
-            raise ValidationError({"module": ["That module is in another course."]})
+            raise _invalid({"module": ["That module is in another course."]})
         for _mid, lids in order:
             if lesson.pk in lids:
                 lids.remove(lesson.pk)
@@ -331,7 +336,7 @@ def lesson_move(*, lesson: Lesson, direction: str = "", module: Module | None = 
             else:
                 other.insert(0, lesson.pk)
     else:
-        raise ValidationError({"direction": ['Move "up", "down" or to a module.']})
+        raise _invalid({"direction": ['Move "up", "down" or to a module.']})
     course_order_set(course=course, order=[{"id": m, "lessons": lids} for m, lids in order])
 
 
@@ -343,7 +348,7 @@ def module_move(*, module: Module, direction: str) -> None:
     j = i + (-1 if direction == "up" else 1 if direction == "down" else 0)
     if j == i or not 0 <= j < len(ids):
         if direction not in ("up", "down"):
-            raise ValidationError({"direction": ['Move "up" or "down".']})
+            raise _invalid({"direction": ['Move "up" or "down".']})
         return
     order[i], order[j] = order[j], order[i]
     course_order_set(course=module.course, order=[{"id": m, "lessons": ls} for m, ls in order])
@@ -361,10 +366,10 @@ def _current_order(course: Course) -> list[tuple[int, list[int]]]:
 def course_order_set(*, course: Course, order: Any) -> None:
     """Replace the whole order: `order` = [{"id": module_id, "lessons": [lesson ids]}, ...],
     every module and lesson of the course exactly once; lessons may change module.
-    Positions are renumbered 0..n-1 in one transaction. Raises ValidationError (field
+    Positions are renumbered 0..n-1 in one transaction. Raises DomainError (field
     "modules") for an id outside the course, one left out, a duplicate or a bad shape."""
     if not isinstance(order, list):
-        raise ValidationError({"modules": ["modules must be a list of {id, lessons}."]})
+        raise _invalid({"modules": ["modules must be a list of {id, lessons}."]})
     module_ids: list[int] = []
     placement: list[tuple[int, int, int]] = []  # (lesson, module, position)
     try:
@@ -376,7 +381,7 @@ def course_order_set(*, course: Course, order: Any) -> None:
             module_ids.append(mid)
             placement.extend((int(lid), mid, i) for i, lid in enumerate(lessons))
     except (TypeError, ValueError, KeyError, AttributeError):
-        raise ValidationError(
+        raise _invalid(
             {"modules": ["Each module must be {id: int, lessons: [int, ...]}."]}
         ) from None
     with transaction.atomic():
@@ -395,7 +400,7 @@ def course_order_set(*, course: Course, order: Any) -> None:
         if missing := (have_modules - set(module_ids)) | (have_lessons - set(lesson_ids)):
             problems.append(f"Left out: {', '.join(map(str, sorted(missing)))}.")
         if problems:
-            raise ValidationError({"modules": problems})
+            raise _invalid({"modules": problems})
         with connection.cursor() as cur:
             if module_ids:
                 cur.execute(
@@ -542,13 +547,13 @@ def watch_events_record(
     events: list of wire dicts (see watch_event_clean). lessons: the playable lessons by
     id, resolved for `user` by the caller (courses.selectors.lessons_playable); an event
     naming any other lesson is malformed. All or nothing: any malformed event raises
-    ValidationError({"events[<index>].<field>": [message], ...}) and nothing is stored.
+    DomainError (fields {"events[<index>].<field>": [message], ...}) and nothing is stored.
     Idempotent on (session_id, seq): a resent event counts as a duplicate and is not
     folded twice. Returns WatchResult(accepted, duplicates)."""
     if not isinstance(events, list) or not events:
-        raise ValidationError({"events": ["events must be a non-empty list."]})
+        raise _invalid({"events": ["events must be a non-empty list."]})
     if len(events) > MAX_EVENTS_PER_BATCH:
-        raise ValidationError({"events": [f"At most {MAX_EVENTS_PER_BATCH} events a batch."]})
+        raise _invalid({"events": [f"At most {MAX_EVENTS_PER_BATCH} events a batch."]})
     lessons = lessons or {}
     clean: list[CleanEvent] = []
     problems: dict[str, list[str]] = {}
@@ -561,7 +566,7 @@ def watch_events_record(
         if not errors:
             clean.append(event)
     if problems:
-        raise ValidationError(problems)
+        raise _invalid(problems)
     now = timezone.now()
     with transaction.atomic():
         new, previous = _insert_events(user, clean, lessons, now)
@@ -733,13 +738,13 @@ def _fold(
 def _clean_note(text: Any, position: Any) -> tuple[str, float]:
     body = text.strip() if isinstance(text, str) else ""
     if not body:
-        raise ValidationError({"text": ["Write something first."]})
+        raise _invalid({"text": ["Write something first."]})
     if len(body) > NOTE_MAX:
-        raise ValidationError({"text": [f"Notes are limited to {NOTE_MAX} characters."]})
+        raise _invalid({"text": [f"Notes are limited to {NOTE_MAX} characters."]})
     try:
         seconds = _num(position)
     except (TypeError, ValueError):
-        raise ValidationError({"position": ["position must be seconds (>= 0)."]}) from None
+        raise _invalid({"position": ["position must be seconds (>= 0)."]}) from None
     return body, round(float(seconds or 0.0), 3)
 
 

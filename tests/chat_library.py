@@ -132,7 +132,7 @@ class Library:
 
 def make_library(django_db_blocker, *, handle: str = "faraday"):
     """Build a Library outside the per-test transactions; pair with drop_library()."""
-    from chat.retrieval import calibration_get
+    from chat.retrieval import calibration_ensure
     from tests.factories import CreatorFactory, MembershipFactory
 
     with django_db_blocker.unblock():
@@ -141,7 +141,7 @@ def make_library(django_db_blocker, *, handle: str = "faraday"):
         creator = CreatorFactory(handle=handle, company_name="Royal Institution", tier="pro")
         student = MembershipFactory(creator=creator).user
         videos = {name: ingest_lecture(creator, name) for name in ("faraday-1", "faraday-2")}
-        calibration_get(creator=creator)
+        calibration_ensure(creator=creator)
     return Library(creator, student, videos)
 
 

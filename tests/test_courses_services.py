@@ -7,9 +7,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.core.exceptions import ValidationError
 from freezegun import freeze_time
 
+from chronos.errors import DomainError
 from courses import selectors, services
 from courses.intervals import intervals_merge, intervals_total
 from courses.models import LessonProgress, WatchEvent
@@ -154,9 +154,9 @@ def test_malformed_events_are_refused_with_their_index(db, creator, student):
         good = player.event("played", 0, 0, 0)
         bad = player.event("jumped", -3, 0, 1)
         bad["session_id"] = "not-a-uuid"
-        with pytest.raises(ValidationError) as caught:
+        with pytest.raises(DomainError) as caught:
             player.send([good, bad])
-    errors = caught.value.message_dict
+    errors = caught.value.fields
     assert set(errors) == {"events[1].verb", "events[1].position", "events[1].session_id"}
     assert not WatchEvent.objects.exists()
 
@@ -216,9 +216,9 @@ def test_drip_unlocks_days_after_enrollment_frozen_clock(db, creator, student):
 
 def test_locked_lesson_cannot_receive_watch_events(db, creator, student):
     _course, lessons = make_course(creator, sequential=True)
-    with freeze_time(T0) as frozen, pytest.raises(ValidationError) as caught:
+    with freeze_time(T0) as frozen, pytest.raises(DomainError) as caught:
         Player(student, lessons[1], frozen).play(0, 10)
-    assert "events[0].lesson_id" in caught.value.message_dict
+    assert "events[0].lesson_id" in caught.value.fields
 
 
 def test_unlocked_video_ids(db, creator, student, other_creator):
@@ -245,17 +245,17 @@ def test_order_set_validates_and_renumbers(db, creator):
         {"id": two.pk, "lessons": [lessons[2].pk, lessons[0].pk]},
         {"id": one.pk, "lessons": [lessons[1].pk]},
     ]
-    with pytest.raises(ValidationError, match="Left out"):
+    with pytest.raises(DomainError, match="Left out"):
         services.course_order_set(course=course, order=full[:1])
-    with pytest.raises(ValidationError, match="Not in this course"):
+    with pytest.raises(DomainError, match="Not in this course"):
         services.course_order_set(
             course=course, order=[*full[:1], {"id": one.pk, "lessons": [other_lessons[0].pk]}]
         )
-    with pytest.raises(ValidationError, match="twice"):
+    with pytest.raises(DomainError, match="twice"):
         services.course_order_set(
             course=course, order=[full[0], {"id": one.pk, "lessons": [lessons[0].pk]}]
         )
-    with pytest.raises(ValidationError):
+    with pytest.raises(DomainError):
         services.course_order_set(course=course, order=[{"id": "x"}])
     services.course_order_set(course=course, order=full)
     got = [

@@ -81,8 +81,8 @@ def test_rerunning_a_stage_replaces_its_rows(faraday):
     n_chunks = VideoChunk.objects.filter(video=faraday).count()
     n_windows = SegmentWindow.objects.filter(video=faraday).count()
     Video.objects.filter(pk=faraday.pk).update(status=Video.Status.PENDING)
-    assert run_stage(faraday.pk, "transcribe", faraday.attempts) == "chunk"
-    assert run_stage(faraday.pk, "chunk", faraday.attempts) == "embed"
+    assert run_stage(video_id=faraday.pk, stage="transcribe", attempt=faraday.attempts) == "chunk"
+    assert run_stage(video_id=faraday.pk, stage="chunk", attempt=faraday.attempts) == "embed"
     new_ids = set(TranscriptSegment.objects.filter(video=faraday).values_list("id", flat=True))
     assert len(new_ids) == len(seg_ids) and not (new_ids & seg_ids)
     assert VideoChunk.objects.filter(video=faraday).count() == n_chunks
@@ -135,7 +135,8 @@ def test_retry_of_a_failed_video_runs_again(
 def test_a_superseded_run_writes_nothing(faraday):
     Video.objects.filter(pk=faraday.pk).update(status=Video.Status.PENDING, attempts=5)
     before = TranscriptSegment.objects.filter(video=faraday).count()
-    assert run_stage(faraday.pk, "transcribe", 4) is None  # attempt 4 is stale
+    # attempt 4 is stale
+    assert run_stage(video_id=faraday.pk, stage="transcribe", attempt=4) is None
     faraday.refresh_from_db()
     assert faraday.status == Video.Status.PENDING
     assert TranscriptSegment.objects.filter(video=faraday).count() == before

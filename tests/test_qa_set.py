@@ -29,7 +29,7 @@ FLOORS = {
 def qa_library(django_db_setup, django_db_blocker):
     from django.test import override_settings
 
-    from chat.retrieval import calibration_get
+    from chat.retrieval import calibration_ensure
     from tests.factories import CreatorFactory, MembershipFactory
     from videos.embedders import get_embedder
 
@@ -40,7 +40,7 @@ def qa_library(django_db_setup, django_db_blocker):
         names = sorted({i["video"] for i in qa_questions() if i["video"]})
         videos = build_library(creator, names)
         embed_library(videos, get_embedder())
-        calibration_get(creator=creator)
+        calibration_ensure(creator=creator)
     yield creator, student, videos
     with django_db_blocker.unblock():
         owner = creator.owner

@@ -14,7 +14,7 @@ from chat.answerers import NOT_COVERED
 from chat.models import RetrievalCalibration
 from chat.retrieval import (
     Passage,
-    calibration_get,
+    calibration_ensure,
     library_version,
     merge_overlapping,
     question_lexemes,
@@ -98,7 +98,7 @@ def test_off_topic_question_is_not_covered(db, lib, question):
 
 
 def test_floor_is_calibrated_from_the_creators_library(db, lib):
-    calib = calibration_get(creator=lib.creator)
+    calib = calibration_ensure(creator=lib.creator)
     details = calib.details
     assert details["positives"]["n"] >= 20 and details["negatives"]["n"] >= 20
     # The floor sits between typical off-topic and typical on-topic pseudo-questions.
@@ -109,10 +109,10 @@ def test_floor_is_calibrated_from_the_creators_library(db, lib):
 
 def test_calibration_follows_library_changes(db, creator):
     build_rows(creator, "faraday-2")
-    first = calibration_get(creator=creator)
+    first = calibration_ensure(creator=creator)
     doc_count, version = first.doc_count, first.library_version
     build_rows(creator, "faraday-1")
-    second = calibration_get(creator=creator)
+    second = calibration_ensure(creator=creator)
     assert second.library_version != version
     assert second.doc_count > doc_count
     assert RetrievalCalibration.objects.filter(creator=creator).count() == 1
@@ -318,17 +318,17 @@ def test_large_library_question_never_recalibrates_inline(
     from chat.retrieval import calibration as calibration_mod
 
     build_rows(creator, "faraday-2")
-    first = calibration_get(creator=creator)
+    first = calibration_ensure(creator=creator)
     build_rows(creator, "faraday-1")
     monkeypatch.setattr(calibration_mod, "INLINE_MAX_CHUNKS", 0)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        stale = calibration_get(creator=creator)
-        again = calibration_get(creator=creator)
+        stale = calibration_ensure(creator=creator)
+        again = calibration_ensure(creator=creator)
     assert stale.library_version == again.library_version == first.library_version
     assert len(callbacks) == 1  # one refresh queued, not one per question
     with django_capture_on_commit_callbacks(execute=True):
         callbacks[0]()
-    assert calibration_get(creator=creator).library_version == library_version(creator=creator)
+    assert calibration_ensure(creator=creator).library_version == library_version(creator=creator)
 
 
 def test_wide_plan_finds_what_the_exact_plan_finds(db, lib, monkeypatch):
@@ -337,7 +337,7 @@ def test_wide_plan_finds_what_the_exact_plan_finds(db, lib, monkeypatch):
     from chat.retrieval import lexical_rank
 
     scope = scope_resolve(creator=lib.creator)
-    calib = calibration_get(creator=lib.creator)
+    calib = calibration_ensure(creator=lib.creator)
     for question, _, _ in PARAPHRASES:
         lexemes = question_lexemes(question)
         exact = lexical_rank(scope, lexemes, doc_count=calib.doc_count, plan="exact")

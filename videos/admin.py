@@ -13,6 +13,7 @@ from videos.models import (
     Video,
     VideoChunk,
 )
+from videos.timecodes import format_hms
 
 
 @admin.register(Video)
@@ -58,10 +59,7 @@ class VideoAdmin(admin.ModelAdmin):
 
     @admin.display(description="duration", ordering="duration_seconds")
     def duration_display(self, obj: Video) -> str:
-        if obj.duration_seconds is None:
-            return "—"
-        s = int(obj.duration_seconds)
-        return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+        return format_hms(obj.duration_seconds)
 
     @admin.action(description="Reprocess video")
     def reprocess_videos(self, request, queryset):

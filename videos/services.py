@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from chronos.errors import DomainError
+from creators.models import Creator
 from videos.models import SegmentWindow, TranscriptSegment, Video, VideoChunk
 
 logger = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ def _file_size(file: IO[bytes]) -> int:
     return size
 
 
-def max_upload_bytes_for(creator) -> int:
+def max_upload_bytes_for(*, creator: Creator) -> int:
     """The largest file `creator` may upload, bytes: the smaller of
     settings.CHRONOS_MAX_UPLOAD_BYTES and the tier's billing.limits file_bytes."""
     from billing.limits import limits_for

@@ -43,7 +43,7 @@ def run_stage_task(video_id: int, stage: str, attempt: int) -> str:
     from videos.models import Video
     from videos.pipeline import run_stage
 
-    nxt = run_stage(video_id, stage, attempt)
+    nxt = run_stage(video_id=video_id, stage=stage, attempt=attempt)
     if nxt:
         transaction.on_commit(lambda: enqueue_stage(video_id, nxt, attempt))
         return f"next:{nxt}"

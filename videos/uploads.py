@@ -104,7 +104,7 @@ def _check_size(creator, filename: str, size: int) -> None:
         raise DomainError.for_field(
             "file", f"{filename} is empty (0 bytes). Choose the file again.", code="empty"
         )
-    limit = services.max_upload_bytes_for(creator)
+    limit = services.max_upload_bytes_for(creator=creator)
     if size > limit:
         raise DomainError.for_field(
             "file",

@@ -178,7 +178,7 @@ def upload(request: HttpRequest, handle: str) -> HttpResponse:
             else ""
         ),
         "detail_url_template": reverse("videos:detail", kwargs={"handle": creator.handle, "pk": 0}),
-        "max_upload_bytes": services.max_upload_bytes_for(creator),
+        "max_upload_bytes": services.max_upload_bytes_for(creator=creator),
         "media_accept": MEDIA_ACCEPT,
         "captions_accept": CAPTIONS_ACCEPT,
         "studio_section": "upload",

@@ -63,7 +63,7 @@ def payment_record(
     else:
         for key, value in fields.items():
             setattr(payment, key, value)
-        payment.save()
+        payment.save(update_fields=[*fields, "updated_at"])
     creator = payment.creator
     if creator is None:
         return payment
@@ -76,7 +76,11 @@ def payment_record(
             account.status = BillingAccount.Status.PAYMENT_FAILED
             account.last_failure_message = failure_message[:2000]
             account.status_updated_at = occurred_at
-            account.save()
+            account.save(
+                update_fields=[
+                    "status", "last_failure_message", "status_updated_at", "updated_at",
+                ]
+            )  # fmt: skip
         return payment
     if newer_status:
         account.status = BillingAccount.Status.OK
@@ -103,7 +107,12 @@ def payment_record(
         if payment.tier_applied != mapping.tier:
             payment.tier_applied = mapping.tier
             payment.save(update_fields=["tier_applied"])
-    account.save()
+    account.save(
+        update_fields=[
+            "status", "last_failure_message", "status_updated_at", "tier_updated_at",
+            "tier_membership_id", "tier_payment_id", "updated_at",
+        ]
+    )  # fmt: skip
     return payment
 
 
@@ -240,7 +249,7 @@ def tier_downgrade(
             effective_at=ends,
         )
         account.tier_updated_at = occurred_at
-    account.save()
+    account.save(update_fields=["tier_updated_at", "updated_at"])
     return change
 
 
@@ -288,4 +297,9 @@ def tier_set_by_admin(*, creator: Creator, to_tier: str, actor: User | None, rea
     )
     account.tier_membership_id = account.tier_payment_id = ""
     account.tier_paid_through = None
-    account.save()
+    account.save(
+        update_fields=[
+            "tier_updated_at", "tier_membership_id", "tier_payment_id", "tier_paid_through",
+            "updated_at",
+        ]
+    )  # fmt: skip

@@ -43,7 +43,7 @@ from chat.retrieval.base import (
 )
 from chat.retrieval.calibration import (
     calibration_compute,
-    calibration_get,
+    calibration_ensure,
     calibration_schedule,
 )
 from chat.retrieval.fusion import rrf_fuse
@@ -79,7 +79,7 @@ __all__ = [
     "Scope",
     "cache_key",
     "calibration_compute",
-    "calibration_get",
+    "calibration_ensure",
     "calibration_schedule",
     "idf",
     "lexeme_weights",
@@ -122,7 +122,7 @@ def retrieve(
     """
     if not scope.video_ids:
         return RetrievalResult(empty_library=True)
-    calib = calibration_get(creator=creator)
+    calib = calibration_ensure(creator=creator)
     lexemes = question_lexemes(question)
     lexical = lexical_rank(scope, lexemes, doc_count=calib.doc_count)
     found: dict = {}

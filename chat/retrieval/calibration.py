@@ -41,7 +41,7 @@ _LOCK_NAMESPACE = 7_300_001
 def calibration_schedule(*, creator_id: int) -> None:
     """Queue chat.tasks.calibration_refresh for the creator once the current transaction
     commits (immediately outside one). Never raises: a queue outage leaves the lazy
-    refresh in calibration_get."""
+    refresh in calibration_ensure."""
     from django_q.tasks import async_task
 
     def _queue():
@@ -53,9 +53,11 @@ def calibration_schedule(*, creator_id: int) -> None:
     transaction.on_commit(_queue)
 
 
-def calibration_get(*, creator: Creator) -> RetrievalCalibration:
-    """The creator's calibration, never slow (see module doc). A stale one is returned as
-    is for a large library while a refresh is queued."""
+def calibration_ensure(*, creator: Creator) -> RetrievalCalibration:
+    """The creator's calibration, made current when that is cheap, never slow (see module
+    doc): a stored current one is returned as is; a small library recomputes (and stores)
+    inline; a large one returns the stale row (or a stored quick estimate) and queues a
+    refresh. Writes: RetrievalCalibration (upsert, details["queued_for"])."""
     version = library_version(creator=creator)
     calib = RetrievalCalibration.objects.filter(creator=creator).first()
     if calib is not None and calib.library_version == version:
@@ -71,6 +73,18 @@ def calibration_get(*, creator: Creator) -> RetrievalCalibration:
         calib.details = details
         calibration_schedule(creator_id=creator.pk)
     return calib
+
+
+def calibration_refresh(*, creator_id: int) -> float | None:
+    """Recompute a creator's calibration unless it is already current for the library
+    (the queued task's body). Returns the floor, or None if the creator is gone."""
+    creator = Creator.objects.filter(pk=creator_id).first()
+    if creator is None:
+        return None
+    current = RetrievalCalibration.objects.filter(creator=creator).first()
+    if current is not None and current.library_version == library_version(creator=creator):
+        return current.floor
+    return calibration_compute(creator=creator).floor
 
 
 def _chunk_count(creator: Creator) -> int:

@@ -4,12 +4,12 @@ captions (WebVTT from the transcript) and notes. Managers see the same pages unl
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
+from chronos.errors import DomainError
 from courses import selectors, services
 from courses.captions import segments_to_vtt
 from creators.selectors import creator_get_learnable
@@ -130,7 +130,7 @@ def _note_action(request: HttpRequest, handle: str, pk: int, lesson_id: int, act
     creator, view, state = _playable(request, handle, pk, lesson_id)
     try:
         action(state.lesson)
-    except ValidationError as exc:
+    except DomainError as exc:
         if request.htmx:
             return _notes(request, creator, view, state.lesson, " ".join(exc.messages), 400)
     if request.htmx:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.postgres.search import SearchQuery
-from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
+from chronos.errors import DomainError
 from courses import selectors, services
 from courses.heat import video_citations
 from courses.models import Course, Lesson, Module
@@ -80,7 +80,7 @@ def _after_edit(request: HttpRequest, course: Course, action) -> HttpResponse:
     a plain form post is redirected back to the builder."""
     try:
         action()
-    except ValidationError as exc:
+    except DomainError as exc:
         message = " ".join(exc.messages)
         if request.htmx:
             return _outline(request, course, error=message, status=400)
@@ -114,7 +114,7 @@ def course_create_view(request: HttpRequest, handle: str) -> HttpResponse:
             title=request.POST.get("title", ""),
             description=request.POST.get("description", ""),
         )
-    except ValidationError as exc:
+    except DomainError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("courses:studio", handle=handle)
     return redirect("courses:builder", handle=handle, pk=course.pk)
@@ -153,7 +153,7 @@ def course_settings(request: HttpRequest, handle: str, pk: int) -> HttpResponse:
             clear_thumbnail=request.POST.get("clear_thumbnail") == "on",
         )
         messages.success(request, "Course saved.")
-    except ValidationError as exc:
+    except DomainError as exc:
         messages.error(request, " ".join(exc.messages))
     return redirect("courses:builder", handle=handle, pk=pk)
 

@@ -17,10 +17,10 @@ logger = logging.getLogger(__name__)
 
 
 def run_stage(
+    *,
     video_id: int,
     stage: str,
     attempt: int | None,
-    *,
     on_progress: Callable[[float], None] | None = None,
 ) -> str | None:
     """Run one stage. Returns the next stage name to queue, or None (finished, failed or
@@ -41,14 +41,14 @@ def run_stage(
         logger.info("video %s: stage %s superseded", video_id, stage)
         return None
     except (MediaError, CaptionError, PipelineError, ImproperlyConfigured) as exc:
-        fail_video(video_id, str(exc), attempt=video.attempts)
+        fail_video(video_id=video_id, message=str(exc), attempt=video.attempts)
         return None
     except Exception as exc:
         message = _provider_message(exc, stage, describe_provider_error)
         if message is None:
             logger.exception("video %s: stage %s crashed", video_id, stage)
             message = describe_unexpected(stage, exc)
-        fail_video(video_id, message, attempt=video.attempts)
+        fail_video(video_id=video_id, message=message, attempt=video.attempts)
         return None
     if on_progress:
         on_progress(1.0)
@@ -82,5 +82,5 @@ def run_all(
         if on_stage:
             on_stage(stage)
         cb = (lambda f, s=stage: on_progress(s, f)) if on_progress else None
-        stage = run_stage(video_id, stage, attempt, on_progress=cb)
+        stage = run_stage(video_id=video_id, stage=stage, attempt=attempt, on_progress=cb)
     return Video.objects.get(pk=video_id)

@@ -119,7 +119,7 @@ def subject_for(video: Video) -> str:
     return f"video:{video.pk}"
 
 
-def fail_video(video_id: int, message: str, *, attempt: int | None = None) -> None:
+def fail_video(*, video_id: int, message: str, attempt: int | None = None) -> None:
     """Mark the video failed with `message` (unless a newer attempt has taken over)."""
     qs = Video.objects.filter(pk=video_id)
     if attempt is not None:
