@@ -20,8 +20,9 @@ import logging
 from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.models import AnonymousUser
-from django.http import JsonResponse
 
+from chronos.api import error_json
+from chronos.errors import DomainError
 from creators.services import user_get_or_create_for_whop
 from creators.whop import USER_TOKEN_HEADER, WhopAuthError, whop_user_token_verify
 
@@ -42,7 +43,11 @@ class WhopUserTokenMiddleware:
             except WhopAuthError as exc:
                 logger.info("Refused Whop user token: %s", exc)
                 if request.path.startswith("/api/"):
-                    return JsonResponse({"detail": "Invalid Whop user token."}, status=401)
+                    return error_json(
+                        DomainError(
+                            "Invalid Whop user token.", code="not_authenticated", status=401
+                        )
+                    )
                 request.user = AnonymousUser()
             else:
                 current = request.user

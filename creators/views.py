@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from chronos.api import error_json
 from chronos.errors import DomainError, NotFound
 from chronos.input import input_unchecked
 from creators.models import CreatorMember
@@ -63,14 +64,15 @@ def home(request):
 def whop_webhook(request: HttpRequest):
     """POST /webhooks/whop/: verify, store, answer at once; processing runs in a task.
 
-    200 {"status": "received"|"duplicate"}; 400 {"detail": ...} when the signature, the
-    timestamp (±5 min) or the body is wrong (nothing stored).
+    200 {"status": "received"|"duplicate"}; 400 {"error", "code": "webhook_rejected",
+    "fields": {}} when the signature, the timestamp (±5 min) or the body is wrong (nothing
+    stored).
     """
     try:
         event, created = webhook_receive(body=request.body, headers=dict(request.headers))
     except WebhookRejected as exc:
         logger.warning("Rejected Whop webhook: %s", exc)
-        return JsonResponse({"detail": f"Webhook rejected: {exc}"}, status=400)
+        return error_json(DomainError(f"Webhook rejected: {exc}", code="webhook_rejected"))
     return JsonResponse({"status": "received" if created else "duplicate", "id": event.webhook_id})
 
 
