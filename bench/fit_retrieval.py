@@ -5,15 +5,17 @@
 Builds the set's library like bench/qa.py (reusing /tmp/chronos-benchqa's embedded vectors
 when present), retrieves candidate windows for every question with the local embedder and
 without it, then per configuration:
-- weights: score = lex + r * cos with r (the only free parameter: scale does not change a
-  ranking) chosen on a grid to maximise the mean of moment hit@1 and hit@5 over the in-scope
+- weights: score = lex + r * cos, plus ctx times the mean score of the neighbouring windows
+  (chat.retrieval.moments.fuse), with r and ctx (scale does not change a ranking) chosen on
+  a grid to maximise the mean of moment hit@1 and hit@5 over the in-scope
   questions (a window "hits" when it overlaps the truth cue span);
 - floor (Neyman-Pearson): among thresholds on the best moment's score that answer at most
   MAX_OOS_ANSWERED of the out-of-scope questions, the one keeping the most in-scope ones
   (the highest such on a tie), placed midway between the two scores it separates.
 Also prints leave-one-lecture-out figures (weights fitted without the lecture, scored on
-it) as an honest estimate for unseen lectures. --write stores the values with their
-provenance in chat/retrieval/learned.json.
+it) and split-half figures (weights and floor fitted on every other question, hit@5 and
+out-of-scope answered on the rest) as honest estimates for unseen questions. --write
+stores the values with their provenance in chat/retrieval/learned.json.
 """
 
 from __future__ import annotations
@@ -33,7 +35,9 @@ sys.path.insert(0, str(ROOT))
 # requirement: at least 7 of 8 refused); among floors within it, the one keeping most
 # in-scope questions.
 MAX_OOS_ANSWERED = 1 / 8
-RATIOS = [round(0.05 * i, 2) for i in range(0, 81)]
+RATIOS = [round(0.25 * i, 2) for i in range(0, 25)]
+# Grid of the neighbour-support weight w_ctx (chat.retrieval.moments.fuse).
+CONTEXT_WEIGHTS = [0.0, 0.25, 0.5, 0.75, 1.0, 1.5]
 
 
 def collect(creator, scope, items, videos, embedder) -> list[dict]:
@@ -53,40 +57,56 @@ def collect(creator, scope, items, videos, embedder) -> list[dict]:
     return rows
 
 
-def rank(windows, r):
-    scored = sorted(windows, key=lambda w: (-(w[3] + r * w[4]), w[0], w[1]))
-    chosen = []
-    for w in scored:
+def scored(windows, r, ctx) -> list[tuple[float, tuple]]:
+    """(score, window) best first under w_lex 1, w_cos r, w_ctx ctx: the service's own fuse."""
+    from chat.retrieval.moments import Window, fuse
+
+    objs = [
+        Window(id=i, video_id=w[0], chunk_id=0, first=w[1], last=w[2], start=0.0, end=0.0,
+               lexemes=set(), lex=w[3], cos=w[4])
+        for i, w in enumerate(windows)
+    ]  # fmt: skip
+    fuse(objs, {"w_lex": 1.0, "w_cos": r, "w_ctx": ctx})
+    pairs = [(o.score, windows[o.id]) for o in objs]
+    return sorted(pairs, key=lambda p: (-p[0], p[1][0], p[1][1]))
+
+
+def rank(windows, r, ctx=0.0):
+    chosen, scores = [], []
+    for score, w in scored(windows, r, ctx):
         if len(chosen) >= 5:
             break
         if any(c[0] == w[0] and w[1] <= c[2] + 1 and w[2] >= c[1] - 1 for c in chosen):
             continue
         chosen.append(w)
-    return chosen, [(w[3] + r * w[4]) for w in chosen]
+        scores.append(score)
+    return chosen, scores
 
 
-def quality(rows, r) -> float:
+def quality(rows, p, *, k: int | None = None) -> float:
+    """Mean of moment hit@1 and hit@5 (or hit@k alone) over in-scope rows; p = (r, ctx)."""
     total = 0.0
     n = 0
     for row in rows:
         if not row["truth"]:
             continue
         vid, a, b = row["truth"]
-        chosen, _ = rank(row["windows"], r)
+        chosen, _ = rank(row["windows"], *p)
         hits = [c[0] == vid and c[1] <= b and c[2] >= a for c in chosen]
-        total += (float(any(hits[:1])) + float(any(hits))) / 2
+        total += float(any(hits[:k])) if k else (float(any(hits[:1])) + float(any(hits))) / 2
         n += 1
     return total / max(n, 1)
 
 
-def best_ratio(rows, ratios) -> float:
-    return max(ratios, key=lambda r: (round(quality(rows, r), 6), -r))
+def best_params(rows, grid) -> tuple[float, float]:
+    """The (r, ctx) of the grid with the best quality; the smallest on a tie."""
+    return max(grid, key=lambda p: (round(quality(rows, p), 6), -p[1], -p[0]))
 
 
-def floor_for(rows, r) -> tuple[float, dict]:
+def floor_for(rows, p) -> tuple[float, dict]:
     pos, neg = [], []
     for row in rows:
-        _, scores = rank(row["windows"], r)
+        _, scores = rank(row["windows"], *p)
         (pos if row["truth"] else neg).append(scores[0] if scores else 0.0)
     values = sorted(set(pos) | set(neg))
     best = (-1, max(values, default=0.0) + 1.0)
@@ -103,9 +123,36 @@ def floor_for(rows, r) -> tuple[float, dict]:
     }  # fmt: skip
 
 
+def held_out(rows, grid) -> list[str]:
+    """Split-half figures: parameters and floor fitted on every other question (each half in
+    turn), scored on the other half: moment hit@5 among answered-or-not in-scope questions
+    (a refused one is a miss) and out-of-scope questions answered."""
+    lines = []
+    for name, train, test in (("even", rows[0::2], rows[1::2]), ("odd", rows[1::2], rows[0::2])):
+        p = best_params(train, grid)
+        floor, _ = floor_for(train, p)
+        hit5 = n = answered_oos = n_oos = 0
+        for row in test:
+            chosen, scores = rank(row["windows"], *p)
+            answered = bool(scores) and scores[0] >= floor
+            if not row["truth"]:
+                n_oos += 1
+                answered_oos += answered
+                continue
+            vid, a, b = row["truth"]
+            n += 1
+            hit5 += answered and any(c[0] == vid and c[1] <= b and c[2] >= a for c in chosen)
+        lines.append(
+            f"   fit on {name} half (w_cos {p[0]}, w_ctx {p[1]}, floor {floor}): other half "
+            f"hit@5 {hit5 / max(n, 1):.3f} ({n} q), out of scope answered {answered_oos}/{n_oos}"
+        )
+    return lines
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--write", action="store_true")
+    parser.add_argument("--dump", default=None, help="write the collected features (JSON)")
     args = parser.parse_args()
     os.environ.setdefault("CHRONOS_DATA_DIR", "/tmp/chronos-benchqa")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chronos.settings")
@@ -129,23 +176,26 @@ def main() -> int:
     out: dict = {}
     for config, emb in (("hybrid", embedder), ("fulltext", None)):
         rows = collect(creator, scope, items, videos, emb)
+        if args.dump:
+            Path(f"{args.dump}.{config}.json").write_text(json.dumps(rows))
         ratios = RATIOS if emb is not None else [0.0]
-        r = best_ratio(rows, ratios)
-        floor, sep = floor_for(rows, r)
-        q = quality(rows, r)
-        cv = []
+        grid = [(r, c) for r in ratios for c in CONTEXT_WEIGHTS]
+        p = best_params(rows, grid)
+        floor, sep = floor_for(rows, p)
+        q = quality(rows, p)
+        print(f"{config}: w_cos/w_lex = {p[0]}, w_ctx = {p[1]}, floor = {floor}, "
+              f"(hit@1+hit@5)/2 = {q:.3f}, {sep}")  # fmt: skip
         for lecture in sorted(videos):
             train = [x for x in rows if x["item"]["video"] != lecture]
             test = [x for x in rows if x["item"]["video"] == lecture]
-            cv.append(
-                (lecture, best_ratio(train, ratios), quality(test, best_ratio(train, ratios)))
-            )
-        print(f"{config}: w_cos/w_lex = {r}, floor = {floor}, (hit@1+hit@5)/2 = {q:.3f}, {sep}")
-        for lecture, rr, qq in cv:
-            print(f"   leave out {lecture}: ratio {rr}, (hit@1+hit@5)/2 on it {qq:.3f}")
+            pp = best_params(train, grid)
+            print(f"   leave out {lecture}: w_cos {pp[0]}, w_ctx {pp[1]}, "
+                  f"(hit@1+hit@5)/2 on it {quality(test, pp):.3f}")  # fmt: skip
+        print("\n".join(held_out(rows, grid)))
         out[config] = {
             "w_lex": 1.0,
-            "w_cos": r,
+            "w_cos": p[0],
+            "w_ctx": p[1],
             "floor": floor,
             "fit": {"objective": round(q, 4), **sep},
         }
@@ -158,7 +208,7 @@ def main() -> int:
         "dataset": f"tests/data/qa/*.json (sha256 {digest}), {len(items)} questions",
         "embedder": embedder.model_name if embedder else None,
         "objective": (
-            "weights: mean of moment hit@1 and hit@5; "
+            "weights (w_cos, w_ctx): mean of moment hit@1 and hit@5; "
             "floor: most in-scope kept with <= 1/8 out-of-scope answered"
         ),
     }

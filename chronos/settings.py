@@ -263,6 +263,8 @@ CHRONOS_UPLOAD_PART_BYTES = max(
 CHRONOS_UPLOAD_ABANDON_HOURS = env.float("CHRONOS_UPLOAD_ABANDON_HOURS", default=24.0)
 CHRONOS_TRANSCRIBER = env("CHRONOS_TRANSCRIBER", default="auto")  # auto|whisper|local
 CHRONOS_EMBEDDER = env("CHRONOS_EMBEDDER", default="auto")  # auto|openai|local|none
+# ONNX Runtime intra-op threads of the local embedder (0 = one per core).
+CHRONOS_EMBEDDER_THREADS = env.int("CHRONOS_EMBEDDER_THREADS", default=0)
 CHRONOS_ANSWERER = env("CHRONOS_ANSWERER", default="auto")  # auto|anthropic|openai|extractive
 OPENAI_API_KEY = env("OPENAI_API_KEY", default="")
 OPENAI_BASE_URL = env("OPENAI_BASE_URL", default="") or None

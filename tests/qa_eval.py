@@ -165,6 +165,9 @@ def library_for_bench(items: list[dict], *, handle: str = "bench-qa"):
     creator, _ = Creator.objects.get_or_create(
         handle=handle, defaults={"company_name": "Bench QA", "tier": "enterprise"}
     )
+    if creator.tier != "enterprise":  # a library left by a run before plans existed
+        creator.tier = "enterprise"
+        creator.save(update_fields=["tier"])
     student, _ = User.objects.get_or_create(
         username=f"{handle}-student", defaults={"email": f"{handle}@bench.test"}
     )

@@ -215,6 +215,27 @@ def test_overlapping_citations_in_one_video_merge_into_one_span():
     assert merged[0].start == 100.0 and merged[0].end == 149.0
 
 
+def test_neighbouring_windows_support_a_moment():
+    from chat.retrieval.moments import Window, fuse
+
+    def window(video_id, first, lex):
+        return Window(id=first, video_id=video_id, chunk_id=1, first=first, last=first + 2,
+                      start=0.0, end=0.0, lexemes=set(), lex=lex)  # fmt: skip
+
+    # An isolated match (cue 40) and a slightly weaker one inside a matching passage (10-12).
+    windows = [window(1, 10, 0.3), window(1, 11, 0.5), window(1, 12, 0.3), window(1, 40, 0.6),
+               window(2, 12, 0.9)]  # fmt: skip
+    fuse(windows, {"w_lex": 1.0, "w_cos": 0.0, "w_ctx": 0.0})
+    assert max(windows, key=lambda w: w.score).first == 12  # video 2's is the best alone
+    fuse(windows, {"w_lex": 1.0, "w_cos": 0.0, "w_ctx": 0.5})
+    by = {(w.video_id, w.first): w.score for w in windows}
+    # Neighbours up to two cues away in the same video only: (0.3 + 0.3) / 2 added to 0.5.
+    assert by[(1, 11)] == pytest.approx(0.5 + 0.5 * 0.3)
+    assert by[(1, 11)] > by[(1, 40)] == pytest.approx(0.6)  # no neighbour, nothing added
+    assert by[(1, 10)] == pytest.approx(0.3 + 0.5 * 0.4)  # mean of 0.5 and 0.3
+    assert by[(2, 12)] == pytest.approx(0.9)  # another video's cue 11 is no neighbour
+
+
 def test_local_embedder_hybrid_retrieval(db, settings, creator):
     """Offline hybrid search with the local embedder (the offline default): a question
     sharing only "wick" with its answer is carried by the vector side."""

@@ -6,7 +6,9 @@ full text and vector similarity, pinpointed to the sentence that answers.
    returned, plus (asked from a lesson) the windows around the player's position.
 2. Features per window: `lex`, the IDF-weighted share (0-1) of the question's lexemes the
    window contains; `cos`, its cosine similarity to the question (0 without vectors).
-3. Score z = w_lex * lex + w_cos * cos (+ a position prior near the player), weights and the
+3. Score z = w_lex * lex + w_cos * cos, plus w_ctx times the mean z of the neighbouring
+   candidate windows (an answer is a passage: support from the cues around a window),
+   plus a position prior near the player; weights and the
    "not covered" floor LEARNED on the development set by bench/fit_retrieval.py and stored
    with their provenance in chat/retrieval/learned.json (one set per configuration: with
    vectors, full text only). A convex/linear fusion of normalised scores, tuned, beats
@@ -48,6 +50,9 @@ LEXICAL_CHUNKS = 8
 POSITION_BEFORE = 60.0
 POSITION_AHEAD = 5.0
 POSITION_DECAY = 30.0
+# Neighbouring windows (cue offsets each side) whose scores support a window (the learned
+# w_ctx weighs their mean; bench/fit_retrieval.py fits it).
+CONTEXT_WINDOWS = 2
 # Cues of context fetched each side of a window (whole sentences, LLM context).
 CONTEXT_SEGMENTS = 2
 # Extra cues fetched before that context so the first sentence found there can be dropped:
@@ -63,7 +68,7 @@ def learned() -> dict:
 
 
 def fusion_params(*, vectors: bool) -> dict:
-    """{w_lex, w_cos, floor} for a configuration (with vectors or full text only)."""
+    """{w_lex, w_cos, w_ctx, floor} for a configuration (with vectors or full text only)."""
     return learned()["hybrid" if vectors else "fulltext"]
 
 
@@ -171,11 +176,35 @@ def score_windows(
     total = sum(weights.values()) or 1.0
     for w in windows:
         w.lex = sum(v for lx, v in weights.items() if lx in w.lexemes) / total
-        w.score = params["w_lex"] * w.lex + params["w_cos"] * w.cos
+    fuse(windows, params)
+    for w in windows:
         if position is not None and w.video_id == position[0]:
             gap = max(0.0, position[1] - w.end, w.start - position[1])
             w.score += position_prior(params) * math.exp(-gap / POSITION_DECAY)
     return sorted(windows, key=lambda w: (-w.score, w.video_id, w.first))
+
+
+def fuse(windows: list[Window], params: dict) -> None:
+    """Set each window's score from its lex and cos: w_lex * lex + w_cos * cos, plus w_ctx
+    times the mean of that base score over the candidate windows starting up to
+    CONTEXT_WINDOWS cues before or after it in the same video. An answer is a passage, so
+    a window whose neighbours also match the question is likelier the moment than an
+    isolated match (a window with no candidate neighbour gets nothing). params: a
+    fusion_params() dict (w_ctx 0 when absent)."""
+    for w in windows:
+        w.score = params["w_lex"] * w.lex + params["w_cos"] * w.cos
+    w_ctx = params.get("w_ctx", 0.0)
+    if not w_ctx:
+        return
+    base = {(w.video_id, w.first): w.score for w in windows}
+    for w in windows:
+        near = [
+            base[(w.video_id, w.first + d)]
+            for d in range(-CONTEXT_WINDOWS, CONTEXT_WINDOWS + 1)
+            if d and (w.video_id, w.first + d) in base
+        ]
+        if near:
+            w.score += w_ctx * sum(near) / len(near)
 
 
 def position_prior(params: dict) -> float:

@@ -1,0 +1,76 @@
+"""Local embedder throughput: windows embedded per second by videos.embedders.LocalEmbedder.
+
+    .venv/bin/python bench/embed.py [--threads N] [--batch N] [--runs N]
+
+Texts: the 3-cue windows (stride 1) of the development set's four caption-backed lectures
+(tests/data/qa's lectures: ~750 windows, 37-89 WordPiece tokens on average per lecture),
+embedded from a cold per-process cache each run, so every window goes through the tokenizer
+and ONNX Runtime. Prints windows/s per run and the median. --threads sets ONNX Runtime's
+intra-op threads (CHRONOS_EMBEDDER_THREADS; 0 = ONNX Runtime's default, one per core);
+--batch the texts per ONNX run (videos.embedders.LOCAL_BATCH).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--threads", type=int, default=None, help="ONNX intra-op threads")
+    parser.add_argument("--batch", type=int, default=None, help="texts per ONNX run")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chronos.settings")
+    os.environ.setdefault("CHRONOS_DATA_DIR", "/tmp/chronos-benchembed")
+    if args.threads is not None:
+        os.environ["CHRONOS_EMBEDDER_THREADS"] = str(args.threads)
+    import django
+
+    django.setup()
+    from tests.chat_library import cues
+    from videos import embedders
+    from videos.chunking import WINDOW_SEGMENTS
+
+    if args.batch:
+        embedders.LOCAL_BATCH = args.batch
+    texts = []
+    for name in ("faraday-1", "faraday-2", "mit1690", "infovis"):
+        c = cues(name)
+        for i in range(len(c) - WINDOW_SEGMENTS + 1):
+            texts.append(" ".join(x["text"] for x in c[i : i + WINDOW_SEGMENTS]))
+    embedder = embedders.LocalEmbedder()
+    embedder.embed(texts[:8])  # load the session outside the timing
+    rates, cpu_rates = [], []
+    for run in range(args.runs):
+        embedders._LOCAL_CACHE.clear()
+        started, cpu = time.perf_counter(), time.process_time()
+        embedder.embed(texts)
+        rate = len(texts) / (time.perf_counter() - started)
+        per_cpu = len(texts) / max(time.process_time() - cpu, 1e-9)
+        rates.append(rate)
+        cpu_rates.append(per_cpu)
+        print(
+            f"run {run + 1}: {len(texts)} windows, {rate:.0f} windows/s wall, "
+            f"{per_cpu:.0f} windows per CPU-second"
+        )
+    load = os.getloadavg()[0]
+    print(
+        f"median {statistics.median(rates):.0f} windows/s wall, "
+        f"{statistics.median(cpu_rates):.0f} per CPU-second (batch {embedders.LOCAL_BATCH}, "
+        f"threads {args.threads if args.threads is not None else 'default'}, "
+        f"load average {load:.1f})"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
