@@ -19,6 +19,7 @@ from billing.models import QuestionUsage
 from billing.services.allowances import QuestionAllowance, question_allowance_consume
 from chat.answerers import AnswererError, heuristic_title
 from chat.models import ChatMessage, ChatSession
+from chat.retrieval import Scope
 from chat.selectors import session_get
 from chat.services.answer import chat_scope, clean_position, learner_check, question_clean
 from chat.services.reply import answer_events
@@ -131,6 +132,9 @@ class PendingAnswer:
     answer: ChatMessage
     new_session: bool
     allowance: QuestionAllowance | None = None
+    # The scope resolved while saving: answering in the same request reuses it (resolving
+    # a student's unlocked lessons is the costliest step of a question before retrieval).
+    scope: Scope | None = None
 
 
 def chat_question_save(
@@ -209,6 +213,7 @@ def chat_question_save(
         answer=answer,
         new_session=new_session,
         allowance=allowance,
+        scope=scope,
     )
 
 
@@ -246,7 +251,9 @@ def chat_ask_stream(
 def _ask_events(user: User, creator: Creator, pending: PendingAnswer) -> Iterator[dict[str, Any]]:
     session = pending.session
     yield {"event": "session", "session_id": session.pk, "title": session.title}
-    for event in answer_events(user=user, creator=creator, answer=pending.answer):
+    for event in answer_events(
+        user=user, creator=creator, answer=pending.answer, scope=pending.scope
+    ):
         if event["event"] == "done" and pending.allowance is not None:
             event["allowance"] = allowance_payload(pending.allowance)
         yield event

@@ -20,6 +20,7 @@ from chat import answerers as answerers_mod
 from chat.answerers import AnswererError, AnswerUsage
 from chat.formatting import markdown_to_safe_html
 from chat.models import ChatMessage, ChatSession
+from chat.retrieval import Scope
 from chat.selectors import answer_question_get, answer_turn_get, messages_for_session
 from chat.services.answer import Answer, answer_stream, chat_scope, ledger_record
 from chronos.errors import DomainError
@@ -90,8 +91,12 @@ def _done_event(msg: ChatMessage, title: str) -> dict[str, Any]:
     }
 
 
-def answer_events(*, user: User, creator: Creator, answer: ChatMessage) -> Iterator[dict[str, Any]]:
-    """The events of chat_answer_stream for a turn already fetched (chat_ask_stream's)."""
+def answer_events(
+    *, user: User, creator: Creator, answer: ChatMessage, scope: Scope | None = None
+) -> Iterator[dict[str, Any]]:
+    """The events of chat_answer_stream for a turn already fetched (chat_ask_stream's).
+    scope: the session's scope when the caller resolved it in this request (for this user,
+    from the session's course and videos), else resolved here."""
     session = answer.session
     deadline = time.monotonic() + ANSWER_WAIT_SECONDS
     while (claimed := _claim(answer)) is False and time.monotonic() < deadline:
@@ -108,7 +113,7 @@ def answer_events(*, user: User, creator: Creator, answer: ChatMessage) -> Itera
         assert question is not None
         new_session = not ChatMessage.objects.filter(session=session, id__lt=question.pk).exists()
         answerer = answerers_mod.get_answerer()
-        scope = chat_scope(
+        scope = scope or chat_scope(
             creator=creator,
             course_id=session.course_id,
             video_ids=session.video_ids or None,
