@@ -128,7 +128,7 @@ def answer_stream(
     scope: Scope,
     question: str,
     history: list[tuple[str, str]] | None = None,
-    answerer=None,
+    answerer: Any = None,
     subject: str = "",
     cited_video_ids: list[int] | None = None,
     video_id: int | None = None,
@@ -210,7 +210,7 @@ def answer_stream(
         position=position,
     )
     result = found.result
-    if found.rewrite_usage is not None:
+    if isinstance(found.rewrite_usage, AnswerUsage):
         u = found.rewrite_usage
         ledger_record(
             creator=creator,
@@ -342,7 +342,9 @@ def question_answer(
     return final
 
 
-def clean_position(creator: Creator, video_id, position) -> tuple[int | None, float | None]:
+def clean_position(
+    creator: Creator, video_id: Any, position: Any
+) -> tuple[int | None, float | None]:
     """(video id, seconds) validated: the video must be the creator's; the position a
     finite number >= 0 (ignored without a video). DomainError (fields video_id/position)."""
     if video_id in (None, ""):

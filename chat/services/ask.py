@@ -166,7 +166,7 @@ def chat_question_save(
     learner_check(user, creator)
     session = None
     rescoped = False
-    if session_id not in (None, ""):
+    if session_id is not None:
         session = session_get(user=user, creator=creator, session_id=session_id)
         rescoped = course_id not in (None, "") or bool(video_ids)
         if not rescoped:

@@ -193,7 +193,9 @@ def answer_events(
     yield _done_event(answer, title)
 
 
-def _llm_title(answerer, creator: Creator, session: ChatSession, text: str, *, user: User) -> str:
+def _llm_title(
+    answerer: Any, creator: Creator, session: ChatSession, text: str, *, user: User
+) -> str:
     try:
         title, usage = answerer.title(text)
     except Exception:
