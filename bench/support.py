@@ -77,7 +77,10 @@ def uvicorn_start(*, workers: int, env: dict[str, str]) -> tuple[subprocess.Pope
     }
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "chronos.asgi:application", "--port", str(port),
-         "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
+         "--workers", str(workers), "--log-level", "warning", "--no-access-log",
+         # Keep idle client connections longer than the default 5 s: under load a pooled
+         # connection otherwise closes just as the client reuses it (httpx.ReadError).
+         "--timeout-keep-alive", "75"],
         cwd=ROOT, env=full,
     )  # fmt: skip
     for _ in range(300):

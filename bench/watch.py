@@ -86,12 +86,16 @@ async def run(url: str, lesson_id: int, cookies: list[dict], rounds: int, batch:
                 at += 10
             async with gate:
                 t = time.perf_counter()
-                r = await client.post(
-                    "/api/v1/watch-events/",
-                    json={"events": events},
-                    headers={"X-CSRFToken": jar["csrftoken"]},
-                    cookies=jar,
-                )
+                try:
+                    r = await client.post(
+                        "/api/v1/watch-events/",
+                        json={"events": events},
+                        headers={"X-CSRFToken": jar["csrftoken"]},
+                        cookies=jar,
+                    )
+                except httpx.TransportError as exc:  # counted, not fatal
+                    errors.append(f"{type(exc).__name__} {exc}")
+                    continue
                 latencies.append((time.perf_counter() - t) * 1000)
             if r.status_code == 202:
                 accepted += r.json()["accepted"]
