@@ -10,7 +10,7 @@ from django.utils import timezone
 from chronos.errors import DomainError
 from tests.pipeline_support import FARADAY_MP4, FARADAY_VTT, create, process
 from videos.models import SegmentWindow, TranscriptSegment, Video, VideoChunk
-from videos.pipeline import MAX_ATTEMPTS, run_stage, sweep_stuck
+from videos.pipeline import MAX_ATTEMPTS, SWEEP_EVERY_MINUTES, run_stage, sweep_stuck
 from videos.services import video_delete, video_retry, video_status_payload
 
 pytestmark = pytest.mark.django_db
@@ -184,7 +184,7 @@ def test_sweeper_schedule_exists():
     from django_q.models import Schedule
 
     sched = Schedule.objects.get(func="videos.tasks.sweep_stuck_videos")
-    assert sched.schedule_type == Schedule.MINUTES and sched.minutes == 5
+    assert sched.schedule_type == Schedule.MINUTES and sched.minutes == SWEEP_EVERY_MINUTES == 1
     assert sched.repeats == -1
 
 

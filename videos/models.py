@@ -88,6 +88,9 @@ class Video(models.Model):
     # The pipeline stage running or last run: probe|transcribe|chunk|embed|done. A retry
     # resumes from it (a failed embedding does not pay for Whisper again).
     stage = models.CharField(max_length=20, blank=True, default="")
+    # When the sweeper or a stopping worker last handed this run to a new attempt (the status
+    # label then adds "worker restarted, resuming"); cleared by a retry or reprocess.
+    resumed_at = models.DateTimeField(null=True, blank=True)
     # Fraction (0-1) of the current stage done, for progress bars; reset per stage.
     stage_progress = models.FloatField(default=0.0)
     probe_started_at = models.DateTimeField(null=True, blank=True)

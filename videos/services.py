@@ -253,6 +253,7 @@ def _reset_for_run(video: Video, stage: str) -> None:
     queued_fields = mark_queued(video, stage)
     video.status = Video.Status.PENDING
     video.error = ""
+    video.resumed_at = None
     video.attempts = (video.attempts or 0) + 1
     video.stage_heartbeat_at = timezone.now()
     video.stage_progress = 0.0
@@ -260,6 +261,7 @@ def _reset_for_run(video: Video, stage: str) -> None:
         update_fields=[
             "status",
             "error",
+            "resumed_at",
             "attempts",
             "stage_heartbeat_at",
             "stage_progress",
@@ -320,15 +322,28 @@ def _delete_quietly(name: str) -> None:
 def video_progress(video: Video) -> tuple[int, str]:
     """(percent 0-100, label) of a video's run, from its stage's row in the stage table
     (videos.pipeline.STAGE_TABLE: band and label): completed is (100, "Ready"), failed
-    (0, "Failed"), pending before its probe started (0, "Queued"). stage_progress (0..1)
+    (0, "Failed"), pending before its probe started (0, "Queued"), a run handed to a new
+    attempt and not yet picked up "<its stage label> — worker restarted, resuming" (at its
+    band's start; the note stays on the label while that run goes on). stage_progress (0..1)
     places it inside its stage's band; out-of-range values are clamped."""
-    from videos.pipeline import FAILED_LABEL, QUEUED_LABEL, READY_LABEL, STAGE_BY_STATUS
+    from videos.pipeline import (
+        FAILED_LABEL,
+        QUEUED_LABEL,
+        READY_LABEL,
+        RESUMED_NOTE,
+        STAGE_BY_STATUS,
+        stage_of,
+    )
 
     if video.status == Video.Status.COMPLETED:
         return 100, READY_LABEL
     stage = STAGE_BY_STATUS.get(video.status)
     if stage is None:  # failed
         return 0, FAILED_LABEL
+    if video.resumed_at and video.status == Video.Status.PENDING:
+        # handed to a new attempt (sweeper / stopping worker), waiting for a worker
+        resumed = stage_of(video)
+        return resumed.band[0], f"{resumed.label} — {RESUMED_NOTE}"
     try:
         fraction = max(0.0, min(1.0, float(video.stage_progress or 0.0)))
     except (TypeError, ValueError):
@@ -339,6 +354,8 @@ def video_progress(video: Video) -> tuple[int, str]:
         video.probe_started_at and not video.probe_ended_at
     ):
         label = QUEUED_LABEL
+    elif video.resumed_at:
+        label = f"{label} — {RESUMED_NOTE}"
     return round(first + (last - first) * fraction), label
 
 

@@ -1,10 +1,14 @@
 """django-q2 tasks for the pipeline: one task per stage, each taking ids only and calling
 videos.pipeline. A stage queues the next one when it succeeds; the sweeper runs every
-5 minutes (Schedule created by migration videos.0003_sweeper_schedule)."""
+minute (Schedule created by migration videos.0003, every minute since videos.0008)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
+import threading
+from collections.abc import Iterator
 
 from django.conf import settings
 from django.db import transaction
@@ -39,16 +43,46 @@ def enqueue_stage(video_id: int, stage: str, attempt: int) -> None:
 
 def run_stage_task(video_id: int, stage: str, attempt: int) -> str:
     """Run one stage, then queue the next on success. Returns a short outcome string
-    ("next:<stage>", "done", or "stopped") for django-q2's task log."""
-    from videos.models import Video
-    from videos.pipeline import run_stage
+    ("next:<stage>", "done", or "stopped") for django-q2's task log.
 
-    nxt = run_stage(video_id=video_id, stage=stage, attempt=attempt)
+    SIGTERM while the stage runs (a stopping worker: `make run`'s Ctrl-C, a deploy) hands
+    the video to a new attempt at once (videos.pipeline.release_run: re-queued, labelled
+    "worker restarted, resuming") and exits the worker process (SystemExit), so the worker
+    stops within seconds instead of finishing an hour of transcription."""
+    from videos.models import Video
+    from videos.pipeline import WorkerStopping, release_run, run_stage
+
+    try:
+        with _stop_on_sigterm():
+            nxt = run_stage(video_id=video_id, stage=stage, attempt=attempt)
+    except WorkerStopping:
+        release_run(video_id, attempt)
+        raise SystemExit(0) from None
     if nxt:
         transaction.on_commit(lambda: enqueue_stage(video_id, nxt, attempt))
         return f"next:{nxt}"
     status = Video.objects.filter(pk=video_id).values_list("status", flat=True).first()
     return "done" if status == Video.Status.COMPLETED else "stopped"
+
+
+@contextlib.contextmanager
+def _stop_on_sigterm() -> Iterator[None]:
+    """While the block runs in the main thread, SIGTERM raises WorkerStopping in it (the
+    previous handler is restored afterwards). Elsewhere (a thread) it does nothing."""
+    from videos.pipeline import WorkerStopping
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_sigterm(signum, frame):
+        raise WorkerStopping()
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def sweep_stuck_videos() -> dict:

@@ -24,7 +24,8 @@ def run_stage(
     on_progress: Callable[[float], None] | None = None,
 ) -> str | None:
     """Run one stage. Returns the next stage name to queue, or None (finished, failed or
-    stale). Never raises for expected failures: the video is marked failed instead."""
+    stale). Never raises for expected failures: the video is marked failed instead.
+    WorkerStopping (the worker's SIGTERM, see videos.tasks) passes through."""
     from videos.captions import CaptionError
     from videos.media import MediaError
     from videos.providers import PipelineError, describe_provider_error
@@ -36,7 +37,8 @@ def run_stage(
         return None
     beat = Heartbeat(video, on_progress=on_progress)
     try:
-        STAGE_FUNCS[stage](video, beat)
+        with beat:  # the pulse thread beats while the stage works
+            STAGE_FUNCS[stage](video, beat)
     except (StaleRun, Video.DoesNotExist):
         logger.info("video %s: stage %s superseded", video_id, stage)
         return None

@@ -4,21 +4,31 @@ the heartbeat, started/ended times, the cost total and failing a video."""
 from __future__ import annotations
 
 import contextlib
+import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
 from videos.models import Video
-from videos.pipeline.table import HEARTBEAT_EVERY, STAGE_TABLE
+from videos.pipeline.table import HEARTBEAT_EVERY, PROGRESS_EVERY, STAGE_TABLE
+
+logger = logging.getLogger(__name__)
 
 
 class StaleRun(Exception):
     """This task's run was superseded (retry/sweeper started a newer attempt)."""
+
+
+class WorkerStopping(BaseException):
+    """Raised in a stage by the worker's SIGTERM handler (videos.tasks.run_stage_task): the
+    worker is stopping, so the stage hands its video to a new attempt and the process exits.
+    A BaseException, so no stage's `except Exception` swallows it."""
 
 
 # ------------------------------------------------------------------ helpers -------------
@@ -40,21 +50,37 @@ def _lock(video_id: int, attempt: int | None) -> Video:
 
 
 class Heartbeat:
-    """Throttled progress writer: `beat(fraction)` updates stage_progress and
-    stage_heartbeat_at at most every HEARTBEAT_EVERY seconds (plus the final 1.0). Also
-    raises StaleRun when the run was superseded, so long stages stop early."""
+    """A stage run's signs of life.
 
-    def __init__(self, video: Video, *, on_progress: Callable[[float], None] | None = None):
+    `beat(fraction)` writes stage_progress (0..1) and stage_heartbeat_at at most every
+    PROGRESS_EVERY seconds (plus the final 1.0) and raises StaleRun when the run was
+    superseded, so long stages stop early. Used as a context manager (videos.pipeline.runner
+    does), it also runs a pulse thread that refreshes stage_heartbeat_at every `every`
+    seconds (HEARTBEAT_EVERY) while the stage works, even through a silent step (one long
+    provider call): a stage goes quiet only when its worker is dead or frozen, and the
+    sweeper re-queues it after STALE_AFTER_BEATS missed beats.
+    """
+
+    def __init__(
+        self,
+        video: Video,
+        *,
+        on_progress: Callable[[float], None] | None = None,
+        every: float = HEARTBEAT_EVERY,
+    ):
         self.video_id = video.pk
         self.attempt = video.attempts
         self.on_progress = on_progress
+        self.every = every
         self._last = 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def beat(self, fraction: float, *, force: bool = False) -> None:
         if self.on_progress:
             self.on_progress(fraction)
         now = time.monotonic()
-        if not force and now - self._last < HEARTBEAT_EVERY and fraction < 1.0:
+        if not force and now - self._last < PROGRESS_EVERY and fraction < 1.0:
             return
         self._last = now
         updated = Video.objects.filter(pk=self.video_id, attempts=self.attempt).update(
@@ -62,6 +88,42 @@ class Heartbeat:
         )
         if not updated:
             raise StaleRun()
+
+    def __enter__(self) -> Heartbeat:
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self._pulse, name=f"heartbeat-video-{self.video_id}", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _pulse(self) -> None:
+        """Thread body: refresh stage_heartbeat_at every `self.every` seconds until stopped.
+        Its own database connection; a row locked by the stage's own transaction is
+        skipped (SKIP LOCKED), never waited for, so stopping is prompt."""
+        from django.db import connections
+
+        table = Video._meta.db_table
+        try:
+            while not self._stop.wait(self.every):
+                try:
+                    with connections["default"].cursor() as cur:
+                        cur.execute(
+                            f"UPDATE {table} SET stage_heartbeat_at = %s WHERE id IN "
+                            f"(SELECT id FROM {table} WHERE id = %s AND attempts = %s "
+                            "FOR UPDATE SKIP LOCKED)",
+                            [_now(), self.video_id, self.attempt],
+                        )
+                except DatabaseError:
+                    logger.warning("heartbeat of video %s not written", self.video_id)
+        finally:
+            connections.close_all()
 
 
 @contextlib.contextmanager

@@ -34,10 +34,8 @@ def is_stuck(video: Video, *, now=None) -> bool:
 
 def sweep_stuck(*, now=None) -> dict[str, int]:
     """Find processing videos that are stuck; re-queue each from its current stage (a new
-    attempt) while attempts < MAX_ATTEMPTS, else fail it with a message. Returns
+    attempt, see _requeue) while attempts < MAX_ATTEMPTS, else fail it with a message. Returns
     {"requeued": n, "failed": m}."""
-    from videos.tasks import enqueue_stage
-
     now = now or _now()
     counts = {"requeued": 0, "failed": 0}
     for video in Video.objects.filter(status__in=Video.ACTIVE_STATUSES).iterator():
@@ -59,14 +57,58 @@ def sweep_stuck(*, now=None) -> dict[str, int]:
                 counts["failed"] += 1
                 logger.warning("sweeper: video %s failed after %s attempts", v.pk, v.attempts)
                 continue
-            v.attempts += 1
-            v.stage_heartbeat_at = now
-            v.save(update_fields=["attempts", "stage_heartbeat_at", "updated_at"])
-            attempt = v.attempts
-            transaction.on_commit(lambda pk=v.pk, s=stage, a=attempt: enqueue_stage(pk, s, a))
+            attempt = _requeue(v, stage, now=now)
             counts["requeued"] += 1
             logger.warning("sweeper: video %s re-queued at %s (attempt %s)", v.pk, stage, attempt)
     return counts
+
+
+def _requeue(video: Video, stage: str, *, now) -> int:
+    """Hand a locked processing `video` to a new attempt that starts `stage` afresh: status
+    pending, the stage marked queued (so the long PENDING_STALE_AFTER applies while workers
+    are busy), resumed_at set (the status label then says RESUMED_NOTE); the task is queued
+    on commit. Returns the new attempt number. Call inside a transaction."""
+    from videos.tasks import enqueue_stage
+
+    fields = mark_queued(video, stage)
+    video.status = Video.Status.PENDING
+    video.attempts += 1
+    video.stage_heartbeat_at = now
+    video.stage_progress = 0.0
+    video.resumed_at = now
+    video.save(
+        update_fields=[
+            *fields,
+            "status",
+            "attempts",
+            "stage_heartbeat_at",
+            "stage_progress",
+            "resumed_at",
+            "updated_at",
+        ]
+    )
+    attempt = video.attempts
+    transaction.on_commit(lambda pk=video.pk, s=stage, a=attempt: enqueue_stage(pk, s, a))
+    return attempt
+
+
+def release_run(video_id: int, attempt: int) -> bool:
+    """A stopping worker hands back its run (videos.tasks, on SIGTERM): when `attempt` is
+    still the video's current, processing attempt, re-queue its stage as a new attempt now
+    instead of waiting for the sweeper. Returns True when released, False when the run was
+    already superseded or finished."""
+    from django.db import connection
+
+    # The signal may have interrupted a query: start from a fresh connection.
+    connection.close()
+    with transaction.atomic():
+        video = Video.objects.select_for_update().filter(pk=video_id).first()
+        if video is None or video.attempts != attempt or not video.is_processing:
+            return False
+        stage = stage_of(video).name
+        new_attempt = _requeue(video, stage, now=_now())
+    logger.warning("video %s: %s released on SIGTERM (attempt %s)", video_id, stage, new_attempt)
+    return True
 
 
 def mark_queued(video: Video, stage: str) -> list[str]:

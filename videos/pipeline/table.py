@@ -21,8 +21,8 @@ class Stage:
     `<prefix>_started_at` / `<prefix>_ended_at` columns on Video. timeout: the django-q2
     task timeout, seconds (each below Q_CLUSTER["retry"], so the broker never re-delivers a
     running task). stale_after: seconds without a heartbeat before the sweeper calls it
-    stuck. band: (first, last) percent of the whole run it covers. next: the stage queued
-    when it succeeds (None: the video is completed).
+    stuck (STALE_AFTER for every stage). band: (first, last) percent of the whole run it
+    covers. next: the stage queued when it succeeds (None: the video is completed).
     """
 
     name: str
@@ -36,9 +36,21 @@ class Stage:
     next: str | None
 
 
+# Stages heartbeat at least this often (seconds) while working: a thread beside the stage
+# (videos.pipeline.state.Heartbeat) beats even through a long silent provider call, so only a
+# dead or frozen worker goes quiet.
+HEARTBEAT_EVERY = 20.0
+# A stage silent for this many heartbeats is stuck (issue 13: "silent for 3 heartbeats").
+# With the sweeper every SWEEP_EVERY_MINUTES, a dead worker's stage is re-queued within
+# 3 x 20 s + 60 s = 2 minutes (the issue's bound: 3 minutes).
+STALE_AFTER_BEATS = 3
+STALE_AFTER = int(STALE_AFTER_BEATS * HEARTBEAT_EVERY)
+# The sweeper's django-q2 Schedule interval, minutes (migration videos.0008).
+SWEEP_EVERY_MINUTES = 1
+# Progress bars are written at most this often (seconds) while a stage reports progress.
+PROGRESS_EVERY = 5.0
+
 # Timeouts: transcription is the long one (local ASR of an hour runs ~25 min on one core).
-# Stale-after: stages heartbeat at least every HEARTBEAT_EVERY seconds while working; the
-# slowest silent step is one provider call (timeout 120 s x 4 tries + 7 s backoff).
 STAGE_TABLE: dict[str, Stage] = {
     s.name: s
     for s in (
@@ -49,7 +61,7 @@ STAGE_TABLE: dict[str, Stage] = {
             noun="reading the file",
             field_prefix="probe",
             timeout=600,
-            stale_after=900,
+            stale_after=STALE_AFTER,
             band=(0, 10),
             next="transcribe",
         ),
@@ -60,7 +72,7 @@ STAGE_TABLE: dict[str, Stage] = {
             noun="transcription",
             field_prefix="transcribing",
             timeout=3600,
-            stale_after=1200,
+            stale_after=STALE_AFTER,
             band=(10, 60),
             next="chunk",
         ),
@@ -71,7 +83,7 @@ STAGE_TABLE: dict[str, Stage] = {
             noun="chunking",
             field_prefix="chunking",
             timeout=600,
-            stale_after=900,
+            stale_after=STALE_AFTER,
             band=(60, 70),
             next="embed",
         ),
@@ -82,7 +94,7 @@ STAGE_TABLE: dict[str, Stage] = {
             noun="embedding",
             field_prefix="embedding",
             timeout=1800,
-            stale_after=1200,
+            stale_after=STALE_AFTER,
             band=(70, 99),
             next=None,
         ),
@@ -96,9 +108,9 @@ STAGE_BY_STATUS: dict[str, Stage] = {s.status: s for s in STAGE_TABLE.values()}
 QUEUED_LABEL = "Queued"
 READY_LABEL = "Ready"
 FAILED_LABEL = "Failed"
+# Added to the stage label while a run handed over by the sweeper or a stopping worker goes on.
+RESUMED_NOTE = "worker restarted, resuming"
 
-# Stages heartbeat at least this often (seconds) while working.
-HEARTBEAT_EVERY = 5.0
 # Queued but never picked up (workers busy with long jobs is normal; hours is not).
 PENDING_STALE_AFTER = 2 * 3600
 # The sweeper re-queues a stuck video until it has been attempted this many times; then it

@@ -1,0 +1,31 @@
+"""Video.resumed_at (a run handed to a new attempt), and the stuck-video sweeper every minute
+(videos.pipeline.SWEEP_EVERY_MINUTES): a dead worker's stage is re-queued within 3 minutes."""
+
+from django.db import migrations, models
+
+NAME = "videos: sweep stuck videos"  # the Schedule made by 0003
+
+
+def sweep_every_minute(apps, schema_editor):
+    Schedule = apps.get_model("django_q", "Schedule")
+    Schedule.objects.filter(name=NAME).update(minutes=1)
+
+
+def sweep_every_five_minutes(apps, schema_editor):
+    Schedule = apps.get_model("django_q", "Schedule")
+    Schedule.objects.filter(name=NAME).update(minutes=5)
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("videos", "0007_abandoned_uploads_schedule"),
+    ]
+
+    operations = [
+        migrations.AddField(
+            model_name="video",
+            name="resumed_at",
+            field=models.DateTimeField(blank=True, null=True),
+        ),
+        migrations.RunPython(sweep_every_minute, sweep_every_five_minutes),
+    ]
