@@ -59,6 +59,7 @@ class VideoSerializer(serializers.ModelSerializer):
             "progress",
             "error",
             "duration_seconds",
+            "readable_seconds",
             "size_bytes",
             "media_kind",
             "transcript_source",
@@ -120,6 +121,13 @@ class VideoUploadSerializer(serializers.Serializer):
 class VideoUpdateSerializer(serializers.Serializer):
     title = serializers.CharField(required=False, max_length=255)
     description = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
+
+
+class VideoRetrySerializer(serializers.Serializer):
+    readable_part = serializers.BooleanField(
+        default=False,
+        help_text="For a cut-off file (readable_seconds set): process only the part that decodes.",
+    )
 
 
 class SegmentSerializer(serializers.Serializer):
@@ -203,9 +211,12 @@ def video_detail(request: Request, pk: int) -> Response:
 
 @api_view(["POST"])
 def video_retry(request: Request, pk: int) -> Response:
-    """Re-queue a failed video from the stage that failed; 202 with the video, or 400."""
+    """Re-queue a failed video from the stage that failed ({"readable_part": true}: a
+    cut-off file's readable part only); 202 with the video, or 400."""
     video = video_get_for_manager(user=request.user, pk=pk)
-    video = services.video_retry(video=video)
+    form = VideoRetrySerializer(data=request.data)
+    form.is_valid(raise_exception=True)
+    video = services.video_retry(video=video, readable_part=form.validated_data["readable_part"])
     return Response(_one(request, video), status=status.HTTP_202_ACCEPTED)
 
 

@@ -70,7 +70,12 @@ class Video(models.Model):
     original_filename = models.CharField(max_length=255, blank=True)
     captions_file = models.FileField(upload_to=captions_upload_to, max_length=500, blank=True)
     thumbnail = models.ImageField(upload_to=thumbnail_upload_to, max_length=500, blank=True)
+    # Seconds that decode (videos.media.readable_duration), not what the container claims.
     duration_seconds = models.FloatField(null=True, blank=True)
+    # Set only for a cut-off file: the seconds that decode (its duration claims more).
+    readable_seconds = models.FloatField(null=True, blank=True)
+    # The creator chose to process a cut-off file's readable part (a retry "readable part").
+    use_readable_part = models.BooleanField(default=False)
     size_bytes = models.BigIntegerField(default=0)
     media_kind = models.CharField(max_length=10, blank=True)  # "video" | "audio"
     container = models.CharField(max_length=40, blank=True)

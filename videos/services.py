@@ -208,14 +208,17 @@ def video_update(
     return video
 
 
-def video_retry(*, video: Video) -> Video:
+def video_retry(*, video: Video, readable_part: bool = False) -> Video:
     """Restart processing of a failed or stuck video from the stage that failed (its
     inputs permitting; see videos.pipeline.resume_stage), so a failed embedding does not
     pay for transcription again.
 
     Allowed when status is failed, or the video is in a processing state whose heartbeat is
-    older than that stage's timeout (stuck). Raises DomainError when it is completed or
-    still processing normally. Returns the video (pending, attempts+1), queued on commit.
+    older than that stage allows (stale: 3 missed heartbeats). Raises DomainError when it is
+    completed or still processing normally. `readable_part=True` is the creator's choice
+    for a cut-off file (readable_seconds set by the probe stage): process only the part that
+    decodes, from the probe stage; DomainError (code "not_cut_off") for any other video.
+    Returns the video (pending, attempts+1), queued on commit.
     """
     from videos.pipeline import is_stuck, resume_stage
 
@@ -229,6 +232,12 @@ def video_retry(*, video: Video) -> Video:
             "This video is still processing; retry is for failed videos.", code="not_failed"
         )
     stage = resume_stage(video)
+    if readable_part:
+        if video.readable_seconds is None:
+            raise DomainError("This file is not cut off; retry it as it is.", code="not_cut_off")
+        video.use_readable_part = True
+        video.save(update_fields=["use_readable_part", "updated_at"])
+        stage = "probe"
     _reset_for_run(video, stage)
     transaction.on_commit(lambda: pipeline_enqueue(video=video, stage=stage))
     return video

@@ -244,11 +244,12 @@ def edit(request: HttpRequest, handle: str, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def retry(request: HttpRequest, handle: str, pk: int) -> HttpResponse:
-    """Queue a failed video again; back to `next` (library or video page)."""
+    """Queue a failed video again (`readable_part=1`: a cut-off file's readable part only);
+    back to `next` (library or video page)."""
     creator = creator_get_managed(user=request.user, handle=handle)
     video = video_get_managed(user=request.user, creator=creator, pk=pk)
     try:
-        services.video_retry(video=video)
+        services.video_retry(video=video, readable_part=request.POST.get("readable_part") == "1")
     except DomainError as exc:
         messages.error(request, " ".join(_error_messages(exc)))
     else:

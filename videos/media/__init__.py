@@ -13,7 +13,17 @@ from videos.media.audio import (
     silence_cut_points,
     wav_duration,
 )
-from videos.media.probe import ACCEPTED_TEXT, MediaError, MediaInfo, probe, sniff
+from videos.media.probe import (
+    ACCEPTED_TEXT,
+    MediaError,
+    MediaInfo,
+    clock,
+    cut_off_message,
+    is_cut_off,
+    probe,
+    readable_duration,
+    sniff,
+)
 from videos.media.thumbnail import THUMBNAIL_MAX_WIDTH, THUMBNAIL_POSITIONS, thumbnail_jpeg
 
 __all__ = [
@@ -23,10 +33,14 @@ __all__ = [
     "THUMBNAIL_POSITIONS",
     "MediaError",
     "MediaInfo",
+    "clock",
+    "cut_off_message",
     "encode_wav_piece",
     "extract_audio_wav",
+    "is_cut_off",
     "iter_pcm16",
     "probe",
+    "readable_duration",
     "silence_cut_points",
     "sniff",
     "thumbnail_jpeg",

@@ -36,7 +36,7 @@ def iter_pcm16(path: str | os.PathLike, *, sample_rate: int = ASR_SAMPLE_RATE) -
         resampler = av.AudioResampler(format="s16", layout="mono", rate=sample_rate)
         yielded = 0
         bad = 0
-        for packet in container.demux(stream):
+        for packet in _packets_until_unreadable(container, stream):
             try:
                 frames = packet.decode()
             except av.error.FFmpegError:
@@ -63,6 +63,18 @@ def iter_pcm16(path: str | os.PathLike, *, sample_rate: int = ASR_SAMPLE_RATE) -
             )
     finally:
         container.close()
+
+
+def _packets_until_unreadable(container, stream) -> Iterator:
+    """`stream`'s packets until the data ends or cannot be read (a cut-off file processed
+    on its readable part ends there instead of failing)."""
+    packets = container.demux(stream)
+    while True:
+        try:
+            packet = next(packets)
+        except (StopIteration, av.error.FFmpegError):
+            return
+        yield packet
 
 
 def extract_audio_wav(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO
 
@@ -223,3 +224,75 @@ def _check_decodes(container, stream, source, filename: str, packets: int = 12) 
     if not got_frame:
         reason = "no decodable frames" if seen else "no data in the media stream"
         raise MediaError(_not_media_message(source, filename, reason))
+
+
+# A file is cut off when what decodes ends this much before what its container claims:
+# max(CUT_OFF_MIN_GAP seconds, CUT_OFF_MIN_FRACTION of the claim). Below that, streams
+# legitimately differ (a last frame's duration, audio priming, bitrate-estimated MP3s).
+CUT_OFF_MIN_GAP = 2.0
+CUT_OFF_MIN_FRACTION = 0.03
+
+
+def readable_duration(
+    source: str | os.PathLike, *, progress: Callable[[float], None] | None = None
+) -> float | None:
+    """Seconds of `source` that can actually be read: the latest packet end over its audio
+    and video streams, demuxing the whole file and decoding its audio (video packets are
+    only demuxed: decoding them would cost minutes per hour of video). Stops at the first
+    read error, where a cut-off file ends; an audio packet that does not decode does not
+    count. `progress(fraction)` is called now and then (fraction of the claimed duration).
+    None when no packet carries a time. Raises MediaError when the file cannot be opened."""
+    try:
+        container = _open(source)
+    except (av.error.FFmpegError, OSError) as exc:
+        raise MediaError(_not_media_message(source, "", _short(exc))) from exc
+    try:
+        claimed = (container.duration / av.time_base) if container.duration else None
+        streams = [*container.streams.audio, *container.streams.video]
+        end: float | None = None
+        seen = 0
+        try:
+            for packet in container.demux(streams):
+                if not packet.size or packet.pts is None or packet.time_base is None:
+                    continue
+                if packet.stream.type == "audio":
+                    try:
+                        packet.decode()
+                    except av.error.FFmpegError:
+                        continue
+                packet_end = float((packet.pts + (packet.duration or 0)) * packet.time_base)
+                end = packet_end if end is None else max(end, packet_end)
+                seen += 1
+                if progress and claimed and seen % 500 == 0:
+                    progress(min(1.0, end / claimed))
+        except av.error.FFmpegError:
+            pass  # the data stops here
+        return end
+    finally:
+        container.close()
+
+
+def is_cut_off(readable: float | None, claimed: float | None) -> bool:
+    """True when `readable` seconds (readable_duration) fall short of the `claimed`
+    duration by more than max(CUT_OFF_MIN_GAP, CUT_OFF_MIN_FRACTION x claimed)."""
+    if readable is None or not claimed:
+        return False
+    return claimed - readable > max(CUT_OFF_MIN_GAP, CUT_OFF_MIN_FRACTION * claimed)
+
+
+def clock(seconds: float) -> str:
+    """Seconds as "m:ss" (under an hour) or "h:mm:ss", floored: 41.9 -> "0:41"."""
+    total = max(0, int(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def cut_off_message(*, filename: str, readable: float, claimed: float) -> str:
+    """The creator-facing failure for a cut-off file (issue 13's wording)."""
+    name = filename or "The file"
+    return (
+        f"{name}: this file is cut off at {clock(readable)} of {clock(claimed)} — re-export "
+        f"or re-upload, or choose “Use the readable part” to process its first "
+        f"{clock(readable)}."
+    )

@@ -1,4 +1,5 @@
-"""Video.resumed_at (a run handed to a new attempt), and the stuck-video sweeper every minute
+"""Video.resumed_at (a run handed to a new attempt), readable_seconds and use_readable_part
+(cut-off files), and the stuck-video sweeper every minute
 (videos.pipeline.SWEEP_EVERY_MINUTES): a dead worker's stage is re-queued within 3 minutes."""
 
 from django.db import migrations, models
@@ -26,6 +27,16 @@ class Migration(migrations.Migration):
             model_name="video",
             name="resumed_at",
             field=models.DateTimeField(blank=True, null=True),
+        ),
+        migrations.AddField(
+            model_name="video",
+            name="readable_seconds",
+            field=models.FloatField(blank=True, null=True),
+        ),
+        migrations.AddField(
+            model_name="video",
+            name="use_readable_part",
+            field=models.BooleanField(default=False),
         ),
         migrations.RunPython(sweep_every_minute, sweep_every_five_minutes),
     ]

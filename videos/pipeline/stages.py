@@ -23,24 +23,48 @@ from videos.pipeline.state import (
 
 
 def stage_probe(video: Video, beat: Heartbeat) -> None:
-    """Duration, kind and container from the stored file; a JPEG thumbnail for videos."""
-    from videos.media import probe, thumbnail_jpeg
+    """Kind, container and duration from the stored file, the duration being what decodes
+    (videos.media.readable_duration), not what the container claims; a JPEG thumbnail for
+    videos. A cut-off file fails with "this file is cut off at m:ss of m:ss — ..." (its
+    readable_seconds kept, so the creator can choose to process the readable part), unless
+    that choice was made (use_readable_part): then it goes on with the readable part."""
+    from videos.media import (
+        MediaError,
+        cut_off_message,
+        is_cut_off,
+        probe,
+        readable_duration,
+        thumbnail_jpeg,
+    )
 
     if not video.file:
         from videos.providers import PipelineError
 
         raise PipelineError("The uploaded file is missing from storage. Upload it again.")
     with local_file(video.file) as path:
-        info = probe(path, filename=video.original_filename or path.name)
-        beat.beat(0.4)
-        thumb = thumbnail_jpeg(path, duration=info.duration) if info.has_video else None
+        name = video.original_filename or path.name
+        info = probe(path, filename=name)
+        beat.beat(0.1)
+        readable = readable_duration(path, progress=lambda f: beat.beat(0.1 + 0.7 * f))
+        cut_off = is_cut_off(readable, info.duration)
+        if cut_off and not video.use_readable_part:
+            Video.objects.filter(pk=video.pk, attempts=video.attempts).update(
+                readable_seconds=readable
+            )
+            raise MediaError(
+                cut_off_message(filename=name, readable=readable, claimed=info.duration)
+            )
+        duration = readable or info.duration
+        beat.beat(0.8)
+        thumb = thumbnail_jpeg(path, duration=duration) if info.has_video else None
     with transaction.atomic():
         v = _lock(video.pk, video.attempts)
         old_thumb = v.thumbnail.name if v.thumbnail else ""
-        v.duration_seconds = info.duration
+        v.duration_seconds = duration
+        v.readable_seconds = readable if cut_off else None
         v.media_kind = info.media_kind
         v.container = info.container[:40]
-        fields = ["duration_seconds", "media_kind", "container"]
+        fields = ["duration_seconds", "readable_seconds", "media_kind", "container"]
         if thumb:
             if old_thumb:
                 v.thumbnail.storage.delete(old_thumb)
@@ -60,12 +84,18 @@ def stage_transcribe(video: Video, beat: Heartbeat) -> None:
     if video.captions_file:
         with video.captions_file.open("rb") as fh:
             data = fh.read()
+        # a cut-off file processed on its readable part keeps the cues that start in it
+        cut_at = video.readable_seconds if video.use_readable_part else None
         cues = parse_captions(
             data,
             filename=Path(video.captions_file.name).name,
-            media_duration=video.duration_seconds,
+            media_duration=video.duration_seconds if cut_at is None else None,
         )
-        rows = [(c.start, c.end, c.text, c.speaker) for c in cues]
+        rows = [
+            (c.start, c.end if cut_at is None else min(c.end, cut_at), c.text, c.speaker)
+            for c in cues
+            if cut_at is None or c.start < cut_at
+        ]
         source = Video.TranscriptSource.CAPTIONS
     else:
         choice = transcriber_choice()
@@ -74,7 +104,12 @@ def stage_transcribe(video: Video, beat: Heartbeat) -> None:
             with local_file(video.file) as media_path:
                 wav = workdir / "audio.wav"
                 dur = video.duration_seconds
-                need_wav = choice == "local" or not _whisper_can_take(media_path)
+                # a cut-off file goes as the audio that decodes, never as the broken file
+                need_wav = (
+                    choice == "local"
+                    or video.readable_seconds is not None
+                    or not _whisper_can_take(media_path)
+                )
                 if need_wav:
                     from videos.media import extract_audio_wav
 
