@@ -1,6 +1,6 @@
 """django-q2 tasks for the pipeline: one task per stage, each taking ids only and calling
 videos.pipeline. A stage queues the next one when it succeeds; the sweeper runs every
-minute (Schedule created by migration videos.0003, every minute since videos.0008)."""
+minute (Schedule created by migration videos.0003, every minute since videos.0009)."""
 
 from __future__ import annotations
 

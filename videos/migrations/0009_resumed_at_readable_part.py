@@ -19,7 +19,7 @@ def sweep_every_five_minutes(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("videos", "0007_abandoned_uploads_schedule"),
+        ("videos", "0008_direct_upload_verifying"),
     ]
 
     operations = [
