@@ -409,26 +409,70 @@ TITLE_MAX_CHARS = 60
 def heuristic_title(question: str) -> str:
     """An offline session title: the question without conversational openers or trailing
     punctuation, cut to TITLE_MAX_WORDS words / TITLE_MAX_CHARS characters, title-cased
-    (small words lower-case). "can you explain how a candle burns?" -> "How a Candle Burns"."""
+    (small words lower-case), quotes balanced (balance_quotes). "can you explain how a
+    candle burns?" -> "How a Candle Burns"; 'what does "latent heat mean?' ->
+    'What Does "Latent Heat Mean"'."""
     text = re.sub(r"\s+", " ", question or "").strip()
     stripped = _FILLER.sub("", text, count=1).strip() or text
     words = stripped.rstrip(" ?!.,;:").split()[:TITLE_MAX_WORDS]
     out: list[str] = []
     for i, w in enumerate(words):
+        lead = len(w) - len(w.lstrip(_OPENERS))  # a word may open a quote: "latent
+        head, rest = w[:lead], w[lead:]
         if i and w.lower() in _SMALL_WORDS:
             out.append(w.lower())
-        elif w[:1].islower():
-            out.append(w[:1].upper() + w[1:])
+        elif rest[:1].islower():
+            out.append(head + rest[:1].upper() + rest[1:])
         else:
             out.append(w)
     title = " ".join(out)
     if len(title) > TITLE_MAX_CHARS:
         title = title[:TITLE_MAX_CHARS].rsplit(" ", 1)[0].rstrip(",;:") + "…"
-    return title or "New conversation"
+    return balance_quotes(title.rstrip(" ?!.,;:")) or "New conversation"
 
 
 def clean_title(text: str) -> str:
-    """An LLM title trimmed of quotes, trailing punctuation and extra lines (<= 80 chars)."""
+    """An LLM title trimmed of wrapping quotes, trailing punctuation and extra lines
+    (<= 80 chars), its quotes balanced (balance_quotes)."""
     line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
-    line = line.strip().strip("\"'*#\u201c\u201d\u2018\u2019").strip().rstrip(".!?:;")
-    return line[:80]
+    line = line.strip().strip("*#").strip()
+    for opener, closer in (('"', '"'), ("“", "”"), ("'", "'"), ("\u2018", "\u2019")):
+        if len(line) > 1 and line.startswith(opener) and line.endswith(closer):
+            line = line[1:-1].strip()
+            break
+    line = line.rstrip(".!?:;")
+    if len(line) > 80:
+        line = line[:80].rsplit(" ", 1)[0] + "…"
+    return balance_quotes(line)
+
+
+# Quote characters a title may open (straight and typographic double quotes, guillemets).
+_OPENERS = '"“«('
+_PAIRS = (("“", "”"), ("«", "»"))
+
+
+def balance_quotes(text: str) -> str:
+    """`text` with every double quote closed: an unclosed opening quote gets its closing
+    quote at the end ('What Is "Entropy' -> 'What Is "Entropy"'), a stray closing quote
+    with no opener is dropped ('Entropy" Explained' -> 'Entropy Explained'). Single quotes
+    are left alone (apostrophes). Used for session titles, which a cut can leave half-quoted."""
+    out = text
+    if out.count('"') % 2:
+        i = out.rfind('"')
+        opens = i == 0 or (not out[i - 1].isalnum() and out[i - 1] not in ".!?,;:)")
+        if opens and i < len(out) - 1:
+            out += '"'
+        else:
+            out = (out[:i] + out[i + 1 :]).replace("  ", " ").strip()
+    for opener, closer in _PAIRS:
+        depth, kept = 0, []
+        for ch in out:
+            if ch == opener:
+                depth += 1
+            elif ch == closer:
+                if depth == 0:
+                    continue  # a closer with no opener
+                depth -= 1
+            kept.append(ch)
+        out = "".join(kept) + closer * depth
+    return out

@@ -34,7 +34,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
-from chat.citations import enrich
+from chat.citations import enrich_all
 from chat.formatting import markdown_to_safe_html
 from chat.models import ChatMessage, ChatSession
 from chat.selectors import messages_for_session, session_get, sessions_for_user
@@ -221,7 +221,7 @@ def message_payload(message: ChatMessage) -> dict:
         "content_html": markdown_to_safe_html(message.content)
         if message.role == ChatMessage.Role.ASSISTANT
         else None,
-        "citations": [enrich(c) for c in message.citations or []],
+        "citations": enrich_all(message.citations or []),
         "covered": message.covered,
         "usage": {
             "model": message.model,

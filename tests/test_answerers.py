@@ -11,7 +11,13 @@ import pytest
 
 from billing.models import UsageLedgerEntry
 from billing.prices import chat_cost
-from chat.answerers import NOT_COVERED, AnswererError, heuristic_title, is_sentence
+from chat.answerers import (
+    NOT_COVERED,
+    AnswererError,
+    clean_title,
+    heuristic_title,
+    is_sentence,
+)
 from chat.formatting import format_timestamp, markdown_to_safe_html
 from chat.models import ChatMessage, ChatSession
 from chat.services import chat_ask, chat_ask_stream
@@ -494,7 +500,28 @@ def test_timestamp_format(seconds, label):
         ("can you explain how a candle burns?", "How a Candle Burns"),
         ("Hi! Please tell me about capillary attraction in wicks", "Capillary Attraction in Wicks"),
         ("Why is the flame bright", "Why Is the Flame Bright"),
+        # an unclosed quote is closed, a stray closing one dropped (issue 13, first use)
+        ('what does "latent heat mean?', 'What Does "Latent Heat Mean"'),
+        ("what is “entropy", "What Is “Entropy”"),
+        ('tell me about the wick" thing', "The Wick Thing"),
+        (
+            'explain "the chemical history of a candle" lecture one in detail please',
+            '"The Chemical History of a Candle" Lecture One',
+        ),
     ],
 )
 def test_offline_session_title(question, title):
     assert heuristic_title(question) == title
+
+
+@pytest.mark.parametrize(
+    ("reply", "title"),
+    [
+        ('"Latent Heat" and Wax', '"Latent Heat" and Wax'),
+        ('"Why Candles Burn"', "Why Candles Burn"),
+        ('The "Candle', 'The "Candle"'),
+        ("“Flames”\nmore text", "Flames"),
+    ],
+)
+def test_llm_session_title_has_no_unclosed_quote(reply, title):
+    assert clean_title(reply) == title

@@ -19,7 +19,7 @@ from billing.prices import chat_cost
 from billing.services import usage_record
 from chat import answerers as answerers_mod
 from chat.answerers import NOT_COVERED, AnswerUsage
-from chat.citations import citations_for_answer, enrich
+from chat.citations import citations_for_answer, enrich_all
 from chat.context import context_retrieve
 from chat.faq import faq_answer
 from chat.models import AnswerCacheEntry
@@ -183,7 +183,7 @@ def answer_stream(
     )
     if hit is not None:
         yield {"event": "delta", "text": hit.answer}
-        yield {"event": "citations", "citations": [enrich(c) for c in hit.citations]}
+        yield {"event": "citations", "citations": enrich_all(hit.citations)}
         yield {
             "event": "answer",
             "answer": Answer(
@@ -236,7 +236,7 @@ def answer_stream(
         citations = citations_for_answer(text, result.passages)
         covered = bool(citations)
     cost = chat_cost(model, usage.input_tokens, usage.output_tokens) if usage.paid else Decimal(0)
-    yield {"event": "citations", "citations": [enrich(c) for c in citations]}
+    yield {"event": "citations", "citations": enrich_all(citations)}
     answer = Answer(
         answer=text,
         citations=citations,
