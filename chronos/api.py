@@ -13,7 +13,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
-from rest_framework import exceptions
+from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 
 from chronos.errors import DomainError
@@ -96,3 +96,21 @@ def error_json(exc: BaseException, *, headers: dict[str, str] | None = None) -> 
         raise exc
     status, body = found
     return JsonResponse(body, status=status, headers={**_headers(exc), **(headers or {})})
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The one API error shape (for /api/schema/): {"error", "code", "fields"}; limits add
+    keys such as "limit" or "resets_at"."""
+
+    error = serializers.CharField()
+    code = serializers.CharField()
+    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+
+
+# Error responses every authenticated API operation may give, for @extend_schema.
+ERROR_RESPONSES = {
+    400: ErrorSerializer,
+    401: ErrorSerializer,
+    403: ErrorSerializer,
+    404: ErrorSerializer,
+}

@@ -15,12 +15,19 @@ video of a creator the caller does not manage is a 404, exactly like a missing o
 from __future__ import annotations
 
 from django.urls import reverse
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from chronos.api import ERROR_RESPONSES
 from chronos.errors import DomainError
 from creators.selectors import creator_for_api
 from videos import services
@@ -80,10 +87,12 @@ class VideoSerializer(serializers.ModelSerializer):
             cache[video.pk] = services.video_status_payload(video)
         return cache[video.pk]
 
+    @extend_schema_field(serializers.IntegerField())
     def get_segment_count(self, video: Video) -> int:
         value = getattr(video, "segment_count", None)
         return value if value is not None else video.segments.count()
 
+    @extend_schema_field(serializers.IntegerField())
     def get_chunk_count(self, video: Video) -> int:
         value = getattr(video, "chunk_count", None)
         return value if value is not None else video.chunks.count()
@@ -92,19 +101,23 @@ class VideoSerializer(serializers.ModelSerializer):
         request = self.context.get("request")
         return request.build_absolute_uri(url) if request else url
 
+    @extend_schema_field(serializers.URLField(allow_null=True))
     def get_stream_url(self, video: Video) -> str | None:
         if not video.file:
             return None
         return self._absolute(reverse("videos:stream", kwargs={"pk": video.pk}))
 
+    @extend_schema_field(serializers.URLField(allow_null=True))
     def get_thumbnail_url(self, video: Video) -> str | None:
         if not video.thumbnail:
             return None
         return self._absolute(reverse("videos:thumbnail", kwargs={"pk": video.pk}))
 
+    @extend_schema_field(serializers.IntegerField())
     def get_progress(self, video: Video) -> int:
         return self._payload(video)["progress"]
 
+    @extend_schema_field(serializers.CharField())
     def get_stage(self, video: Video) -> str:
         return self._payload(video)["stage"]
 
@@ -147,6 +160,37 @@ def _one(request: Request, video: Video) -> dict:
     return VideoSerializer(video, context={"request": request}).data
 
 
+_CREATOR = OpenApiParameter(
+    "creator", str, description="Studio handle (needed when you manage more than one)"
+)
+
+
+@extend_schema(
+    methods=["GET"],
+    parameters=[
+        _CREATOR,
+        OpenApiParameter("status", str, enum=list(Video.Status.values)),
+        OpenApiParameter("page", int),
+    ],
+    responses={
+        200: inline_serializer(
+            "VideoPage",
+            {
+                "count": serializers.IntegerField(),
+                "next": serializers.URLField(allow_null=True),
+                "previous": serializers.URLField(allow_null=True),
+                "results": VideoSerializer(many=True),
+            },
+        ),
+        **ERROR_RESPONSES,
+    },
+)
+@extend_schema(
+    methods=["POST"],
+    parameters=[_CREATOR],
+    request={"multipart/form-data": VideoUploadSerializer},
+    responses={201: VideoSerializer, **ERROR_RESPONSES},
+)
 @api_view(["GET", "POST"])
 def video_list(request: Request) -> Response:
     """GET: the creator's videos, newest first, 50 a page; `?status=` one of the statuses.
@@ -191,6 +235,13 @@ def video_list(request: Request) -> Response:
     return paginator.get_paginated_response(serializer.data)
 
 
+@extend_schema(methods=["GET"], responses={200: VideoSerializer, **ERROR_RESPONSES})
+@extend_schema(
+    methods=["PATCH"],
+    request=VideoUpdateSerializer,
+    responses={200: VideoSerializer, **ERROR_RESPONSES},
+)
+@extend_schema(methods=["DELETE"], responses={204: None, **ERROR_RESPONSES})
 @api_view(["GET", "PATCH", "DELETE"])
 def video_detail(request: Request, pk: int) -> Response:
     """GET one video; PATCH its title/description; DELETE it with everything derived."""
@@ -209,6 +260,7 @@ def video_detail(request: Request, pk: int) -> Response:
     return Response(_one(request, video))
 
 
+@extend_schema(request=VideoRetrySerializer, responses={202: VideoSerializer, **ERROR_RESPONSES})
 @api_view(["POST"])
 def video_retry(request: Request, pk: int) -> Response:
     """Re-queue a failed video from the stage that failed ({"readable_part": true}: a
@@ -220,6 +272,19 @@ def video_retry(request: Request, pk: int) -> Response:
     return Response(_one(request, video), status=status.HTTP_202_ACCEPTED)
 
 
+@extend_schema(
+    responses={
+        200: inline_serializer(
+            "VideoTranscript",
+            {
+                "video": serializers.IntegerField(),
+                "count": serializers.IntegerField(),
+                "segments": SegmentSerializer(many=True),
+            },
+        ),
+        **ERROR_RESPONSES,
+    }
+)
 @api_view(["GET"])
 def video_transcript(request: Request, pk: int) -> Response:
     """All transcript segments of a video, in order. Seconds (floats)."""
