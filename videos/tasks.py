@@ -56,7 +56,7 @@ def run_stage_task(video_id: int, stage: str, attempt: int) -> str:
         with _stop_on_sigterm():
             nxt = run_stage(video_id=video_id, stage=stage, attempt=attempt)
     except WorkerStopping:
-        release_run(video_id, attempt)
+        release_run(video_id=video_id, attempt=attempt)
         raise SystemExit(0) from None
     if nxt:
         transaction.on_commit(lambda: enqueue_stage(video_id, nxt, attempt))

@@ -92,7 +92,7 @@ def _requeue(video: Video, stage: str, *, now) -> int:
     return attempt
 
 
-def release_run(video_id: int, attempt: int) -> bool:
+def release_run(*, video_id: int, attempt: int) -> bool:
     """A stopping worker hands back its run (videos.tasks, on SIGTERM): when `attempt` is
     still the video's current, processing attempt, re-queue its stage as a new attempt now
     instead of waiting for the sweeper. Returns True when released, False when the run was
