@@ -7,6 +7,7 @@ locked lesson is never played nor cited.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -145,7 +146,7 @@ class LessonState:
 def lesson_states(
     *,
     course: Course,
-    modules: list[Module],
+    modules: Sequence[Module],
     manager: bool,
     enrollment: Enrollment | None,
     progress: dict[int, LessonProgress],
@@ -321,6 +322,8 @@ def unlocked_video_ids(
     gated: set[int] = set()
     for view in course_views(user=user, creator=creator, courses=learnable):
         for state in view.states:
+            if state.lesson.video_id is None:
+                continue
             gated.add(state.lesson.video_id)
             if not state.locked:
                 unlocked.add(state.lesson.video_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
 
 from chronos.errors import NotFound
@@ -73,7 +75,7 @@ def videos_with_counts(queryset: QuerySet[Video]) -> QuerySet[Video]:
 
     from videos.models import VideoChunk
 
-    def _count(model) -> Coalesce:
+    def _count(model: Any) -> Coalesce:
         counted = (
             model.objects.filter(video=OuterRef("pk"))
             .order_by()
@@ -88,7 +90,7 @@ def videos_with_counts(queryset: QuerySet[Video]) -> QuerySet[Video]:
     )
 
 
-def library_usage(creator: Creator):
+def library_usage(creator: Creator) -> Any:
     """billing.meters.LibraryUsage for `creator`: every video row (failed ones count until
     deleted) and the sum of their media sizes in bytes. Registered in VideosConfig.ready()."""
     from django.db.models import Count, Sum
@@ -124,7 +126,7 @@ def recent_ready_titles(*, creator: Creator, limit: int = 3) -> list[str]:
     )
 
 
-def direct_upload_get_for_manager(*, user: User, pk: int):
+def direct_upload_get_for_manager(*, user: User, pk: int) -> Any:
     """A direct upload (videos.uploads) of a creator the user manages; NotFound otherwise
     (another tenant's id is indistinguishable from a missing one)."""
     from videos.models import DirectUpload

@@ -51,7 +51,7 @@ def max_upload_bytes_for(*, creator: Creator) -> int:
     return min(int(settings.CHRONOS_MAX_UPLOAD_BYTES), limits_for(creator.tier).file_bytes)
 
 
-def _human_bytes(n: int) -> str:
+def _human_bytes(n: float) -> str:
     for unit in ("bytes", "KB", "MB", "GB", "TB"):
         if n < 1024 or unit == "TB":
             return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
@@ -69,7 +69,7 @@ def title_from_filename(filename: str) -> str:
 
 def video_create(
     *,
-    creator,
+    creator: Creator,
     file: IO[bytes],
     filename: str,
     title: str = "",
@@ -158,7 +158,7 @@ def video_create(
             if caption_bytes is not None:
                 from django.core.files.base import ContentFile
 
-                cext = PurePosixPath(captions_filename).suffix.lower().lstrip(".")
+                cext = PurePosixPath(captions_filename or "").suffix.lower().lstrip(".")
                 cext = cext if cext in CAPTION_EXTENSIONS else "vtt"
                 video.captions_file.save(f"captions.{cext}", ContentFile(caption_bytes), save=False)
                 stored.append(video.captions_file.name)
@@ -172,12 +172,12 @@ def video_create(
     return video
 
 
-def _source_for_probe(file):
+def _source_for_probe(file: Any) -> Any:
     """A path when the upload is on disk (fast, seekable), else the file object."""
     path_fn = getattr(file, "temporary_file_path", None)
     if callable(path_fn):
         return path_fn()
-    inner = getattr(file, "file", None)
+    inner: Any = getattr(file, "file", None)
     if isinstance(getattr(inner, "name", None), str) and os.path.exists(inner.name):
         return inner.name
     name = getattr(file, "name", None)
@@ -304,7 +304,7 @@ def video_delete(*, video: Video) -> None:
 
             library_changed.send(sender=Video, creator_id=creator_id)
 
-        def _remove_files():
+        def _remove_files() -> None:
             for name in names:
                 _delete_quietly(name)
             # Anything else stored under this video's prefix (extracted audio, old thumbs).

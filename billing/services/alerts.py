@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -32,7 +33,8 @@ def usage_alerts_check(*, creator: Creator, now: datetime | None = None) -> list
     """
     summary = usage_summary(creator=creator, now=now)
     created: list[UsageAlert] = []
-    owner_email = creator.owner.email if creator.owner_id and creator.owner.email else ""
+    owner = creator.owner if creator.owner_id else None
+    owner_email = owner.email if owner is not None and owner.email else ""
     for meter in summary.alerts:
         try:
             with transaction.atomic():
@@ -51,7 +53,7 @@ def usage_alerts_check(*, creator: Creator, now: datetime | None = None) -> list
     return created
 
 
-def _send(creator: Creator, meter, tier_label: str, to: str) -> None:
+def _send(creator: Creator, meter: Any, tier_label: str, to: str) -> None:
     plan_url = reverse("billing:plan", kwargs={"handle": creator.handle})
     base = settings.SITE_URL.rstrip("/")
     subject = f"{creator.company_name}: {meter.percent}% of your {meter.label.lower()} used"

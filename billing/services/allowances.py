@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -105,7 +106,7 @@ def upload_allowance_check(*, creator: Creator, size_bytes: int) -> TierLimits:
     its message names the limit, the usage and the upgrade.
     """
     limits = limits_for(_current_tier(creator))
-    extra = {"tier": limits.tier, "upgrade_url": _plan_url(creator)}
+    extra: dict[str, Any] = {"tier": limits.tier, "upgrade_url": _plan_url(creator)}
     if size_bytes > limits.file_bytes:
         raise LimitExceeded(
             f"This file is {human_bytes(size_bytes)}; the {limits.label} plan accepts files "
@@ -293,7 +294,7 @@ def question_allowance_consume(
     """
     now = now or timezone.now()
     student = _is_student(creator, user)
-    if student and settings.RATELIMIT_ENABLE:
+    if student and user is not None and settings.RATELIMIT_ENABLE:
         question_burst_check(user=user)
     with transaction.atomic():
         _advisory_lock(LOCK_QUESTIONS, creator.pk)
@@ -315,7 +316,9 @@ def question_allowance_consume(
     )
 
 
-def _limit_reached(creator: Creator, allowance: QuestionAllowance, standing: dict):
+def _limit_reached(
+    creator: Creator, allowance: QuestionAllowance, standing: dict
+) -> QuestionLimitReached:
     limits: TierLimits = standing["limits"]
     resets = allowance.resets_at
     if allowance.period == "day":

@@ -21,7 +21,7 @@ from creators.models import Creator, Tier
 logger = logging.getLogger(__name__)
 
 # Settings that seed PlanTierMapping, per paid tier.
-PLAN_SETTINGS = {
+PLAN_SETTINGS: dict[str, str] = {
     Tier.BASIC: "WHOP_PLAN_BASIC",
     Tier.PRO: "WHOP_PLAN_PRO",
     Tier.ENTERPRISE: "WHOP_PLAN_ENTERPRISE",
@@ -94,6 +94,8 @@ def checkout_url_create(*, creator: Creator, tier: str) -> str:
     if blocker:
         raise UpgradeUnavailable(blocker)
     mapping = PlanTierMapping.objects.filter(tier=tier).order_by("pk").first()
+    if mapping is None:  # upgrade_blocker found a plan id in settings: seeded above
+        raise UpgradeUnavailable(f"No Whop plan is mapped to the {tier} tier.")
     redirect_url = settings.SITE_URL.rstrip("/") + reverse(
         "billing:plan", kwargs={"handle": creator.handle}
     )

@@ -86,7 +86,12 @@ def membership_sync_from_access(*, creator: Creator, user: User, has_access: boo
             status=Membership.Status.ACTIVE,
             occurred_at=timezone.now(),
         )
-    elif not has_access and granting and current.source == Membership.Source.WHOP:
+    elif (
+        not has_access
+        and current is not None
+        and granting
+        and current.source == Membership.Source.WHOP
+    ):
         membership_apply(
             creator=creator,
             user=user,
