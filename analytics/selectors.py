@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from datetime import date, timedelta
+from typing import Any
 
 from django.db import connection
 from django.db.models import Count, Max, Min, Q, Sum
@@ -50,11 +51,11 @@ def first_day(*, creator: Creator) -> date | None:
     return CourseDay.objects.filter(creator=creator).aggregate(d=Min("day"))["d"]
 
 
-def _days(qs, rng: DateRange):
+def _days(qs: Any, rng: DateRange) -> Any:
     return qs.filter(day__gte=rng.start, day__lte=rng.end)
 
 
-def _course(qs, course_id: int | None, field: str = "course_id"):
+def _course(qs: Any, course_id: int | None, field: str = "course_id") -> Any:
     return qs.filter(**{field: course_id}) if course_id else qs
 
 
@@ -255,7 +256,7 @@ def progress_as_of(*, creator: Creator, rng: DateRange, course_id: int | None = 
     return _progress_as_of(creator, rng.bounds_utc()[1], course_id)
 
 
-def _progress_as_of(creator: Creator, hi, course_id: int | None) -> dict[tuple, dict]:
+def _progress_as_of(creator: Creator, hi: Any, course_id: int | None) -> dict[tuple, dict]:
     """{(user, course): {"started": bool, "done": completed lessons}} as of `hi`."""
     from courses.models import LessonProgress
 
@@ -345,7 +346,7 @@ def cohorts(*, creator: Creator, rng: DateRange, course_id: int | None = None) -
     tz = tz_of(creator)
     lo, hi = rng.bounds_utc()
     course_sql = "AND e.course_id = %s" if course_id else ""
-    params = [tz, creator.pk, lo, hi] + ([course_id] if course_id else [])
+    params: list[Any] = [tz, creator.pk, lo, hi] + ([course_id] if course_id else [])
     table = Enrollment._meta.db_table
     sql = f"""
         WITH e AS (
@@ -566,7 +567,7 @@ def _user_progress(
     }
 
 
-def student_get(*, creator: Creator, user_id: int):
+def student_get(*, creator: Creator, user_id: int) -> Any:
     """A user with any analytics row or membership at this creator; Http404 otherwise."""
     from creators.models import Membership, User
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.core.cache import cache
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
@@ -73,7 +74,7 @@ def lesson_get_managed(*, user: User, pk: int) -> Lesson:
     return lesson
 
 
-def course_structure(*, course: Course) -> list[Module]:
+def course_structure(*, course: Course) -> list[Any]:
     """The course's modules in order, each with `.lesson_list` (lessons in order, video
     selected). Two queries."""
     lessons = Lesson.objects.select_related("video").order_by("position", "id")
@@ -146,7 +147,7 @@ class LessonState:
 def lesson_states(
     *,
     course: Course,
-    modules: Sequence[Module],
+    modules: Sequence[Any],
     manager: bool,
     enrollment: Enrollment | None,
     progress: dict[int, LessonProgress],
@@ -217,7 +218,7 @@ class CourseView:
     """A course with the acting user's lesson states (what outline/catalog/lesson need)."""
 
     course: Course
-    modules: list[Module]
+    modules: list[Any]
     states: list[LessonState]
     enrollment: Enrollment | None
     manager: bool

@@ -133,7 +133,7 @@ def course_update(
     description: str | None = None,
     status: str | None = None,
     sequential: bool | None = None,
-    thumbnail=None,
+    thumbnail: Any = None,
     clear_thumbnail: bool = False,
 ) -> Course:
     """Change the given fields (None = keep). status: "draft" | "published"; thumbnail:
@@ -483,7 +483,7 @@ def watch_event_clean(index: int, raw: Any) -> tuple[CleanEvent | None, dict[str
     if not isinstance(raw, dict):
         return None, {"event": ["Each event must be an object."]}
 
-    def grab(field, parse, message):
+    def grab(field: str, parse: Any, message: str) -> Any:
         try:
             return parse(raw.get(field))
         except (TypeError, ValueError, AttributeError):
@@ -493,9 +493,9 @@ def watch_event_clean(index: int, raw: Any) -> tuple[CleanEvent | None, dict[str
     lesson_id = grab("lesson_id", lambda v: int(v) if not isinstance(v, bool) else int("x"),
                      "lesson_id must be a lesson's id.")  # fmt: skip
     session_id = grab("session_id", lambda v: uuid.UUID(str(v)), "session_id must be a UUID.")
-    seq = grab("seq", lambda v: int(_num(v)) if float(v) == int(v) else int("x"),
+    seq = grab("seq", lambda v: int(_num(v) or 0) if float(v) == int(v) else int("x"),
                "seq must be a whole number >= 0.")  # fmt: skip
-    verb = raw.get("verb")
+    verb: Any = raw.get("verb")
     if verb not in WatchEvent.Verb.values:
         errors["verb"] = [f"verb must be one of: {', '.join(WatchEvent.Verb.values)}."]
     position = grab("position", _num, "position must be seconds (a number >= 0).")
@@ -563,7 +563,7 @@ def watch_events_record(
             errors = {"lesson_id": ["No such lesson, or it is locked for you."]}
         for field, messages in errors.items():
             problems[f"events[{i}].{field}"] = messages
-        if not errors:
+        if not errors and event is not None:
             clean.append(event)
     if problems:
         raise _invalid(problems)
