@@ -8,11 +8,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psutil
 import pytest
+
+from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,16 +32,6 @@ def _postgres_for(pgdata: Path) -> list[psutil.Process]:
         if proc.info["name"] == "postgres" and str(pgdata) in " ".join(cmdline):
             found.append(proc)
     return found
-
-
-def _wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"gave up waiting for {what}")
 
 
 @pytest.mark.slow
@@ -77,7 +68,7 @@ def test_crashing_worker_restarts_and_ctrl_c_stops_everything(tmp_path):
             stderr=subprocess.STDOUT,
         )
     try:
-        _wait_for(lambda: log.read_text().count("started worker") >= 3, 120, "worker restarts")
+        wait_for(lambda: log.read_text().count("started worker") >= 3, "worker restarts", 120)
         text = log.read_text()
         assert "worker exited with code 3" in text and "restarting worker" in text
         assert "http://127.0.0.1:8113/accounts/login/" in text  # the real PORT
@@ -95,4 +86,4 @@ def test_crashing_worker_restarts_and_ctrl_c_stops_everything(tmp_path):
     text = log.read_text()
     assert "stubborn did not stop in 10 s: killed" in text
     assert not [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
-    _wait_for(lambda: not _postgres_for(data_dir / "pgdata"), 30, "PostgreSQL to stop")
+    wait_for(lambda: not _postgres_for(data_dir / "pgdata"), "PostgreSQL to stop", 30)

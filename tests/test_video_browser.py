@@ -224,3 +224,32 @@ def test_upload_several_files_with_progress_and_errors(studio, live_server, brow
     mobile.screenshot(path=str(SHOTS / "videos-upload-375.png"), full_page=True)
     assert mobile.evaluate("document.documentElement.scrollWidth") <= 375
     assert errors == [] and mobile_errors == []
+
+
+def test_a_cut_off_video_offers_its_readable_part(
+    transactional_db, data_dir, settings, live_server, browser, tmp_path
+):
+    """A cut-off upload fails with where it stops; the library row and the video page offer
+    "Use the readable part (1:09)" beside Retry, at 1440 px and 375 px."""
+    from tests.pipeline_support import create, process
+
+    settings.CHRONOS_EMBEDDER = "none"
+    creator = CreatorFactory(handle="faraday", company_name="Royal Institution")
+    whole = (data_dir / MP4).read_bytes()
+    half = tmp_path / "candle-lecture-export.mp4"
+    half.write_bytes(whole[: len(whole) // 2])
+    video = process(create(creator, half, captions=data_dir / VTT))
+    assert "cut off at 1:09 of 3:08" in video.error
+    for size in ("1440", "375"):
+        page, errors = signed_in_page(browser, live_server, creator.owner, size)
+        page.goto(f"{live_server.url}/studio/{creator.handle}/videos/")
+        row = page.locator(f"#video-{video.pk}")
+        assert row.get_by_role("button", name="Use the readable part (1:09)").is_visible()
+        page.screenshot(path=str(SHOTS / f"videos-cut-off-library-{size}.png"), full_page=True)
+        page.goto(f"{live_server.url}/studio/{creator.handle}/videos/{video.pk}/")
+        assert "cut off at 1:09 of 3:08" in page.locator(".vid-error-box").inner_text()
+        button = page.get_by_role("button", name="Use the readable part (1:09)")
+        assert button.is_visible()
+        page.screenshot(path=str(SHOTS / f"videos-cut-off-detail-{size}.png"), full_page=True)
+        assert errors == []
+        page.context.close()

@@ -19,6 +19,7 @@ from django.db import connection
 from django.utils import timezone
 
 from tests.pipeline_support import FARADAY_MP4, FARADAY_VTT, create
+from tests.waiting import wait_for
 from videos.models import Video
 from videos.pipeline import (
     HEARTBEAT_EVERY,
@@ -31,18 +32,6 @@ from videos.pipeline import (
 from videos.services import video_retry, video_status_payload
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _wait_for(predicate, what: str, limit: float = 300.0):
-    """Poll `predicate` until truthy; a hang guard (AssertionError after `limit` s), not a
-    speed assertion."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"gave up waiting for {what}")
 
 
 def _transcribing(video: Video, *, beat_age: float) -> None:
@@ -105,7 +94,7 @@ def test_the_pulse_thread_beats_while_the_stage_is_silent(creator, data_dir):
         return Video.objects.values_list("stage_heartbeat_at", flat=True).get(pk=video.pk)
 
     with Heartbeat(video, every=0.05):  # the stage itself never calls beat()
-        _wait_for(lambda: beat_at() > old, "a pulse", limit=60)
+        wait_for(lambda: beat_at() > old, "a pulse", limit=60)
     video.refresh_from_db()
     assert not is_stuck(video)
     # a superseded run's pulse writes nothing
@@ -165,10 +154,10 @@ def test_a_busy_worker_hands_its_video_back_and_exits_on_sigterm(
             video.refresh_from_db()
             return video.status == Video.Status.TRANSCRIBING and video.stage_progress > 0
 
-        _wait_for(transcribing, "the worker to transcribe")
+        wait_for(transcribing, "the worker to transcribe")
         sent = time.monotonic()
         worker.send_signal(signal.SIGTERM)  # the leader only, as a process manager does
-        _wait_for(lambda: worker.poll() is not None, "the cluster to exit", limit=120)
+        wait_for(lambda: worker.poll() is not None, "the cluster to exit", limit=120)
         print(f"worker exited {time.monotonic() - sent:.1f} s after SIGTERM")
 
         def group_gone():
@@ -178,7 +167,7 @@ def test_a_busy_worker_hands_its_video_back_and_exits_on_sigterm(
                 return True
             return False
 
-        _wait_for(group_gone, "the worker processes to exit", limit=120)
+        wait_for(group_gone, "the worker processes to exit", limit=120)
     finally:
         print(log.read_text()[-5000:])  # shown when the test fails
         if worker.poll() is None:
