@@ -334,3 +334,32 @@ def test_errors_keep_the_question(library, asgi_server, browser, settings):
     assert page.input_value("#chat-input") == QUESTION
     assert page.is_enabled("#chat-send")
     page.screenshot(path=str(SHOTS / "chat-1440-error.png"))
+
+
+def test_questions_left_and_the_friendly_limit(library, asgi_server, browser):
+    """A free-tier student (3 questions in total, billing.limits): after an answer the box
+    says how many are left; the fourth question gets a friendly at-limit notice in the chat
+    (not an error) and the question stays in the box."""
+    from creators.models import Creator
+
+    creator, student, _video = library
+    Creator.objects.filter(pk=creator.pk).update(tier="free")
+    page, errors = signed_in_page(browser, asgi_server, student, width=1440, height=900)
+    page.goto(f"{asgi_server.url}/learn/{creator.handle}/chat/")
+    ask(page, QUESTION)
+    assert page.inner_text("#questions-left").strip() == "2 questions left."
+    ask(page, OFF_TOPIC)
+    ask(page, QUESTION)
+    assert "used all your questions" in page.inner_text("#questions-left")
+    ask(page, "What is candle-wood?")
+    notice = page.locator(".msg-assistant").last
+    assert "msg-limit" in notice.get_attribute("class")
+    assert "No more questions for now" in notice.inner_text()
+    assert "asked all 3 of your questions" in notice.inner_text()
+    assert page.input_value("#chat-input") == "What is candle-wood?"
+    page.screenshot(path=str(SHOTS / "chat-1440-limit.png"))
+    page.set_viewport_size({"width": 375, "height": 812})
+    notice.scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "chat-375-limit.png"))
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    assert not errors, errors
