@@ -100,3 +100,60 @@ def test_lecture_uploads_straight_to_the_bucket_and_resumes_a_failed_part(
     assert mobile.evaluate("document.documentElement.scrollWidth") <= 375
     # The aborted PUTs are the only console noise ("Failed to load resource" is filtered).
     assert [e for e in errors if "ERR_CONNECTION_RESET" not in e] == [] and mobile_errors == []
+
+
+def test_without_javascript_the_form_posts_the_file_to_the_bucket(
+    s3_studio,
+    live_server,
+    browser,  # noqa: F811  (the fixture imported above)
+    data_dir,
+    moto_endpoint,
+):
+    """JavaScript off: the page's plain form sends the file to the bucket (the browser's
+    own POST, which the page route records), S3 sends the browser back, a worker checks
+    the object and the video is processed; Chronos's server never receives the body."""
+    from django.test import Client
+
+    from videos.models import DirectUpload, Video
+
+    creator = s3_studio
+    client = Client()
+    client.force_login(creator.owner)
+    shots = {}
+    for size, (width, height) in {"1440": (1440, 900), "375": (375, 812)}.items():
+        context = browser.new_context(
+            viewport={"width": width, "height": height}, java_script_enabled=False
+        )
+        context.add_cookies(
+            [{"name": "sessionid", "value": client.cookies["sessionid"].value,
+              "url": live_server.url}]
+        )  # fmt: skip
+        shots[size] = context.new_page()
+    page = shots["1440"]
+    posts: list[tuple[str, int]] = []
+    page.on(
+        "request",
+        lambda r: r.method == "POST" and posts.append((r.url, len(r.post_data_buffer or b""))),
+    )
+    page.goto(f"{live_server.url}/studio/{creator.handle}/videos/upload/")
+    assert page.locator("#uploader").is_hidden()
+    form = page.locator("#plain-upload")
+    assert form.get_attribute("action").startswith(moto_endpoint)
+    page.set_input_files("#s3-file", str(data_dir / "jfk.flac"))
+    page.screenshot(path=str(SHOTS / "videos-upload-s3-nojs-1440.png"), full_page=True)
+    page.click("#plain-upload button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/studio/{creator.handle}/videos/upload/", timeout=120_000)
+    # The one POST carrying the file went to the bucket, none to Chronos.
+    assert [url.startswith(moto_endpoint) for url, _ in posts] == [True]
+    assert posts[0][1] > (data_dir / "jfk.flac").stat().st_size
+    assert "reached storage; it is being checked" in page.content()
+    upload = DirectUpload.objects.get()
+    assert upload.status == "completed", upload.error
+    video = Video.objects.get(pk=upload.video_id)
+    assert video.file.name == f"{creator.handle}/videos/{video.pk}.flac"
+    assert video.status == Video.Status.COMPLETED, video.error
+    page.screenshot(path=str(SHOTS / "videos-upload-s3-nojs-done-1440.png"), full_page=True)
+    mobile = shots["375"]
+    mobile.goto(f"{live_server.url}/studio/{creator.handle}/videos/upload/")
+    mobile.screenshot(path=str(SHOTS / "videos-upload-s3-nojs-375.png"), full_page=True)
+    assert mobile.evaluate("document.documentElement.scrollWidth") <= 375

@@ -346,6 +346,9 @@ class DirectUpload(models.Model):
         max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True
     )
     error = models.TextField(blank=True)
+    # A no-JS form upload (S3 POST): the key the browser posted to, under
+    # {handle}/incoming/; the worker moves it to `key` once verified. Null for multipart.
+    source_key = models.CharField(max_length=1024, null=True, blank=True, unique=True)
     # The refusal's machine code ("missing", "truncated", "not_media", "limit_exceeded").
     error_code = models.CharField(max_length=40, blank=True)
     # Captions sent with the completion (small .vtt/.srt), kept until the worker has

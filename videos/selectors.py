@@ -139,3 +139,21 @@ def direct_upload_get_for_manager(*, user: User, pk: int) -> Any:
     if upload is None:
         raise NotFound("No such upload.")
     return upload
+
+
+def form_uploads_recent(*, creator, hours: float = 24, limit: int = 10) -> list:
+    """The creator's no-JS form uploads (S3 POST) of the last `hours` hours, newest first:
+    what the upload page lists so a creator without JavaScript sees each one's check
+    (verifying, completed, or refused with the reason)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from videos.models import DirectUpload
+
+    since = timezone.now() - timedelta(hours=hours)
+    return list(
+        DirectUpload.objects.filter(
+            creator=creator, source_key__isnull=False, created_at__gte=since
+        ).order_by("-created_at")[:limit]
+    )

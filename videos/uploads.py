@@ -283,6 +283,8 @@ def direct_upload_parts(*, upload: DirectUpload) -> list[dict[str, int]]:
 
 def _abort_multipart(upload: DirectUpload) -> None:
     """Abort the S3 multipart upload (S3 deletes its parts); gone already is fine."""
+    if not upload.upload_id:  # a form upload: no multipart upload
+        return
     client = s3_client()
     with contextlib.suppress(client.exceptions.NoSuchUpload):
         client.abort_multipart_upload(
@@ -294,6 +296,8 @@ def _refuse(upload: DirectUpload, message: str, code: str) -> DomainError:
     """Mark the upload failed, remove whatever reached the bucket, and return the error."""
     _abort_multipart(upload)
     default_storage.delete(upload.key)
+    if upload.source_key:
+        s3_client().delete_object(Bucket=default_storage.bucket_name, Key=upload.source_key)
     DirectUpload.objects.filter(pk=upload.pk).update(
         status=DirectUpload.Status.FAILED,
         error=message[:2000],
@@ -456,13 +460,15 @@ def _verify_and_create(upload: DirectUpload) -> Video:
 
     name = upload.filename
     client = s3_client()
-    bucket, key = default_storage.bucket_name, s3_key(upload.key)
+    bucket, key = default_storage.bucket_name, upload.source_key or s3_key(upload.key)
     reader = RangedObjectReader(client, bucket, key, upload.size_bytes, name=name)
     try:
         info = probe(reader, filename=name)
     except MediaError as exc:
         raise _Refusal(str(exc), "not_media") from exc
     upload_allowance_lock(creator=upload.creator, size_bytes=upload.size_bytes)
+    if upload.source_key:
+        _move_form_upload(upload, info)
     video = Video.objects.create(
         pk=upload.video_id,
         creator=upload.creator,
@@ -486,6 +492,128 @@ def _verify_and_create(upload: DirectUpload) -> Video:
     upload.save(update_fields=["status", "ended_at", "captions_data"])
     transaction.on_commit(lambda: services.pipeline_enqueue(video=video))
     return video
+
+
+def _move_form_upload(upload: DirectUpload, info) -> None:
+    """Copy a form upload from {handle}/incoming/... to its final key
+    {handle}/videos/{id}.{ext} inside the bucket (boto3's managed copy: a server-side
+    multipart copy for large objects, no byte through Chronos), then delete the original.
+    The extension is the file name's when it names media, else what the probe found."""
+    ext = PurePosixPath(upload.filename).suffix.lower().lstrip(".")
+    if ext not in services.MEDIA_EXTENSIONS:
+        ext = info.suggested_extension
+    name = video_upload_to(Video(pk=upload.video_id, creator=upload.creator), f"upload.{ext}")
+    client, bucket = s3_client(), default_storage.bucket_name
+    client.copy(
+        {"Bucket": bucket, "Key": upload.source_key},
+        bucket,
+        s3_key(name),
+        ExtraArgs={"ContentType": _content_type(ext), "MetadataDirective": "REPLACE"},
+    )
+    client.delete_object(Bucket=bucket, Key=upload.source_key)
+    upload.key = name
+    upload.save(update_fields=["key"])
+
+
+# --- the no-JS form (S3 POST) ----------------------------------------------------------------
+
+# S3 accepts at most 5 GB in one POST (AWS S3 User Guide, "Uploading objects": a single
+# PUT/POST upload is limited to 5 GB); larger files need the page's multipart upload.
+S3_MAX_POST_BYTES = 5 * 10**9
+FORM_FILENAME = "${filename}"  # S3 puts the browser's file name here (POST Object)
+
+
+def _incoming_prefix(creator) -> str:
+    return s3_key(f"{creator.handle}/incoming/")
+
+
+def direct_form_post(*, creator, redirect_url: str) -> dict[str, Any]:
+    """The no-JS upload form in S3 mode: a presigned POST (SigV4 policy, valid
+    settings.AWS_QUERYSTRING_EXPIRE seconds) so the browser posts the file straight to the
+    bucket, at {handle}/incoming/<random>/<file name>, then S3 redirects it (303) to
+    `redirect_url` (absolute) with ?bucket=&key=&etag=. The policy limits the size to
+    1..the tier's file size (and S3's 5 GB for one POST). Returns {"url": the bucket's
+    URL, "fields": {name: value} hidden inputs that must precede the file input,
+    "max_bytes"}. DomainError "not_available" when storage is not S3."""
+    if not direct_uploads_enabled():
+        raise DomainError("Direct uploads need S3 storage.", code="not_available")
+    import secrets
+
+    limit = min(services.max_upload_bytes_for(creator=creator), S3_MAX_POST_BYTES)
+    key = f"{_incoming_prefix(creator)}{secrets.token_hex(16)}/{FORM_FILENAME}"
+    post = s3_client().generate_presigned_post(
+        default_storage.bucket_name,
+        key,
+        Fields={"success_action_redirect": redirect_url},
+        Conditions=[
+            {"success_action_redirect": redirect_url},
+            ["content-length-range", 1, limit],
+        ],
+        ExpiresIn=int(settings.AWS_QUERYSTRING_EXPIRE),
+    )
+    return {"url": post["url"], "fields": post["fields"], "max_bytes": limit}
+
+
+def direct_form_received(*, creator, user, key: str) -> DirectUpload:
+    """S3 redirected the browser back after a form upload to `key`: check what arrived and
+    queue its verification on a worker, as direct_upload_complete does (the web process
+    only asks S3 for the object's size). Repeating it (a reload) returns the same upload.
+
+    Raises DomainError "not_available" (storage is not S3), or with fields {"file": [msg]}:
+    code "invalid" (a key outside this
+    creator's incoming prefix), "missing" (nothing there), "empty", "too_large" or
+    LimitExceeded (the tier) — the object is deleted then —, ProviderUnavailable when S3
+    does not answer."""
+    if not direct_uploads_enabled():
+        raise DomainError("Direct uploads need S3 storage.", code="not_available")
+    prefix = _incoming_prefix(creator)
+    rest = key[len(prefix) :] if key.startswith(prefix) else ""
+    if not rest or ".." in key or rest.count("/") != 1:
+        raise DomainError.for_field("file", "That upload is not one of this studio's.")
+    existing = DirectUpload.objects.filter(creator=creator, source_key=key).first()
+    if existing is not None:
+        return existing
+    client, bucket = s3_client(), default_storage.bucket_name
+    with _storage_answers():
+        try:
+            head = client.head_object(Bucket=bucket, Key=key)
+        except client.exceptions.ClientError:
+            raise DomainError.for_field(
+                "file", "The file did not reach storage. Upload it again.", code="missing"
+            ) from None
+    filename = os.path.basename(rest)[:255]
+    if filename in ("", FORM_FILENAME):
+        filename = "upload"
+    size = int(head["ContentLength"])
+    try:
+        if filename != "upload":
+            _extension(filename, head.get("ContentType") or "")  # not_media by its name
+        _check_size(creator, filename, size)
+        from billing.services.allowances import upload_allowance_check
+
+        upload_allowance_check(creator=creator, size_bytes=size)
+    except DomainError:
+        client.delete_object(Bucket=bucket, Key=key)
+        raise
+    video_id = _reserve_video_id()
+    name = video_upload_to(Video(pk=video_id, creator=creator), filename)
+    with transaction.atomic():
+        upload = DirectUpload.objects.create(
+            creator=creator,
+            created_by=user if getattr(user, "pk", None) else None,
+            video_id=video_id,
+            key=name,  # set to the final key by the worker
+            source_key=key,
+            upload_id="",
+            filename=filename,
+            content_type=(head.get("ContentType") or "")[:100],
+            size_bytes=size,
+            part_bytes=size,
+            status=DirectUpload.Status.VERIFYING,
+        )
+        upload_id = upload.pk
+        transaction.on_commit(lambda: _enqueue_verify(upload_id))
+    return upload
 
 
 def direct_upload_abort(*, upload: DirectUpload) -> DirectUpload:

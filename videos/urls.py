@@ -13,6 +13,11 @@ urlpatterns = [
     path("studio/<slug:handle>/videos/", views.library, name="library"),
     path("studio/<slug:handle>/videos/rows/", views.rows, name="rows"),
     path("studio/<slug:handle>/videos/upload/", views.upload, name="upload"),
+    path(
+        "studio/<slug:handle>/videos/upload/received/",
+        views.upload_received,
+        name="upload_received",
+    ),
     path("studio/<slug:handle>/videos/<int:pk>/", views.detail, name="detail"),
     path("studio/<slug:handle>/videos/<int:pk>/edit/", views.edit, name="edit"),
     path("studio/<slug:handle>/videos/<int:pk>/retry/", views.retry, name="retry"),

@@ -25,7 +25,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from chronos.errors import DomainError
 from creators.selectors import creator_get_managed
-from videos import services
+from videos import services, uploads
 from videos.forms import (
     CAPTIONS_ACCEPT,
     MEDIA_ACCEPT,
@@ -36,6 +36,7 @@ from videos.forms import (
 from videos.handoff import handoff_for
 from videos.models import Video
 from videos.selectors import (
+    form_uploads_recent,
     segments_for_video,
     video_get_managed,
     video_get_viewable,
@@ -178,6 +179,9 @@ def upload(request: HttpRequest, handle: str) -> HttpResponse:
             else ""
         ),
         "detail_url_template": reverse("videos:detail", kwargs={"handle": creator.handle, "pk": 0}),
+        # S3 mode without JavaScript: the form posts the file to the bucket (S3 POST).
+        "s3_form": _s3_form(request, creator) if direct_uploads_enabled() else None,
+        "form_uploads": form_uploads_recent(creator=creator) if direct_uploads_enabled() else [],
         "max_upload_bytes": services.max_upload_bytes_for(creator=creator),
         "media_accept": MEDIA_ACCEPT,
         "captions_accept": CAPTIONS_ACCEPT,
@@ -187,6 +191,31 @@ def upload(request: HttpRequest, handle: str) -> HttpResponse:
         ),
     }
     return render(request, "videos/upload.html", context, status=status)
+
+
+def _s3_form(request: HttpRequest, creator) -> dict:
+    """The presigned POST the no-JS form sends the file with (signed locally, no S3 call)."""
+    back = request.build_absolute_uri(
+        reverse("videos:upload_received", kwargs={"handle": creator.handle})
+    )
+    return uploads.direct_form_post(creator=creator, redirect_url=back)
+
+
+@login_required
+@require_safe
+def upload_received(request: HttpRequest, handle: str) -> HttpResponse:
+    """Where S3 sends the browser (303, ?bucket=&key=&etag=) after the no-JS form posted a
+    file straight to the bucket: queue its check on a worker, back to the upload page."""
+    creator = creator_get_managed(user=request.user, handle=handle)
+    try:
+        upload = uploads.direct_form_received(
+            creator=creator, user=request.user, key=request.GET.get("key", "")
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"“{upload.filename}” reached storage; it is being checked.")
+    return redirect("videos:upload", handle=creator.handle)
 
 
 # --- one video ---------------------------------------------------------------------------
