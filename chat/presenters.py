@@ -2,9 +2,10 @@
 stored ChatMessage (history, stream's final event) or from a question that was refused.
 
 Shape: {pk, role ("user"|"assistant"), state ("answered"|"uncovered"|"pending"|"error"|
-"limit"), content, html (sanitised answer HTML), citations [chat.citations.enrich dicts,
-start as float seconds], stream_url (pending turns: where the page's SSE connects), error,
-retry (the question to put back in the composer), failed (a user turn that got no answer)}.
+"limit"), content, html (sanitised answer HTML), citations [chat.citations.enrich_all
+dicts (with video_label), start as float seconds], stream_url (pending turns: where the
+page's SSE connects), error, retry (the question to put back in the composer), failed (a
+user turn that got no answer)}.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 from django.urls import reverse
 
 from chat.answerers import NOT_COVERED
-from chat.citations import enrich
+from chat.citations import enrich_all
 from chat.formatting import markdown_to_safe_html
 from chat.models import ChatMessage
 from chronos.errors import DomainError, RateLimited
@@ -35,7 +36,7 @@ def message_view(*, message: ChatMessage, handle: str) -> dict[str, Any]:
         return view
     view["html"] = markdown_to_safe_html(message.content)
     view["citations"] = [
-        {**enrich(c), "start": float(c.get("start") or 0)} for c in message.citations or []
+        {**c, "start": float(c.get("start") or 0)} for c in enrich_all(message.citations or [])
     ]
     if message.covered:
         view["state"] = "answered"

@@ -21,7 +21,7 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import escape
-from django.utils.http import content_disposition_header
+from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -219,14 +219,36 @@ def _session_chrome(request: HttpRequest, *, creator: Creator, session: Any) -> 
     }
 
 
+def _lesson_panel(request: HttpRequest) -> bool:
+    """The question came from a lesson page's "Ask about this lesson" panel (panel=lesson
+    in the POST, or on the stream URL): its partials carry no chat-page chrome."""
+    return (request.POST.get("panel") or request.GET.get("panel")) == "lesson"
+
+
+def _ask_scope(request: HttpRequest) -> dict[str, Any]:
+    """The optional scope fields of a question (validated by the service): course_id (a
+    lesson's course), video_id and position (the lesson's video and the player's second)."""
+    return {k: request.POST.get(k) or None for k in ("course_id", "video_id", "position")}
+
+
+def _back(request: HttpRequest, *, creator: Creator) -> str:
+    """Where a refused question goes without JS: `next` if it is a path on this site."""
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return reverse("chat:home", args=[creator.handle])
+
+
 @login_required
 @require_POST
 def ask(request: HttpRequest, handle: str) -> HttpResponse:
-    """POST message (or a starter question), session_id?: save the question and its pending
-    answer. htmx: chat/partials/exchange.html (the question + the pending answer, which
-    streams itself in, + the session's chrome out of band); a refused question (bad input,
-    allowance used up) comes back as a bubble that returns it to the composer. Without JS:
-    answered in full, then a redirect to the session."""
+    """POST message (or a starter question), session_id?, course_id?, video_id?, position?,
+    panel? ("lesson"): save the question and its pending answer. htmx: the question + the
+    pending answer, which streams itself in, + the session's chrome out of band
+    (chat/partials/exchange.html; from a lesson, chat/partials/lesson_exchange.html: only the
+    panel's session id); a refused question (bad input, allowance used up) comes back as a
+    bubble that returns it to the composer. Without JS: answered in full, then a redirect
+    to the session."""
     creator = creator_get_learnable(user=request.user, handle=handle)
     question = request.POST.get("message", "").strip() or request.POST.get("starter", "")
     try:
@@ -235,6 +257,7 @@ def ask(request: HttpRequest, handle: str) -> HttpResponse:
             creator=creator,
             message=question,
             session_id=request.POST.get("session_id") or None,
+            **_ask_scope(request),
         )
     except NotFound:
         raise
@@ -243,7 +266,9 @@ def ask(request: HttpRequest, handle: str) -> HttpResponse:
             views = refusal_views(question=question, error=exc)
             return render(request, "chat/partials/exchange.html", {"chat_messages": views})
         django_messages.error(request, exc.message)
-        return redirect(request.POST.get("next") or reverse("chat:home", args=[creator.handle]))
+        return redirect(_back(request, creator=creator))
+    if request.htmx and _lesson_panel(request):
+        return _lesson_exchange(request, creator=creator, pending=pending)
     session = pending.session
     session_url = reverse("chat:session", args=[creator.handle, session.pk])
     if not request.htmx:
@@ -264,29 +289,39 @@ def ask(request: HttpRequest, handle: str) -> HttpResponse:
     return response
 
 
+def _lesson_exchange(request: HttpRequest, *, creator: Creator, pending: Any) -> HttpResponse:
+    """The lesson panel's htmx answer: the question + the pending answer, whose stream URL
+    asks for the panel's variant (no chat-page chrome in its final event)."""
+    turns = (pending.question, pending.answer)
+    views = [message_view(message=m, handle=creator.handle) for m in turns]
+    views[1]["stream_url"] += "?panel=lesson"
+    context = {"chat_messages": views, "session": pending.session}
+    return render(request, "chat/partials/lesson_exchange.html", context)
+
+
 def _answer_html_events(
     request: HttpRequest, *, creator: Creator, answer: Any, events: Iterator[dict]
 ) -> Iterator[bytes]:
     """The service's events as htmx SSE events: "delta" (escaped text, appended to the
     pending bubble), then "done" (the final message from chat/partials/message.html plus
-    the session's chrome out of band; an error bubble when the answer failed)."""
+    the session's chrome out of band, unless asked from a lesson; an error bubble when the
+    answer failed)."""
     for event in events:
         if event["event"] == "delta":
             yield sse_event("delta", escape(event["text"]))
         elif event["event"] == "done":
-            session = selectors.session_get(
-                user=request.user, creator=creator, session_id=answer.session_id
-            )
             answer.refresh_from_db()
             html = render_to_string(
                 "chat/partials/message.html",
                 {"m": message_view(message=answer, handle=creator.handle)},
                 request,
-            ) + render_to_string(
-                "chat/partials/session_oob.html",
-                _session_chrome(request, creator=creator, session=session),
-                request,
             )
+            if not _lesson_panel(request):
+                session = selectors.session_get(
+                    user=request.user, creator=creator, session_id=answer.session_id
+                )
+                chrome = _session_chrome(request, creator=creator, session=session)
+                html += render_to_string("chat/partials/session_oob.html", chrome, request)
             yield sse_event("done", html)
         elif event["event"] == "error":
             yield _error_event(request, answer=answer, message=event["message"])

@@ -193,3 +193,51 @@ def test_refused_question_comes_back_and_the_limit_is_a_friendly_bubble(library)
     # Without JS the same refusal is a message on the page the form came from.
     response = client.post(ask_url(creator), {"message": QUESTION}, follow=True)
     assert "asked all 3 of your questions" in response.content.decode()
+
+
+def test_the_lesson_panel_asks_within_its_course_without_the_chat_chrome(library):
+    """The lesson page's "Ask about this lesson" form (panel=lesson): the question is scoped
+    to the course and records the lesson's video and second; htmx gets the bubbles and only
+    the panel's session id out of band, and the final event carries no chat-page chrome.
+    The citation cards show the lecture's own label (video_label), the full title kept."""
+    from courses import services as course_services
+
+    creator, student, client = library
+    from videos.models import Video
+
+    video = Video.objects.get(creator=creator)
+    course = course_services.course_create(creator=creator, title="Candles")
+    course_services.course_update(course=course, status="published")
+    module = course_services.module_create(course=course, title="One")
+    course_services.lesson_create(module=module, video_id=video.pk)
+    form = {
+        "message": QUESTION, "panel": "lesson", "course_id": course.pk,
+        "video_id": video.pk, "position": "108.5", "session_id": "",
+    }  # fmt: skip
+    response = client.post(ask_url(creator), form, **HTMX)
+    assert response.status_code == 200
+    html = response.content.decode()
+    session = ChatSession.objects.get(user=student, creator=creator)
+    assert session.course_id == course.pk
+    question = ChatMessage.objects.get(session=session, role="user")
+    assert (question.video_id, question.video_position) == (video.pk, 108.5)
+    assert "?panel=lesson" in html and 'class="msg msg-user"' in html
+    assert f'id="ask-session-id" name="session_id" value="{session.pk}" hx-swap-oob' in html
+    assert "chat-title" not in html and "session-list" not in html
+    assert "HX-Replace-Url" not in response
+    stream_url = re.search(r'sse-connect="([^"]+)"', html).group(1).replace("&amp;", "&")
+    done = [data for name, data in events(client.get(stream_url)) if name == "done"]
+    assert len(done) == 1 and "cite-card" in done[0], done
+    assert "hx-swap-oob" not in done[0] and "chat-title" not in done[0]
+    assert f'title="{video.title}"' in done[0]  # the card's full title; its label is shown
+
+
+def test_the_lesson_panel_without_js_answers_and_keeps_next_on_this_site(library):
+    creator, student, client = library
+    response = client.post(ask_url(creator), {"message": QUESTION, "panel": "lesson"})
+    session = ChatSession.objects.get(user=student, creator=creator)
+    assert response.status_code == 302 and response["Location"].endswith(f"/{session.pk}/")
+    refused = client.post(ask_url(creator), {"message": "", "next": "https://evil.example/"})
+    assert refused.status_code == 302 and refused["Location"] == "/learn/faraday/chat/"
+    back = client.post(ask_url(creator), {"message": "", "next": "/learn/faraday/"})
+    assert back["Location"] == "/learn/faraday/"

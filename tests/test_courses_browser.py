@@ -1,7 +1,9 @@
 """Courses in a real browser (Debian's chromium through Playwright): the creator drags a
 lesson into another module and the order survives a reload; a student plays a real lesson,
-the resume point and progress update and the next lesson unlocks. Screenshots at 375 px
-and 1440 px of the builder, catalog, course and lesson pages go to /tmp/shots/.
+the resume point and progress update and the next lesson unlocks; a student asks about a
+lesson, the answer streams in with citations and a click seeks the lesson's player.
+Screenshots at 375 px and 1440 px of the builder, catalog, course and lesson pages go to
+/tmp/shots/.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import pytest
 
 from courses import selectors
 from tests.courses_support import make_course
+from tests.test_chat_browser import asgi_server  # noqa: F401 (fixture)
 from tests.test_video_browser import SHOTS, browser, signed_in_page  # noqa: F401 (fixture)
 
 CHROMIUM = "/usr/bin/chromium"
@@ -157,6 +160,69 @@ def test_student_plays_a_lesson_resumes_and_unlocks_the_next(school, live_server
         mobile.goto(url)
         _shoot(mobile, f"{name}-375")
         assert mobile.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), name
+    assert not errors and not mobile_errors, errors + mobile_errors
+
+
+def test_student_asks_about_a_lesson_and_a_citation_seeks_its_player(
+    school, asgi_server, browser, settings  # noqa: F811
+):  # fmt: skip
+    """The lesson's "Ask about this lesson" panel on the chat's htmx flow, served by uvicorn
+    (events arrive one by one): the question is asked within the course from the player's
+    second, the answer streams into chat/partials/message.html, and a citation of this
+    lesson's video seeks the lesson's own player (no chat-page chrome is swapped in)."""
+    from chat.models import ChatMessage, ChatSession
+
+    settings.CHRONOS_ANSWERER = "extractive"
+    creator, course, lessons, student = school
+    url = f"{asgi_server.url}/learn/{creator.handle}/courses/{course.pk}/lessons/{lessons[0].pk}/"
+    pages = []
+    for size in ("1440", "375"):
+        page, errors = signed_in_page(browser, asgi_server, student, size)
+        page.add_init_script(
+            "window.__sse = []; document.addEventListener('htmx:sseBeforeMessage',"
+            " e => window.__sse.push(e.detail.type));"
+        )  # fmt: skip
+        page.goto(url)
+        page.wait_for_function("document.getElementById('lesson-video').readyState >= 1")
+        page.evaluate("document.getElementById('lesson-video').currentTime = 100")
+        page.wait_for_function("!document.getElementById('lesson-video').seeking")
+        page.fill("#ask-text", "Which bogs did the candle-wood come from?")
+        page.click("#ask-send")
+        page.wait_for_selector("#ask-log .msg-assistant:not(.is-streaming)", timeout=30_000)
+        page.wait_for_function("!document.getElementById('ask-send').disabled")
+        events = page.evaluate("window.__sse")
+        assert "delta" in events and events.index("delta") < events.index("done"), events
+        answer = page.locator("#ask-log .msg-assistant")
+        assert "Ireland" in answer.inner_text(), answer.inner_text()
+        assert page.locator("#ask-log .msg-user").inner_text().startswith("Which bogs")
+        assert page.locator("#chat-title, #session-list").count() == 0
+        assert page.input_value("#ask-text") == ""
+        pages.append((page, errors))
+
+    # Asked within the course, from the lesson's video at the player's second.
+    question = ChatMessage.objects.filter(role="user").order_by("pk").first()
+    assert question.video_id == lessons[0].video_id and 99 <= question.video_position <= 101
+    assert ChatSession.objects.filter(user=student, course=course).count() == 2
+    assert page.input_value("#ask-session-id") != ""  # the next question continues it
+
+    page, errors = pages[0]
+    card = page.locator("#ask-log .cite-card", has_text="Ireland").first
+    assert card.get_attribute("data-video-id") == str(lessons[0].video_id)
+    start = float(card.get_attribute("data-start"))
+    page.evaluate("document.getElementById('lesson-video').muted = true")
+    card.click()
+    page.wait_for_function(
+        "(s) => { const v = document.getElementById('lesson-video');"
+        " return !v.seeking && Math.abs(v.currentTime - s) < 3; }",
+        arg=start,
+        timeout=15_000,
+    )
+    assert len(page.context.pages) == 1  # seeking here, no new tab
+    _shoot(page, "lesson-answer-1440")
+    mobile, mobile_errors = pages[1]
+    mobile.locator("#ask-log").scroll_into_view_if_needed()
+    _shoot(mobile, "lesson-answer-375")
+    assert mobile.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     assert not errors and not mobile_errors, errors + mobile_errors
 
 

@@ -1,5 +1,5 @@
 // Chronos lesson page: watch events (xAPI video profile verbs), resume, speed, transcript
-// follow/seek, notes at the current second, and "Ask about this lesson".
+// follow/seek, notes at the current second, and "Ask about this lesson" (htmx + SSE).
 //
 // Events: {lesson_id, session_id (one UUID per page load), seq, verb, position, from, to,
 // rate, client_time}. played/paused/heartbeat/ended carry the played interval [from, to]
@@ -183,74 +183,65 @@
 
   // Notes are added at the player's current second.
   document.addEventListener("htmx:configRequest", function (event) {
-    if (event.detail.elt && event.detail.elt.matches && event.detail.elt.matches("[data-note-form]")) {
+    if (event.detail.elt && event.detail.elt.matches && event.detail.elt.matches("[data-note-form], [data-ask-form]")) {
       event.detail.parameters.position = r3(video.currentTime);
     }
   });
   document.addEventListener("submit", function (event) {
     var form = event.target;
-    if (form.matches && form.matches("[data-note-form]")) form.elements.position.value = r3(video.currentTime);
+    if (form.matches && form.matches("[data-note-form], [data-ask-form]")) form.elements.position.value = r3(video.currentTime);
   }, true);
 
-  // "Ask about this lesson": the chat API scoped to this course, with the current second.
+  // "Ask about this lesson": htmx posts the form (chat:ask, panel=lesson: this course's
+  // scope, the lesson's video and the player's second) and streams the answer into the log
+  // (chat/partials/message.html). Here: the busy state, a refused question back into the
+  // box, and citations: this lesson's video seeks the player, another opens at that second.
   var askForm = document.getElementById("ask-form");
   var askLog = document.getElementById("ask-log");
-  var chatSession = null;
   if (askForm && askLog) {
-    askForm.addEventListener("submit", function (event) {
-      event.preventDefault();
-      var text = askForm.elements.message.value.trim();
-      if (!text) return;
-      var button = askForm.querySelector("button");
-      button.disabled = true;
-      var q = document.createElement("p");
-      q.className = "ask-q"; q.textContent = text;
-      askLog.appendChild(q);
-      var a = document.createElement("div");
-      a.className = "ask-a prose"; a.textContent = "Thinking…";
-      askLog.appendChild(a);
-      var payload = {
-        message: text, creator: root.dataset.creator, course_id: Number(root.dataset.courseId),
-        video_id: Number(root.dataset.videoId), position: r3(video.currentTime)
-      };
-      if (chatSession) payload.session_id = chatSession;
-      fetch(root.dataset.chatUrl, {
-        method: "POST", credentials: "same-origin",
-        headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
-        body: JSON.stringify(payload)
-      }).then(function (r) {
-        return r.json().then(function (body) { return { ok: r.ok, body: body }; });
-      }).then(function (res) {
-        if (!res.ok) {
-          a.textContent = res.body.error || res.body.detail || (res.body.message && res.body.message[0]) || "Something went wrong; try again.";
-          a.classList.add("is-error");
-          return;
-        }
-        chatSession = res.body.session_id;
-        a.innerHTML = res.body.answer_html;  // sanitised by the server (nh3)
-        renderCitations(a, res.body.citations || []);
-        askForm.elements.message.value = "";
-      }).catch(function () {
-        a.textContent = "Network error; try again."; a.classList.add("is-error");
-      }).finally(function () { button.disabled = false; askLog.scrollTop = askLog.scrollHeight; });
+    var askText = askForm.elements.message;
+    var askSend = document.getElementById("ask-send");
+    var askAlert = document.getElementById("ask-alert");
+    var asked = "", requesting = false;
+    var syncAsk = function () {
+      var busy = requesting || !!askLog.querySelector(".is-streaming");
+      askSend.disabled = busy;
+      askSend.textContent = busy ? "Answering…" : "Ask";
+      askLog.querySelectorAll("[data-retry]").forEach(function (bubble) {
+        askText.value = bubble.dataset.retry;
+        bubble.removeAttribute("data-retry");
+      });
+      // The latest question at the top of the log, its answer below it.
+      var users = askLog.querySelectorAll(".msg-user");
+      var last = users[users.length - 1];
+      if (last) askLog.scrollTop += last.getBoundingClientRect().top - askLog.getBoundingClientRect().top;
+    };
+    document.body.addEventListener("htmx:beforeRequest", function (e) {
+      if (e.detail.elt !== askForm) return;
+      if (!askText.value.trim() || askSend.disabled) return e.preventDefault();
+      asked = askText.value;
+      askText.value = "";  // the request already holds it
+      askAlert.textContent = "";
+      requesting = true;
+      syncAsk();
     });
-  }
-
-  function renderCitations(container, citations) {
-    if (!citations.length) return;
-    var list = document.createElement("ul");
-    list.className = "ask-cites";
-    citations.forEach(function (c) {
-      var li = document.createElement("li");
-      var here = Number(c.video_id) === Number(root.dataset.videoId);
-      var el = document.createElement(here ? "button" : "a");
-      if (here) { el.type = "button"; el.dataset.seek = c.start; }
-      else { el.href = c.stream_url ? c.stream_url + "#t=" + c.start : "#"; el.target = "_blank"; el.rel = "noopener"; }
-      el.className = "ask-cite";
-      el.textContent = label(c.start) + " · " + (here ? "this lesson" : (c.video_title || "another lesson"));
-      li.appendChild(el);
-      list.appendChild(li);
+    document.body.addEventListener("htmx:afterRequest", function (e) {
+      if (e.detail.elt !== askForm) return;
+      requesting = false;
+      if (!e.detail.successful) {
+        askText.value = asked;
+        askAlert.textContent = "Couldn't reach Chronos just now. Please try again in a moment.";
+      }
+      syncAsk();
     });
-    container.appendChild(list);
+    document.body.addEventListener("htmx:afterSettle", syncAsk);
+    document.body.addEventListener("htmx:sseMessage", syncAsk);
+    askLog.addEventListener("click", function (event) {
+      var card = event.target.closest(".cite-card[data-src]");
+      if (!card) return;
+      var start = parseFloat(card.dataset.start) || 0;
+      if (card.dataset.videoId === String(root.dataset.videoId)) seekTo(start);
+      else window.open(card.dataset.src + "#t=" + start, "_blank", "noopener");
+    });
   }
 })();
