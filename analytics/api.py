@@ -13,13 +13,68 @@ another creator, gets 404. Bad range -> 400 with the error shape of chronos.api.
 
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from analytics import selectors
 from analytics.ranges import range_parse, tz_of
+from chronos.api import ERROR_RESPONSES
 from creators.selectors import creator_for_api
+
+_RANGE_PARAMETERS = [
+    OpenApiParameter("range", str, enum=["7d", "30d", "90d", "all"]),
+    OpenApiParameter("from", OpenApiTypes.DATE, description="First day, with `to`"),
+    OpenApiParameter("to", OpenApiTypes.DATE, description="Last day (inclusive), with `from`"),
+    OpenApiParameter("creator", str, description="Studio handle"),
+]
+
+
+def _totals() -> dict[str, serializers.Field]:
+    return {
+        "active_students": serializers.IntegerField(),
+        "watch_seconds": serializers.FloatField(),
+        "lesson_completions": serializers.IntegerField(),
+        "questions": serializers.IntegerField(),
+        "questions_not_covered": serializers.IntegerField(),
+    }
+
+
+OverviewSerializer = inline_serializer(
+    "AnalyticsOverview",
+    {
+        "range": serializers.CharField(),
+        "from": serializers.DateField(),
+        "to": serializers.DateField(),
+        **_totals(),
+        "previous": inline_serializer("AnalyticsTotals", _totals()),
+    },
+)
+
+EngagementSerializer = inline_serializer(
+    "AnalyticsEngagement",
+    {
+        "bucket_seconds": serializers.IntegerField(),
+        "duration": serializers.FloatField(),
+        "buckets": inline_serializer(
+            "EngagementBucket",
+            {
+                "start": serializers.IntegerField(),
+                "unique_viewers": serializers.IntegerField(),
+                "plays": serializers.IntegerField(),
+            },
+            many=True,
+        ),
+        "questions": inline_serializer(
+            "EngagementQuestions",
+            {"start": serializers.IntegerField(), "count": serializers.IntegerField()},
+            many=True,
+        ),
+    },
+)
 
 
 def _creator_and_range(request: Request):
@@ -30,6 +85,11 @@ def _creator_and_range(request: Request):
     return creator, rng
 
 
+@extend_schema(
+    tags=["analytics"],
+    parameters=_RANGE_PARAMETERS,
+    responses={200: OverviewSerializer, **ERROR_RESPONSES},
+)
 @api_view(["GET"])
 def overview(request: Request) -> Response:
     """The dashboard's five cards for the range and the previous period of equal length."""
@@ -40,6 +100,11 @@ def overview(request: Request) -> Response:
     )
 
 
+@extend_schema(
+    tags=["analytics"],
+    parameters=_RANGE_PARAMETERS,
+    responses={200: EngagementSerializer, **ERROR_RESPONSES},
+)
 @api_view(["GET"])
 def engagement(request: Request, video_id: int) -> Response:
     """Unique viewers and plays per 5-second bucket of one video, and its placed questions."""

@@ -27,7 +27,8 @@ from collections.abc import Iterator
 from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from rest_framework import exceptions, status
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import api_view
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
@@ -46,7 +47,7 @@ from chat.services import (
     session_rename,
 )
 from chat.streaming import relay, sse_event, sse_response
-from chronos.api import error_json
+from chronos.api import ERROR_RESPONSES, error_json, page_of
 from chronos.errors import DomainError
 from creators.selectors import creator_for_api
 
@@ -235,6 +236,48 @@ def message_payload(message: ChatMessage) -> dict:
     }
 
 
+# --- /api/schema/ (the dicts above are the contract; these only describe them) ----------
+
+
+class SessionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField(allow_blank=True)
+    course_id = serializers.IntegerField(allow_null=True)
+    video_ids = serializers.ListField(child=serializers.IntegerField())
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class MessageUsageSerializer(serializers.Serializer):
+    model = serializers.CharField(allow_blank=True)
+    input_tokens = serializers.IntegerField()
+    output_tokens = serializers.IntegerField()
+    cost_usd = serializers.DecimalField(max_digits=12, decimal_places=6)
+    latency_ms = serializers.IntegerField()
+    cached = serializers.BooleanField()
+
+
+class MessageSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    role = serializers.ChoiceField(ChatMessage.Role.choices)
+    content = serializers.CharField(allow_blank=True)
+    content_html = serializers.CharField(allow_null=True, help_text="assistant messages only")
+    citations = serializers.ListField(child=serializers.DictField())
+    covered = serializers.BooleanField()
+    usage = MessageUsageSerializer()
+    created_at = serializers.DateTimeField()
+
+
+_CREATOR = OpenApiParameter("creator", str, description="Studio handle (to learn from)")
+_TAGS = ["chat"]
+
+
+@extend_schema(
+    operation_id="v1_chat_sessions_list",
+    tags=_TAGS,
+    parameters=[_CREATOR, OpenApiParameter("q", str), OpenApiParameter("page", int)],
+    responses={200: page_of("ChatSessionPage", SessionSerializer(many=True)), **ERROR_RESPONSES},
+)
 @api_view(["GET"])
 def sessions_list(request: Request) -> Response:
     """The user's sessions with the creator, newest first; ?q= searches titles and text."""
@@ -247,6 +290,24 @@ def sessions_list(request: Request) -> Response:
     return paginator.get_paginated_response([session_payload(s) for s in page])
 
 
+@extend_schema(
+    methods=["GET"],
+    tags=_TAGS,
+    parameters=[_CREATOR],
+    responses={200: SessionSerializer, **ERROR_RESPONSES},
+)
+@extend_schema(
+    methods=["PATCH"],
+    tags=_TAGS,
+    parameters=[_CREATOR],
+    request=inline_serializer(
+        "ChatSessionRename", {"title": serializers.CharField(allow_blank=True)}
+    ),
+    responses={200: SessionSerializer, **ERROR_RESPONSES},
+)
+@extend_schema(
+    methods=["DELETE"], tags=_TAGS, parameters=[_CREATOR], responses={204: None, **ERROR_RESPONSES}
+)
 @api_view(["GET", "PATCH", "DELETE"])
 def session_detail(request: Request, session_id: int) -> Response:
     """GET the session; PATCH {"title"} renames it; DELETE removes it (204)."""
@@ -264,6 +325,11 @@ def session_detail(request: Request, session_id: int) -> Response:
     return Response(session_payload(session))
 
 
+@extend_schema(
+    tags=_TAGS,
+    parameters=[_CREATOR, OpenApiParameter("page", int)],
+    responses={200: page_of("ChatMessagePage", MessageSerializer(many=True)), **ERROR_RESPONSES},
+)
 @api_view(["GET"])
 def session_messages(request: Request, session_id: int) -> Response:
     """The session's messages, oldest first (paginated)."""

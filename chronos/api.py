@@ -13,6 +13,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
+from drf_spectacular.utils import inline_serializer
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 
@@ -114,3 +115,17 @@ ERROR_RESPONSES = {
     403: ErrorSerializer,
     404: ErrorSerializer,
 }
+
+
+def page_of(name: str, item: serializers.Serializer) -> serializers.Serializer:
+    """For @extend_schema: a PageNumberPagination page {"count", "next", "previous",
+    "results": [item]} named `name` in /api/schema/ (`item` built with many=True)."""
+    return inline_serializer(
+        name,
+        {
+            "count": serializers.IntegerField(),
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": item,
+        },
+    )

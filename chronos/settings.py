@@ -471,6 +471,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Two "status" choice sets in the API (a video's, a direct upload's): named, not hashed.
+    "ENUM_NAME_OVERRIDES": {
+        "VideoStatusEnum": "videos.models.Video.Status",
+        "DirectUploadStatusEnum": "videos.models.DirectUpload.Status",
+    },
 }
 # --- Plans (billing; issue 10) --------------------------------------------------------------
 # Whop plan ids ("plan_...") of the paid tiers: they seed billing.PlanTierMapping (editable in

@@ -22,11 +22,13 @@ from typing import TYPE_CHECKING
 
 from django.http import Http404
 from django.urls import reverse
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from chronos.api import ERROR_RESPONSES
 from courses import selectors, services
 from courses.models import Course, Lesson, Module
 from creators.selectors import creator_for_api
@@ -126,6 +128,107 @@ class LessonInput(serializers.Serializer):
     is_preview = serializers.BooleanField(required=False)
 
 
+# --- /api/schema/ (the dicts above are the contract; these only describe them) ----------
+
+
+class CourseOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    creator = serializers.CharField()
+    title = serializers.CharField(allow_blank=True)
+    slug = serializers.CharField(allow_blank=True)
+    description = serializers.CharField(allow_blank=True)
+    status = serializers.CharField()
+    sequential = serializers.BooleanField()
+    position = serializers.IntegerField()
+    thumbnail_url = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    progress = serializers.IntegerField(help_text="percent 0-100 for the acting user")
+    lessons = serializers.IntegerField(required=False)
+    students = serializers.IntegerField(required=False)
+
+
+class ModuleOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    course_id = serializers.IntegerField()
+    title = serializers.CharField(allow_blank=True)
+    position = serializers.IntegerField()
+
+
+class LessonOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    module_id = serializers.IntegerField()
+    video_id = serializers.IntegerField(allow_null=True)
+    title = serializers.CharField(allow_blank=True)
+    position = serializers.IntegerField()
+    drip_days = serializers.IntegerField()
+    is_preview = serializers.BooleanField()
+
+
+class OutlineLessonOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField(allow_blank=True)
+    video_id = serializers.IntegerField(allow_null=True)
+    duration = serializers.FloatField(allow_null=True, help_text="seconds")
+    locked = serializers.BooleanField()
+    lock_reason = serializers.ChoiceField(["", "order", "drip"])
+    unlocks_at = serializers.DateTimeField(allow_null=True)
+    completed = serializers.BooleanField()
+    watched_fraction = serializers.FloatField(help_text="0-1")
+    resume_at = serializers.FloatField(help_text="seconds")
+    is_preview = serializers.BooleanField()
+
+
+class OutlineModuleOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField(allow_blank=True)
+    lessons = OutlineLessonOutput(many=True)
+
+
+class OutlineOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField(allow_blank=True)
+    progress = serializers.IntegerField()
+    modules = OutlineModuleOutput(many=True)
+
+
+class OrderModule(serializers.Serializer):
+    id = serializers.IntegerField()
+    lessons = serializers.ListField(child=serializers.IntegerField())
+
+
+class OrderInput(serializers.Serializer):
+    modules = OrderModule(many=True)
+
+
+class WatchEventsInput(serializers.Serializer):
+    events = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="[{lesson_id, session_id, seq, verb, position, from, to, rate, client_time}]",
+    )
+
+
+_TAGS = ["courses"]
+_CREATOR = OpenApiParameter("creator", str, description="Studio handle")
+
+
+@extend_schema(
+    methods=["GET"],
+    operation_id="v1_courses_list",
+    tags=_TAGS,
+    parameters=[_CREATOR],
+    responses={
+        200: inline_serializer("CourseList", {"results": CourseOutput(many=True)}),
+        **ERROR_RESPONSES,
+    },
+)
+@extend_schema(
+    methods=["POST"],
+    tags=_TAGS,
+    parameters=[_CREATOR],
+    request=CourseInput,
+    responses={201: CourseOutput, **ERROR_RESPONSES},
+)
 @api_view(["GET", "POST"])
 def course_list(request: Request) -> Response:
     """GET: a manager's courses (all), or a student's published ones, each with progress.
@@ -152,6 +255,14 @@ def course_list(request: Request) -> Response:
     return Response({"results": [course_data(v.course, v) for v in views]})
 
 
+@extend_schema(methods=["GET"], tags=_TAGS, responses={200: CourseOutput, **ERROR_RESPONSES})
+@extend_schema(
+    methods=["PATCH"],
+    tags=_TAGS,
+    request=CourseInput,
+    responses={200: CourseOutput, **ERROR_RESPONSES},
+)
+@extend_schema(methods=["DELETE"], tags=_TAGS, responses={204: None, **ERROR_RESPONSES})
 @api_view(["GET", "PATCH", "DELETE"])
 def course_detail(request: Request, pk: int) -> Response:
     """GET one course (students: published ones); PATCH {title?, description?, status?,
@@ -171,6 +282,7 @@ def course_detail(request: Request, pk: int) -> Response:
     return Response(course_data(course, selectors.course_view(user=request.user, course=course)))
 
 
+@extend_schema(tags=_TAGS, request=TitleInput, responses={201: ModuleOutput, **ERROR_RESPONSES})
 @api_view(["POST"])
 def module_list(request: Request, pk: int) -> Response:
     """POST {title}: a module appended to the course; 201 {id, ...}."""
@@ -181,6 +293,13 @@ def module_list(request: Request, pk: int) -> Response:
     return Response(module_data(module), status=status.HTTP_201_CREATED)
 
 
+@extend_schema(
+    methods=["PATCH"],
+    tags=_TAGS,
+    request=TitleInput,
+    responses={200: ModuleOutput, **ERROR_RESPONSES},
+)
+@extend_schema(methods=["DELETE"], tags=_TAGS, responses={204: None, **ERROR_RESPONSES})
 @api_view(["PATCH", "DELETE"])
 def module_detail(request: Request, pk: int) -> Response:
     """PATCH {title}; DELETE the module and its lessons (204)."""
@@ -194,6 +313,7 @@ def module_detail(request: Request, pk: int) -> Response:
     return Response(module_data(module))
 
 
+@extend_schema(tags=_TAGS, request=LessonInput, responses={201: LessonOutput, **ERROR_RESPONSES})
 @api_view(["POST"])
 def lesson_list(request: Request, pk: int) -> Response:
     """POST {video_id, title?, drip_days?, is_preview?}: a lesson appended; 201 {id, ...}."""
@@ -206,6 +326,13 @@ def lesson_list(request: Request, pk: int) -> Response:
     return Response(lesson_data(lesson), status=status.HTTP_201_CREATED)
 
 
+@extend_schema(
+    methods=["PATCH"],
+    tags=_TAGS,
+    request=LessonInput,
+    responses={200: LessonOutput, **ERROR_RESPONSES},
+)
+@extend_schema(methods=["DELETE"], tags=_TAGS, responses={204: None, **ERROR_RESPONSES})
 @api_view(["PATCH", "DELETE"])
 def lesson_detail(request: Request, pk: int) -> Response:
     """PATCH {title?, drip_days?, is_preview?, video_id?}; DELETE (204)."""
@@ -219,6 +346,14 @@ def lesson_detail(request: Request, pk: int) -> Response:
     return Response(lesson_data(lesson))
 
 
+@extend_schema(
+    tags=_TAGS,
+    request=OrderInput,
+    responses={
+        200: inline_serializer("CourseOrder", {"modules": OrderModule(many=True)}),
+        **ERROR_RESPONSES,
+    },
+)
 @api_view(["PUT"])
 def course_order(request: Request, pk: int) -> Response:
     """PUT {modules: [{id, lessons: [ids]}]}: the whole new order; 200 with the outline
@@ -262,6 +397,7 @@ def outline_data(view: selectors.CourseView) -> dict:
     }
 
 
+@extend_schema(tags=_TAGS, responses={200: OutlineOutput, **ERROR_RESPONSES})
 @api_view(["GET"])
 def course_outline(request: Request, pk: int) -> Response:
     """The course as the acting user sees it (locks, completion, resume points)."""
@@ -269,6 +405,17 @@ def course_outline(request: Request, pk: int) -> Response:
     return Response(outline_data(selectors.course_view(user=request.user, course=course)))
 
 
+@extend_schema(
+    tags=_TAGS,
+    request=WatchEventsInput,
+    responses={
+        202: inline_serializer(
+            "WatchEventsResult",
+            {"accepted": serializers.IntegerField(), "duplicates": serializers.IntegerField()},
+        ),
+        **ERROR_RESPONSES,
+    },
+)
 @api_view(["POST"])
 def watch_events(request: Request) -> Response:
     """POST {events: [{lesson_id, session_id, seq, verb, position, from, to, rate,

@@ -27,7 +27,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from chronos.api import ERROR_RESPONSES
+from chronos.api import ERROR_RESPONSES, page_of
 from chronos.errors import DomainError
 from creators.selectors import creator_for_api
 from videos import services
@@ -160,6 +160,7 @@ def _one(request: Request, video: Video) -> dict:
     return VideoSerializer(video, context={"request": request}).data
 
 
+_TAGS = ["videos"]
 _CREATOR = OpenApiParameter(
     "creator", str, description="Studio handle (needed when you manage more than one)"
 )
@@ -167,26 +168,21 @@ _CREATOR = OpenApiParameter(
 
 @extend_schema(
     methods=["GET"],
+    operation_id="v1_videos_list",
+    tags=_TAGS,
     parameters=[
         _CREATOR,
         OpenApiParameter("status", str, enum=list(Video.Status.values)),
         OpenApiParameter("page", int),
     ],
     responses={
-        200: inline_serializer(
-            "VideoPage",
-            {
-                "count": serializers.IntegerField(),
-                "next": serializers.URLField(allow_null=True),
-                "previous": serializers.URLField(allow_null=True),
-                "results": VideoSerializer(many=True),
-            },
-        ),
+        200: page_of("VideoPage", VideoSerializer(many=True)),
         **ERROR_RESPONSES,
     },
 )
 @extend_schema(
     methods=["POST"],
+    tags=_TAGS,
     parameters=[_CREATOR],
     request={"multipart/form-data": VideoUploadSerializer},
     responses={201: VideoSerializer, **ERROR_RESPONSES},
@@ -235,13 +231,14 @@ def video_list(request: Request) -> Response:
     return paginator.get_paginated_response(serializer.data)
 
 
-@extend_schema(methods=["GET"], responses={200: VideoSerializer, **ERROR_RESPONSES})
+@extend_schema(methods=["GET"], tags=_TAGS, responses={200: VideoSerializer, **ERROR_RESPONSES})
 @extend_schema(
     methods=["PATCH"],
+    tags=_TAGS,
     request=VideoUpdateSerializer,
     responses={200: VideoSerializer, **ERROR_RESPONSES},
 )
-@extend_schema(methods=["DELETE"], responses={204: None, **ERROR_RESPONSES})
+@extend_schema(methods=["DELETE"], tags=_TAGS, responses={204: None, **ERROR_RESPONSES})
 @api_view(["GET", "PATCH", "DELETE"])
 def video_detail(request: Request, pk: int) -> Response:
     """GET one video; PATCH its title/description; DELETE it with everything derived."""
@@ -260,7 +257,9 @@ def video_detail(request: Request, pk: int) -> Response:
     return Response(_one(request, video))
 
 
-@extend_schema(request=VideoRetrySerializer, responses={202: VideoSerializer, **ERROR_RESPONSES})
+@extend_schema(
+    tags=_TAGS, request=VideoRetrySerializer, responses={202: VideoSerializer, **ERROR_RESPONSES}
+)
 @api_view(["POST"])
 def video_retry(request: Request, pk: int) -> Response:
     """Re-queue a failed video from the stage that failed ({"readable_part": true}: a
@@ -273,6 +272,7 @@ def video_retry(request: Request, pk: int) -> Response:
 
 
 @extend_schema(
+    tags=_TAGS,
     responses={
         200: inline_serializer(
             "VideoTranscript",
@@ -283,7 +283,7 @@ def video_retry(request: Request, pk: int) -> Response:
             },
         ),
         **ERROR_RESPONSES,
-    }
+    },
 )
 @api_view(["GET"])
 def video_transcript(request: Request, pk: int) -> Response:

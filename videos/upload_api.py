@@ -24,15 +24,17 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.urls import reverse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from chronos.api import ERROR_RESPONSES
 from chronos.errors import DomainError
 from creators.selectors import creator_for_api
 from videos import uploads
-from videos.api import _one
+from videos.api import VideoSerializer, _one
 from videos.models import DirectUpload, Video
 from videos.selectors import direct_upload_get_for_manager
 
@@ -55,6 +57,53 @@ class CompleteInput(serializers.Serializer):
     captions = serializers.FileField(required=False, allow_null=True)
 
 
+# --- /api/schema/ (_output's dict is the contract; these only describe it) ----------------
+
+
+class PartUrlOutput(serializers.Serializer):
+    number = serializers.IntegerField()
+    url = serializers.URLField()
+    start = serializers.IntegerField(help_text="bytes")
+    end = serializers.IntegerField(help_text="bytes, exclusive")
+
+
+class PartReceivedOutput(serializers.Serializer):
+    number = serializers.IntegerField()
+    size = serializers.IntegerField(help_text="bytes")
+
+
+class UploadOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(DirectUpload.Status.choices)
+    filename = serializers.CharField()
+    size = serializers.IntegerField(help_text="bytes")
+    part_size = serializers.IntegerField(help_text="bytes")
+    part_count = serializers.IntegerField()
+    error = serializers.CharField(allow_blank=True)
+    code = serializers.CharField(allow_blank=True)
+    video_id = serializers.IntegerField(allow_null=True, help_text="once completed")
+    expires_in = serializers.IntegerField(help_text="seconds the part URLs stay valid")
+    url = serializers.CharField()
+    complete_url = serializers.CharField()
+    parts_url = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class UploadStartOutput(UploadOutput):
+    parts = PartUrlOutput(many=True)
+
+
+class UploadDetailOutput(UploadOutput):
+    parts_received = PartReceivedOutput(many=True)
+
+
+class PartsOutput(serializers.Serializer):
+    parts = PartUrlOutput(many=True)
+
+
+_TAGS = ["uploads"]
+
+
 def _output(upload: DirectUpload, **extra) -> dict:
     return {
         "id": upload.pk,
@@ -75,6 +124,12 @@ def _output(upload: DirectUpload, **extra) -> dict:
     }
 
 
+@extend_schema(
+    tags=_TAGS,
+    parameters=[OpenApiParameter("creator", str, description="Studio handle")],
+    request=StartInput,
+    responses={201: UploadStartOutput, **ERROR_RESPONSES},
+)
 @api_view(["POST"])
 def upload_start(request: Request) -> Response:
     """Check limits and start a multipart upload; 201 with every part's presigned URL."""
@@ -97,6 +152,8 @@ def upload_start(request: Request) -> Response:
     return Response(_output(upload, parts=parts), status=status.HTTP_201_CREATED)
 
 
+@extend_schema(methods=["GET"], tags=_TAGS, responses={200: UploadDetailOutput, **ERROR_RESPONSES})
+@extend_schema(methods=["DELETE"], tags=_TAGS, responses={204: None, **ERROR_RESPONSES})
 @api_view(["GET", "DELETE"])
 def upload_detail(request: Request, pk: int) -> Response:
     """GET: the upload and the parts that reached the bucket. DELETE: abort it."""
@@ -108,6 +165,7 @@ def upload_detail(request: Request, pk: int) -> Response:
     return Response(_output(upload, parts_received=received))
 
 
+@extend_schema(tags=_TAGS, request=PartsInput, responses={200: PartsOutput, **ERROR_RESPONSES})
 @api_view(["POST"])
 def upload_parts(request: Request, pk: int) -> Response:
     """Fresh presigned URLs for the given part numbers (resume after expiry)."""
@@ -120,6 +178,11 @@ def upload_parts(request: Request, pk: int) -> Response:
     return Response({"parts": parts})
 
 
+@extend_schema(
+    tags=_TAGS,
+    request={"multipart/form-data": CompleteInput, "application/json": CompleteInput},
+    responses={201: VideoSerializer, 202: UploadOutput, **ERROR_RESPONSES},
+)
 @api_view(["POST"])
 def upload_complete(request: Request, pk: int) -> Response:
     """Complete the upload and queue its verification on a worker: 202 with the upload
