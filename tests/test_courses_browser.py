@@ -208,15 +208,20 @@ def test_student_asks_about_a_lesson_and_a_citation_seeks_its_player(
     page, errors = pages[0]
     card = page.locator("#ask-log .cite-card", has_text="Ireland").first
     assert card.get_attribute("data-video-id") == str(lessons[0].video_id)
-    start = float(card.get_attribute("data-start"))
     page.evaluate("document.getElementById('lesson-video').muted = true")
-    card.click()
-    page.wait_for_function(
-        "(s) => { const v = document.getElementById('lesson-video');"
-        " return !v.seeking && Math.abs(v.currentTime - s) < 3; }",
-        arg=start,
-        timeout=15_000,
-    )
+    marker = page.locator("#ask-log .cite-marker").first  # "[n]" in the text, a button
+    target = page.locator(f'#ask-log .cite-card[data-n="{marker.get_attribute("data-n")}"]')
+    for clicked, cited in ((card, card), (marker, target)):
+        page.evaluate("v = document.getElementById('lesson-video'); v.pause(); v.currentTime = 0")
+        page.wait_for_function("!document.getElementById('lesson-video').seeking")
+        start = float(cited.get_attribute("data-start"))
+        clicked.click()
+        page.wait_for_function(
+            "(s) => { const v = document.getElementById('lesson-video');"
+            " return !v.seeking && Math.abs(v.currentTime - s) < 3; }",
+            arg=start,
+            timeout=15_000,
+        )
     assert len(page.context.pages) == 1  # seeking here, no new tab
     _shoot(page, "lesson-answer-1440")
     mobile, mobile_errors = pages[1]

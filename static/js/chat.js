@@ -1,7 +1,7 @@
 /* Chronos student chat: only what htmx cannot do. htmx posts the question (the form in
  * templates/chat/chat.html), appends the server's partial (chat/partials/message.html) and
  * streams the answer with its SSE extension. This file: Enter to send, the busy state while
- * an answer streams, a refused question back into the box, "[n]" markers as buttons, the
+ * an answer streams, a refused question back into the box, "[n]" markers (cite-markers.js), the
  * player (a citation plays its video from that second), the drawer and Escape.
  */
 (function () {
@@ -21,7 +21,6 @@
   var noLibrary = input.disabled;
   var requesting = false;
   var lastQuestion = "";
-  var ESCAPES = { "&": "&amp;", "<": "&lt;", ">": "&gt;" };
 
   function scrollToBottom() { log.scrollTop = log.scrollHeight; }
 
@@ -40,30 +39,9 @@
     if (!busy && !("ontouchstart" in window)) input.focus();
   }
 
-  /** Turn "[n]" in an answer's text into buttons that play citation n. */
-  function linkMarkers(article) {
-    var bubble = article.querySelector(".msg-bubble");
-    if (!bubble || article.dataset.linked) return;
-    article.dataset.linked = "1";
-    var numbers = {};
-    article.querySelectorAll(".cite-card[data-n]").forEach(function (card) { numbers[card.dataset.n] = true; });
-    var walker = document.createTreeWalker(bubble, NodeFilter.SHOW_TEXT);
-    var nodes = [];
-    while (walker.nextNode()) nodes.push(walker.currentNode);
-    nodes.forEach(function (node) {
-      if (!/\[\d+\]/.test(node.nodeValue) || node.parentElement.closest("code, pre, a, button")) return;
-      var tpl = document.createElement("template");
-      tpl.innerHTML = node.nodeValue.replace(/[&<>]/g, function (c) { return ESCAPES[c]; })
-        .replace(/\[(\d+)\]/g, function (text, n) {
-          return numbers[n] ? '<button type="button" class="cite-marker" data-n="' + n + '" aria-label="Play source ' + n + '">' + n + "</button>" : text;
-        });
-      node.replaceWith(tpl.content);
-    });
-  }
-
   /** After htmx changed the log: link markers, give a refused question back, scroll. */
   function settle() {
-    log.querySelectorAll(".msg-assistant:not(.is-streaming)").forEach(linkMarkers);
+    log.querySelectorAll(".msg-assistant:not(.is-streaming)").forEach(window.ChronosCites.linkMarkers);
     log.querySelectorAll("[data-retry]").forEach(function (bubble) {
       input.value = bubble.dataset.retry;
       bubble.removeAttribute("data-retry");
@@ -175,7 +153,7 @@
     } else if (card) {
       playCard(card);
     } else if (marker) {
-      var match = marker.closest(".msg").querySelector('.cite-card[data-n="' + marker.dataset.n + '"]');
+      var match = window.ChronosCites.cardFor(marker);
       if (match) playCard(match);
     } else if (target.closest("#player-close")) {
       closePlayer();

@@ -195,7 +195,8 @@
   // "Ask about this lesson": htmx posts the form (chat:ask, panel=lesson: this course's
   // scope, the lesson's video and the player's second) and streams the answer into the log
   // (chat/partials/message.html). Here: the busy state, a refused question back into the
-  // box, and citations: this lesson's video seeks the player, another opens at that second.
+  // box, "[n]" markers (cite-markers.js) and citations: this lesson's video seeks the
+  // player, another video opens at the cited second.
   var askForm = document.getElementById("ask-form");
   var askLog = document.getElementById("ask-log");
   if (askForm && askLog) {
@@ -204,6 +205,7 @@
     var askAlert = document.getElementById("ask-alert");
     var asked = "", requesting = false;
     var syncAsk = function () {
+      askLog.querySelectorAll(".msg-assistant:not(.is-streaming)").forEach(window.ChronosCites.linkMarkers);
       var busy = requesting || !!askLog.querySelector(".is-streaming");
       askSend.disabled = busy;
       askSend.textContent = busy ? "Answering…" : "Ask";
@@ -237,8 +239,9 @@
     document.body.addEventListener("htmx:afterSettle", syncAsk);
     document.body.addEventListener("htmx:sseMessage", syncAsk);
     askLog.addEventListener("click", function (event) {
-      var card = event.target.closest(".cite-card[data-src]");
-      if (!card) return;
+      var marker = event.target.closest(".cite-marker");
+      var card = marker ? window.ChronosCites.cardFor(marker) : event.target.closest(".cite-card");
+      if (!card || !card.dataset.src) return;
       var start = parseFloat(card.dataset.start) || 0;
       if (card.dataset.videoId === String(root.dataset.videoId)) seekTo(start);
       else window.open(card.dataset.src + "#t=" + start, "_blank", "noopener");
