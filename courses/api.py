@@ -55,17 +55,23 @@ def _acting_creator(request: Request) -> tuple[Creator, bool]:
         return creator_for_api(user=request.user, handle=handle, learn=True), False
 
 
-def thumbnail_url(course: Course, first_video_id: int | None = None) -> str | None:
-    """The course's image: its own upload, else the first lesson's video thumbnail."""
+def thumbnail_url(
+    request: Request, course: Course, first_video_id: int | None = None
+) -> str | None:
+    """The course's image as an absolute URL: its own upload, else the first lesson's video
+    thumbnail; None when it has neither."""
     if course.thumbnail:
-        return reverse("courses:thumbnail", kwargs={"pk": course.pk})
+        return request.build_absolute_uri(reverse("courses:thumbnail", kwargs={"pk": course.pk}))
     if first_video_id:
-        return reverse("videos:thumbnail", kwargs={"pk": first_video_id})
+        return request.build_absolute_uri(
+            reverse("videos:thumbnail", kwargs={"pk": first_video_id})
+        )
     return None
 
 
-def course_data(course: Course, view: selectors.CourseView | None = None) -> dict:
-    """A course as the API returns it. progress: percent 0-100 for the acting user."""
+def course_data(request: Request, course: Course, view: selectors.CourseView | None = None) -> dict:
+    """A course as the API returns it (URLs absolute). progress: percent 0-100 for the
+    acting user."""
     first_video = None
     if view is not None:
         first_video = next((s.lesson.video_id for s in view.states if s.visible), None)
@@ -78,7 +84,7 @@ def course_data(course: Course, view: selectors.CourseView | None = None) -> dic
         "status": course.status,
         "sequential": course.sequential,
         "position": course.position,
-        "thumbnail_url": thumbnail_url(course, first_video),
+        "thumbnail_url": thumbnail_url(request, course, first_video),
         "created_at": course.created_at,
         "updated_at": course.updated_at,
         "progress": view.progress if view is not None else 0,
@@ -140,7 +146,7 @@ class CourseOutput(serializers.Serializer):
     status = serializers.CharField()
     sequential = serializers.BooleanField()
     position = serializers.IntegerField()
-    thumbnail_url = serializers.CharField(allow_null=True)
+    thumbnail_url = serializers.URLField(allow_null=True)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
     progress = serializers.IntegerField(help_text="percent 0-100 for the acting user")
@@ -243,16 +249,20 @@ def course_list(request: Request) -> Response:
             description=form.validated_data.get("description", ""),
         )
         return Response(
-            course_data(course),
+            course_data(request, course),
             status=status.HTTP_201_CREATED,
-            headers={"Location": reverse("api-course", kwargs={"pk": course.pk})},
+            headers={
+                "Location": request.build_absolute_uri(
+                    reverse("api-course", kwargs={"pk": course.pk})
+                )
+            },
         )
     if manages:
         courses = list(selectors.courses_for_manager(creator=creator).select_related("creator"))
     else:
         courses = list(selectors.courses_learnable(user=request.user, creator=creator))
     views = selectors.course_views(user=request.user, creator=creator, courses=courses)
-    return Response({"results": [course_data(v.course, v) for v in views]})
+    return Response({"results": [course_data(request, v.course, v) for v in views]})
 
 
 @extend_schema(methods=["GET"], tags=_TAGS, responses={200: CourseOutput, **ERROR_RESPONSES})
@@ -270,7 +280,7 @@ def course_detail(request: Request, pk: int) -> Response:
     if request.method == "GET":
         course = selectors.course_get_learnable(user=request.user, pk=pk)
         return Response(
-            course_data(course, selectors.course_view(user=request.user, course=course))
+            course_data(request, course, selectors.course_view(user=request.user, course=course))
         )
     course = selectors.course_get_managed(user=request.user, pk=pk)
     if request.method == "DELETE":
@@ -279,7 +289,9 @@ def course_detail(request: Request, pk: int) -> Response:
     form = CourseInput(data=request.data, partial=True)
     form.is_valid(raise_exception=True)
     course = services.course_update(course=course, **form.validated_data)
-    return Response(course_data(course, selectors.course_view(user=request.user, course=course)))
+    return Response(
+        course_data(request, course, selectors.course_view(user=request.user, course=course))
+    )
 
 
 @extend_schema(tags=_TAGS, request=TitleInput, responses={201: ModuleOutput, **ERROR_RESPONSES})

@@ -23,6 +23,7 @@ def test_creator_creates_and_edits_a_course(owner_client, creator):
     assert body["title"] == "Candles" and body["status"] == "draft"
     assert body["sequential"] is False and isinstance(body["id"], int)
     cid = body["id"]
+    assert r["Location"] == f"http://testserver/api/v1/courses/{cid}/"  # absolute URLs
     r = owner_client.patch(
         f"/api/v1/courses/{cid}/",
         {"status": "published", "sequential": True, "title": "Candles II"},

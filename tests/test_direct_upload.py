@@ -55,6 +55,8 @@ def test_lecture_goes_to_the_bucket_in_parts_and_is_processed(
     assert upload["part_count"] == 2 and upload["part_size"] == PART
     assert [p["number"] for p in upload["parts"]] == [1, 2]
     assert "X-Amz-Algorithm=AWS4-HMAC-SHA256" in upload["parts"][0]["url"]
+    assert upload["url"] == f"http://testserver/api/v1/uploads/{upload['id']}/"
+    assert upload["complete_url"].startswith("http://testserver/api/v1/uploads/")
     _put(upload["parts"], path.read_bytes())
 
     with (

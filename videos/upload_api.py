@@ -83,9 +83,9 @@ class UploadOutput(serializers.Serializer):
     code = serializers.CharField(allow_blank=True)
     video_id = serializers.IntegerField(allow_null=True, help_text="once completed")
     expires_in = serializers.IntegerField(help_text="seconds the part URLs stay valid")
-    url = serializers.CharField()
-    complete_url = serializers.CharField()
-    parts_url = serializers.CharField()
+    url = serializers.URLField()
+    complete_url = serializers.URLField()
+    parts_url = serializers.URLField()
     created_at = serializers.DateTimeField()
 
 
@@ -104,7 +104,7 @@ class PartsOutput(serializers.Serializer):
 _TAGS = ["uploads"]
 
 
-def _output(upload: DirectUpload, **extra) -> dict:
+def _output(request: Request, upload: DirectUpload, **extra) -> dict:
     return {
         "id": upload.pk,
         "status": upload.status,
@@ -116,9 +116,13 @@ def _output(upload: DirectUpload, **extra) -> dict:
         "code": upload.error_code,
         "video_id": upload.video_id if upload.status == DirectUpload.Status.COMPLETED else None,
         "expires_in": int(settings.AWS_QUERYSTRING_EXPIRE),
-        "url": reverse("api-upload", kwargs={"pk": upload.pk}),
-        "complete_url": reverse("api-upload-complete", kwargs={"pk": upload.pk}),
-        "parts_url": reverse("api-upload-parts", kwargs={"pk": upload.pk}),
+        "url": request.build_absolute_uri(reverse("api-upload", kwargs={"pk": upload.pk})),
+        "complete_url": request.build_absolute_uri(
+            reverse("api-upload-complete", kwargs={"pk": upload.pk})
+        ),
+        "parts_url": request.build_absolute_uri(
+            reverse("api-upload-parts", kwargs={"pk": upload.pk})
+        ),
         "created_at": upload.created_at,
         **extra,
     }
@@ -149,7 +153,7 @@ def upload_start(request: Request) -> Response:
         description=data.validated_data.get("description", ""),
     )
     parts = uploads.direct_upload_part_urls(upload=upload)
-    return Response(_output(upload, parts=parts), status=status.HTTP_201_CREATED)
+    return Response(_output(request, upload, parts=parts), status=status.HTTP_201_CREATED)
 
 
 @extend_schema(methods=["GET"], tags=_TAGS, responses={200: UploadDetailOutput, **ERROR_RESPONSES})
@@ -162,7 +166,7 @@ def upload_detail(request: Request, pk: int) -> Response:
         uploads.direct_upload_abort(upload=upload)
         return Response(status=status.HTTP_204_NO_CONTENT)
     received = uploads.direct_upload_parts(upload=upload)
-    return Response(_output(upload, parts_received=received))
+    return Response(_output(request, upload, parts_received=received))
 
 
 @extend_schema(tags=_TAGS, request=PartsInput, responses={200: PartsOutput, **ERROR_RESPONSES})
@@ -201,9 +205,11 @@ def upload_complete(request: Request, pk: int) -> Response:
         raise DomainError.for_field("file", upload.error, code=upload.error_code or "invalid")
     video = Video.objects.filter(pk=upload.video_id, creator=upload.creator).first()
     if upload.status != DirectUpload.Status.COMPLETED or video is None:
-        return Response(_output(upload), status=status.HTTP_202_ACCEPTED)
+        return Response(_output(request, upload), status=status.HTTP_202_ACCEPTED)
     return Response(
         _one(request, video),
         status=status.HTTP_201_CREATED,
-        headers={"Location": reverse("api-video", kwargs={"pk": video.pk})},
+        headers={
+            "Location": request.build_absolute_uri(reverse("api-video", kwargs={"pk": video.pk}))
+        },
     )
