@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from chronos.errors import NotFound
 from creators.models import Creator, User
 from creators.selectors import creators_learnable_by, creators_managed_by
 from videos.access import may_view
-from videos.models import TranscriptSegment, Video
+from videos.models import DirectUpload, TranscriptSegment, Video
 
 
 def videos_for_creator(*, creator: Creator) -> QuerySet[Video]:
@@ -126,11 +128,9 @@ def recent_ready_titles(*, creator: Creator, limit: int = 3) -> list[str]:
     )
 
 
-def direct_upload_get_for_manager(*, user: User, pk: int) -> Any:
+def direct_upload_get_for_manager(*, user: User, pk: int) -> DirectUpload:
     """A direct upload (videos.uploads) of a creator the user manages; NotFound otherwise
     (another tenant's id is indistinguishable from a missing one)."""
-    from videos.models import DirectUpload
-
     upload = (
         DirectUpload.objects.filter(creator__in=creators_managed_by(user=user), pk=pk)
         .select_related("creator")
@@ -141,16 +141,12 @@ def direct_upload_get_for_manager(*, user: User, pk: int) -> Any:
     return upload
 
 
-def form_uploads_recent(*, creator, hours: float = 24, limit: int = 10) -> list:
+def form_uploads_recent(
+    *, creator: Creator, hours: float = 24, limit: int = 10
+) -> list[DirectUpload]:
     """The creator's no-JS form uploads (S3 POST) of the last `hours` hours, newest first:
     what the upload page lists so a creator without JavaScript sees each one's check
     (verifying, completed, or refused with the reason)."""
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from videos.models import DirectUpload
-
     since = timezone.now() - timedelta(hours=hours)
     return list(
         DirectUpload.objects.filter(
