@@ -24,15 +24,11 @@ from typing import Any
 
 from billing.models import Payment, PlanTierMapping
 from billing.services.payments import payment_record
+from creators.handlers import company_id_of
 from creators.models import Creator
-from creators.webhooks import WebhookEnvelope, register
+from creators.webhooks import WebhookEnvelope, payload_id, payload_object, register
 
 logger = logging.getLogger(__name__)
-
-
-def _obj(data: dict, key: str) -> dict[str, Any]:
-    value = data.get(key)
-    return value if isinstance(value, dict) else {}
 
 
 def _decimal(value: Any) -> Decimal | None:
@@ -46,7 +42,7 @@ def _decimal(value: Any) -> Decimal | None:
 
 def payment_fields(data: dict) -> dict[str, Any]:
     """Normalise a Whop payment object (old and new API pins) to payment_record kwargs."""
-    charged = _obj(data, "amount_charged")
+    charged = payload_object(data, "amount_charged")
     amount = (
         _decimal(data.get("total"))
         or _decimal(charged.get("amount"))
@@ -54,8 +50,8 @@ def payment_fields(data: dict) -> dict[str, Any]:
         or _decimal(data.get("usd_total"))
         or Decimal(0)
     )
-    plan_id = _obj(data, "plan").get("id") or ""
-    product_id = _obj(data, "product").get("id") or ""
+    plan_id = payload_id(data, "plan")
+    product_id = payload_id(data, "product")
     items = data.get("line_items") if isinstance(data.get("line_items"), list) else []
     if items and isinstance(items[0], dict):
         plan_id = plan_id or items[0].get("variant_id") or ""
@@ -66,10 +62,8 @@ def payment_fields(data: dict) -> dict[str, Any]:
         "currency": str(data.get("currency") or charged.get("currency") or ""),
         "whop_plan_id": str(plan_id),
         "whop_product_id": str(product_id),
-        "whop_user_id": str(_obj(data, "user").get("id") or data.get("user_id") or ""),
-        "whop_membership_id": str(
-            _obj(data, "membership").get("id") or data.get("membership_id") or ""
-        ),
+        "whop_user_id": payload_id(data, "user"),
+        "whop_membership_id": payload_id(data, "membership"),
         "failure_message": str(data.get("failure_message") or ""),
     }
 
@@ -82,7 +76,7 @@ def creator_for_payment(envelope: WebhookEnvelope, fields: dict[str, Any]) -> Cr
     3. the company the event concerns (data.company.id / account_id / envelope company_id).
     """
     data = envelope.data
-    handle = _obj(data, "metadata").get("chronos_creator")
+    handle = payload_object(data, "metadata").get("chronos_creator")
     if handle:
         creator = Creator.objects.filter(handle=str(handle)).first()
         if creator is not None:
@@ -92,14 +86,9 @@ def creator_for_payment(envelope: WebhookEnvelope, fields: dict[str, Any]) -> Cr
         owned = list(Creator.objects.filter(owner__whop_user_id=payer).order_by("pk")[:2])
         if len(owned) == 1:
             return owned[0]
-    company_id = (
-        _obj(data, "company").get("id")
-        or data.get("company_id")
-        or data.get("account_id")
-        or envelope.company_id
-    )
+    company_id = company_id_of(envelope)
     if company_id:
-        return Creator.objects.filter(whop_company_id=str(company_id)).first()
+        return Creator.objects.filter(whop_company_id=company_id).first()
     return None
 
 

@@ -11,30 +11,31 @@ from __future__ import annotations
 
 import logging
 
-from billing.handlers import _obj, creator_for_payment
+from billing.handlers import creator_for_payment
 from billing.models import Payment, PlanTierMapping
 from billing.services.payments import tier_downgrade, tier_paid_through_record
 from creators.models import Creator
-from creators.webhooks import WebhookEnvelope, parse_whop_datetime, register
+from creators.webhooks import (
+    WebhookEnvelope,
+    occurred_at,
+    parse_whop_datetime,
+    payload_id,
+    payload_object,
+    register,
+)
 
 logger = logging.getLogger(__name__)
-
-
-def _occurred_at(envelope: WebhookEnvelope):
-    """When the change happened: data.updated_at when later than the envelope's timestamp."""
-    updated = parse_whop_datetime(envelope.data.get("updated_at"))
-    return max(updated, envelope.timestamp) if updated else envelope.timestamp
 
 
 def _tier_membership(envelope: WebhookEnvelope) -> tuple[Creator, dict] | None:
     """(creator, fields) when the membership event is for a tier plan, else None."""
     data = envelope.data
-    plan_id = str(_obj(data, "plan").get("id") or data.get("plan_id") or "")
+    plan_id = payload_id(data, "plan")
     if not plan_id or not PlanTierMapping.objects.filter(whop_plan_id=plan_id).exists():
         return None
     fields = {
         "whop_plan_id": plan_id,
-        "whop_user_id": str(_obj(data, "user").get("id") or data.get("user_id") or ""),
+        "whop_user_id": payload_id(data, "user"),
         "whop_membership_id": str(data.get("id") or ""),
     }
     creator = creator_for_payment(envelope, fields)
@@ -66,7 +67,7 @@ def on_tier_membership_deactivated(envelope: WebhookEnvelope) -> None:
     tier_downgrade(
         creator=creator,
         reason=envelope.type,
-        occurred_at=_occurred_at(envelope),
+        occurred_at=occurred_at(envelope),
         paid_through=parse_whop_datetime(envelope.data.get("renewal_period_end")),
         webhook_id=envelope.webhook_id,
         whop_plan_id=fields["whop_plan_id"],
@@ -79,8 +80,8 @@ def on_tier_payment_reversed(envelope: WebhookEnvelope) -> None:
     """A refund or dispute of a payment that bought a tier: back to free at the end of
     what was paid for. data = {id, status, payment {id, membership {id}, ...}, ...}."""
     data = envelope.data
-    payment_obj = _obj(data, "payment")
-    payment_id = str(payment_obj.get("id") or data.get("payment_id") or "")
+    payment_obj = payload_object(data, "payment")
+    payment_id = payload_id(data, "payment")
     payment = (
         Payment.objects.filter(whop_payment_id=payment_id).select_related("creator").first()
         if payment_id
@@ -91,11 +92,11 @@ def on_tier_payment_reversed(envelope: WebhookEnvelope) -> None:
     tier_downgrade(
         creator=payment.creator,
         reason=envelope.type,
-        occurred_at=_occurred_at(envelope),
+        occurred_at=occurred_at(envelope),
         webhook_id=envelope.webhook_id,
         whop_plan_id=payment.whop_plan_id,
         whop_membership_id=str(
-            _obj(payment_obj, "membership").get("id") or payment.whop_membership_id or ""
+            payload_object(payment_obj, "membership").get("id") or payment.whop_membership_id or ""
         ),
         whop_payment_id=payment_id,
     )

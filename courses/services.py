@@ -19,7 +19,6 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from django.utils.text import slugify
 
 from chronos.errors import DomainError
 from courses.intervals import intervals_merge, intervals_total
@@ -33,6 +32,7 @@ from courses.models import (
     WatchEvent,
 )
 from creators.models import Creator, User
+from creators.slugs import unique_slug
 from videos.models import Video
 
 TITLE_MAX = 200
@@ -95,16 +95,13 @@ def _clean_description(description: Any) -> str:
 
 
 def _unique_slug(creator: Creator, title: str, exclude_pk: int | None = None) -> str:
-    base = slugify(title)[:70] or "course"
-    taken = set(
-        Course.objects.filter(creator=creator, slug__startswith=base)
-        .exclude(pk=exclude_pk)
-        .values_list("slug", flat=True)
+    return unique_slug(
+        title,
+        queryset=Course.objects.filter(creator=creator).exclude(pk=exclude_pk),
+        field="slug",
+        max_length=70,
+        fallback="course",
     )
-    slug, n = base, 2
-    while slug in taken:
-        slug, n = f"{base}-{n}", n + 1
-    return slug
 
 
 def course_create(

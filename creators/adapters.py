@@ -10,6 +10,7 @@ from __future__ import annotations
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 
 from creators.models import User
+from creators.services.people import user_profile_refresh
 from creators.whop import WHOP_PROVIDER_ID
 
 
@@ -47,14 +48,9 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
 
 
 def _refresh_profile(user: User, info: dict, uid: str) -> None:
-    changed = []
-    for field, value in (
-        ("whop_user_id", uid),
-        ("display_name", (info.get("name") or "")[:150]),
-        ("avatar_url", (info.get("picture") or "")[:500]),
-    ):
-        if value and getattr(user, field) != value:
-            setattr(user, field, value)
-            changed.append(field)
-    if changed:
-        user.save(update_fields=changed)
+    user_profile_refresh(
+        user=user,
+        whop_user_id=uid,
+        display_name=info.get("name") or "",
+        avatar_url=info.get("picture") or "",
+    )

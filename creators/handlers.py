@@ -27,8 +27,6 @@ Registered in CreatorsConfig.ready().
 from __future__ import annotations
 
 import logging
-from datetime import datetime
-from typing import Any
 
 from django.conf import settings
 
@@ -43,7 +41,10 @@ from creators.services import (
 from creators.webhooks import (
     CompanyNotInstalled,
     WebhookEnvelope,
+    occurred_at,
     parse_whop_datetime,
+    payload_id,
+    payload_object,
     register,
 )
 
@@ -65,18 +66,13 @@ REFUND_REVOKES = {"succeeded"}
 DISPUTE_REVOKES = {"lost"}
 
 
-def _obj(data: dict, key: str) -> dict[str, Any]:
-    value = data.get(key)
-    return value if isinstance(value, dict) else {}
-
-
 def company_id_of(envelope: WebhookEnvelope) -> str:
     """The Whop company ("biz_...") an event concerns: data.account.id (installs),
     data.company.id, data.company_id, data.account_id, then the envelope's."""
     data = envelope.data
     return str(
-        _obj(data, "account").get("id")
-        or _obj(data, "company").get("id")
+        payload_object(data, "account").get("id")
+        or payload_object(data, "company").get("id")
         or data.get("company_id")
         or data.get("account_id")
         or envelope.company_id
@@ -111,17 +107,12 @@ def _creator_for(envelope: WebhookEnvelope) -> Creator | None:
     return creator
 
 
-def _occurred_at(envelope: WebhookEnvelope, data: dict) -> datetime:
-    updated = parse_whop_datetime(data.get("updated_at"))
-    return max(updated, envelope.timestamp) if updated else envelope.timestamp
-
-
 @register("app_installation.created")
 def on_app_installation_created(envelope: WebhookEnvelope) -> None:
     company_id = company_id_of(envelope)
     if not company_id:
         raise ValueError("app_installation.created without data.account.id.")
-    account = _obj(envelope.data, "account") or _obj(envelope.data, "company")
+    account = payload_object(envelope.data, "account") or payload_object(envelope.data, "company")
     creator_provision(
         whop_company_id=company_id,
         company_name=str(account.get("title") or account.get("name") or ""),
@@ -144,7 +135,9 @@ def _membership_event(envelope: WebhookEnvelope, *, revoke: bool) -> None:
     creator = _creator_for(envelope)
     if creator is None:
         return
-    user_obj = _obj(data, "user") or ({"id": data["user_id"]} if data.get("user_id") else {})
+    user_obj = payload_object(data, "user") or (
+        {"id": data["user_id"]} if data.get("user_id") else {}
+    )
     user = user_from_whop_object(user_obj)
     if user is None:
         raise ValueError("Membership event without data.user.id.")
@@ -159,9 +152,9 @@ def _membership_event(envelope: WebhookEnvelope, *, revoke: bool) -> None:
         user=user,
         whop_membership_id=str(data.get("id") or ""),
         status=status,
-        occurred_at=_occurred_at(envelope, data),
-        plan_id=str(_obj(data, "plan").get("id") or data.get("plan_id") or ""),
-        product_id=str(_obj(data, "product").get("id") or data.get("product_id") or ""),
+        occurred_at=occurred_at(envelope, data),
+        plan_id=payload_id(data, "plan"),
+        product_id=payload_id(data, "product"),
         valid_until=valid_until,
     )
 
@@ -180,13 +173,13 @@ def _payment_event(envelope: WebhookEnvelope, *, revoke: bool) -> None:
     """A refund or dispute of a creator's product: revoke, or apply the nested membership
     status. Nothing to do without a membership we can identify."""
     data = envelope.data
-    payment = _obj(data, "payment")
+    payment = payload_object(data, "payment")
     company_id = company_id_of(envelope)
     if _is_chronos_company(company_id):
         return  # Chronos's own plan: billing's handler
-    nested = _obj(payment, "membership")
+    nested = payload_object(payment, "membership")
     whop_membership_id = str(nested.get("id") or payment.get("membership_id") or "")
-    user_obj = _obj(payment, "user") or _obj(data, "user")
+    user_obj = payload_object(payment, "user") or payload_object(data, "user")
     membership = (
         Membership.objects.filter(whop_membership_id=whop_membership_id)
         .select_related("creator", "user")
@@ -213,7 +206,7 @@ def _payment_event(envelope: WebhookEnvelope, *, revoke: bool) -> None:
         user=user,
         whop_membership_id=whop_membership_id,
         status=membership_status_of(str(nested.get("status") or ""), revoke=revoke),
-        occurred_at=_occurred_at(envelope, data),
+        occurred_at=occurred_at(envelope, data),
     )
 
 

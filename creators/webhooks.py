@@ -118,6 +118,26 @@ def handler_for(event_type: str) -> Handler | None:
     return run_all
 
 
+def payload_object(data: dict, key: str) -> dict[str, Any]:
+    """`data[key]` when it is an object (Whop nests related objects: {"user": {"id": ...}}),
+    else {}."""
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def payload_id(data: dict, key: str) -> str:
+    """The id of the related Whop object `key`, nested ({"plan": {"id": "plan_..."}}) or flat
+    ({"plan_id": "plan_..."}), as Whop's payloads use both; "" when absent."""
+    return str(payload_object(data, key).get("id") or data.get(f"{key}_id") or "")
+
+
+def occurred_at(envelope: WebhookEnvelope, data: dict | None = None) -> datetime:
+    """When the change happened: `data` (default: the envelope's) updated_at when later than
+    the envelope's timestamp, so events delivered out of order apply in order."""
+    updated = parse_whop_datetime((envelope.data if data is None else data).get("updated_at"))
+    return max(updated, envelope.timestamp) if updated else envelope.timestamp
+
+
 def parse_whop_datetime(value: Any) -> datetime | None:
     """ISO 8601 strings ("2025-01-01T00:00:00.000Z") or Unix seconds -> aware UTC datetime."""
     if value in (None, ""):

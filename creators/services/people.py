@@ -5,18 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.utils.text import slugify
 
 from creators.models import User
+from creators.slugs import unique_slug
 
 
 def _unique_username(base: str) -> str:
-    base = (slugify(base) or "user")[:140]
-    candidate, n = base, 1
-    while User.objects.filter(username=candidate).exists():
-        n += 1
-        candidate = f"{base}-{n}"
-    return candidate
+    return unique_slug(
+        base, queryset=User.objects.all(), field="username", max_length=140, fallback="user"
+    )
 
 
 def user_get_or_create_for_whop(
@@ -51,10 +48,27 @@ def user_get_or_create_for_whop(
         except IntegrityError:  # created concurrently by another request/worker
             return User.objects.get(whop_user_id=whop_user_id)
         return user
+    user_profile_refresh(user=user, email=email, display_name=name, avatar_url=avatar_url)
+    return user
+
+
+def user_profile_refresh(
+    *,
+    user: User,
+    whop_user_id: str = "",
+    email: str = "",
+    display_name: str = "",
+    avatar_url: str = "",
+) -> list[str]:
+    """Overwrite the user's profile with the non-empty values given (Whop is the source of
+    truth for Whop users: OpenID userinfo, webhooks, the iframe). Saves only what changed
+    (update_fields) and returns those field names. display_name is cut to 150 characters,
+    avatar_url to 500 (the model's max lengths)."""
     changed = []
     for field, value in (
+        ("whop_user_id", whop_user_id),
         ("email", email),
-        ("display_name", (name or "")[:150]),
+        ("display_name", (display_name or "")[:150]),
         ("avatar_url", (avatar_url or "")[:500]),
     ):
         if value and getattr(user, field) != value:
@@ -62,7 +76,7 @@ def user_get_or_create_for_whop(
             changed.append(field)
     if changed:
         user.save(update_fields=changed)
-    return user
+    return changed
 
 
 def user_from_whop_object(obj: dict[str, Any] | None) -> User | None:

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from creators.models import Creator, Tier, User
+from creators.slugs import unique_slug
 
 logger = logging.getLogger(__name__)
 
@@ -25,12 +26,9 @@ DEFAULT_DELETION_GRACE_DAYS = 30
 def creator_handle_for(*, name: str) -> str:
     """A free URL handle / storage prefix derived from `name` ("Acme Academy" -> "acme-academy",
     then "acme-academy-2"...). At most 60 characters."""
-    base = (slugify(name) or "creator")[:50].strip("-") or "creator"
-    candidate, n = base, 1
-    while Creator.objects.filter(handle=candidate).exists():
-        n += 1
-        candidate = f"{base}-{n}"
-    return candidate
+    return unique_slug(
+        name, queryset=Creator.objects.all(), field="handle", max_length=50, fallback="creator"
+    )
 
 
 def creator_create(
