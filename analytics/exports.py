@@ -14,13 +14,13 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db.models import CharField, Count, Max, Min, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, NullIf
 
 from analytics import selectors
 from analytics.models import QuestionFact, StudentDay, WatchSession
 from analytics.ranges import DateRange, zone_for
+from chronos.errors import DomainError
 from creators.models import Creator
 
 REPORTS = ("videos", "students", "questions", "watch")
@@ -49,7 +49,7 @@ def stream_csv(rows: Iterable[list]) -> Iterator[str]:
 
 
 def report_rows(*, creator: Creator, report: str, rng: DateRange) -> Iterator[list]:
-    """Header row then data rows of `report`; ValidationError {"report"} for an unknown one."""
+    """Header row then data rows of `report`; DomainError (field "report") for an unknown one."""
     builders = {
         "videos": _videos,
         "students": _students,
@@ -57,7 +57,7 @@ def report_rows(*, creator: Creator, report: str, rng: DateRange) -> Iterator[li
         "watch": _watch,
     }
     if report not in builders:
-        raise ValidationError({"report": [f"report must be one of: {', '.join(REPORTS)}."]})
+        raise DomainError.for_field("report", f"report must be one of: {', '.join(REPORTS)}.")
     return builders[report](creator, rng)
 
 

@@ -2,7 +2,7 @@
 
 `?range=7d|30d|90d|all` or `?from=YYYY-MM-DD&to=YYYY-MM-DD` (inclusive local dates in the
 creator's time zone). The previous period is the same number of days ending the day before
-`from`. Bad input raises chronos.errors-style ValidationError with a field message.
+`from`. Bad input raises chronos.errors.DomainError with a field message.
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.core.exceptions import ValidationError
 from django.utils import timezone
+
+from chronos.errors import DomainError
 
 PRESETS = {"7d": 7, "30d": 30, "90d": 90}
 DEFAULT_RANGE = "30d"
@@ -75,32 +76,32 @@ def _parse_date(value: str, field: str) -> date:
     try:
         return date.fromisoformat(value.strip())
     except (ValueError, AttributeError):
-        raise ValidationError({field: [f"Use a date like 2026-01-31 (got {value!r})."]}) from None
+        raise DomainError.for_field(field, f"Use a date like 2026-01-31 (got {value!r}).") from None
 
 
 def range_parse(params, *, tz: str = "UTC", first_day: date | None = None) -> DateRange:
     """The DateRange asked for by query `params` (a QueryDict or dict).
 
     `first_day`: the earliest day with data, which "all" starts at (today if None).
-    Raises ValidationError {"range": [...]} / {"from": [...]} / {"to": [...]}.
+    Raises DomainError with fields {"range": [...]} / {"from": [...]} / {"to": [...]}.
     """
     today = local_today(tz)
     raw_from, raw_to = params.get("from") or "", params.get("to") or ""
     if raw_from or raw_to:
         if not (raw_from and raw_to):
-            raise ValidationError({"from": ["Give both from and to dates."]})
+            raise DomainError.for_field("from", "Give both from and to dates.")
         start, end = _parse_date(raw_from, "from"), _parse_date(raw_to, "to")
         if end < start:
-            raise ValidationError({"to": ["The end date is before the start date."]})
+            raise DomainError.for_field("to", "The end date is before the start date.")
         if (end - start).days + 1 > MAX_DAYS:
-            raise ValidationError({"from": [f"Ranges are limited to {MAX_DAYS} days."]})
+            raise DomainError.for_field("from", f"Ranges are limited to {MAX_DAYS} days.")
         return DateRange("custom", start, end, tz)
     key = (params.get("range") or DEFAULT_RANGE).strip().lower()
     if key == "all":
         start = min(first_day or today, today)
         return DateRange("all", start, today, tz)
     if key not in PRESETS:
-        raise ValidationError({"range": ["Range must be 7d, 30d, 90d or all."]})
+        raise DomainError.for_field("range", "Range must be 7d, 30d, 90d or all.")
     return DateRange(key, today - timedelta(days=PRESETS[key] - 1), today, tz)
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -18,6 +17,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from analytics import exports, pages, selectors
 from analytics.ranges import DEFAULT_RANGE, PRESETS, DateRange, range_parse, tz_of, zone_for
+from chronos.errors import DomainError
 from creators.selectors import creator_get_managed
 
 STUDENTS_PAGE_SIZE = 50
@@ -42,9 +42,8 @@ def _range(request: HttpRequest, creator, first=None) -> tuple[DateRange, str]:
     first = first or selectors.first_day(creator=creator)
     try:
         return range_parse(request.GET, tz=tz, first_day=first), ""
-    except ValidationError as exc:
-        message = " ".join(m for msgs in exc.message_dict.values() for m in msgs)
-        return range_parse({}, tz=tz, first_day=first), message
+    except DomainError as exc:
+        return range_parse({}, tz=tz, first_day=first), " ".join(exc.messages)
 
 
 def _render(request, template: str, creator, rng: DateRange, error: str, context: dict):
@@ -149,7 +148,7 @@ def answer(request: HttpRequest, handle: str, message_id: int) -> HttpResponse:
             message_id=message_id,
             answer=request.POST.get("answer", ""),
         )
-    except ValidationError as exc:
+    except DomainError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
         messages.success(
@@ -173,8 +172,8 @@ def export_csv(request: HttpRequest, handle: str) -> HttpResponse:
             request.GET, tz=tz_of(creator), first_day=selectors.first_day(creator=creator)
         )
         rows = exports.report_rows(creator=creator, report=report, rng=rng)
-    except ValidationError as exc:
-        text = " ".join(m for msgs in exc.message_dict.values() for m in msgs)
+    except DomainError as exc:
+        text = " ".join(exc.messages)
         return HttpResponse(text + "\n", status=400, content_type="text/plain; charset=utf-8")
     response = StreamingHttpResponse(
         exports.stream_csv(rows), content_type="text/csv; charset=utf-8"

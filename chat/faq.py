@@ -14,11 +14,11 @@ question's). "How does the wick draw up wax?" and "how do wicks draw wax up" are
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.http import Http404
 
 from chat.models import ChatMessage, CreatorFAQ
+from chronos.errors import DomainError
 from creators.models import Creator, User
 
 # Jaccard similarity of lexeme sets at or above which a FAQ entry answers a question.
@@ -54,17 +54,17 @@ def faq_create(
     answer: str,
     source_message: ChatMessage | None = None,
 ) -> CreatorFAQ:
-    """Store the creator's answer to `question`. Raises ValidationError {"answer": [...]}
+    """Store the creator's answer to `question`. Raises DomainError with fields {"answer": [...]}
     for an empty or too long answer, {"question": [...]} for an empty question."""
     question = " ".join((question or "").split())
     answer = (answer or "").strip()
     if not question:
-        raise ValidationError({"question": ["The question is empty."]})
+        raise DomainError.for_field("question", "The question is empty.")
     if not answer:
-        raise ValidationError({"answer": ["Write an answer first."]})
+        raise DomainError.for_field("answer", "Write an answer first.")
     if len(answer) > MAX_ANSWER_CHARS:
-        raise ValidationError(
-            {"answer": [f"Answers are limited to {MAX_ANSWER_CHARS} characters."]}
+        raise DomainError.for_field(
+            "answer", f"Answers are limited to {MAX_ANSWER_CHARS} characters."
         )
     return CreatorFAQ.objects.create(
         creator=creator,
@@ -82,7 +82,7 @@ def faq_create_from_message(
     """ "Answer this" on a student's question (a user ChatMessage of `creator`).
 
     Raises Http404 when the message is not one of the creator's student questions,
-    ValidationError as faq_create does. The caller has checked that `user` manages
+    DomainError as faq_create does. The caller has checked that `user` manages
     `creator`.
     """
     message = ChatMessage.objects.filter(

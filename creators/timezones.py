@@ -10,9 +10,9 @@ from datetime import UTC, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from chronos.errors import DomainError
 from creators.models import Creator
 
 DEFAULT_TIMEZONE = "UTC"
@@ -59,12 +59,13 @@ def local_month_bounds(*, creator: Creator, at: datetime) -> tuple[datetime, dat
 def creator_timezone_set(*, creator: Creator, timezone: str) -> Creator:
     """Set Creator.timezone to the IANA name `timezone` (surrounding spaces ignored).
 
-    Raises django.core.exceptions.ValidationError (code "invalid_timezone") when the name
-    is not an IANA zone known to this machine.
+    Raises chronos.errors.DomainError (code "invalid_timezone", field "timezone") when the
+    name is not an IANA zone known to this machine.
     """
     name = (timezone or "").strip()
     if name not in timezone_names():
-        raise ValidationError(
+        raise DomainError.for_field(
+            "timezone",
             f"{name or 'An empty name'} is not a time zone we know. Pick one such as "
             "Europe/London or America/New_York.",
             code="invalid_timezone",

@@ -8,7 +8,6 @@ import re
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -121,7 +120,7 @@ def timezone_set(request: HttpRequest, handle: str):
     creator = creator_get_managed(user=request.user, handle=handle)
     try:
         creator_timezone_set(creator=creator, timezone=request.POST.get("timezone", ""))
-    except ValidationError as exc:
+    except DomainError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
         messages.success(request, f"Time zone set to {creator.timezone}.")
