@@ -9,8 +9,9 @@ from tests.factories import CreatorFactory, MembershipFactory, UserFactory
 DATA = Path(__file__).parent / "data"
 
 # The longest modules, longest first (measured with --durations). `make test` hands whole
-# modules to pytest-xdist workers (--dist loadfile) in collection order, so a long module
-# collected last would keep one core busy alone at the end.
+# modules to pytest-xdist workers (--dist loadfile) in collection order
+# (--no-loadscope-reorder: xdist would otherwise order modules by test count, which put the
+# two-test QA-set module, the longest, last and kept one core busy alone at the end).
 LONGEST_MODULES = (
     "test_qa_set.py",
     "test_input_hardening.py",
