@@ -8,10 +8,10 @@ from tests.factories import CreatorFactory, MembershipFactory, UserFactory
 
 DATA = Path(__file__).parent / "data"
 
-# The longest modules, longest first (measured with --durations). `make test` hands whole
-# modules to pytest-xdist workers (--dist loadfile) in collection order
-# (--no-loadscope-reorder: xdist would otherwise order modules by test count, which put the
-# two-test QA-set module, the longest, last and kept one core busy alone at the end).
+# The longest modules, longest first (measured with --durations), in collection order.
+# Under `make test` (--dist loadfile) xdist re-orders modules by test count, so this order
+# matters only for serial runs; --no-loadscope-reorder would keep it, but then a flushing
+# transactional module runs before tests that read migration-made schedules (they fail).
 LONGEST_MODULES = (
     "test_qa_set.py",
     "test_input_hardening.py",
