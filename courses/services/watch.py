@@ -1,0 +1,312 @@
+"""Watch tracking: player events (xAPI video verbs) stored append-only in WatchEvent,
+idempotent on (session_id, seq), folded into LessonProgress (merged intervals, unique
+seconds, completion)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from courses.intervals import intervals_merge, intervals_total
+from courses.models import Lesson, LessonProgress, WatchEvent
+from courses.services._common import _invalid, _num
+from creators.models import User
+
+# --- completion and anti-gaming constants (sources in RESEARCH.md) ---------------------------
+# Complete at >= 90% unique coverage of the video (Teachable's rule).
+COMPLETION_COVERAGE = 0.90
+# "At the end" = within 2 s of the duration (Vimeo's "finish" event).
+END_TOLERANCE_SECONDS = 2.0
+# An `ended` event completes a lesson only after real playback: its own played interval
+# reaches the end and at least half the video was watched (so seek-to-near-end-and-play
+# does not count; a lost heartbeat or two does not block completion).
+ENDED_MIN_COVERAGE = 0.50
+# Growth faster than wall-clock x rate is discarded (Kolibri issue 2840); timers and
+# network jitter get 25% + 1 s of slack.
+GROWTH_SLACK = 1.25
+GROWTH_TOLERANCE_SECONDS = 1.0
+# The player flushes every 10 s; a session's first batch may claim at most this much wall
+# time (nothing on the server clock anchors it yet).
+FIRST_BATCH_WALL_SECONDS = 15.0
+# HTMLMediaElement.playbackRate range browsers accept (Chromium/Firefox: 1/16 .. 16).
+RATE_MIN, RATE_MAX = 0.0625, 16.0
+# Longest batch accepted (the player sends a few events per 10 s).
+MAX_EVENTS_PER_BATCH = 500
+PLAYED_VERBS = {"played", "paused", "heartbeat", "ended"}
+
+
+@dataclass
+class CleanEvent:
+    index: int
+    lesson_id: int
+    session_id: uuid.UUID
+    seq: int
+    verb: str
+    position: float
+    time_from: float | None
+    time_to: float | None
+    rate: float
+    client_time: datetime | None
+
+
+def watch_event_clean(index: int, raw: Any) -> tuple[CleanEvent | None, dict[str, list[str]]]:
+    """Parse one event dict of the wire format {lesson_id, session_id, seq, verb, position,
+    from, to, rate, client_time}. Returns (event, {}) or (None, {field: [message]})."""
+    errors: dict[str, list[str]] = {}
+    if not isinstance(raw, dict):
+        return None, {"event": ["Each event must be an object."]}
+
+    def grab(field: str, parse: Any, message: str) -> Any:
+        try:
+            return parse(raw.get(field))
+        except (TypeError, ValueError, AttributeError):
+            errors[field] = [message]
+            return None
+
+    lesson_id = grab("lesson_id", lambda v: int(v) if not isinstance(v, bool) else int("x"),
+                     "lesson_id must be a lesson's id.")  # fmt: skip
+    session_id = grab("session_id", lambda v: uuid.UUID(str(v)), "session_id must be a UUID.")
+    seq = grab("seq", lambda v: int(_num(v) or 0) if float(v) == int(v) else int("x"),
+               "seq must be a whole number >= 0.")  # fmt: skip
+    verb: Any = raw.get("verb")
+    if verb not in WatchEvent.Verb.values:
+        errors["verb"] = [f"verb must be one of: {', '.join(WatchEvent.Verb.values)}."]
+    position = grab("position", _num, "position must be seconds (a number >= 0).")
+    time_from = grab("from", lambda v: _num(v, allow_none=True), "from must be seconds or null.")
+    time_to = grab("to", lambda v: _num(v, allow_none=True), "to must be seconds or null.")
+    rate = grab("rate", lambda v: 1.0 if v is None else _num(v), "rate must be a number.")
+    if rate is not None and not RATE_MIN <= rate <= RATE_MAX:
+        errors["rate"] = [f"rate must be between {RATE_MIN} and {RATE_MAX}."]
+    client_time = None
+    if raw.get("client_time") not in (None, ""):
+        parsed = None
+        try:
+            parsed = parse_datetime(str(raw.get("client_time")))
+        except ValueError:
+            parsed = None
+        if parsed is None or timezone.is_naive(parsed):
+            errors["client_time"] = ["client_time must be an ISO 8601 time with a zone."]
+        client_time = parsed
+    if verb in PLAYED_VERBS and None not in (time_from, time_to) and time_to < time_from:
+        errors["to"] = ["to must not be before from."]
+    if errors:
+        return None, errors
+    event = CleanEvent(
+        index=index,
+        lesson_id=lesson_id,
+        session_id=session_id,
+        seq=seq,
+        verb=verb,
+        position=position,
+        time_from=time_from,
+        time_to=time_to,
+        rate=rate,
+        client_time=client_time,
+    )
+    return event, {}
+
+
+@dataclass
+class WatchResult:
+    accepted: int
+    duplicates: int
+
+
+def watch_events_record(
+    *, user: User, events: Any, lessons: dict[int, Lesson] | None = None
+) -> WatchResult:
+    """Store a batch of player events and fold the new ones into LessonProgress.
+
+    events: list of wire dicts (see watch_event_clean). lessons: the playable lessons by
+    id, resolved for `user` by the caller (courses.selectors.lessons_playable); an event
+    naming any other lesson is malformed. All or nothing: any malformed event raises
+    DomainError (fields {"events[<index>].<field>": [message], ...}) and nothing is stored.
+    Idempotent on (session_id, seq): a resent event counts as a duplicate and is not
+    folded twice. Returns WatchResult(accepted, duplicates)."""
+    if not isinstance(events, list) or not events:
+        raise _invalid({"events": ["events must be a non-empty list."]})
+    if len(events) > MAX_EVENTS_PER_BATCH:
+        raise _invalid({"events": [f"At most {MAX_EVENTS_PER_BATCH} events a batch."]})
+    lessons = lessons or {}
+    clean: list[CleanEvent] = []
+    problems: dict[str, list[str]] = {}
+    for i, raw in enumerate(events):
+        event, errors = watch_event_clean(i, raw)
+        if event is not None and event.lesson_id not in lessons:
+            errors = {"lesson_id": ["No such lesson, or it is locked for you."]}
+        for field, messages in errors.items():
+            problems[f"events[{i}].{field}"] = messages
+        if not errors and event is not None:
+            clean.append(event)
+    if problems:
+        raise _invalid(problems)
+    now = timezone.now()
+    with transaction.atomic():
+        new, previous = _insert_events(user, clean, lessons, now)
+        by_lesson: dict[int, list[CleanEvent]] = {}
+        for event in new:
+            by_lesson.setdefault(event.lesson_id, []).append(event)
+        if by_lesson:
+            rows = _progress_lock(user, [lessons[i] for i in sorted(by_lesson)], now)
+            for lesson_id, lesson_events in by_lesson.items():
+                _fold(rows[lesson_id], lessons[lesson_id], lesson_events, previous, now)
+            _progress_write(list(rows.values()))
+    return WatchResult(accepted=len(new), duplicates=len(clean) - len(new))
+
+
+# A session's latest event stored before this batch: (seq, client_time, received_at).
+Previous = dict[uuid.UUID, tuple[int, datetime | None, datetime]]
+
+
+def _insert_events(
+    user: User, events: list[CleanEvent], lessons: dict[int, Lesson], now: datetime
+) -> tuple[list[CleanEvent], Previous]:
+    """One statement: INSERT ... ON CONFLICT (session_id, seq) DO NOTHING, and, from the
+    snapshot before it, each session's latest stored event. Returns (the events inserted,
+    duplicates inside the batch counted once; previous events by session)."""
+    rows, params = [], []
+    for e in events:
+        lesson = lessons[e.lesson_id]
+        rows.append("(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)")
+        params += [
+            lesson.creator_id, lesson.pk, lesson.video_id, user.pk, e.session_id, e.seq,
+            e.verb, e.position, e.time_from, e.time_to, e.rate, e.client_time, now,
+        ]  # fmt: skip
+    sessions = sorted({e.session_id for e in events})
+    # Sibling statements of a WITH share one snapshot, so `prev` never sees `ins`'s rows.
+    sql = (
+        "WITH prev AS (SELECT DISTINCT ON (session_id) session_id, seq, client_time, "
+        "received_at FROM courses_watchevent WHERE session_id = ANY(%s::uuid[]) "
+        "ORDER BY session_id, seq DESC), "
+        "ins AS (INSERT INTO courses_watchevent (creator_id, lesson_id, video_id, user_id, "
+        "session_id, seq, verb, position, time_from, time_to, rate, client_time, received_at) "
+        f"VALUES {','.join(rows)} ON CONFLICT (session_id, seq) DO NOTHING "
+        "RETURNING session_id, seq) "
+        "SELECT false, session_id, seq, NULL::timestamptz, NULL::timestamptz FROM ins "
+        "UNION ALL SELECT true, session_id, seq, client_time, received_at FROM prev"
+    )
+    inserted: set[tuple[uuid.UUID, int]] = set()
+    previous: Previous = {}
+    with connection.cursor() as cur:
+        cur.execute(sql, [sessions, *params])
+        for is_prev, sid, seq, client_time, received_at in cur.fetchall():
+            sid = uuid.UUID(str(sid))
+            if is_prev:
+                previous[sid] = (seq, client_time, received_at)
+            else:
+                inserted.add((sid, seq))
+    new, seen = [], set()
+    for e in events:
+        key = (e.session_id, e.seq)
+        if key in inserted and key not in seen:
+            seen.add(key)
+            new.append(e)
+    return new, previous
+
+
+def _progress_lock(user: User, lessons: list[Lesson], now: datetime) -> dict[int, LessonProgress]:
+    """The user's LessonProgress of each lesson, created if missing, row-locked until the
+    transaction ends: one INSERT ... ON CONFLICT DO UPDATE ... RETURNING (the no-op update
+    takes the row lock, so concurrent batches of two tabs fold one after the other)."""
+    values = ",".join(["(%s,%s,%s,0.0,'[]'::jsonb,0.0,%s,NULL,%s)"] * len(lessons))
+    params = [p for lesson in lessons for p in (lesson.creator_id, lesson.pk, user.pk, now, now)]
+    rows = LessonProgress.objects.raw(
+        "INSERT INTO courses_lessonprogress (creator_id, lesson_id, user_id, last_position, "
+        "played_intervals, unique_seconds, started_at, completed_at, updated_at) "
+        f"VALUES {values} ON CONFLICT (lesson_id, user_id) "
+        "DO UPDATE SET updated_at = EXCLUDED.updated_at RETURNING *",
+        params,
+    )
+    return {row.lesson_id: row for row in rows}
+
+
+def _progress_write(rows: list[LessonProgress]) -> None:
+    """Write the folded fields of locked progress rows in one UPDATE ... FROM unnest()."""
+    with connection.cursor() as cur:
+        cur.execute(
+            "UPDATE courses_lessonprogress p SET played_intervals = v.played::jsonb, "
+            "unique_seconds = v.uniq, last_position = v.pos, completed_at = v.done, "
+            "updated_at = v.at FROM unnest(%s::bigint[], %s::text[], %s::float8[], "
+            "%s::float8[], %s::timestamptz[], %s::timestamptz[]) "
+            "AS v(id, played, uniq, pos, done, at) WHERE p.id = v.id",
+            [
+                [r.pk for r in rows],
+                [json.dumps(r.played_intervals) for r in rows],
+                [r.unique_seconds for r in rows],
+                [r.last_position for r in rows],
+                [r.completed_at for r in rows],
+                [r.updated_at for r in rows],
+            ],
+        )
+
+
+def _fold(
+    progress: LessonProgress,
+    lesson: Lesson,
+    events: list[CleanEvent],
+    previous: Previous,
+    now: datetime,
+) -> None:
+    """Fold new events of one lesson into the user's (locked) LessonProgress, in memory;
+    the caller writes it with _progress_write."""
+    duration = lesson.video.duration_seconds if lesson.video is not None else None
+    limit = duration if duration and duration > 0 else None
+    accepted: list[list[float]] = []
+    ended_at_end = False
+    by_session: dict[uuid.UUID, list[CleanEvent]] = {}
+    for e in events:
+        by_session.setdefault(e.session_id, []).append(e)
+    for sid, session_events in by_session.items():
+        session_events.sort(key=lambda e: e.seq)
+        prev = previous.get(sid)
+        prev_seq = prev[0] if prev else -1
+        prev_client = prev[1] if prev else None
+        server_left = (now - prev[2]).total_seconds() if prev else FIRST_BATCH_WALL_SECONDS
+        for e in session_events:
+            if e.seq < prev_seq:  # arrived late: no anchor, so the first-batch allowance
+                prev_client, server_left = None, min(server_left, FIRST_BATCH_WALL_SECONDS)
+            client_wall = (
+                (e.client_time - prev_client).total_seconds()
+                if e.client_time is not None and prev_client is not None
+                else None
+            )
+            wall = server_left if client_wall is None else min(client_wall, server_left)
+            if e.verb in PLAYED_VERBS and e.time_from is not None and e.time_to is not None:
+                length = e.time_to - e.time_from
+                if length > 0 and length <= max(wall, 0.0) * e.rate * GROWTH_SLACK + (
+                    GROWTH_TOLERANCE_SECONDS
+                ):
+                    accepted.append([e.time_from, e.time_to])
+                    if client_wall is None:
+                        client_wall = length / e.rate
+                    if e.verb == "ended" and (
+                        limit is None or e.time_to >= limit - END_TOLERANCE_SECONDS
+                    ):
+                        ended_at_end = True
+            server_left -= max(client_wall if client_wall is not None else 0.0, 0.0)
+            server_left = max(server_left, 0.0)
+            if e.client_time is not None:
+                prev_client = e.client_time
+            prev_seq = max(prev_seq, e.seq)
+    merged = intervals_merge([*progress.played_intervals, *accepted], limit=limit)
+    unique = intervals_total(merged)
+    coverage = unique / limit if limit else 0.0
+    last = events[-1]
+    progress.played_intervals, progress.unique_seconds = merged, unique
+    progress.last_position = min(last.position, limit) if limit else last.position
+    if progress.completed_at is None and (
+        (limit and coverage >= COMPLETION_COVERAGE)
+        or (ended_at_end and (not limit or coverage >= ENDED_MIN_COVERAGE))
+    ):
+        progress.completed_at = now
+    ended = any(e.verb == "ended" for e in events)
+    if progress.completed_at is not None and ended and last.verb == "ended":
+        progress.last_position = 0.0  # completed and played to the end: start over next time
+    progress.updated_at = now
