@@ -1,6 +1,9 @@
 """Analytics at scale: rollup rebuild, incremental rollup, dashboard/API latency, CSV memory.
 
-    .venv/bin/python bench/analytics.py [--scale 1.0] [--repeat 7] [--reuse]
+    .venv/bin/python bench/analytics.py [--scale 1.0] [--repeat 7] [--load-only | --reuse]
+
+--load-only generates the facts and stops; --reuse skips generation and benchmarks the
+facts a previous run left in the bench database (full scale takes a while to generate).
 
 Scale 1.0 is the issue's: one creator with 1,000,000 watch events, 2,000 students, 200
 videos (10 courses x 20 lessons) and 100,000 questions over one year; --scale 0.1 is a
@@ -336,36 +339,22 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--csv-rows", type=int, default=1_000_000)
+    parser.add_argument("--load-only", action="store_true", help="generate facts, stop")
+    parser.add_argument("--reuse", action="store_true", help="reuse the loaded facts")
     args = parser.parse_args()
     from analytics.rollups import rollup_rebuild, rollup_update
     from creators.models import Creator
 
     call_command("migrate", verbosity=0)
-    from creators.models import User
-
-    Creator.objects.filter(handle__in=[HANDLE, HANDLE + "-csv"]).delete()
-    User.objects.filter(username__startswith="bench-s").delete()
+    Creator.objects.filter(handle=HANDLE + "-csv").delete()
     rnd = random.Random(5)
     now = datetime.now(UTC)
-    t = time.perf_counter()
-    creator, lessons, students = setup(args.scale)
-    facts = simulate(
-        creator,
-        lessons,
-        students,
-        events=int(1_000_000 * args.scale),
-        questions=int(100_000 * args.scale),
-        start=now - timedelta(days=366),
-        days=365,
-        rnd=rnd,
-    )
-    with connection.cursor() as cur:
-        cur.execute("VACUUM ANALYZE")
-    print(
-        f"loaded {facts['events']:,} events, {len(students):,} students, {len(lessons)} videos,"
-        f" {int(100_000 * args.scale):,} questions in {time.perf_counter() - t:.0f} s"
-    )
-
+    if args.reuse:
+        creator, lessons, students = reuse()
+    else:
+        creator, lessons, students = load(args.scale, now, rnd)
+    if args.load_only:
+        return
     t = time.perf_counter()
     result = rollup_rebuild(creator=creator)
     print(f"rebuild: {time.perf_counter() - t:.1f} s ({result})")
@@ -409,6 +398,47 @@ def main() -> None:
     print(f"engagement (range=all): p50 {pct(eng, 0.5):.0f} ms, p95 {pct(eng, 0.95):.0f} ms")
 
     csv_bench(args.csv_rows, creator.owner)
+
+
+def reuse():
+    """The creator, lessons and students a previous --load-only run left."""
+    from courses.models import Lesson
+    from creators.models import Creator, Membership
+
+    creator = Creator.objects.get(handle=HANDLE)
+    lessons = list(
+        Lesson.objects.filter(creator=creator).select_related("video", "module").order_by("pk")
+    )
+    students = list(Membership.objects.filter(creator=creator).values_list("user_id", flat=True))
+    print(f"reusing {len(students):,} students, {len(lessons)} videos")
+    return creator, lessons, students
+
+
+def load(scale: float, now: datetime, rnd: random.Random):
+    """Generate the facts (a year of them) for a fresh bench creator."""
+    from creators.models import Creator, User
+
+    Creator.objects.filter(handle=HANDLE).delete()
+    User.objects.filter(username__startswith="bench-s").delete()
+    t = time.perf_counter()
+    creator, lessons, students = setup(scale)
+    facts = simulate(
+        creator,
+        lessons,
+        students,
+        events=int(1_000_000 * scale),
+        questions=int(100_000 * scale),
+        start=now - timedelta(days=366),
+        days=365,
+        rnd=rnd,
+    )
+    with connection.cursor() as cur:
+        cur.execute("VACUUM ANALYZE")
+    print(
+        f"loaded {facts['events']:,} events, {len(students):,} students, {len(lessons)} videos,"
+        f" {int(100_000 * scale):,} questions in {time.perf_counter() - t:.0f} s"
+    )
+    return creator, lessons, students
 
 
 def csv_bench(rows: int, owner) -> None:
