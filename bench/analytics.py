@@ -314,8 +314,9 @@ def ask(creator, lessons, students, n: int, start: datetime, days: float, rnd) -
             "cost_usd",
             "latency_ms",
             "cached",
+            "status",
         ],
-        ((*m, "bench", 0, 0, 0, 0, False) for m in msgs),
+        ((*m, "bench", 0, 0, 0, 0, False, "done") for m in msgs),
     )
 
 

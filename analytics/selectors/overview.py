@@ -1,0 +1,124 @@
+"""The dashboard's cards (this period against the previous one) and its daily series."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, timedelta
+
+from django.db.models import Count, Sum
+
+from analytics.models import CourseDay, StudentDay
+from analytics.ranges import DateRange
+from analytics.selectors.common import in_range, of_course
+from creators.models import Creator
+
+CARD_KEYS = (
+    "active_students",
+    "watch_seconds",
+    "lesson_completions",
+    "questions",
+    "questions_not_covered",
+)
+
+# Above this many days the activity charts switch from per-day to per-week points.
+WEEKLY_AFTER_DAYS = 92
+
+
+def overview(*, creator: Creator, rng: DateRange, course_id: int | None = None) -> dict:
+    """The five cards for one period: {active_students, watch_seconds, lesson_completions,
+    questions, questions_not_covered} (watch_seconds in seconds, others counts)."""
+    sums = of_course(in_range(CourseDay.objects.filter(creator=creator), rng), course_id).aggregate(
+        w=Sum("watch_seconds"),
+        c=Sum("completions"),
+        q=Sum("questions"),
+        nc=Sum("questions_not_covered"),
+    )
+    active = of_course(
+        in_range(StudentDay.objects.filter(creator=creator), rng), course_id
+    ).aggregate(n=Count("user_id", distinct=True))["n"]
+    return {
+        "active_students": active or 0,
+        "watch_seconds": round(sums["w"] or 0.0, 1),
+        "lesson_completions": sums["c"] or 0,
+        "questions": sums["q"] or 0,
+        "questions_not_covered": sums["nc"] or 0,
+    }
+
+
+def overview_compare(*, creator: Creator, rng: DateRange, course_id: int | None = None) -> dict:
+    """overview() of the range plus {"previous": overview() of the period before it}."""
+    now = overview(creator=creator, rng=rng, course_id=course_id)
+    now["previous"] = overview(creator=creator, rng=rng.previous(), course_id=course_id)
+    return now
+
+
+def cards(data: dict) -> list[dict]:
+    """Card view-models: {key, label, value, previous, delta, delta_pct, good} per key."""
+    labels = {
+        "active_students": "Active students",
+        "watch_seconds": "Watch time",
+        "lesson_completions": "Lesson completions",
+        "questions": "Questions asked",
+        "questions_not_covered": "Questions not covered",
+    }
+    out = []
+    for key in CARD_KEYS:
+        value, prev = data[key], data["previous"][key]
+        delta = value - prev
+        pct = None if not prev else round(100.0 * delta / prev)
+        # More of everything is good, except questions the videos did not cover.
+        good = delta <= 0 if key == "questions_not_covered" else delta >= 0
+        out.append(
+            {
+                "key": key,
+                "label": labels[key],
+                "value": value,
+                "previous": prev,
+                "delta": delta,
+                "delta_pct": pct,
+                "good": good,
+            }
+        )
+    return out
+
+
+def daily(*, creator: Creator, rng: DateRange, course_id: int | None = None) -> dict:
+    """Per-day (or per-week past WEEKLY_AFTER_DAYS) series for the activity charts.
+
+    {"unit": "day"|"week", "x": [date], "active_students": [int], "watch_seconds": [float],
+    "questions": [int], "not_covered": [int], "completions": [int]} — every period of the
+    range present (zeros where nothing happened).
+    """
+    weekly = rng.days > WEEKLY_AFTER_DAYS
+
+    def period(d: date) -> date:
+        return d - timedelta(days=d.weekday()) if weekly else d
+
+    xs: list[date] = []
+    d = period(rng.start)
+    while d <= rng.end:
+        xs.append(d)
+        d += timedelta(days=7 if weekly else 1)
+    rows = of_course(in_range(CourseDay.objects.filter(creator=creator), rng), course_id)
+    agg: dict[date, list] = defaultdict(lambda: [0.0, 0, 0, 0])
+    for day, w, q, nc, c in rows.values_list(
+        "day", "watch_seconds", "questions", "questions_not_covered", "completions"
+    ):
+        a = agg[period(day)]
+        a[0] += w
+        a[1] += q
+        a[2] += nc
+        a[3] += c
+    students = of_course(in_range(StudentDay.objects.filter(creator=creator), rng), course_id)
+    active: dict[date, set] = defaultdict(set)
+    for day, user in students.values_list("day", "user_id").distinct():
+        active[period(day)].add(user)
+    return {
+        "unit": "week" if weekly else "day",
+        "x": xs,
+        "active_students": [len(active.get(x, ())) for x in xs],
+        "watch_seconds": [round(agg[x][0], 1) if x in agg else 0.0 for x in xs],
+        "questions": [agg[x][1] if x in agg else 0 for x in xs],
+        "not_covered": [agg[x][2] if x in agg else 0 for x in xs],
+        "completions": [agg[x][3] if x in agg else 0 for x in xs],
+    }

@@ -1,0 +1,137 @@
+"""Per-video reads: top videos, the engagement graph and the confusion heatmap."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+from django.db import connection
+from django.db.models import Count, Sum
+from django.http import Http404
+
+from analytics.models import BUCKET_SECONDS, QuestionFact, WatchSession
+from analytics.ranges import DateRange
+from analytics.selectors.common import in_range, of_course
+from creators.models import Creator
+
+TOP_VIDEOS = 10
+
+
+def top_videos(*, creator: Creator, rng: DateRange, course_id: int | None = None) -> list[dict]:
+    """Per video in the range: {video_id, title, watch_seconds, viewers, completions,
+    completion_rate (0..1: students who completed it in the range / its viewers)}, sorted by
+    watch time (all videos with activity; callers slice)."""
+    from courses.models import LessonProgress
+    from videos.models import Video
+
+    sessions = of_course(in_range(WatchSession.objects.filter(creator=creator), rng), course_id)
+    per = {
+        vid: {"video_id": vid, "watch_seconds": round(w or 0.0, 1), "viewers": n, "completions": 0}
+        for vid, w, n in sessions.exclude(video=None)
+        .values_list("video_id")
+        .annotate(w=Sum("watch_seconds"), n=Count("user_id", distinct=True))
+        .order_by()
+    }
+    lo, hi = rng.bounds_utc()
+    done = LessonProgress.objects.filter(
+        creator=creator, completed_at__gte=lo, completed_at__lt=hi, lesson__video__isnull=False
+    )
+    done = of_course(done, course_id, "lesson__module__course_id")
+    for vid, n in (
+        done.values_list("lesson__video_id").annotate(n=Count("user_id", distinct=True)).order_by()
+    ):
+        per.setdefault(vid, {"video_id": vid, "watch_seconds": 0.0, "viewers": 0})
+        per[vid]["completions"] = n
+    titles = dict(Video.objects.filter(creator=creator, pk__in=per).values_list("pk", "title"))
+    out = []
+    for vid, row in per.items():
+        viewers = max(row["viewers"], row["completions"])
+        row["title"] = titles.get(vid, f"Video {vid}")
+        row["completion_rate"] = round(row["completions"] / viewers, 3) if viewers else 0.0
+        out.append(row)
+    out.sort(key=lambda r: (-r["watch_seconds"], r["title"]))
+    return out
+
+
+def engagement(*, creator: Creator, video_id: int, rng: DateRange) -> dict:
+    """The engagement graph of one of the creator's videos over the range.
+
+    {"bucket_seconds": 5, "duration": float seconds, "buckets": [{start, unique_viewers,
+    plays}], "questions": [{start, count}]}. Raises Http404 for another creator's video.
+    """
+    from videos.models import Video
+
+    video = Video.objects.filter(creator=creator, pk=video_id).values("duration_seconds").first()
+    if video is None:
+        raise Http404("No such video.")
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT b.i - 1, SUM(b.p), COUNT(DISTINCT s.user_id) FILTER (WHERE b.p > 0) "
+            "FROM analytics_watchsession s, unnest(s.buckets) WITH ORDINALITY AS b(p, i) "
+            "WHERE s.creator_id = %s AND s.video_id = %s AND s.day BETWEEN %s AND %s "
+            "GROUP BY b.i ORDER BY b.i",
+            [creator.pk, video_id, rng.start, rng.end],
+        )
+        rows = cur.fetchall()
+    duration = float(video["duration_seconds"] or 0.0)
+    size = max(math.ceil(duration / BUCKET_SECONDS), len(rows) and rows[-1][0] + 1)
+    plays, viewers = [0] * size, [0] * size
+    for i, p, n in rows:
+        plays[i], viewers[i] = int(p or 0), int(n or 0)
+    questions = (
+        in_range(QuestionFact.objects.filter(creator=creator, video_id=video_id), rng)
+        .exclude(position=None)
+        .values_list("position", flat=True)
+    )
+    qcount: dict[int, int] = defaultdict(int)
+    for pos in questions:
+        qcount[int(max(0.0, pos) // BUCKET_SECONDS)] += 1
+    return {
+        "bucket_seconds": BUCKET_SECONDS,
+        "duration": duration or size * BUCKET_SECONDS,
+        "buckets": [
+            {"start": i * BUCKET_SECONDS, "unique_viewers": viewers[i], "plays": plays[i]}
+            for i in range(size)
+        ],
+        "questions": [{"start": i * BUCKET_SECONDS, "count": qcount[i]} for i in sorted(qcount)],
+    }
+
+
+def confusion(*, creator: Creator, rng: DateRange, course_id: int | None = None) -> dict:
+    """Questions placed on video timelines in the range, for the confusion heatmap.
+
+    {"videos": [{video_id, title, duration}], "bin_seconds": int, "z": [[count per bin]]}
+    for the (up to TOP_VIDEOS) videos with the most placed questions.
+    """
+    from videos.models import Video
+
+    qs = of_course(in_range(QuestionFact.objects.filter(creator=creator), rng), course_id)
+    qs = qs.exclude(video=None).exclude(position=None)
+    top = list(
+        qs.values_list("video_id").annotate(n=Count("id")).order_by("-n", "video_id")[:TOP_VIDEOS]
+    )
+    ids = [v for v, _n in top]
+    videos = {
+        v["pk"]: v
+        for v in Video.objects.filter(creator=creator, pk__in=ids).values(
+            "pk", "title", "duration_seconds"
+        )
+    }
+    longest = max([videos[v]["duration_seconds"] or 0 for v in ids if v in videos] + [60.0])
+    bin_seconds = max(BUCKET_SECONDS, math.ceil(longest / 60 / BUCKET_SECONDS) * BUCKET_SECONDS)
+    nbins = math.ceil(longest / bin_seconds)
+    z = {v: [0] * nbins for v in ids}
+    for vid, pos in qs.filter(video_id__in=ids).values_list("video_id", "position"):
+        z[vid][min(nbins - 1, int(max(0.0, pos) // bin_seconds))] += 1
+    return {
+        "videos": [
+            {
+                "video_id": v,
+                "title": videos.get(v, {}).get("title", f"Video {v}"),
+                "duration": videos.get(v, {}).get("duration_seconds"),
+            }
+            for v in ids
+        ],
+        "bin_seconds": bin_seconds,
+        "z": [z[v] for v in ids],
+    }
