@@ -1,6 +1,10 @@
-"""django-q2 task functions of the analytics app (the schedule lives in migration 0002)."""
+"""django-q2 task functions of the analytics app, and their schedule."""
 
 from __future__ import annotations
+
+from chronos.schedules import Periodic
+
+SCHEDULES = (Periodic("analytics: incremental rollup", "analytics.tasks.rollup_tick", minutes=5),)
 
 
 def rollup_tick() -> dict[str, int]:

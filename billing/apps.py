@@ -18,3 +18,8 @@ class BillingConfig(AppConfig):
         from billing import handlers, tier_handlers  # noqa: F401
 
         post_migrate.connect(_seed_plan_mappings, sender=self, dispatch_uid="billing.seed_plans")
+
+        from billing.tasks import SCHEDULES
+        from chronos.schedules import schedules_connect
+
+        schedules_connect(self, SCHEDULES)

@@ -1,8 +1,17 @@
-"""django-q2 tasks of billing, scheduled every 15 minutes (Schedules created by migration
-billing.0006_schedules): due downgrades, and the 80% e-mails for usage that grows outside
-billing's own entry points (students arriving through webhooks and invites)."""
+"""django-q2 tasks of billing, scheduled every 15 minutes (SCHEDULES): due downgrades,
+and the 80% e-mails for usage that grows outside billing's own entry points (students
+arriving through webhooks and invites)."""
 
 from __future__ import annotations
+
+from chronos.schedules import Periodic
+
+SCHEDULES = (
+    Periodic(
+        "billing: apply due downgrades", "billing.tasks.tier_changes_apply_due_task", minutes=15
+    ),
+    Periodic("billing: usage alerts sweep", "billing.tasks.usage_alerts_sweep_task", minutes=15),
+)
 
 
 def tier_changes_apply_due_task() -> int:

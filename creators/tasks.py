@@ -4,12 +4,26 @@ from __future__ import annotations
 
 from django_q.tasks import async_task
 
+from chronos.schedules import Periodic
+
 # A webhook handler touches a few rows; a minute is plenty (below the whop cluster's retry).
 WEBHOOK_TASK_TIMEOUT_SECONDS = 60
 # The django-q2 queue (an ALT_CLUSTERS entry in settings.Q_CLUSTER) that webhook tasks run
 # on, served by its own worker (`Q_CLUSTER_NAME=whop manage.py qcluster`), so a queue full of
 # video-pipeline stages never delays an access change.
 WEBHOOK_CLUSTER = "whop"
+
+SCHEDULES = (
+    Periodic(
+        "creators: purge uninstalled creators", "creators.tasks.creators_purge_due_task", minutes=60
+    ),
+    Periodic(
+        "creators: retry pending Whop webhook events",
+        "creators.tasks.webhook_retry_due_task",
+        minutes=1,
+        cluster=WEBHOOK_CLUSTER,
+    ),
+)
 
 
 def webhook_enqueue(*, event_id: int) -> None:

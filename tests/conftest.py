@@ -9,9 +9,9 @@ from tests.factories import CreatorFactory, MembershipFactory, UserFactory
 DATA = Path(__file__).parent / "data"
 
 # The longest modules, longest first (measured with --durations), in collection order.
-# Under `make test` (--dist loadfile) xdist re-orders modules by test count, so this order
-# matters only for serial runs; --no-loadscope-reorder would keep it, but then a flushing
-# transactional module runs before tests that read migration-made schedules (they fail).
+# `make test` keeps this order (--dist loadfile --no-loadscope-reorder), so the longest
+# modules start first and no worker is left with a long one at the end. (Periodic tasks are
+# declared in code and restored by post_migrate, which a transactional test's flush emits.)
 LONGEST_MODULES = (
     "test_qa_set.py",
     "test_input_hardening.py",

@@ -12,3 +12,8 @@ class VideosConfig(AppConfig):
 
         register_library_usage(library_usage)
         register_labeler("video", video_titles)
+
+        from chronos.schedules import schedules_connect
+        from videos.tasks import SCHEDULES
+
+        schedules_connect(self, SCHEDULES)

@@ -1,6 +1,6 @@
 """django-q2 tasks for the pipeline: one task per stage, each taking ids only and calling
 videos.pipeline. A stage queues the next one when it succeeds; the sweeper runs every
-minute (Schedule created by migration videos.0003, every minute since videos.0009)."""
+minute (SCHEDULES below)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,17 @@ from collections.abc import Iterator
 from django.conf import settings
 from django.db import transaction
 
+from chronos.schedules import Periodic
+
 logger = logging.getLogger(__name__)
+
+# SWEEP_EVERY_MINUTES (videos.pipeline.table) is 1; a literal here keeps this module light.
+SCHEDULES = (
+    Periodic("videos: sweep stuck videos", "videos.tasks.sweep_stuck_videos", minutes=1),
+    Periodic(
+        "videos: abort abandoned direct uploads", "videos.tasks.abort_abandoned_uploads", minutes=60
+    ),
+)
 
 
 def stage_timeout(stage: str) -> int:
@@ -43,15 +53,21 @@ def enqueue_stage(video_id: int, stage: str, attempt: int) -> None:
 
 def run_stage_task(video_id: int, stage: str, attempt: int) -> str:
     """Run one stage, then queue the next on success. Returns a short outcome string
-    ("next:<stage>", "done", or "stopped") for django-q2's task log.
+    ("next:<stage>", "done", "stopped" or "deferred") for django-q2's task log.
 
     SIGTERM while the stage runs (a stopping worker: `make run`'s Ctrl-C, a deploy) hands
     the video to a new attempt at once (videos.pipeline.release_run: re-queued, labelled
     "worker restarted, resuming") and exits the worker process (SystemExit), so the worker
-    stops within seconds instead of finishing an hour of transcription."""
+    stops within seconds instead of finishing an hour of transcription. A task handed to a
+    worker already told to stop is queued again untouched, and the worker exits."""
     from videos.models import Video
-    from videos.pipeline import WorkerStopping, release_run, run_stage
+    from videos.pipeline import WorkerStopping, release_run, run_stage, worker_stop_check
 
+    try:
+        worker_stop_check()
+    except WorkerStopping:
+        enqueue_stage(video_id, stage, attempt)
+        raise SystemExit(0) from None
     try:
         with _stop_on_sigterm():
             nxt = run_stage(video_id=video_id, stage=stage, attempt=attempt)
@@ -67,15 +83,18 @@ def run_stage_task(video_id: int, stage: str, attempt: int) -> str:
 
 @contextlib.contextmanager
 def _stop_on_sigterm() -> Iterator[None]:
-    """While the block runs in the main thread, SIGTERM raises WorkerStopping in it (the
-    previous handler is restored afterwards). Elsewhere (a thread) it does nothing."""
-    from videos.pipeline import WorkerStopping
+    """While the block runs in the main thread, SIGTERM records the stop and raises
+    WorkerStopping in it at once (the previous handler is restored afterwards). Should
+    native code swallow that exception, the stage's next heartbeat raises it again
+    (videos.pipeline.worker_stop_check). Elsewhere (a thread) it does nothing."""
+    from videos.pipeline import WorkerStopping, worker_stop_request
 
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def on_sigterm(signum, frame):
+        worker_stop_request()
         raise WorkerStopping()
 
     previous = signal.signal(signal.SIGTERM, on_sigterm)
@@ -96,7 +115,7 @@ def sweep_stuck_videos() -> dict:
 
 
 def abort_abandoned_uploads() -> dict:
-    """Periodic (hourly; Schedule created by migration videos.0007): abort direct uploads
+    """Periodic (hourly; SCHEDULES): abort direct uploads
     nobody completed within settings.CHRONOS_UPLOAD_ABANDON_HOURS. Returns the counts."""
     from videos.uploads import direct_uploads_abort_stale
 

@@ -23,6 +23,8 @@ from videos.pipeline.state import (
     local_file,
     subject_for,
     video_cost_update,
+    worker_stop_check,
+    worker_stop_request,
 )
 from videos.pipeline.sweeper import is_stuck, mark_queued, release_run, resume_stage, sweep_stuck
 from videos.pipeline.table import (
@@ -76,4 +78,6 @@ __all__ = [
     "subject_for",
     "sweep_stuck",
     "video_cost_update",
+    "worker_stop_check",
+    "worker_stop_request",
 ]

@@ -31,6 +31,24 @@ class WorkerStopping(BaseException):
     A BaseException, so no stage's `except Exception` swallows it."""
 
 
+# Set by the worker's SIGTERM handler. Raising from a signal handler is not enough on its
+# own: native code that calls back into Python (PyAV's Cython) can swallow the exception,
+# so the stage also checks this flag at its start and on every heartbeat.
+_stop_requested = threading.Event()
+
+
+def worker_stop_request() -> None:
+    """Record that this worker process was told to stop (SIGTERM). From then on the stage
+    that runs, or the next one to start, raises WorkerStopping (worker_stop_check)."""
+    _stop_requested.set()
+
+
+def worker_stop_check() -> None:
+    """Raise WorkerStopping when this process was told to stop; otherwise nothing."""
+    if _stop_requested.is_set():
+        raise WorkerStopping()
+
+
 # ------------------------------------------------------------------ helpers -------------
 
 
@@ -77,6 +95,7 @@ class Heartbeat:
         self._thread: threading.Thread | None = None
 
     def beat(self, fraction: float, *, force: bool = False) -> None:
+        worker_stop_check()
         if self.on_progress:
             self.on_progress(fraction)
         now = time.monotonic()

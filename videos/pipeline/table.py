@@ -45,7 +45,7 @@ HEARTBEAT_EVERY = 20.0
 # 3 x 20 s + 60 s = 2 minutes (the bound: 3 minutes).
 STALE_AFTER_BEATS = 3
 STALE_AFTER = int(STALE_AFTER_BEATS * HEARTBEAT_EVERY)
-# The sweeper's django-q2 Schedule interval, minutes (migration videos.0009).
+# The sweeper's django-q2 Schedule interval, minutes (videos.tasks.SCHEDULES).
 SWEEP_EVERY_MINUTES = 1
 # Progress bars are written at most this often (seconds) while a stage reports progress.
 PROGRESS_EVERY = 5.0

@@ -7,9 +7,10 @@ sweeper. Here, on SIGTERM/SIGINT to this (the leader) process:
 
 1. the sentinel is told to stop (no new tasks are handed out; idle workers get their stop
    message and exit),
-2. every worker process gets SIGTERM: outside a pipeline stage it ignores it (its current,
-   short task finishes); inside one (videos.tasks.run_stage_task) the stage stops, its video
-   is re-queued as a new attempt ("worker restarted, resuming") and the worker exits,
+2. every worker process gets SIGTERM: outside a pipeline stage it only records the stop (its
+   current, short task finishes; a stage it is handed afterwards is queued again untouched);
+   inside one (videos.tasks.run_stage_task) the stage stops, its video is re-queued as a new
+   attempt ("worker restarted, resuming") and the worker exits,
 3. the leader waits for the sentinel, as qcluster does.
 
 `Q_CLUSTER_NAME=whop manage.py worker` runs the Whop queue's cluster, as with qcluster.
@@ -27,14 +28,17 @@ from django.core.management.base import BaseCommand
 _SIGTERM_BIT = 1 << (signal.SIGTERM - 1)
 
 
-def _ignore_sigterm(sender=None, **kwargs) -> None:
+def _defer_sigterm(sender=None, **kwargs) -> None:
     """django-q2's post_spawn receiver, run in each new worker process: SIGTERM no longer
-    kills it (the default would, losing its task); a pipeline stage catches it instead."""
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    kills it (the default would, losing its task) but is recorded, so a pipeline stage running
+    or starting later stops (videos.pipeline.worker_stop_request)."""
+    from videos.pipeline import worker_stop_request
+
+    signal.signal(signal.SIGTERM, lambda signum, frame: worker_stop_request())
 
 
 def _handles_sigterm(pid: int) -> bool:
-    """True when process `pid` ignores or catches SIGTERM (our workers do; django-q2's
+    """True when process `pid` ignores or catches SIGTERM (our workers catch it; django-q2's
     monitor and pusher do not, and must live on to record results)."""
     try:
         lines = Path(f"/proc/{pid}/status").read_text().splitlines()
@@ -66,7 +70,7 @@ class Command(BaseCommand):
         from django_q.cluster import Cluster
         from django_q.signals import post_spawn
 
-        post_spawn.connect(_ignore_sigterm, dispatch_uid="chronos-worker-ignore-sigterm")
+        post_spawn.connect(_defer_sigterm, dispatch_uid="chronos-worker-ignore-sigterm")
         cluster = Cluster()
 
         def on_stop(signum, frame):
