@@ -14,6 +14,7 @@ import pytest
 from tests.factories import CreatorFactory
 from tests.s3 import use_s3
 from tests.test_video_browser import SHOTS, signed_in_page
+from tests.waiting import wait_for
 
 pytestmark = [
     pytest.mark.browser,
@@ -153,3 +154,48 @@ def test_without_javascript_the_form_posts_the_file_to_the_bucket(
     mobile.goto(f"{live_server.url}/studio/{creator.handle}/videos/upload/")
     mobile.screenshot(path=str(SHOTS / "videos-upload-s3-nojs-375.png"), full_page=True)
     assert mobile.evaluate("document.documentElement.scrollWidth") <= 375
+
+
+def test_the_page_follows_the_workers_check_of_each_file(
+    s3_studio,
+    live_server,
+    browser,  # noqa: F811  (the fixture imported above)
+    data_dir,
+    monkeypatch,
+    tmp_path,
+):
+    """With a real queue, "complete" answers 202 ("verifying") and the page keeps polling
+    each upload: when the worker has checked the file it follows the new video; when the
+    worker refused it (not media), it says why."""
+    from django_q.conf import Conf
+
+    from videos.models import DirectUpload, Video
+    from videos.tasks import verify_direct_upload
+
+    monkeypatch.setattr(Conf, "SYNC", False)  # tasks wait in the broker for a worker
+    not_media = tmp_path / "notes.mp4"
+    not_media.write_bytes(b"These are lecture notes, not a video.\n" * 5_000)
+    creator = s3_studio
+    page, errors = signed_in_page(browser, live_server, creator.owner)
+    page.goto(f"{live_server.url}/studio/{creator.handle}/videos/upload/")
+    page.set_input_files("#picker", [str(data_dir / LECTURE), str(not_media)])
+    lecture, notes = page.locator(".vid-item").nth(0), page.locator(".vid-item").nth(1)
+    page.click("#start-upload")
+    wait_for(
+        lambda: DirectUpload.objects.filter(status="verifying").count() == 2,
+        "both uploads to wait for the worker",
+    )
+    expect(lecture).to_contain_text("Checking the file")
+    expect(notes).to_contain_text("Checking the file")
+    assert not Video.objects.exists()
+
+    for upload in DirectUpload.objects.order_by("pk"):
+        verify_direct_upload(upload.pk)  # what the worker runs
+    expect(lecture).to_have_attribute("data-state", "done", timeout=60_000)
+    expect(lecture).to_contain_text("Uploaded")
+    expect(notes).to_have_attribute("data-state", "error", timeout=60_000)
+    refusal = notes.locator(".vid-item-error").inner_text()
+    assert refusal == DirectUpload.objects.get(filename="notes.mp4").error != ""
+    assert Video.objects.count() == 1
+    page.screenshot(path=str(SHOTS / "videos-upload-s3-worker-checked-1440.png"), full_page=True)
+    assert errors == []
