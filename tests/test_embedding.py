@@ -174,3 +174,36 @@ def test_local_embedder_is_the_offline_default_and_embeds_meaning(settings):
         return sum(x * y for x, y in zip(u, v, strict=True))
 
     assert cos(a, b) > cos(a, c) + 0.2
+
+
+def test_windows_pooled_from_cues_when_configured(creator, settings):
+    """CHRONOS_EMBEDDER_WINDOWS=cues: each cue is encoded once and a window's vector is the
+    mean of its cues' token states, unit length, close to (not equal to) the window's text
+    embedded whole; a one-part passage is exactly embed(). Other values are refused."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from tests.chat_library import build_rows, cues
+    from videos.embedders import LocalEmbedder, windows_from_cues
+    from videos.pipeline import embed_video
+
+    settings.CHRONOS_EMBEDDER, settings.CHRONOS_EMBEDDER_WINDOWS = "local", "cues"
+    embedder = get_embedder()
+    assert isinstance(embedder, LocalEmbedder) and windows_from_cues(embedder)
+    video = build_rows(creator, "faraday-1", cue_list=cues("faraday-1")[120:126])
+    assert embed_video(video, embedder) == video.chunks.count() + video.windows.count()
+
+    def cos(u, v):
+        return sum(x * y for x, y in zip(u, v, strict=True))
+
+    window = video.windows.order_by("first_segment_index").first()
+    parts = [c["text"].strip() for c in cues("faraday-1")[120:123]]
+    stored = [float(x) for x in window.embedding]
+    assert window.embedding_model == embedder.model_name
+    assert stored == pytest.approx(embedder.embed_passages([parts])[0], abs=1e-6)
+    assert cos(stored, stored) == pytest.approx(1.0, rel=1e-4)
+    whole = embedder.embed([window.text])[0]
+    assert 0.8 < cos(stored, whole) < 0.9999
+    assert embedder.embed_passages([[window.text]])[0] == whole
+    settings.CHRONOS_EMBEDDER_WINDOWS = "sentences"
+    with pytest.raises(ImproperlyConfigured):
+        windows_from_cues(embedder)

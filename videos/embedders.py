@@ -182,17 +182,38 @@ class LocalEmbedder:
         self.session, self.tokenizer = _load_local_model()
 
     def embed(self, texts: list[str], *, creator=None, subject: str = "") -> list[list[float]]:
-        texts = [t or " " for t in texts]
-        missing = list(dict.fromkeys(t for t in texts if t not in _LOCAL_CACHE))
-        # Similar lengths batched together: padding is wasted compute.
+        return self.embed_passages([[t] for t in texts])
+
+    def embed_passages(
+        self, passages: list[list[str]], *, creator=None, subject: str = ""
+    ) -> list[list[float]]:
+        """One vector per passage, a passage being consecutive parts (a window's cues, or
+        one whole text): each distinct part is encoded once, and a passage's vector is the
+        mean of all its parts' token states (the model's mean pooling, each part encoded in
+        its own context), L2-normalised, zero-padded to EMBEDDING_DIMENSIONS. A 3-cue
+        window at stride 1 shares every cue with its neighbours, so composing windows from
+        cues runs the model on ~1/3 of the tokens of encoding each window whole (measured
+        in bench/embed.py; retrieval quality in bench/qa.py, README "Tutor")."""
+        import numpy as np
+
+        parts = [[t or " " for t in p] or [" "] for p in passages]
+        missing = list(dict.fromkeys(t for p in parts for t in p if t not in _LOCAL_CACHE))
+        # Similar lengths batched together: each batch is padded to its longest text only.
         missing.sort(key=len)
         for i in range(0, len(missing), LOCAL_BATCH):
             batch = missing[i : i + LOCAL_BATCH]
-            for text, vec in zip(batch, self._encode(batch), strict=True):
-                _cache_put(text, vec)
-        return [pad(_LOCAL_CACHE[t]) for t in texts]
+            for text, pooled in zip(batch, self._encode(batch), strict=True):
+                _cache_put(text, pooled)
+        out = []
+        for p in parts:
+            summed = sum(_LOCAL_CACHE[t][0] for t in p)
+            vector = summed / max(sum(_LOCAL_CACHE[t][1] for t in p), 1)
+            vector = vector / max(float(np.linalg.norm(vector)), 1e-12)
+            out.append(pad(vector.tolist()))
+        return out
 
-    def _encode(self, texts: list[str]) -> list[list[float]]:
+    def _encode(self, texts: list[str]) -> list[tuple]:
+        """(sum of the token states over the attention mask: float32[384], tokens) per text."""
         import numpy as np
 
         encoded = self.tokenizer.encode_batch(texts)
@@ -202,9 +223,7 @@ class LocalEmbedder:
             None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         )[0]
         summed = (hidden * mask[..., None]).sum(axis=1)
-        vectors = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1)
-        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-        return vectors.astype(float).tolist()
+        return list(zip(summed, mask.sum(axis=1).tolist(), strict=True))
 
 
 # Local embedder tuning: texts per ONNX run, tokens kept per text (all-MiniLM-L6-v2 was
@@ -213,13 +232,14 @@ LOCAL_BATCH = 16
 LOCAL_MAX_TOKENS = 128
 LOCAL_CACHE_TEXTS = 50_000
 LOCAL_TOKENIZER_FILE = Path(__file__).resolve().parent / "data" / "all-MiniLM-L6-v2-tokenizer.json"
-_LOCAL_CACHE: dict[str, list[float]] = {}
+# text -> (sum of its token states, tokens): enough to pool any passage made of cached texts.
+_LOCAL_CACHE: dict[str, tuple] = {}
 
 
-def _cache_put(text: str, vector: list[float]) -> None:
+def _cache_put(text: str, pooled: tuple) -> None:
     if len(_LOCAL_CACHE) >= LOCAL_CACHE_TEXTS:
         _LOCAL_CACHE.pop(next(iter(_LOCAL_CACHE)))  # oldest first (dicts keep insertion order)
-    _LOCAL_CACHE[text] = vector
+    _LOCAL_CACHE[text] = pooled
 
 
 @functools.cache
@@ -245,6 +265,17 @@ def _load_local_model():
     tokenizer.enable_truncation(LOCAL_MAX_TOKENS)
     tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
     return session, tokenizer
+
+
+def windows_from_cues(embedder) -> bool:
+    """True when `embedder` should embed windows from their cues (embed_passages):
+    settings.CHRONOS_EMBEDDER_WINDOWS = "cues" and the embedder can (the local model).
+    "whole" (the default) embeds each window's text. Raises ImproperlyConfigured for any
+    other value."""
+    mode = (getattr(settings, "CHRONOS_EMBEDDER_WINDOWS", "whole") or "whole").lower()
+    if mode not in ("whole", "cues"):
+        raise ImproperlyConfigured(f"CHRONOS_EMBEDDER_WINDOWS={mode!r}: expected whole or cues.")
+    return mode == "cues" and hasattr(embedder, "embed_passages")
 
 
 def local_available() -> bool:

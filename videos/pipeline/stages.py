@@ -255,7 +255,13 @@ EMBED_GROUP = 500
 def embed_video(video: Video, embedder, *, progress: Callable[[float], None] | None = None) -> int:
     """Embed every chunk and window of `video` whose embedding_model differs from
     `embedder.model_name` (all of them after re-chunking). Returns the number of texts
-    embedded. Used by the embed stage and `manage.py reembed`."""
+    embedded. Used by the embed stage and `manage.py reembed`.
+
+    With CHRONOS_EMBEDDER_WINDOWS=cues the local model gets each window as its cues'
+    texts and encodes every cue once (videos.embedders.LocalEmbedder.embed_passages);
+    otherwise each window's text is embedded whole."""
+    from videos.embedders import windows_from_cues
+
     chunks = list(
         VideoChunk.objects.filter(video=video)
         .exclude(embedding_model=embedder.model_name, embedding__isnull=False)
@@ -264,16 +270,27 @@ def embed_video(video: Video, embedder, *, progress: Callable[[float], None] | N
     windows = list(
         SegmentWindow.objects.filter(video=video)
         .exclude(embedding_model=embedder.model_name, embedding__isnull=False)
-        .only("id", "text")
+        .only("id", "text", "first_segment_index", "last_segment_index")
     )
+    by_parts = embedder.embed_passages if windows_from_cues(embedder) else None
+    cue_text: dict[int, str] = {}
+    if by_parts is not None and windows:
+        cue_text = dict(TranscriptSegment.objects.filter(video=video).values_list("index", "text"))
     items: list = [*chunks, *windows]
     total = len(items)
     done = 0
     for i in range(0, total, EMBED_GROUP):
         group = items[i : i + EMBED_GROUP]
-        vectors = embedder.embed(
-            [it.text for it in group], creator=video.creator, subject=subject_for(video)
-        )
+        if by_parts is not None:
+            vectors = by_parts(
+                [_parts(it, cue_text) for it in group],
+                creator=video.creator,
+                subject=subject_for(video),
+            )
+        else:
+            vectors = embedder.embed(
+                [it.text for it in group], creator=video.creator, subject=subject_for(video)
+            )
         for it, vec in zip(group, vectors, strict=True):
             it.embedding = vec
             it.embedding_model = embedder.model_name
@@ -288,6 +305,16 @@ def embed_video(video: Video, embedder, *, progress: Callable[[float], None] | N
         if progress:
             progress(done / total)
     return total
+
+
+def _parts(item, cue_text: dict[int, str]) -> list[str]:
+    """A window's non-empty cue texts in order (what its text joins), else [item.text]."""
+    if isinstance(item, SegmentWindow):
+        span = range(item.first_segment_index, item.last_segment_index + 1)
+        parts = [cue_text[k].strip() for k in span if cue_text.get(k, "").strip()]
+        if parts:
+            return parts
+    return [item.text]
 
 
 STAGE_FUNCS = {
