@@ -21,6 +21,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from analytics import selectors
+from analytics.caching import rollup_cached
 from analytics.ranges import range_parse, tz_of
 from chronos.api import ERROR_RESPONSES
 from creators.selectors import creator_for_api
@@ -109,4 +110,9 @@ def overview(request: Request) -> Response:
 def engagement(request: Request, video_id: int) -> Response:
     """Unique viewers and plays per 5-second bucket of one video, and its placed questions."""
     creator, rng = _creator_and_range(request)
-    return Response(selectors.engagement(creator=creator, video_id=video_id, rng=rng))
+    data = rollup_cached(
+        creator=creator,
+        key=f"engagement:{video_id}:{rng.tz}:{rng.start}:{rng.end}",
+        compute=lambda: selectors.engagement(creator=creator, video_id=video_id, rng=rng),
+    )
+    return Response(data)

@@ -158,6 +158,10 @@ class StudentDay(DayTotals):
         indexes = [
             models.Index(fields=["creator", "day"], name="an_studentday_creator_day"),
             models.Index(fields=["creator", "user", "day"], name="an_studentday_user_day"),
+            # Distinct active students of a range: an index-only scan (creator, day) -> user.
+            models.Index(
+                fields=["creator", "day", "user", "course"], name="an_studentday_day_user"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -185,3 +189,45 @@ class CourseDay(DayTotals):
 
     def __str__(self) -> str:
         return f"{self.course_id} {self.day}"
+
+
+class VideoDay(models.Model):
+    """Per video per local day: plays per BUCKET_SECONDS bucket — the elementwise sum of that
+    day's WatchSession.buckets (analytics.buckets). The engagement graph sums a range's rows
+    (one per day) instead of unnesting every session's array."""
+
+    creator = models.ForeignKey("creators.Creator", on_delete=models.CASCADE, related_name="+")
+    video = models.ForeignKey("videos.Video", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    plays = ArrayField(models.PositiveIntegerField(), default=list, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["video", "day"], name="an_video_day_unique")]
+        indexes = [models.Index(fields=["creator", "day"], name="an_videoday_creator_day")]
+
+    def __str__(self) -> str:
+        return f"{self.video_id} {self.day}"
+
+
+class VideoViewerDay(models.Model):
+    """Per video per student per local day: which buckets the student played at least once
+    (`seen`: one "1"/"0" character per BUCKET_SECONDS bucket from 0 s). Unique viewers over a
+    range = students whose days' `seen` OR together to "1" at the bucket (analytics.buckets);
+    exact for any range, unlike a sum of per-day unique counts."""
+
+    creator = models.ForeignKey("creators.Creator", on_delete=models.CASCADE, related_name="+")
+    video = models.ForeignKey("videos.Video", on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    seen = models.TextField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["video", "day", "user"], name="an_video_viewer_day_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["creator", "user", "day"], name="an_videoviewer_user_day")]
+
+    def __str__(self) -> str:
+        return f"{self.video_id} {self.user_id} {self.day}"

@@ -1,14 +1,19 @@
 """What each analytics page shows: selectors' data turned into cards, charts and lists.
 
 Views call one function here per page; everything obeys the one DateRange. The query count
-of a page is fixed (independent of how much data there is); tests assert it.
+of a page is fixed (independent of how much data there is); tests assert it. The dashboard
+is cached between rollups (analytics.caching); every page hands its figures to the browser
+as one JSON payload (`figures_json`, read by static/js/analytics.js).
 """
 
 from __future__ import annotations
 
 from django.http import Http404
+from django.utils.html import json_script
+from django.utils.safestring import SafeString
 
 from analytics import figures, selectors
+from analytics.caching import rollup_cached
 from analytics.ranges import DateRange
 from creators.models import Creator
 
@@ -24,6 +29,12 @@ def _video_choices(creator: Creator, top: list[dict]) -> list[dict]:
     return [{"id": v["video_id"], "title": v["title"]} for v in top[:25]]
 
 
+def figures_payload(charts: list[figures.Chart]) -> SafeString:
+    """One <script type="application/json" id="an-figures"> holding {chart id: figure} for
+    every non-empty chart of a page (one parse in the browser instead of one per chart)."""
+    return json_script({c.id: c.figure for c in charts if not c.is_empty}, "an-figures")
+
+
 def dashboard(
     *,
     creator: Creator,
@@ -36,8 +47,20 @@ def dashboard(
 
     course_id narrows everything to one course (the builder's course tab); video_id picks
     the video of the engagement and confusion charts (default: the most watched one).
-    Raises Http404 for a course or video that is not the creator's.
+    Raises Http404 for a course or video that is not the creator's. Cached per (creator,
+    range, filters, rollup watermark): a repeated view between rollups reads the cache.
     """
+    key = f"dashboard:{rng.key}:{rng.tz}:{rng.start}:{rng.end}:{course_id}:{video_id}:{first_day}"
+    return rollup_cached(
+        creator=creator,
+        key=key,
+        compute=lambda: _dashboard(creator, rng, course_id, video_id, first_day),
+    )
+
+
+def _dashboard(
+    creator: Creator, rng: DateRange, course_id: int | None, video_id: int | None, first_day
+) -> dict:
     courses = _courses(creator)
     if course_id and course_id not in {c.pk for c in courses}:
         raise Http404("No such course.")
@@ -77,6 +100,7 @@ def dashboard(
         "overview": overview,
         "cards": selectors.cards(overview),
         "charts": charts,
+        "figures_json": figures_payload(charts),
         "courses": courses,
         "course_id": course_id,
         "video_choices": choices,
@@ -109,10 +133,12 @@ def video_page(*, creator: Creator, video_id: int, rng: DateRange) -> dict:
         ).order_by("position", "asked_at")[:200]
     )
     b = eng["buckets"]
+    charts = [figures.engagement(eng), figures.confusion(eng)]
     return {
         "video": video,
         "engagement": eng,
-        "charts": [figures.engagement(eng), figures.confusion(eng)],
+        "charts": charts,
+        "figures_json": figures_payload(charts),
         "questions": questions,
         "viewers": max((x["unique_viewers"] for x in b), default=0),
         "plays": sum(x["plays"] for x in b),
@@ -123,9 +149,11 @@ def student_page(*, creator: Creator, user_id: int, rng: DateRange) -> dict:
     """One student's analytics page (Http404 if not a student of this creator)."""
     user = selectors.student_get(creator=creator, user_id=user_id)
     detail = selectors.student_detail(creator=creator, user_id=user_id, rng=rng)
+    charts = [figures.student_activity(detail)]
     return {
         "student": user,
         "detail": detail,
-        "charts": [figures.student_activity(detail)],
+        "charts": charts,
+        "figures_json": figures_payload(charts),
         "completed_lessons": sum(1 for p in detail["lessons"] if p.completed_at),
     }

@@ -3,9 +3,9 @@
 `rollup_update` is incremental (the 5-minute django-q2 schedule): it reads only facts newer
 than the creator's watermarks (minus OVERLAP_SECONDS, so rows whose transaction committed
 late are not missed; re-folding is idempotent) and recomputes just the sessions, questions,
-students and days they touch. `rollup_rebuild` deletes a creator's rollups and folds
-everything again; the two always agree (tests/test_analytics_rollups.py proves it on random
-event streams).
+students, days and per-video buckets (analytics.buckets) they touch. `rollup_rebuild`
+deletes a creator's rollups and folds everything again; the two always agree
+(tests/test_analytics_rollups.py proves it on random event streams).
 
 Definitions (Open edX Insights' 5-second segments; xAPI video "played segments"):
 - a played segment is a WatchEvent's [time_from, time_to] for any verb but "seeked" (a seek
@@ -29,12 +29,15 @@ from django.db.models import Count, Max, Min, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from analytics.buckets import video_buckets_refold
 from analytics.models import (
     BUCKET_SECONDS,
     CourseDay,
     QuestionFact,
     RollupState,
     StudentDay,
+    VideoDay,
+    VideoViewerDay,
     WatchSession,
 )
 from analytics.ranges import tz_of, zone_for
@@ -470,6 +473,7 @@ def rollup_update(*, creator: Creator) -> dict[str, int]:
     chat_ids = list(messages.order_by().values_list("session_id", flat=True).distinct())
 
     pairs = sessions_refold(creator=creator, session_ids=session_ids)
+    video_buckets_refold(creator=creator, pairs=pairs)
     pairs |= questions_refold(creator=creator, chat_session_ids=chat_ids)
     pairs |= progress_pairs
     days = students_refold(creator=creator, pairs=pairs)
@@ -490,7 +494,7 @@ def rollup_update(*, creator: Creator) -> dict[str, int]:
 def rollup_rebuild(*, creator: Creator) -> dict[str, int]:
     """Delete the creator's rollups and fold every fact again (`analytics_rebuild`)."""
     with transaction.atomic():
-        for model in (WatchSession, QuestionFact, StudentDay, CourseDay):
+        for model in (WatchSession, QuestionFact, StudentDay, CourseDay, VideoDay, VideoViewerDay):
             model.objects.filter(creator=creator).delete()
         RollupState.objects.update_or_create(
             creator=creator,

@@ -329,12 +329,6 @@ def rss_mb() -> float:
     return 0.0
 
 
-def timed(fn) -> float:
-    t = time.perf_counter()
-    fn()
-    return (time.perf_counter() - t) * 1000
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scale", type=float, default=1.0)
@@ -342,8 +336,11 @@ def main() -> None:
     parser.add_argument("--csv-rows", type=int, default=1_000_000)
     parser.add_argument("--load-only", action="store_true", help="generate facts, stop")
     parser.add_argument("--reuse", action="store_true", help="reuse the loaded facts")
+    parser.add_argument(
+        "--steps", default="rebuild,incremental,dashboard,engagement,csv", help="what to run"
+    )
     args = parser.parse_args()
-    from analytics.rollups import rollup_rebuild, rollup_update
+    from analytics.rollups import rollup_rebuild
     from creators.models import Creator
 
     call_command("migrate", verbosity=0)
@@ -356,11 +353,60 @@ def main() -> None:
         creator, lessons, students = load(args.scale, now, rnd)
     if args.load_only:
         return
-    t = time.perf_counter()
-    result = rollup_rebuild(creator=creator)
-    print(f"rebuild: {time.perf_counter() - t:.1f} s ({result})")
+    steps = set(args.steps.split(","))
+    if "rebuild" in steps:
+        t = time.perf_counter()
+        result = rollup_rebuild(creator=creator)
+        print(f"rebuild: {time.perf_counter() - t:.1f} s ({result})", flush=True)
+    if "incremental" in steps:
+        incremental(creator, lessons, students, args.scale, now, rnd)
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE")
 
-    day_events = int(100_000 * args.scale)
+    client = Client()
+    client.force_login(creator.owner)
+    if "dashboard" in steps:
+        print("| range | cold p50 / p95 ms | SQL (median) | CPU py + pg ms | warm p50 / p95 ms |")
+        for key in ("7d", "30d", "90d", "all"):
+            url = f"/studio/{HANDLE}/analytics/?range={key}"
+            assert client.get(url).status_code == 200  # warm-up (imports, plans)
+            cold = measure(client, url, args.repeat, cold=True)
+            warm = measure(client, url, args.repeat, cold=False)
+            print(
+                f"| {key} | {cold['p50']:.0f} / {cold['p95']:.0f} | {cold['sql']:.0f} | "
+                f"{cold['py']:.0f} + {cold['pg']:.0f} | {warm['p50']:.0f} / {warm['p95']:.0f} |",
+                flush=True,
+            )
+    if "engagement" in steps:
+        for mode in ("cold", "warm"):
+            runs = [
+                measure(
+                    client,
+                    f"/api/v1/analytics/videos/{lesson.video_id}/engagement/?range={key}"
+                    f"&creator={HANDLE}",
+                    1 if mode == "cold" else 3,
+                    cold=mode == "cold",
+                )
+                for key in ("all", "30d")
+                for lesson in lessons[: args.repeat * 2]  # the most watched videos first
+            ]
+            times = [t for r in runs for t in r["times"]]
+            print(
+                f"engagement {mode} (most watched videos, all + 30d): p50 {pct(times, 0.5):.0f}"
+                f" ms, p95 {pct(times, 0.95):.0f} ms; CPU py + pg median "
+                f"{pct([r['py'] for r in runs], 0.5):.0f} + {pct([r['pg'] for r in runs], 0.5):.0f}"
+                " ms",
+                flush=True,
+            )
+    if "csv" in steps:
+        csv_bench(args.csv_rows, creator.owner)
+
+
+def incremental(creator, lessons, students, scale: float, now: datetime, rnd) -> None:
+    """A day's new events, questions and progress, then one rollup_update (timed)."""
+    from analytics.rollups import rollup_update
+
+    day_events = int(100_000 * scale)
     simulate(
         creator,
         lessons,
@@ -375,30 +421,50 @@ def main() -> None:
     result = rollup_update(creator=creator)
     print(
         f"incremental ({day_events:,} new events, {day_events // 100:,} questions): "
-        f"{time.perf_counter() - t:.1f} s ({result})"
+        f"{time.perf_counter() - t:.1f} s ({result})",
+        flush=True,
     )
+
+
+def backend_cpu_ms() -> float:
+    """CPU time (user + system) the PostgreSQL backend of this connection has used, in ms
+    (/proc/<pid>/stat; 10 ms resolution)."""
     with connection.cursor() as cur:
-        cur.execute("ANALYZE")
+        cur.execute("SELECT pg_backend_pid()")
+        pid = cur.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
 
-    client = Client()
-    client.force_login(creator.owner)
-    print("| range | dashboard p50 ms | p95 ms | of which SQL, median ms |")
-    for key in ("7d", "30d", "90d", "all"):
-        url = f"/studio/{HANDLE}/analytics/?range={key}"
-        assert client.get(url).status_code == 200  # warm-up
-        times, sql = [], []
-        for _ in range(args.repeat):
-            with CaptureQueriesContext(connection) as queries:
-                times.append(timed(lambda url=url: client.get(url)))
-            sql.append(sum(float(q["time"]) for q in queries.captured_queries) * 1000)
-        print(f"| {key} | {pct(times, 0.5):.0f} | {pct(times, 0.95):.0f} | {pct(sql, 0.5):.0f} |")
-    eng = []
-    for lesson in lessons[: args.repeat * 3]:
-        url = f"/api/v1/analytics/videos/{lesson.video_id}/engagement/?range=all&creator={HANDLE}"
-        eng.append(timed(lambda url=url: client.get(url)))
-    print(f"engagement (range=all): p50 {pct(eng, 0.5):.0f} ms, p95 {pct(eng, 0.95):.0f} ms")
 
-    csv_bench(args.csv_rows, creator.owner)
+def measure(client, url: str, repeat: int, *, cold: bool) -> dict:
+    """`repeat` GETs of url: wall times, and medians of SQL time and server CPU (this
+    process's Python CPU and the database backend's CPU) per request, all in ms. cold:
+    clear the cache before each request (the first view after a rollup)."""
+    from django.core.cache import cache
+
+    times, sql, py, pg = [], [], [], []
+    for _ in range(repeat):
+        if cold:
+            cache.clear()
+        cpu0, pg0 = time.process_time(), backend_cpu_ms()
+        with CaptureQueriesContext(connection) as queries:
+            t = time.perf_counter()
+            assert client.get(url).status_code == 200, url
+            times.append((time.perf_counter() - t) * 1000)
+        py.append((time.process_time() - cpu0) * 1000)
+        pg.append(backend_cpu_ms() - pg0)
+        sql.append(sum(float(q["time"]) for q in queries.captured_queries) * 1000)
+    return {
+        "times": times,
+        "p50": pct(times, 0.5),
+        "p95": pct(times, 0.95),
+        "sql": pct(sql, 0.5),
+        "py": pct(py, 0.5),
+        "pg": pct(pg, 0.5),
+    }
 
 
 def reuse():

@@ -21,7 +21,14 @@ from django.core.management import call_command
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analytics.models import CourseDay, QuestionFact, StudentDay, WatchSession
+from analytics.models import (
+    CourseDay,
+    QuestionFact,
+    StudentDay,
+    VideoDay,
+    VideoViewerDay,
+    WatchSession,
+)
 from analytics.ranges import DateRange
 from analytics.rollups import OVERLAP_SECONDS, Segment, fold_segments, rollup_rebuild, rollup_update
 from analytics.selectors import engagement, overview
@@ -161,7 +168,21 @@ def _snapshot(creator) -> dict:
             "questions_not_covered",
         ),
         "questions": rows(QuestionFact, "message_id", "video_id", "position", "covered", "day"),
+        "video_days": rows(VideoDay, "video_id", "day", "plays"),
+        "video_viewers": rows(VideoViewerDay, "video_id", "user_id", "day", "seen"),
     }
+
+
+def _plays_from_sessions(creator, video_id: int, days: set) -> list[int]:
+    """Plays per bucket straight from the WatchSession arrays (what VideoDay must sum to)."""
+    total: list[int] = []
+    for buckets in WatchSession.objects.filter(
+        creator=creator, video_id=video_id, day__in=days
+    ).values_list("buckets", flat=True):
+        total += [0] * (len(buckets) - len(total))
+        for i, p in enumerate(buckets):
+            total[i] += p
+    return total
 
 
 @pytest.fixture
@@ -218,10 +239,13 @@ def test_incremental_rollups_equal_rebuild_and_truth(world, sessions, seed):
     for index, lesson in enumerate(lessons):
         graph = engagement(creator=creator, video_id=lesson.video_id, rng=everything)
         assert len(graph["buckets"]) == DURATION / 5
+        plays = _plays_from_sessions(creator, lesson.video_id, {BASE.date()})
         for b in graph["buckets"]:
             expected = len(truth["viewers"][index].get(b["start"] // 5, ()))
             assert b["unique_viewers"] == expected, (index, b)
             assert b["plays"] >= b["unique_viewers"]
+            i = b["start"] // 5
+            assert b["plays"] == (plays[i] if i < len(plays) else 0), (index, b)
     cards = overview(creator=creator, rng=everything)
     assert cards["watch_seconds"] == pytest.approx(truth["watch"], abs=0.2)
 
@@ -318,3 +342,39 @@ def test_timezone_decides_the_day(world):
     creator.save(update_fields=["timezone"])
     rollup_update(creator=creator)  # a changed zone rebuilds
     assert WatchSession.objects.get(creator=creator).day.isoformat() == "2026-03-03"
+
+
+@pytest.mark.django_db
+def test_unique_viewers_over_several_days_count_each_student_once(world):
+    """VideoViewerDay keeps one row per (student, day): a range's unique viewers OR them per
+    student, so a student who rewatches on another day is one viewer, not two."""
+    creator, _course, lessons, students = world
+    video = lessons[0].video_id
+    for day, student, segment in (
+        (0, 0, ("heartbeat", 0.0, 12.0)),  # buckets 0-2
+        (1, 0, ("heartbeat", 8.0, 22.0)),  # buckets 1-4: 1 and 2 again, another day
+        (1, 1, ("heartbeat", 0.0, 6.0)),  # buckets 0-1
+    ):
+        at = BASE + timedelta(days=day)
+        play(
+            creator=creator,
+            user=students[student],
+            lesson=lessons[0],
+            at=at,
+            segments=[segment],
+            received_at=at,
+        )
+    rollup_update(creator=creator)
+    both = DateRange("custom", BASE.date(), BASE.date() + timedelta(days=1))
+    second = DateRange("custom", BASE.date() + timedelta(days=1), BASE.date() + timedelta(days=1))
+
+    def graph(rng):
+        b = engagement(creator=creator, video_id=video, rng=rng)["buckets"]
+        return [(x["unique_viewers"], x["plays"]) for x in b[:6]]
+
+    assert graph(both) == [(2, 2), (2, 3), (1, 2), (1, 1), (1, 1), (0, 0)]
+    assert graph(second) == [(1, 1), (2, 2), (1, 1), (1, 1), (1, 1), (0, 0)]
+    incremental = _snapshot(creator)
+    rollup_rebuild(creator=creator)
+    assert _snapshot(creator) == incremental
+    assert VideoViewerDay.objects.filter(creator=creator).count() == 3

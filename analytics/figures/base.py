@@ -27,11 +27,6 @@ class Chart:
     def is_empty(self) -> bool:
         return bool(self.empty)
 
-    @property
-    def data_id(self) -> str:
-        """DOM id of the json_script element holding the figure."""
-        return f"{self.id}-data"
-
 
 def layout(title: str, **extra) -> dict:
     layout = {

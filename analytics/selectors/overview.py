@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, timedelta
 
-from django.db.models import Count, Sum
+from django.db.models import Count, F, Q, Sum
+from django.db.models.functions import TruncWeek
 
 from analytics.models import CourseDay, StudentDay
 from analytics.ranges import DateRange
@@ -27,29 +28,44 @@ WEEKLY_AFTER_DAYS = 92
 def overview(*, creator: Creator, rng: DateRange, course_id: int | None = None) -> dict:
     """The five cards for one period: {active_students, watch_seconds, lesson_completions,
     questions, questions_not_covered} (watch_seconds in seconds, others counts)."""
-    sums = of_course(in_range(CourseDay.objects.filter(creator=creator), rng), course_id).aggregate(
-        w=Sum("watch_seconds"),
-        c=Sum("completions"),
-        q=Sum("questions"),
-        nc=Sum("questions_not_covered"),
-    )
-    active = of_course(
-        in_range(StudentDay.objects.filter(creator=creator), rng), course_id
-    ).aggregate(n=Count("user_id", distinct=True))["n"]
-    return {
-        "active_students": active or 0,
-        "watch_seconds": round(sums["w"] or 0.0, 1),
-        "lesson_completions": sums["c"] or 0,
-        "questions": sums["q"] or 0,
-        "questions_not_covered": sums["nc"] or 0,
-    }
+    return _totals(creator, [rng], course_id)[0]
 
 
 def overview_compare(*, creator: Creator, rng: DateRange, course_id: int | None = None) -> dict:
     """overview() of the range plus {"previous": overview() of the period before it}."""
-    now = overview(creator=creator, rng=rng, course_id=course_id)
-    now["previous"] = overview(creator=creator, rng=rng.previous(), course_id=course_id)
+    now, previous = _totals(creator, [rng, rng.previous()], course_id)
+    now["previous"] = previous
     return now
+
+
+def _totals(creator: Creator, ranges: list[DateRange], course_id: int | None) -> list[dict]:
+    """overview() of each range, in two queries whatever the number of ranges (one over
+    CourseDay, one over StudentDay; each range is a FILTER of the aggregates)."""
+    span = DateRange("custom", min(r.start for r in ranges), max(r.end for r in ranges))
+    sums, active = {}, {}
+    for i, r in enumerate(ranges):
+        within = Q(day__gte=r.start, day__lte=r.end)
+        sums |= {
+            f"w{i}": Sum("watch_seconds", filter=within),
+            f"c{i}": Sum("completions", filter=within),
+            f"q{i}": Sum("questions", filter=within),
+            f"nc{i}": Sum("questions_not_covered", filter=within),
+        }
+        active[f"n{i}"] = Count("user_id", distinct=True, filter=within)
+    days = of_course(in_range(CourseDay.objects.filter(creator=creator), span), course_id)
+    got = days.aggregate(**sums)
+    students = of_course(in_range(StudentDay.objects.filter(creator=creator), span), course_id)
+    got |= students.aggregate(**active)
+    return [
+        {
+            "active_students": got[f"n{i}"] or 0,
+            "watch_seconds": round(got[f"w{i}"] or 0.0, 1),
+            "lesson_completions": got[f"c{i}"] or 0,
+            "questions": got[f"q{i}"] or 0,
+            "questions_not_covered": got[f"nc{i}"] or 0,
+        }
+        for i in range(len(ranges))
+    ]
 
 
 def cards(data: dict) -> list[dict]:
@@ -109,14 +125,18 @@ def daily(*, creator: Creator, rng: DateRange, course_id: int | None = None) -> 
         a[1] += q
         a[2] += nc
         a[3] += c
+    # Distinct students per period, counted in SQL over the (creator, day, user) index.
     students = of_course(in_range(StudentDay.objects.filter(creator=creator), rng), course_id)
-    active: dict[date, set] = defaultdict(set)
-    for day, user in students.values_list("day", "user_id").distinct():
-        active[period(day)].add(user)
+    active = dict(
+        students.annotate(p=TruncWeek("day") if weekly else F("day"))
+        .values_list("p")
+        .annotate(n=Count("user_id", distinct=True))
+        .order_by()
+    )
     return {
         "unit": "week" if weekly else "day",
         "x": xs,
-        "active_students": [len(active.get(x, ())) for x in xs],
+        "active_students": [active.get(x, 0) for x in xs],
         "watch_seconds": [round(agg[x][0], 1) if x in agg else 0.0 for x in xs],
         "questions": [agg[x][1] if x in agg else 0 for x in xs],
         "not_covered": [agg[x][2] if x in agg else 0 for x in xs],

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from typing import Any
 
-from django.db import connection
-from django.db.models import Count, Sum
+from django.db.models import Count, Sum, Value
+from django.db.models.functions import Floor, Greatest, Least
 from django.http import Http404
 
+from analytics.buckets import bucket_counts
 from analytics.models import BUCKET_SECONDS, QuestionFact, WatchSession
 from analytics.ranges import DateRange
 from analytics.selectors.common import in_range, of_course
@@ -64,28 +65,15 @@ def engagement(*, creator: Creator, video_id: int, rng: DateRange) -> dict:
     video = Video.objects.filter(creator=creator, pk=video_id).values("duration_seconds").first()
     if video is None:
         raise Http404("No such video.")
-    with connection.cursor() as cur:
-        cur.execute(
-            "SELECT b.i - 1, SUM(b.p), COUNT(DISTINCT s.user_id) FILTER (WHERE b.p > 0) "
-            "FROM analytics_watchsession s, unnest(s.buckets) WITH ORDINALITY AS b(p, i) "
-            "WHERE s.creator_id = %s AND s.video_id = %s AND s.day BETWEEN %s AND %s "
-            "GROUP BY b.i ORDER BY b.i",
-            [creator.pk, video_id, rng.start, rng.end],
-        )
-        rows = cur.fetchall()
+    plays, viewers = bucket_counts(creator=creator, video_id=video_id, rng=rng)
     duration = float(video["duration_seconds"] or 0.0)
-    size = max(math.ceil(duration / BUCKET_SECONDS), len(rows) and rows[-1][0] + 1)
-    plays, viewers = [0] * size, [0] * size
-    for i, p, n in rows:
-        plays[i], viewers[i] = int(p or 0), int(n or 0)
-    questions = (
-        in_range(QuestionFact.objects.filter(creator=creator, video_id=video_id), rng)
-        .exclude(position=None)
-        .values_list("position", flat=True)
-    )
-    qcount: dict[int, int] = defaultdict(int)
-    for pos in questions:
-        qcount[int(max(0.0, pos) // BUCKET_SECONDS)] += 1
+    size = max(math.ceil(duration / BUCKET_SECONDS), len(plays))
+    plays += [0] * (size - len(plays))
+    viewers += [0] * (size - len(viewers))
+    questions = in_range(
+        QuestionFact.objects.filter(creator=creator, video_id=video_id), rng
+    ).exclude(position=None)
+    qcount = dict(_binned(questions, BUCKET_SECONDS).values_list("b").annotate(n=Count("id")))
     return {
         "bucket_seconds": BUCKET_SECONDS,
         "duration": duration or size * BUCKET_SECONDS,
@@ -93,8 +81,19 @@ def engagement(*, creator: Creator, video_id: int, rng: DateRange) -> dict:
             {"start": i * BUCKET_SECONDS, "unique_viewers": viewers[i], "plays": plays[i]}
             for i in range(size)
         ],
-        "questions": [{"start": i * BUCKET_SECONDS, "count": qcount[i]} for i in sorted(qcount)],
+        "questions": [
+            {"start": int(i) * BUCKET_SECONDS, "count": qcount[i]} for i in sorted(qcount)
+        ],
     }
+
+
+def _binned(qs: Any, width: float, bins: int | None = None) -> Any:
+    """QuestionFact rows annotated with b = their position's bin of `width` seconds (negative
+    positions in bin 0; with `bins`, positions past the last bin in the last one)."""
+    b: Any = Floor(Greatest("position", Value(0.0)) / Value(float(width)))
+    if bins is not None:
+        b = Least(b, Value(float(bins - 1)))
+    return qs.annotate(b=b).order_by()
 
 
 def confusion(*, creator: Creator, rng: DateRange, course_id: int | None = None) -> dict:
@@ -121,8 +120,9 @@ def confusion(*, creator: Creator, rng: DateRange, course_id: int | None = None)
     bin_seconds = max(BUCKET_SECONDS, math.ceil(longest / 60 / BUCKET_SECONDS) * BUCKET_SECONDS)
     nbins = math.ceil(longest / bin_seconds)
     z = {v: [0] * nbins for v in ids}
-    for vid, pos in qs.filter(video_id__in=ids).values_list("video_id", "position"):
-        z[vid][min(nbins - 1, int(max(0.0, pos) // bin_seconds))] += 1
+    binned = _binned(qs.filter(video_id__in=ids), bin_seconds, nbins)
+    for vid, b, n in binned.values_list("video_id", "b").annotate(n=Count("id")).order_by():
+        z[vid][int(b)] = n
     return {
         "videos": [
             {

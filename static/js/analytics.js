@@ -1,5 +1,6 @@
-/* Analytics pages: draw each Plotly figure from its json_script data (built in Python,
- * analytics/figures.py) and auto-submit the course/video pickers. No inline scripts. */
+/* Analytics pages: draw each Plotly figure from the page's one JSON payload (#an-figures,
+ * {chart id: figure}, built in Python: analytics/figures/) and auto-submit the course/video
+ * pickers. No inline scripts. */
 (function () {
   "use strict";
 
@@ -22,11 +23,12 @@
   }
 
   function draw() {
-    if (!window.Plotly) return;
+    var source = document.getElementById("an-figures");
+    if (!window.Plotly || !source) return;
+    var figures = JSON.parse(source.textContent);
     document.querySelectorAll(".an-figure[data-figure]").forEach(function (el) {
-      var source = document.getElementById(el.dataset.figure);
-      if (!source) return;
-      var fig = JSON.parse(source.textContent);
+      var fig = figures[el.dataset.figure];
+      if (!fig) return;
       window.Plotly.newPlot(el, fig.data, prepare(fig.layout || {}), CONFIG);
     });
   }

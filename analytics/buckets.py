@@ -1,0 +1,112 @@
+"""Per-video bucket rollups (VideoDay, VideoViewerDay) and the engagement read over them.
+
+Both are derived from WatchSession rows (analytics.rollups folds those from the raw watch
+events) with one SQL statement each, for just the (student, day) pairs and days a rollup
+touched; `rollup_rebuild` recomputes them like every other rollup. A range's engagement
+graph then reads one VideoDay row per day (plays) and one VideoViewerDay row per (student,
+day) that played the video (unique viewers: the students' `seen` strings OR-ed per student
+in SQL, counted per bucket with numpy) — no session arrays are unnested at read time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+import numpy as np
+from django.db import connection
+
+from analytics.ranges import DateRange
+from creators.models import Creator
+
+_VIDEO_DAYS = """
+    INSERT INTO analytics_videoday (creator_id, video_id, day, plays)
+    SELECT %(creator)s, video_id, day, array_agg(p ORDER BY i)
+    FROM (
+        SELECT s.video_id, s.day, b.i, SUM(b.p) AS p
+        FROM analytics_watchsession s, unnest(s.buckets) WITH ORDINALITY AS b(p, i)
+        WHERE s.creator_id = %(creator)s AND s.day = ANY(%(days)s::date[])
+          AND s.video_id IS NOT NULL
+        GROUP BY 1, 2, 3
+    ) t
+    GROUP BY video_id, day
+"""
+
+_VIEWER_DAYS = """
+    INSERT INTO analytics_videoviewerday (creator_id, video_id, user_id, day, seen)
+    SELECT %(creator)s, video_id, user_id, day,
+           string_agg(CASE WHEN p > 0 THEN '1' ELSE '0' END, '' ORDER BY i)
+    FROM (
+        SELECT s.video_id, s.user_id, s.day, b.i, MAX(b.p) AS p
+        FROM analytics_watchsession s, unnest(s.buckets) WITH ORDINALITY AS b(p, i)
+        WHERE s.creator_id = %(creator)s AND s.video_id IS NOT NULL
+          AND (s.user_id, s.day) IN (SELECT unnest(%(users)s::bigint[]), unnest(%(days)s::date[]))
+        GROUP BY 1, 2, 3, 4
+    ) t
+    GROUP BY video_id, user_id, day
+    HAVING MAX(p) > 0
+"""
+
+# One round trip: the range's plays per bucket (VideoDay arrays summed by position; every
+# position 1..max is present, arrays being dense) and each viewer's buckets OR-ed over days.
+_ENGAGEMENT = """
+    WITH p AS (
+        SELECT b.i, SUM(b.p) AS n
+        FROM analytics_videoday v, unnest(v.plays) WITH ORDINALITY AS b(p, i)
+        WHERE v.creator_id = %(creator)s AND v.video_id = %(video)s
+          AND v.day BETWEEN %(lo)s AND %(hi)s
+        GROUP BY b.i
+    ), r AS (
+        SELECT user_id, seen FROM analytics_videoviewerday
+        WHERE creator_id = %(creator)s AND video_id = %(video)s AND day BETWEEN %(lo)s AND %(hi)s
+    ), w AS (SELECT max(length(seen)) AS n FROM r), u AS (
+        SELECT bit_or(rpad(r.seen, w.n, '0')::varbit)::text AS seen
+        FROM r, w GROUP BY r.user_id
+    )
+    SELECT (SELECT array_agg(n ORDER BY i) FROM p), (SELECT array_agg(seen) FROM u)
+"""
+
+
+def video_buckets_refold(*, creator: Creator, pairs: Iterable[tuple[int, date]]) -> None:
+    """Recompute VideoViewerDay for the (user id, local day) pairs whose sessions changed, and
+    VideoDay for their days, from WatchSession (call after analytics.rollups.sessions_refold).
+    """
+    pairs = sorted(set(pairs))
+    if not pairs:
+        return
+    users = [u for u, _d in pairs]
+    days = [d for _u, d in pairs]
+    unique_days = sorted(set(days))
+    args = {"creator": creator.pk, "users": users, "days": days}
+    with connection.cursor() as cur:
+        cur.execute(
+            "DELETE FROM analytics_videoviewerday WHERE creator_id = %(creator)s AND "
+            "(user_id, day) IN (SELECT unnest(%(users)s::bigint[]), unnest(%(days)s::date[]))",
+            args,
+        )
+        cur.execute(_VIEWER_DAYS, args)
+        day_args = {"creator": creator.pk, "days": unique_days}
+        cur.execute(
+            "DELETE FROM analytics_videoday WHERE creator_id = %(creator)s "
+            "AND day = ANY(%(days)s::date[])",
+            day_args,
+        )
+        cur.execute(_VIDEO_DAYS, day_args)
+
+
+def bucket_counts(*, creator: Creator, video_id: int, rng: DateRange) -> tuple[list, list]:
+    """(plays, unique viewers) per bucket of one video over the range: two lists of ints of
+    equal length (the longest bucket array seen; callers pad to the video's duration)."""
+    args = {"creator": creator.pk, "video": video_id, "lo": rng.start, "hi": rng.end}
+    with connection.cursor() as cur:
+        cur.execute(_ENGAGEMENT, args)
+        plays_rows, seen = cur.fetchone()
+    plays_rows, seen = plays_rows or [], seen or []
+    size = max(len(plays_rows), len(seen[0]) if seen else 0)
+    plays = [int(p) for p in plays_rows] + [0] * (size - len(plays_rows))
+    viewers = [0] * size
+    if seen:
+        bits = np.frombuffer("".join(seen).encode("ascii"), dtype=np.uint8)
+        per_bucket = (bits.reshape(len(seen), -1) == ord("1")).sum(axis=0)
+        viewers[: len(per_bucket)] = [int(n) for n in per_bucket]
+    return plays, viewers

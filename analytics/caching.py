@@ -1,0 +1,42 @@
+"""Analytics reads cached between rollups.
+
+Everything the dashboard and the engagement API show comes from rollup tables that change
+only when `analytics.rollups.rollup_update` runs (the 5-minute schedule) or a rebuild does;
+both save the creator's RollupState, whose `updated_at` is the watermark in every key here.
+So a repeated view between two rollups is one small query plus a cache read, and the first
+view after a rollup recomputes. Uses Django's default cache (LocMemCache per process unless
+CACHES says otherwise).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from django.core.cache import cache
+
+from analytics.models import RollupState
+from creators.models import Creator
+
+T = TypeVar("T")
+# A key outlives its watermark by at most this long (seconds); rollups run every 300 s.
+CACHE_SECONDS = 900
+
+
+def rollup_watermark(*, creator: Creator) -> str:
+    """The creator's rollup watermark (RollupState.updated_at, ISO) or "none" (never rolled)."""
+    mark = RollupState.objects.filter(creator=creator).values_list("updated_at", flat=True).first()
+    return mark.isoformat() if mark else "none"
+
+
+def rollup_cached(*, creator: Creator, key: str, compute: Callable[[], T]) -> T:
+    """compute() cached per (creator, key, rollup watermark) for up to CACHE_SECONDS.
+
+    key: what else the value depends on (page, range bounds and time zone, filters).
+    """
+    full = f"analytics:{creator.pk}:{rollup_watermark(creator=creator)}:{key}"
+    value = cache.get(full)
+    if value is None:
+        value = compute()
+        cache.set(full, value, CACHE_SECONDS)
+    return value
