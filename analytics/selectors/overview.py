@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, timedelta
+from typing import Any
 
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import TruncWeek
@@ -42,7 +43,8 @@ def _totals(creator: Creator, ranges: list[DateRange], course_id: int | None) ->
     """overview() of each range, in two queries whatever the number of ranges (one over
     CourseDay, one over StudentDay; each range is a FILTER of the aggregates)."""
     span = DateRange("custom", min(r.start for r in ranges), max(r.end for r in ranges))
-    sums, active = {}, {}
+    sums: dict[str, Any] = {}
+    active: dict[str, Any] = {}
     for i, r in enumerate(ranges):
         within = Q(day__gte=r.start, day__lte=r.end)
         sums |= {
