@@ -104,6 +104,7 @@ def test_dashboard_range_changes_every_figure(owner_client, history):
         "Progress of active students",
     ):
         assert title in text
+    assert "{#" not in text and "#}" not in text  # no template comment leaks into the page
     f7, f30 = _figures(week.content.decode()), _figures(text)
     assert len(f30) >= 9
     # Bo's activity (20 days ago) is only inside 30d: every figure of 30d differs from 7d's,

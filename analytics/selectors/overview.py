@@ -6,8 +6,8 @@ from collections import defaultdict
 from datetime import date, timedelta
 from typing import Any
 
-from django.db.models import Count, F, Q, Sum
-from django.db.models.functions import TruncWeek
+from django.db import connection
+from django.db.models import Count, Q, Sum
 
 from analytics.models import CourseDay, StudentDay
 from analytics.ranges import DateRange
@@ -127,14 +127,19 @@ def daily(*, creator: Creator, rng: DateRange, course_id: int | None = None) -> 
         a[1] += q
         a[2] += nc
         a[3] += c
-    # Distinct students per period, counted in SQL over the (creator, day, user) index.
-    students = of_course(in_range(StudentDay.objects.filter(creator=creator), rng), course_id)
-    active = dict(
-        students.annotate(p=TruncWeek("day") if weekly else F("day"))
-        .values_list("p")
-        .annotate(n=Count("user_id", distinct=True))
-        .order_by()
-    )
+    # Distinct students per period, counted in SQL: (period, student) pairs first, then
+    # pairs per period (two hash aggregates; cheaper than COUNT(DISTINCT), which sorts). The
+    # week is date arithmetic (ISO Monday), not date_trunc (a time-zone-aware timestamp).
+    period_sql = "day - extract(isodow FROM day)::int + 1" if weekly else "day"
+    course_sql = "AND course_id = %s" if course_id else ""
+    with connection.cursor() as cur:
+        cur.execute(
+            f"SELECT p, COUNT(*) FROM (SELECT {period_sql} AS p, user_id "
+            "FROM analytics_studentday WHERE creator_id = %s AND day BETWEEN %s AND %s "
+            f"{course_sql} GROUP BY 1, 2) t GROUP BY p",
+            [creator.pk, rng.start, rng.end, *([course_id] if course_id else [])],
+        )
+        active = dict(cur.fetchall())
     return {
         "unit": "week" if weekly else "day",
         "x": xs,
