@@ -3,12 +3,23 @@
     .venv/bin/python bench/chat.py [--students 50] [--questions 6] [--url URL] [--stream]
 
 Without --url it seeds its own embedded PostgreSQL (/tmp/chronos-benchchat): one creator
-with both Faraday lectures, N students with memberships and signed-in sessions, then starts
-uvicorn (ASGI, 2 workers) on it. Each student sends its questions one after another (all
-students at once); every question carries the student's number so most answers are computed,
-not served from the 10-minute cache (the cache is measured separately at the end).
-Reports answers/s and p50/p95 latency (ms). With --url, pass --creator and --cookies
-(a JSON file of [{"sessionid": ..., "csrftoken": ...}]) for an existing server.
+on the Pro plan (its monthly and per-student allowances are counted on every question) with
+both Faraday lectures as the two lessons of a published sequential course, N students with
+memberships, an enrollment and the first lesson completed (so every question runs the lock
+rules and may cite both lectures) and signed-in sessions, then starts uvicorn (ASGI,
+--workers, default 2 = the cores here) on it. Each student sends its questions one after
+another (all students at once); every question carries the student's number so most
+answers are computed, not served from the 10-minute cache. The cache is measured at the
+end by a second cohort of N students asking the same texts (the burst limit of 10
+questions a minute per student stays on, so one cohort cannot ask twice).
+Reports answers/s, p50/p95 latency (ms), the server's CPU time per answer (uvicorn workers
++ PostgreSQL, read from /proc: the figure other load on the machine distorts least) and
+the load average. With --url, pass --creator and --cookies (a JSON file of
+[{"sessionid": ..., "csrftoken": ...}]) for an existing server (no CPU figure then).
+
+    --profile N   no server: cProfile of chat.services.chat_ask in this process over N
+                  questions of the QA set (tests/data/qa) asked by one student, with the SQL
+                  statements per question and the functions that take the time.
 """
 
 from __future__ import annotations
@@ -27,7 +38,9 @@ from bench.support import (  # noqa: E402
     database_url,
     django_ready,
     pct,
+    postmaster_pid,
     session_cookies,
+    tree_cpu_seconds,
     uvicorn_start,
 )
 
@@ -43,33 +56,50 @@ QUESTIONS = [
 ]
 
 
-def seed(students: int) -> tuple[str, str, list[dict], str]:
-    """Seed the bench DB; returns (database_url, creator handle, cookies per student,
-    the SECRET_KEY the sessions are signed with)."""
+def seed(students: int) -> tuple[str, str, list[dict], list[dict]]:
+    """Seed the bench DB; returns (database_url, creator handle, cookies per student, cookies
+    per student of the second cohort)."""
     django_ready("/tmp/chronos-benchchat")
-    from django.conf import settings
+    from django.utils import timezone
 
     from chat.retrieval import calibration_ensure
-    from creators.models import Creator, Membership, User
+    from courses import services
+    from courses.models import Enrollment, LessonProgress
+    from creators.models import Creator, Membership, Tier, User
     from tests.chat_library import build_rows
 
     Creator.objects.filter(handle="bench-chat").delete()
     User.objects.filter(username__startswith="bench-student-").delete()
-    creator = Creator.objects.create(handle="bench-chat", company_name="Bench Institution")
-    build_rows(creator, "faraday-1")
-    build_rows(creator, "faraday-2")
+    creator = Creator.objects.create(
+        handle="bench-chat", company_name="Bench Institution", tier=Tier.PRO
+    )
+    videos = [build_rows(creator, "faraday-1"), build_rows(creator, "faraday-2")]
     calibration_ensure(creator=creator)
-    users = []
-    for i in range(students):
-        user = User.objects.create(username=f"bench-student-{i}", email=f"s{i}@bench.test")
-        Membership.objects.create(creator=creator, user=user)
-        users.append(user)
+    course = services.course_create(creator=creator, title="The Chemical History of a Candle")
+    services.course_update(course=course, status="published", sequential=True)
+    module = services.module_create(course=course, title="Lectures")
+    first = services.lesson_create(module=module, video_id=videos[0].pk)
+    services.lesson_create(module=module, video_id=videos[1].pk)
+    now = timezone.now()
+    users = User.objects.bulk_create(
+        [User(username=f"bench-student-{i}", email=f"s{i}@bench.test") for i in range(2 * students)]
+    )
+    Membership.objects.bulk_create([Membership(creator=creator, user=u) for u in users])
+    Enrollment.objects.bulk_create(
+        [Enrollment(creator=creator, course=course, user=u, enrolled_at=now) for u in users]
+    )
+    LessonProgress.objects.bulk_create([
+        LessonProgress(creator=creator, lesson=first, user=u, unique_seconds=1, started_at=now,
+                       completed_at=now, updated_at=now)
+        for u in users
+    ])  # fmt: skip
     cookies = session_cookies(users)
-    url = database_url()
-    return url, creator.handle, cookies, settings.SECRET_KEY
+    return database_url(), creator.handle, cookies[:students], cookies[students:]
 
 
 async def run(url: str, creator: str, cookies: list[dict], questions: int, stream: bool):
+    """Every student asks `questions` questions in turn, all students at once. Returns
+    (latencies in ms, error texts, wall seconds)."""
     import httpx
 
     latencies: list[float] = []
@@ -101,6 +131,49 @@ async def run(url: str, creator: str, cookies: list[dict], questions: int, strea
     return latencies, errors, wall
 
 
+def profile(count: int) -> None:
+    """cProfile of chat_ask in this process: `count` QA-set questions asked by one student
+    of the bench creator (each in a new session, the answer cache emptied first). Prints
+    SQL statements and CPU ms per question and the top functions by cumulative time."""
+    import cProfile
+    import pstats
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from chat.models import AnswerCacheEntry
+    from chat.services import chat_ask
+    from creators.models import Creator, User
+    from tests.chat_library import qa_questions
+
+    seed(2)
+    creator = Creator.objects.get(handle="bench-chat")
+    user = User.objects.get(username="bench-student-0")
+    questions = [q["question"] for q in qa_questions()][:count]
+    AnswerCacheEntry.objects.filter(creator=creator).delete()
+    from django.conf import settings
+
+    settings.RATELIMIT_ENABLE = False  # one student asks them all, back to back
+    chat_ask(user=user, creator=creator, message="warm up: candle")  # imports, caches
+    prof = cProfile.Profile()
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    with CaptureQueriesContext(connection) as queries:
+        prof.enable()
+        for q in questions:
+            chat_ask(user=user, creator=creator, message=q)
+        prof.disable()
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    n = len(questions)
+    print(f"{n} questions in-process (cProfile on): {len(queries) / n:.1f} SQL statements, "
+          f"{cpu / n * 1000:.1f} ms CPU, {wall / n * 1000:.1f} ms wall per question")  # fmt: skip
+    stats = pstats.Stats(prof)
+    stats.sort_stats("cumulative").print_stats(45)
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--students", type=int, default=50)
@@ -110,22 +183,32 @@ def main() -> None:
     parser.add_argument("--cookies", default=None)
     parser.add_argument("--stream", action="store_true")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--profile", type=int, default=0, metavar="N")
     args = parser.parse_args()
+    if args.profile:
+        django_ready("/tmp/chronos-benchchat")
+        profile(args.profile)
+        return
     server = None
+    roots: list[int] = []
     if args.url:
         url, creator = args.url, args.creator
-        cookies = json.loads(Path(args.cookies).read_text())[: args.students]
+        cookies = json.loads(Path(args.cookies).read_text())[: 2 * args.students]
+        cookies, second = cookies[: args.students], cookies[args.students :]
     else:
-        _db_url, creator, cookies, _secret_key = seed(args.students)
+        _db_url, creator, cookies, second = seed(args.students)
         server, url = uvicorn_start(
             workers=args.workers,
             env={"CHRONOS_ANSWERER": "extractive", "CHRONOS_EMBEDDER": "none"},
         )
+        postgres = postmaster_pid()
+        roots = [server.pid] + ([postgres] if postgres else [])
     try:
         import httpx
 
-        # Warm-up (imports, connections) with one request per worker.
-        for jar in cookies[: args.workers]:
+        # Warm-up (imports, connections): a few requests per worker by the second cohort
+        # (a different question text, so the cache run is not affected).
+        for jar in second[: 2 * args.workers]:
             httpx.post(
                 f"{url}/api/v1/chat",
                 json={"message": "warm up candle", "creator": creator},
@@ -133,20 +216,39 @@ def main() -> None:
                 cookies=jar,
                 timeout=60,
             )
+        load = load_average()
+        cpu0 = sum(tree_cpu_seconds(pid) for pid in roots)
         lat, errors, wall = asyncio.run(run(url, creator, cookies, args.questions, args.stream))
+        cpu = sum(tree_cpu_seconds(pid) for pid in roots) - cpu0
         n = len(lat)
         mode = "stream (SSE)" if args.stream else "JSON"
-        print(f"{args.students} students x {args.questions} questions, {mode}, extractive:")
+        print(
+            f"{args.students} students x {args.questions} questions, {mode}, extractive, "
+            f"{args.workers} uvicorn workers; load average before: {load}, after: "
+            f"{load_average()}"
+        )
         print(f"  {n} answers in {wall:.1f} s = {n / wall:.1f} answers/s")
         p50, p95 = pct(lat, 0.5), pct(lat, 0.95)
         if errors:
             print("  first error:", errors[0])
         print(f"  latency p50 {p50:.0f} ms, p95 {p95:.0f} ms; errors {len(errors)}")
-        # Cache: the same questions again (served from the DB cache).
-        cookies2 = cookies
-        lat2, errors2, wall2 = asyncio.run(run(url, creator, cookies2, args.questions, args.stream))
-        rate2, p95_2, e2 = len(lat2) / wall2, pct(lat2, 0.95), len(errors2)
-        print(f"  repeated (cache hits): {rate2:.1f} answers/s, p95 {p95_2:.0f} ms; {e2} errors")
+        if roots and n:
+            print(
+                f"  server CPU {cpu / n * 1000:.1f} ms per answer (uvicorn + PostgreSQL) = "
+                f"~{2 / (cpu / n):.0f} answers/s on 2 idle cores"
+            )
+        # Cache: the second cohort asks the same texts (served from the answer cache).
+        if len(second) >= len(cookies):
+            cpu0 = sum(tree_cpu_seconds(pid) for pid in roots)
+            lat2, errors2, wall2 = asyncio.run(
+                run(url, creator, second[: len(cookies)], args.questions, args.stream)
+            )
+            cpu2 = sum(tree_cpu_seconds(pid) for pid in roots) - cpu0
+            rate2, p95_2, e2 = len(lat2) / wall2, pct(lat2, 0.95), len(errors2)
+            extra = f", server CPU {cpu2 / len(lat2) * 1000:.1f} ms per answer" if roots else ""
+            print(f"  cache hits: {rate2:.1f} answers/s, p95 {p95_2:.0f} ms; {e2} errors{extra}")
+            if errors2:
+                print("  first error:", errors2[0])
     finally:
         if server is not None:
             server.terminate()

@@ -46,10 +46,12 @@ def context_retrieve(
     embedder=None,
     video_id: int | None = None,
     position: float | None = None,
+    version: str | None = None,
 ) -> Retrieved:
     """Retrieve for `question` in `scope` (see module doc). history: earlier (question,
     answer) pairs of the session, oldest first; cited_video_ids: the videos the previous
-    answer cited; video_id/position: the lesson's video and the player's second."""
+    answer cited; video_id/position: the lesson's video and the player's second; version:
+    the library_version the caller already read (else read by retrieval)."""
     history = history or []
     if is_outline_question(question):
         target = video_id or titled_video_id(scope=scope, question=question)
@@ -69,7 +71,9 @@ def context_retrieve(
         if is_follow_up(question, question_lexemes(question)):
             # "What did he just say?" from a lesson: the moment is where the player is.
             narrowed = replace(scope, video_ids=(where[0],), excluded_video_ids=None)
-            result = retrieve(creator=creator, scope=narrowed, question="", position=where)
+            result = retrieve(
+                creator=creator, scope=narrowed, question="", position=where, version=version
+            )
             if result.passages:
                 result.covered = True
                 return Retrieved(result, question)
@@ -85,10 +89,16 @@ def context_retrieve(
             question=resolved.query,
             embedder=embedder,
             position=where,
+            version=version,
         )
         if result.covered:
             return Retrieved(result, resolved.query, resolved.usage)
     result = retrieve(
-        creator=creator, scope=scope, question=resolved.query, embedder=embedder, position=where
+        creator=creator,
+        scope=scope,
+        question=resolved.query,
+        embedder=embedder,
+        position=where,
+        version=version,
     )
     return Retrieved(result, resolved.query, resolved.usage)

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
@@ -89,10 +90,13 @@ def course_structure(*, course: Course) -> list[Any]:
 # --- what a student may see ----------------------------------------------------------------
 
 
-def courses_learnable(*, user: User, creator: Creator) -> QuerySet[Course]:
+def courses_learnable(
+    *, user: User, creator: Creator, manager: bool | None = None
+) -> QuerySet[Course]:
     """Courses of `creator` the user may open: all of them for a manager, the published
-    ones for a student with an active membership, none otherwise."""
-    if user_manages(user=user, creator=creator):
+    ones for a student with an active membership, none otherwise. manager: whether the
+    user manages `creator`, when the caller already knows (else checked here)."""
+    if user_manages(user=user, creator=creator) if manager is None else manager:
         return Course.objects.filter(creator=creator)
     if not creators_learnable_by(user=user).filter(pk=creator.pk).exists():
         return Course.objects.none()
@@ -312,28 +316,94 @@ def unlocked_video_ids(
     stays open to members, as in chat-only libraries). Preview lessons are never locked.
     A user with no access to the creator gets an empty set.
     """
-    if user_manages(user=user, creator=creator):
-        return None
-    learnable = list(courses_learnable(user=user, creator=creator))
+    return unlocked_video_ids_until(user=user, creator=creator, course=course)[0]
+
+
+def unlocked_video_ids_until(
+    *,
+    user: User,
+    creator: Creator,
+    course: Course | None = None,
+    manager: bool | None = None,
+    now: datetime | None = None,
+) -> tuple[set[int] | None, datetime | None]:
+    """(unlocked_video_ids, the earliest moment a drip lock among them opens by itself, or
+    None when no lock waits on a date). manager: whether the user manages `creator`, when
+    the caller already knows (else checked here). Callers that remember the answer keep it
+    no later than that moment (see lock_inputs_digest for the data it depends on)."""
+    now = now or timezone.now()
+    if user_manages(user=user, creator=creator) if manager is None else manager:
+        return None, None
+    learnable = list(courses_learnable(user=user, creator=creator, manager=False))
     if course is not None:
         learnable = [c for c in learnable if c.pk == course.pk]
         if not learnable:
-            return set()
+            return set(), None
     unlocked: set[int] = set()
     gated: set[int] = set()
-    for view in course_views(user=user, creator=creator, courses=learnable):
+    opens: list[datetime] = []
+    views = course_views(user=user, creator=creator, courses=learnable, now=now, manager=False)
+    for view in views:
         for state in view.states:
             if state.lesson.video_id is None:
                 continue
             gated.add(state.lesson.video_id)
             if not state.locked:
                 unlocked.add(state.lesson.video_id)
+            elif state.unlocks_at is not None:
+                opens.append(state.unlocks_at)
+    until = min(opens) if opens else None
     if course is not None:
-        return unlocked
+        return unlocked, until
     if not creators_learnable_by(user=user).filter(pk=creator.pk).exists():
-        return set()
+        return set(), None
     every = set(Video.objects.filter(creator=creator).values_list("id", flat=True))
-    return every - (gated - unlocked)
+    return every - (gated - unlocked), until
+
+
+def lock_inputs_digest(*, user: User, creator: Creator) -> str:
+    """An md5 hex digest of every row that decides what `user` may see of `creator`: the
+    creator (active, owner), the user (staff), their team seat and membership (status,
+    valid_until), the creator's videos (id, status), courses (status, sequential), modules
+    and lessons (order, video, drip days, preview), and the user's enrollments and
+    completed lessons. One statement. Any write to those rows changes it, so an answer
+    of unlocked_video_ids remembered under this digest is current until its own `until`
+    (time alone only opens drip locks). Keep it in step with the lock rules above."""
+    sql = """
+        SELECT md5(concat_ws('|',
+          (SELECT c.is_active || ':' || coalesce(c.owner_id::text, '')
+             FROM creators_creator c WHERE c.id = %(creator)s),
+          (SELECT u.is_staff || ':' || u.is_active FROM creators_user u WHERE u.id = %(user)s),
+          (SELECT string_agg(t.role, ',') FROM creators_creatormember t
+             WHERE t.creator_id = %(creator)s AND t.user_id = %(user)s),
+          (SELECT string_agg(m.status || ':' || coalesce(m.valid_until::text, ''), ',')
+             FROM creators_membership m
+             WHERE m.creator_id = %(creator)s AND m.user_id = %(user)s),
+          (SELECT string_agg(v.id || ':' || v.status, ',' ORDER BY v.id)
+             FROM videos_video v WHERE v.creator_id = %(creator)s),
+          (SELECT string_agg(co.id || ':' || co.status || ':' || co.sequential, ','
+                             ORDER BY co.id)
+             FROM courses_course co WHERE co.creator_id = %(creator)s),
+          (SELECT string_agg(mo.id || ':' || mo.course_id || ':' || mo.position, ','
+                             ORDER BY mo.id)
+             FROM courses_module mo WHERE mo.creator_id = %(creator)s),
+          (SELECT string_agg(l.id || ':' || l.module_id || ':' || l.position || ':'
+                             || coalesce(l.video_id::text, '') || ':' || l.drip_days || ':'
+                             || l.is_preview, ',' ORDER BY l.id)
+             FROM courses_lesson l WHERE l.creator_id = %(creator)s),
+          (SELECT string_agg(e.course_id || ':' || e.enrolled_at || ':' || e.is_active, ','
+                             ORDER BY e.id)
+             FROM courses_enrollment e
+             WHERE e.creator_id = %(creator)s AND e.user_id = %(user)s),
+          (SELECT string_agg(p.lesson_id::text, ',' ORDER BY p.lesson_id)
+             FROM courses_lessonprogress p
+             WHERE p.creator_id = %(creator)s AND p.user_id = %(user)s
+               AND p.completed_at IS NOT NULL)
+        ))
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"creator": creator.pk, "user": user.pk})
+        return cursor.fetchone()[0]
 
 
 def notes_for_lesson(*, user: User, lesson: Lesson) -> QuerySet[LessonNote]:

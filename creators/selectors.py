@@ -6,7 +6,9 @@ existence of another tenant's objects is not disclosed.
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from dataclasses import dataclass
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from chronos.errors import NotFound
 from creators.models import Creator, Invite, Membership, User
@@ -32,6 +34,32 @@ def creators_learnable_by(*, user: User) -> QuerySet[Creator]:
     member_of = Membership.objects.active().filter(user=user).values("creator_id")
     managed = Creator.objects.managed_by(user).values("pk")
     return Creator.objects.active().filter(Q(pk__in=member_of) | Q(pk__in=managed))
+
+
+@dataclass(frozen=True)
+class CreatorAccess:
+    """What a user may do with one creator: manages (owner, team, staff) and learns (may
+    study its content: an active creator and an active membership, or managing)."""
+
+    manages: bool
+    learns: bool
+
+
+def creator_access(*, user: User, creator: Creator) -> CreatorAccess:
+    """Both access checks of `user` on `creator` in one statement (the rules of
+    creators_managed_by and creators_learnable_by)."""
+    if not user.is_authenticated:
+        return CreatorAccess(manages=False, learns=False)
+    row = (
+        Creator.objects.filter(pk=creator.pk)
+        .annotate(
+            manages=Exists(Creator.objects.managed_by(user).filter(pk=OuterRef("pk"))),
+            learns=Exists(creators_learnable_by(user=user).filter(pk=OuterRef("pk"))),
+        )
+        .values_list("manages", "learns")
+        .first()
+    )
+    return CreatorAccess(*row) if row else CreatorAccess(manages=False, learns=False)
 
 
 def creator_get_learnable(*, user: User, handle: str) -> Creator:

@@ -3,10 +3,12 @@ lessons excepted): locked lessons are excluded from retrieval."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.utils import timezone
 
-from chat.services import chat_ask
+from chat.services import EmptyLibraryError, chat_ask
 from courses import services
 from courses.models import LessonProgress
 from tests.chat_library import library_fixture
@@ -63,3 +65,42 @@ def test_a_preview_lesson_is_answerable(lib, course):
     services.lesson_update(lesson=lessons[1], is_preview=True)
     result = chat_ask(user=lib.student, creator=lib.creator, message=QUESTION, course_id=course.pk)
     assert lib.videos["faraday-2"].pk in _cited(result)
+
+
+def test_a_lock_the_creator_adds_holds_from_the_next_question(lib, course):
+    """The student's scope is remembered between questions (chat_scope), keyed by every row
+    the lock rules read: a lock added by the creator is not served from a stale scope."""
+    course, lessons = course
+    two = lib.videos["faraday-2"].pk
+    services.course_update(course=course, sequential=False)
+    ask = dict(user=lib.student, creator=lib.creator, course_id=course.pk)
+    assert two in _cited(chat_ask(message=QUESTION, **ask))
+    services.lesson_update(lesson=lessons[1], drip_days=3)  # Lecture II drips in 3 days
+    assert two not in _cited(chat_ask(message=QUESTION + " ", **ask))
+    services.lesson_update(lesson=lessons[1], drip_days=0)
+    services.course_update(course=course, sequential=True)  # Lecture I first
+    assert two not in _cited(chat_ask(message=QUESTION + "  ", **ask))
+    services.course_update(course=course, status="draft")  # unpublished: no course to ask in
+    with pytest.raises(EmptyLibraryError):
+        chat_ask(message=QUESTION, **ask)
+
+
+def test_a_drip_lock_opens_when_its_date_passes(lib, course):
+    """A remembered scope ends when a drip date in it passes (Scope.valid_until)."""
+    from courses.models import Enrollment
+    from tests.courses_support import freezegun  # configured for the SDKs
+
+    course, lessons = course
+    two = lib.videos["faraday-2"].pk
+    services.course_update(course=course, sequential=False)
+    services.lesson_update(lesson=lessons[1], drip_days=1)
+    start = timezone.now()
+    Enrollment.objects.create(
+        creator=lib.creator, course=course, user=lib.student,
+        enrolled_at=start - timedelta(days=1) + timedelta(seconds=60),
+    )  # fmt: skip
+    ask = dict(user=lib.student, creator=lib.creator, course_id=course.pk)
+    with freezegun.freeze_time(start) as frozen:
+        assert two not in _cited(chat_ask(message=QUESTION, **ask))
+        frozen.tick(61)  # Lecture II's drip date has passed
+        assert two in _cited(chat_ask(message=QUESTION + " ", **ask))

@@ -23,6 +23,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
 from django_ratelimit.core import get_usage
@@ -31,6 +32,7 @@ from billing.format import human_bytes, human_limit
 from billing.limits import TierLimits, limits_for, tiers_above
 from billing.meters import library_usage
 from billing.models import QuestionUsage
+from billing.selectors import ALERT_AT
 from chronos.errors import LimitExceeded, RateLimited
 from creators.models import Creator, User
 from creators.timezones import creator_zone, local_day_bounds, local_month_bounds
@@ -198,26 +200,29 @@ def _is_student(creator: Creator, user: User | None) -> bool:
 
 
 def _standing(*, creator: Creator, user: User | None, now: datetime, student: bool) -> dict:
+    """The tier's limits and what was used: the month's questions of every student and, for
+    a student with a per-student allowance, theirs (today's or all) — one COUNT statement."""
     limits = limits_for(_current_tier(creator))
     month_start, month_end = local_month_bounds(creator=creator, at=now)
-    monthly_used = QuestionUsage.objects.filter(
-        creator=creator, asked_at__gte=month_start, asked_at__lt=month_end
-    ).count()
-    standing = {
-        "limits": limits,
-        "monthly_used": monthly_used,
-        "month_end": month_end,
-        "student_used": 0,
-        "student_resets": None,
+    counts: dict[str, Any] = {
+        "monthly_used": Count("pk", filter=Q(asked_at__gte=month_start, asked_at__lt=month_end))
     }
+    student_resets = None
     if student and limits.questions_per_student is not None:
-        qs = QuestionUsage.objects.filter(creator=creator, user=user)
+        mine = Q(user=user)
         if limits.questions_per_student_period == "day":
             day_start, day_end = local_day_bounds(creator=creator, at=now)
-            qs = qs.filter(asked_at__gte=day_start, asked_at__lt=day_end)
-            standing["student_resets"] = day_end
-        standing["student_used"] = qs.count()
-    return standing
+            mine &= Q(asked_at__gte=day_start, asked_at__lt=day_end)
+            student_resets = day_end
+        counts["student_used"] = Count("pk", filter=mine)
+    used = QuestionUsage.objects.filter(creator=creator).aggregate(**counts)
+    return {
+        "limits": limits,
+        "monthly_used": used["monthly_used"],
+        "month_end": month_end,
+        "student_used": used.get("student_used", 0),
+        "student_resets": student_resets,
+    }
 
 
 def _allowance(standing: dict, *, student: bool) -> QuestionAllowance:
@@ -283,6 +288,7 @@ def question_allowance_consume(
     user: User | None,
     source: str = QuestionUsage.Source.BROWSER,
     now: datetime | None = None,
+    student: bool | None = None,
 ) -> QuestionAllowance:
     """Check and record one question before it is answered (cached answers count too).
 
@@ -290,10 +296,14 @@ def question_allowance_consume(
     creator's advisory lock the tier's monthly AI questions and the student's allowance
     (QuestionLimitReached, 429 code "question_limit" with resets_at). Managers of the
     creator and the `ask` command (user None) have no per-student allowance and no burst
-    limit but count against the month. Returns the allowance left after this question.
+    limit but count against the month. `student`: whether `user` is a student of the
+    creator (not a manager) when the caller already checked; None = checked here. Returns
+    the allowance left after this question. Once the month's questions reach ALERT_AT %
+    of the tier's, the usage alerts are checked after commit (the other meters do not
+    move with a question; the 15-minute sweep covers them).
     """
     now = now or timezone.now()
-    student = _is_student(creator, user)
+    student = _is_student(creator, user) if student is None else student
     if student and user is not None and settings.RATELIMIT_ENABLE:
         question_burst_check(user=user)
     with transaction.atomic():
@@ -303,9 +313,11 @@ def question_allowance_consume(
         if before.remaining is not None and before.remaining <= 0:
             raise _limit_reached(creator, before, standing)
         QuestionUsage.objects.create(creator=creator, user=user, source=source, asked_at=now)
-    from billing.services.alerts import usage_alerts_check
+    monthly = standing["limits"].ai_questions_per_month
+    if monthly and (standing["monthly_used"] + 1) * 100 >= ALERT_AT * monthly:
+        from billing.services.alerts import usage_alerts_check
 
-    transaction.on_commit(lambda: usage_alerts_check(creator=creator))
+        transaction.on_commit(lambda: usage_alerts_check(creator=creator))
     if before.remaining is None:
         return before
     return QuestionAllowance(

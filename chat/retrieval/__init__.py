@@ -108,6 +108,7 @@ def retrieve(
     embedder=None,
     position: tuple[int, float] | None = None,
     explain: dict | None = None,
+    version: str | None = None,
 ) -> RetrievalResult:
     """Retrieve and pinpoint the moments that answer `question` inside `scope`.
 
@@ -118,11 +119,12 @@ def retrieve(
     covered is False when the best moment scores under the learned floor (passages are then
     still returned, for inspection, but callers must not cite them). explain: a dict that
     receives the scored candidate windows ("windows") and the parameters ("params"), for
-    bench/fit_retrieval.py.
+    bench/fit_retrieval.py. version: the creator's library_version when the caller has
+    read it in this request (the calibration is checked against it).
     """
     if not scope.video_ids:
         return RetrievalResult(empty_library=True)
-    calib = calibration_ensure(creator=creator)
+    calib = calibration_ensure(creator=creator, version=version)
     lexemes = question_lexemes(question)
     lexical = lexical_rank(scope, lexemes, doc_count=calib.doc_count)
     found: dict = {}

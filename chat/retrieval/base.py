@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.db import connection
 
@@ -39,6 +40,9 @@ class Scope:
     requested_video_ids: tuple[int, ...] | None = None
     library_videos: int = 0
     excluded_video_ids: tuple[int, ...] | None = None
+    # When a drip lock that left a video out opens by itself (None: no lock waits on a
+    # date): a remembered scope is not used past it (chat.services.answer.chat_scope).
+    valid_until: datetime | None = field(default=None, compare=False)
 
     def video_filter(self, column: str) -> tuple[str, dict]:
         """SQL restricting `column` (a video id column of a row already restricted to this
@@ -131,13 +135,14 @@ def scope_resolve(
     course_id: int | None = None,
     video_ids: list[int] | None = None,
     user=None,
+    manager: bool | None = None,
 ) -> Scope:
     """The Scope for a question. Only `creator`'s completed videos are ever searched.
 
     course_id: a course of this creator (its lessons' videos); video_ids: videos of this
     creator. Both given -> their intersection. user: the student asking; their locked
     lessons' videos are left out (courses.selectors.unlocked_video_ids; the creator's team
-    is not restricted). Raises
+    is not restricted; `manager`: whether `user` is on it, when the caller knows). Raises
     chronos.errors.DomainError (clear message, fields) for a course or video that
     is not this creator's, or ids that are not integers.
     """
@@ -174,12 +179,15 @@ def scope_resolve(
             raise DomainError.for_field("video_ids", "No such video for this creator.")
         requested = tuple(sorted(wanted))
         selected = selected & wanted
-    if user is not None:
+    until = None
+    if user is not None and not manager:
         from courses.models import Course
-        from courses.selectors import unlocked_video_ids
+        from courses.selectors import unlocked_video_ids_until
 
         course = Course.objects.filter(creator=creator, pk=cid).first() if cid else None
-        allowed = unlocked_video_ids(user=user, creator=creator, course=course)
+        allowed, until = unlocked_video_ids_until(
+            user=user, creator=creator, course=course, manager=manager
+        )
         if allowed is not None:
             selected = selected & allowed
     return Scope(
@@ -189,6 +197,7 @@ def scope_resolve(
         requested_video_ids=requested,
         library_videos=len(completed),
         excluded_video_ids=tuple(sorted(statuses.keys() - selected)),
+        valid_until=until,
     )
 
 

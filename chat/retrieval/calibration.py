@@ -53,12 +53,13 @@ def calibration_schedule(*, creator_id: int) -> None:
     transaction.on_commit(_queue)
 
 
-def calibration_ensure(*, creator: Creator) -> RetrievalCalibration:
+def calibration_ensure(*, creator: Creator, version: str | None = None) -> RetrievalCalibration:
     """The creator's calibration, made current when that is cheap, never slow (see module
     doc): a stored current one is returned as is; a small library recomputes (and stores)
     inline; a large one returns the stale row (or a stored quick estimate) and queues a
-    refresh. Writes: RetrievalCalibration (upsert, details["queued_for"])."""
-    version = library_version(creator=creator)
+    refresh. version: library_version(creator) when the caller read it in this request.
+    Writes: RetrievalCalibration (upsert, details["queued_for"])."""
+    version = version if version is not None else library_version(creator=creator)
     calib = RetrievalCalibration.objects.filter(creator=creator).first()
     if calib is not None and calib.library_version == version:
         return calib

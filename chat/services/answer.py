@@ -5,6 +5,7 @@ session flow (chat.services.ask) and by `manage.py ask`."""
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.core.cache import cache
 from django.utils import timezone
 
 from billing.models import UsageLedgerEntry
@@ -30,8 +32,9 @@ from chat.retrieval import (
     scope_resolve,
 )
 from chronos.errors import DomainError, NotFound
+from courses.selectors import lock_inputs_digest
 from creators.models import Creator, User
-from creators.selectors import creators_learnable_by
+from creators.selectors import CreatorAccess, creator_access
 
 logger = logging.getLogger(__name__)
 
@@ -94,10 +97,21 @@ def question_clean(message: object) -> str:
     return text
 
 
-def learner_check(user: User, creator: Creator) -> None:
-    """NotFound unless `user` may study `creator`'s content."""
-    if not creators_learnable_by(user=user).filter(pk=creator.pk).exists():
+def learner_check(user: User, creator: Creator) -> CreatorAccess:
+    """NotFound unless `user` may study `creator`'s content; returns the user's access
+    (creators.selectors.creator_access: manages, learns), checked in one statement."""
+    access = creator_access(user=user, creator=creator)
+    if not access.learns:
         raise NotFound("No such creator.")
+    return access
+
+
+# How long a student's resolved scope is remembered (seconds) in the default cache, at most.
+# It is keyed by courses.selectors.lock_inputs_digest (every row the lock rules read), so a
+# lock the creator adds, a lesson completed or a membership change is seen at the next
+# question; drip dates end an entry when they pass (Scope.valid_until). The bound only
+# keeps the per-process cache small.
+SCOPE_CACHE_SECONDS = 300
 
 
 def chat_scope(
@@ -106,16 +120,47 @@ def chat_scope(
     course_id: int | None = None,
     video_ids: list[int] | None = None,
     user: User | None = None,
+    manager: bool | None = None,
 ) -> Scope:
     """The Scope to search; raises EmptyLibraryError when it holds no processed video,
     DomainError for a foreign course/video. With `user` (a student), videos of lessons
-    they have not unlocked are left out (issue 8)."""
-    scope = scope_resolve(creator=creator, course_id=course_id, video_ids=video_ids, user=user)
+    they have not unlocked are left out (issue 8); `manager`: whether `user` manages the
+    creator, when the caller already checked.
+
+    A user's scope is resolved once and remembered (SCOPE_CACHE_SECONDS) under the digest
+    of its inputs: one statement per question instead of the lock rules' dozen."""
+    if user is None:
+        scope = scope_resolve(creator=creator, course_id=course_id, video_ids=video_ids)
+    else:
+        scope = _scope_remembered(creator, course_id, video_ids, user, manager)
     if not scope.video_ids:
         if course_id or video_ids:
             has_any = scope_resolve(creator=creator).video_ids
             raise EmptyLibraryError(EMPTY_SCOPE if has_any else EMPTY_LIBRARY)
         raise EmptyLibraryError(EMPTY_LIBRARY)
+    return scope
+
+
+def _scope_remembered(
+    creator: Creator,
+    course_id: Any,
+    video_ids: list[int] | None,
+    user: User,
+    manager: bool | None,
+) -> Scope:
+    digest = lock_inputs_digest(user=user, creator=creator)
+    asked = ",".join(sorted(str(v) for v in video_ids or []))
+    key = f"chat:scope:{creator.pk}:{user.pk}:{course_id}:{asked}:{digest}"
+    now = timezone.now()
+    scope = cache.get(key)
+    if scope is None or (scope.valid_until is not None and scope.valid_until <= now):
+        scope = scope_resolve(
+            creator=creator, course_id=course_id, video_ids=video_ids, user=user, manager=manager
+        )
+        ttl = SCOPE_CACHE_SECONDS
+        if scope.valid_until is not None:
+            ttl = min(ttl, max(1, int((scope.valid_until - now).total_seconds())))
+        cache.set(key, scope, ttl)
     return scope
 
 
@@ -201,6 +246,7 @@ def answer_stream(
     found = context_retrieve(
         creator=creator,
         scope=scope,
+        version=version,
         question=question,
         history=history,
         cited_video_ids=cited_video_ids,
@@ -254,21 +300,33 @@ def answer_stream(
     yield {"event": "answer", "answer": answer}
 
 
+# Expired cache entries of the creator are deleted on roughly one store in this many (the
+# lookup ignores them anyway; pruning on every store cost a statement per question).
+CACHE_PRUNE_EVERY = 50
+
+
 def _cache_store(creator: Creator, key: str, answer: Answer) -> None:
+    """Store (or refresh) the entry `key`: one INSERT ... ON CONFLICT (key) DO UPDATE."""
     now = timezone.now()
-    AnswerCacheEntry.objects.filter(
-        creator=creator, created_at__lt=now - timedelta(seconds=CACHE_TTL_SECONDS)
-    ).delete()
-    AnswerCacheEntry.objects.update_or_create(
-        key=key,
-        defaults={
-            "creator": creator,
-            "answer": answer.answer,
-            "citations": answer.citations,
-            "covered": answer.covered,
-            "model": answer.model,
-            "created_at": now,
-        },
+    if random.randrange(CACHE_PRUNE_EVERY) == 0:
+        AnswerCacheEntry.objects.filter(
+            creator=creator, created_at__lt=now - timedelta(seconds=CACHE_TTL_SECONDS)
+        ).delete()
+    AnswerCacheEntry.objects.bulk_create(
+        [
+            AnswerCacheEntry(
+                creator=creator,
+                key=key,
+                answer=answer.answer,
+                citations=answer.citations,
+                covered=answer.covered,
+                model=answer.model,
+                created_at=now,
+            )
+        ],
+        update_conflicts=True,
+        unique_fields=["key"],
+        update_fields=["creator", "answer", "citations", "covered", "model", "created_at"],
     )
 
 

@@ -163,7 +163,7 @@ def chat_question_save(
     player's video and second; retrieval leans toward that moment and the question records
     them (ChatMessage.video / video_position)."""
     text = question_clean(message)
-    learner_check(user, creator)
+    access = learner_check(user, creator)
     session = None
     rescoped = False
     if session_id is not None:
@@ -172,10 +172,18 @@ def chat_question_save(
         if not rescoped:
             course_id = session.course_id
             video_ids = session.video_ids or None
-    scope = chat_scope(creator=creator, course_id=course_id, video_ids=video_ids, user=user)
+    scope = chat_scope(
+        creator=creator,
+        course_id=course_id,
+        video_ids=video_ids,
+        user=user,
+        manager=access.manages,
+    )
     video_id, position = clean_position(creator, video_id, position)
     # The plan's question allowances, before answering (cached answers count too).
-    allowance = question_allowance_consume(creator=creator, user=user, source=source)
+    allowance = question_allowance_consume(
+        creator=creator, user=user, source=source, student=not access.manages
+    )
     with transaction.atomic():
         new_session = session is None
         fields = ["updated_at"]
@@ -191,22 +199,28 @@ def chat_question_save(
             session.course_id = scope.course_id
             session.video_ids = list(scope.requested_video_ids or [])
             fields += ["course", "video_ids"]
-        question = ChatMessage.objects.create(
-            creator=creator,
-            session=session,
-            role=ChatMessage.Role.USER,
-            content=text,
-            video_id=video_id,
-            video_position=position,
+        # The question and its pending answer in one INSERT (ids in this order).
+        question, answer = ChatMessage.objects.bulk_create(
+            [
+                ChatMessage(
+                    creator=creator,
+                    session=session,
+                    role=ChatMessage.Role.USER,
+                    content=text,
+                    video_id=video_id,
+                    video_position=position,
+                ),
+                ChatMessage(
+                    creator=creator,
+                    session=session,
+                    role=ChatMessage.Role.ASSISTANT,
+                    content="",
+                    status=ChatMessage.Status.PENDING,
+                ),
+            ]
         )
-        answer = ChatMessage.objects.create(
-            creator=creator,
-            session=session,
-            role=ChatMessage.Role.ASSISTANT,
-            content="",
-            status=ChatMessage.Status.PENDING,
-        )
-        session.save(update_fields=fields)
+        if not new_session:  # a new session's updated_at was just set
+            session.save(update_fields=fields)
     return PendingAnswer(
         session=session,
         question=question,
@@ -252,7 +266,12 @@ def _ask_events(user: User, creator: Creator, pending: PendingAnswer) -> Iterato
     session = pending.session
     yield {"event": "session", "session_id": session.pk, "title": session.title}
     for event in answer_events(
-        user=user, creator=creator, answer=pending.answer, scope=pending.scope
+        user=user,
+        creator=creator,
+        answer=pending.answer,
+        scope=pending.scope,
+        question=pending.question,
+        new_session=pending.new_session,
     ):
         if event["event"] == "done" and pending.allowance is not None:
             event["allowance"] = allowance_payload(pending.allowance)

@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from billing.models import UsageLedgerEntry
@@ -58,17 +59,23 @@ def chat_answer_stream(
 
 
 def _claim(answer: ChatMessage) -> ChatMessage | bool | None:
-    """Lock the turn: the done row (nothing to answer), True once this stream owns it,
-    False while another stream answers it, None when it is gone."""
-    with transaction.atomic():
-        row = ChatMessage.objects.select_for_update().filter(pk=answer.pk).first()
-        if row is None or row.status == ChatMessage.Status.DONE:
-            return row
-        stale = row.created_at < timezone.now() - timedelta(seconds=STALE_ANSWER_SECONDS)
-        if row.status == ChatMessage.Status.PENDING or stale:
-            row.status = ChatMessage.Status.ANSWERING
-            row.save(update_fields=["status"])
-            return True
+    """Take the turn: True once this stream owns it (it was pending, or answering but
+    stale), else the done row (nothing to answer), False while another stream answers it,
+    None when it is gone. The take is one conditional UPDATE (atomic on its own: two
+    streams cannot both win it); only a turn not taken is read."""
+    stale_before = timezone.now() - timedelta(seconds=STALE_ANSWER_SECONDS)
+    taken = (
+        ChatMessage.objects.filter(pk=answer.pk)
+        .exclude(status=ChatMessage.Status.DONE)
+        .filter(Q(status=ChatMessage.Status.PENDING) | Q(created_at__lt=stale_before))
+        .update(status=ChatMessage.Status.ANSWERING)
+    )
+    if taken:
+        answer.status = ChatMessage.Status.ANSWERING
+        return True
+    row = ChatMessage.objects.filter(pk=answer.pk).first()
+    if row is None or row.status == ChatMessage.Status.DONE:
+        return row
     return False
 
 
@@ -92,11 +99,19 @@ def _done_event(msg: ChatMessage, title: str) -> dict[str, Any]:
 
 
 def answer_events(
-    *, user: User, creator: Creator, answer: ChatMessage, scope: Scope | None = None
+    *,
+    user: User,
+    creator: Creator,
+    answer: ChatMessage,
+    scope: Scope | None = None,
+    question: ChatMessage | None = None,
+    new_session: bool | None = None,
 ) -> Iterator[dict[str, Any]]:
     """The events of chat_answer_stream for a turn already fetched (chat_ask_stream's).
     scope: the session's scope when the caller resolved it in this request (for this user,
-    from the session's course and videos), else resolved here."""
+    from the session's course and videos), else resolved here; question / new_session:
+    the user's turn this answers and whether it opened the session, when the caller just
+    saved them (else read here; a new session has no history to read)."""
     session = answer.session
     deadline = time.monotonic() + ANSWER_WAIT_SECONDS
     while (claimed := _claim(answer)) is False and time.monotonic() < deadline:
@@ -109,9 +124,12 @@ def answer_events(
         return
     finished = False
     try:
-        question = answer_question_get(answer=answer)
+        question = question or answer_question_get(answer=answer)
         assert question is not None
-        new_session = not ChatMessage.objects.filter(session=session, id__lt=question.pk).exists()
+        if new_session is None:
+            new_session = not ChatMessage.objects.filter(
+                session=session, id__lt=question.pk
+            ).exists()
         answerer = answerers_mod.get_answerer()
         scope = scope or chat_scope(
             creator=creator,
@@ -124,9 +142,9 @@ def answer_events(
             creator=creator,
             scope=scope,
             question=question.content,
-            history=_history(session, before=question.pk),
+            history=[] if new_session else _history(session, before=question.pk),
             answerer=answerer,
-            cited_video_ids=_last_cited_videos(session, before=question.pk),
+            cited_video_ids=[] if new_session else _last_cited_videos(session, before=question.pk),
             video_id=question.video_id,
             position=question.video_position,
         ):
@@ -135,6 +153,7 @@ def answer_events(
             else:
                 yield event
         assert final is not None
+        finished = True
     except Exception as exc:
         finished = True
         answer.delete()
@@ -149,7 +168,6 @@ def answer_events(
             ChatMessage.objects.filter(pk=answer.pk, status=ChatMessage.Status.ANSWERING).update(
                 status=ChatMessage.Status.PENDING
             )
-    finished = True
     answer.content = final.answer
     answer.citations = final.citations
     answer.covered = final.covered
@@ -160,36 +178,37 @@ def answer_events(
     answer.latency_ms = final.latency_ms
     answer.cached = final.cached
     answer.status = ChatMessage.Status.DONE
-    answer.save(
-        update_fields=[
-            "content",
-            "citations",
-            "covered",
-            "model",
-            "input_tokens",
-            "output_tokens",
-            "cost_usd",
-            "latency_ms",
-            "cached",
-            "status",
-        ]
-    )
-    if final.paid and not final.cached:
-        ledger_record(
-            creator=creator,
-            answer_usage=AnswerUsage(
-                final.provider, final.model, final.input_tokens, final.output_tokens, True
-            ),
-            cost=final.cost_usd,
-            subject=f"chat_message:{answer.pk}",
-            user=user,
-            course_id=scope.course_id,
-            video_id=question.video_id,
+    with transaction.atomic():  # the answer, its ledger row and the session's activity
+        answer.save(
+            update_fields=[
+                "content",
+                "citations",
+                "covered",
+                "model",
+                "input_tokens",
+                "output_tokens",
+                "cost_usd",
+                "latency_ms",
+                "cached",
+                "status",
+            ]
         )
+        if final.paid and not final.cached:
+            ledger_record(
+                creator=creator,
+                answer_usage=AnswerUsage(
+                    final.provider, final.model, final.input_tokens, final.output_tokens, True
+                ),
+                cost=final.cost_usd,
+                subject=f"chat_message:{answer.pk}",
+                user=user,
+                course_id=scope.course_id,
+                video_id=question.video_id,
+            )
+        session.save(update_fields=["updated_at"])
     title = session.title
     if new_session and getattr(answerer, "paid", False):
         title = _llm_title(answerer, creator, session, question.content, user=user)
-    session.save(update_fields=["updated_at"])
     yield _done_event(answer, title)
 
 
