@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -185,7 +186,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--profile", type=int, default=0, metavar="N")
     args = parser.parse_args()
-    if args.profile:
+    if args.profile:  # the server's configuration: extractive answers, full text only
+        os.environ.update(CHRONOS_ANSWERER="extractive", CHRONOS_EMBEDDER="none")
         django_ready("/tmp/chronos-benchchat")
         profile(args.profile)
         return
@@ -217,9 +219,10 @@ def main() -> None:
                 timeout=60,
             )
         load = load_average()
-        cpu0 = sum(tree_cpu_seconds(pid) for pid in roots)
+        cpu0 = [tree_cpu_seconds(pid) for pid in roots]
         lat, errors, wall = asyncio.run(run(url, creator, cookies, args.questions, args.stream))
-        cpu = sum(tree_cpu_seconds(pid) for pid in roots) - cpu0
+        split = [tree_cpu_seconds(pid) - c for pid, c in zip(roots, cpu0, strict=True)]
+        cpu = sum(split)
         n = len(lat)
         mode = "stream (SSE)" if args.stream else "JSON"
         print(
@@ -233,9 +236,10 @@ def main() -> None:
             print("  first error:", errors[0])
         print(f"  latency p50 {p50:.0f} ms, p95 {p95:.0f} ms; errors {len(errors)}")
         if roots and n:
+            parts = " + ".join(f"{c / n * 1000:.1f}" for c in split)
             print(
-                f"  server CPU {cpu / n * 1000:.1f} ms per answer (uvicorn + PostgreSQL) = "
-                f"~{2 / (cpu / n):.0f} answers/s on 2 idle cores"
+                f"  server CPU {cpu / n * 1000:.1f} ms per answer (uvicorn + PostgreSQL: "
+                f"{parts}) = ~{2 / (cpu / n):.0f} answers/s on 2 idle cores"
             )
         # Cache: the second cohort asks the same texts (served from the answer cache).
         if len(second) >= len(cookies):

@@ -99,3 +99,42 @@ def test_sessions_are_private_to_their_user(db, lib):
     assert client.get(f"/api/v1/chat/sessions/{mine.session_id}/messages").status_code == 404
     found = client.get("/api/v1/chat/sessions", {"q": "flames"}).json()["results"]
     assert found == []
+
+
+def test_creator_access_agrees_with_the_access_querysets(db):
+    """creators.selectors.creator_access (one raw statement on every question) decides as
+    creators_managed_by / creators_learnable_by do, for every kind of user."""
+    from datetime import timedelta
+
+    from django.contrib.auth.models import AnonymousUser
+    from django.utils import timezone
+
+    from creators.models import CreatorMember, Membership
+    from creators.selectors import creator_access, creators_learnable_by, creators_managed_by
+    from tests.factories import UserFactory
+
+    creator, other = CreatorFactory(), CreatorFactory()
+    inactive = CreatorFactory(is_active=False)
+    past = timezone.now() - timedelta(days=1)
+    users = {
+        "owner": creator.owner,
+        "staff": UserFactory(is_staff=True),
+        "team": UserFactory(),
+        "member": MembershipFactory(creator=creator).user,
+        "canceled": MembershipFactory(creator=creator, status=Membership.Status.CANCELED).user,
+        "lapsed": MembershipFactory(creator=creator, valid_until=past).user,
+        "member elsewhere": MembershipFactory(creator=other).user,
+        "inactive creator's member": MembershipFactory(creator=inactive).user,
+        "stranger": UserFactory(),
+    }
+    CreatorMember.objects.create(creator=creator, user=users["team"])
+    MembershipFactory(creator=inactive, user=users["team"])
+    for name, user in users.items():
+        for target in (creator, other, inactive):
+            access = creator_access(user=user, creator=target)
+            manages = creators_managed_by(user=user).filter(pk=target.pk).exists()
+            learns = creators_learnable_by(user=user).filter(pk=target.pk).exists()
+            assert (access.manages, access.learns) == (manages, learns), (name, target.handle)
+    assert users["member"] and creator_access(user=users["member"], creator=creator).learns
+    anonymous = creator_access(user=AnonymousUser(), creator=creator)
+    assert (anonymous.manages, anonymous.learns) == (False, False)
