@@ -6,6 +6,9 @@ GET /api/v1/analytics/overview/?range=7d|30d|90d|all (or from=&to=)[&creator=<ha
 GET /api/v1/analytics/videos/<id>/engagement/?range=...
   -> {bucket_seconds: 5, duration, buckets: [{start, unique_viewers, plays}],
       questions: [{start, count}]}
+GET /api/v1/analytics/export/?report=videos|students|questions|watch&range=... (or from=&to=)
+  -> the studio's CSV export (analytics.exports: streamed, UTF-8 with a BOM, named
+     <handle>-<report>-<from>-<to>.csv) for API clients, in the API's auth and error shape
 
 `creator` may be omitted when the user manages exactly one creator. A student, or any id of
 another creator, gets 404. Bad range -> 400 with the error shape of chronos.api.
@@ -13,14 +16,20 @@ another creator, gets 404. Bad range -> 400 with the error shape of chronos.api.
 
 from __future__ import annotations
 
+from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from analytics import selectors
+from analytics import exports, selectors
 from analytics.caching import rollup_cached
 from analytics.ranges import range_parse, tz_of
 from chronos.api import ERROR_RESPONSES
@@ -116,3 +125,27 @@ def engagement(request: Request, video_id: int) -> Response:
         compute=lambda: selectors.engagement(creator=creator, video_id=video_id, rng=rng),
     )
     return Response(data)
+
+
+@extend_schema(
+    tags=["analytics"],
+    operation_id="v1_analytics_export",
+    parameters=[
+        OpenApiParameter("report", str, enum=list(exports.REPORTS), required=True),
+        *_RANGE_PARAMETERS,
+    ],
+    responses={
+        (200, "text/csv"): OpenApiResponse(
+            OpenApiTypes.STR,
+            description="CSV, UTF-8 with a BOM, as an attachment <handle>-<report>-<from>-<to>.csv",
+        ),
+        **ERROR_RESPONSES,
+    },
+)
+@api_view(["GET"])
+def export(request: Request) -> StreamingHttpResponse:
+    """The studio's CSV export of one report over the range, streamed (constant memory)."""
+    creator, rng = _creator_and_range(request)
+    return exports.csv_download(
+        creator=creator, report=request.query_params.get("report", ""), rng=rng
+    )

@@ -11,4 +11,5 @@ urlpatterns = [
         api.engagement,
         name="api-analytics-engagement",
     ),
+    path("analytics/export/", api.export, name="api-analytics-export"),
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
@@ -171,13 +171,7 @@ def export_csv(request: HttpRequest, handle: str) -> HttpResponse:
         rng = range_parse(
             request.GET, tz=tz_of(creator), first_day=selectors.first_day(creator=creator)
         )
-        rows = exports.report_rows(creator=creator, report=report, rng=rng)
+        return exports.csv_download(creator=creator, report=report, rng=rng)
     except DomainError as exc:
         text = " ".join(exc.messages)
         return HttpResponse(text + "\n", status=400, content_type="text/plain; charset=utf-8")
-    response = StreamingHttpResponse(
-        exports.stream_csv(rows), content_type="text/csv; charset=utf-8"
-    )
-    name = exports.filename(handle=creator.handle, report=report, rng=rng)
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response

@@ -27,13 +27,21 @@ from collections.abc import Iterator
 from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import api_view
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
+from rest_framework.views import APIView
 
 from chat.citations import enrich_all
 from chat.formatting import markdown_to_safe_html
@@ -47,8 +55,9 @@ from chat.services import (
     session_rename,
 )
 from chat.streaming import relay, sse_event, sse_response
-from chronos.api import ERROR_RESPONSES, error_json, page_of
+from chronos.api import ERROR_RESPONSES, ErrorSerializer, error_json, page_of
 from chronos.errors import DomainError
+from chronos.schema import described_by
 from creators.selectors import creator_for_api
 
 logger = logging.getLogger(__name__)
@@ -150,9 +159,151 @@ def _chat_args(data: dict) -> dict:
     }
 
 
+# --- /api/schema/ (the payload dicts are the contract; these only describe them) ----------
+
+
+class SessionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField(allow_blank=True)
+    course_id = serializers.IntegerField(allow_null=True)
+    video_ids = serializers.ListField(child=serializers.IntegerField())
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class MessageUsageSerializer(serializers.Serializer):
+    model = serializers.CharField(allow_blank=True)
+    input_tokens = serializers.IntegerField()
+    output_tokens = serializers.IntegerField()
+    cost_usd = serializers.DecimalField(max_digits=12, decimal_places=6)
+    latency_ms = serializers.IntegerField()
+    cached = serializers.BooleanField()
+
+
+class MessageSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    role = serializers.ChoiceField(ChatMessage.Role.choices)
+    content = serializers.CharField(allow_blank=True)
+    content_html = serializers.CharField(allow_null=True, help_text="assistant messages only")
+    citations = serializers.ListField(child=serializers.DictField())
+    covered = serializers.BooleanField()
+    usage = MessageUsageSerializer()
+    created_at = serializers.DateTimeField()
+
+
+_CREATOR = OpenApiParameter("creator", str, description="Studio handle (to learn from)")
+_TAGS = ["chat"]
+
+
+# --- /api/schema/ of the two plain views (documentation twins, never routed) -------------
+
+
+class ChatAskSerializer(serializers.Serializer):
+    message = serializers.CharField(max_length=4000, help_text="The question (<= 4,000 chars)")
+    creator = serializers.CharField(required=False, help_text="Studio handle (to learn from)")
+    session_id = serializers.IntegerField(required=False, allow_null=True)
+    course_id = serializers.IntegerField(required=False, allow_null=True)
+    video_ids = serializers.ListField(child=serializers.IntegerField(), required=False)
+    video_id = serializers.IntegerField(
+        required=False, allow_null=True, help_text="Asked from a lesson: its video"
+    )
+    position = serializers.FloatField(
+        required=False, allow_null=True, min_value=0, help_text="The player's second"
+    )
+    stream = serializers.BooleanField(
+        required=False, default=False, help_text="true: answer as server-sent events"
+    )
+
+
+class AllowanceSerializer(serializers.Serializer):
+    remaining = serializers.IntegerField(allow_null=True, help_text="null: unlimited")
+    allowed = serializers.IntegerField(allow_null=True)
+    period = serializers.ChoiceField(["day", "total", "month"])
+    resets_at = serializers.DateTimeField(allow_null=True, help_text="null: never")
+    few_left = serializers.BooleanField()
+    text = serializers.CharField(allow_blank=True)
+
+
+class ChatAnswerSerializer(serializers.Serializer):
+    session_id = serializers.IntegerField()
+    message_id = serializers.IntegerField()
+    title = serializers.CharField(allow_blank=True)
+    answer = serializers.CharField(allow_blank=True, help_text="Markdown")
+    answer_html = serializers.CharField(allow_blank=True, help_text="Sanitised HTML")
+    citations = serializers.ListField(child=serializers.DictField())
+    covered = serializers.BooleanField()
+    usage = MessageUsageSerializer()
+    allowance = AllowanceSerializer()
+
+
+_SSE = OpenApiResponse(
+    {
+        "type": "object",
+        "description": "One server-sent event; `data` is JSON holding the event's name too",
+        "properties": {
+            "event": {"type": "string", "enum": ["session", "delta", "citations", "done", "error"]},
+            "data": {"type": "string", "description": "JSON"},
+        },
+        "required": ["event", "data"],
+    },
+    description="With stream=true: server-sent events `session` ({session_id, title}), "
+    "`delta`* ({text}), `citations` ({citations}), then `done` (the JSON answer's keys) or "
+    "`error` ({message}).",
+)
+
+
+class ChatAskDoc(APIView):
+    """Documentation twin of chat_endpoint (chronos.schema.described_by)."""
+
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        operation_id="v1_chat_ask",
+        tags=_TAGS,
+        request=ChatAskSerializer,
+        responses={
+            (200, "application/json"): ChatAnswerSerializer,
+            (200, "text/event-stream"): _SSE,
+            **ERROR_RESPONSES,
+            429: ErrorSerializer,
+            503: ErrorSerializer,
+        },
+        description="Ask a question; the answer cites the creator's videos. 429 past the "
+        "burst limit or the allowance (Retry-After), 503 on a provider outage (the question "
+        "is saved).",
+    )
+    def post(self, request: Request) -> Response:
+        raise NotImplementedError  # never routed: chat_endpoint answers
+
+
+class SessionExportDoc(APIView):
+    """Documentation twin of session_export_view (chronos.schema.described_by)."""
+
+    @extend_schema(
+        operation_id="v1_chat_sessions_export",
+        tags=_TAGS,
+        description="The session as a download: Markdown (format=md, the default) or JSON "
+        "({session, messages}; no token counts or costs).",
+        parameters=[
+            _CREATOR,
+            OpenApiParameter("format", str, enum=["md", "json"], description="default md"),
+        ],
+        responses={
+            (200, "text/markdown"): OpenApiResponse(OpenApiTypes.STR, description="md"),
+            (200, "application/json"): OpenApiResponse(
+                OpenApiTypes.OBJECT, description="json: {session, messages}"
+            ),
+            **ERROR_RESPONSES,
+        },
+    )
+    def get(self, request: Request, session_id: int) -> Response:
+        raise NotImplementedError  # never routed: session_export_view answers
+
+
 # --- POST /api/v1/chat -----------------------------------------------------------------------
 
 
+@described_by(ChatAskDoc)
 @csrf_exempt
 async def chat_endpoint(request):
     """Ask a question. Body: {message, session_id?, course_id?, video_ids?, video_id?,
@@ -236,42 +387,6 @@ def message_payload(message: ChatMessage) -> dict:
     }
 
 
-# --- /api/schema/ (the dicts above are the contract; these only describe them) ----------
-
-
-class SessionSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    title = serializers.CharField(allow_blank=True)
-    course_id = serializers.IntegerField(allow_null=True)
-    video_ids = serializers.ListField(child=serializers.IntegerField())
-    created_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
-
-
-class MessageUsageSerializer(serializers.Serializer):
-    model = serializers.CharField(allow_blank=True)
-    input_tokens = serializers.IntegerField()
-    output_tokens = serializers.IntegerField()
-    cost_usd = serializers.DecimalField(max_digits=12, decimal_places=6)
-    latency_ms = serializers.IntegerField()
-    cached = serializers.BooleanField()
-
-
-class MessageSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    role = serializers.ChoiceField(ChatMessage.Role.choices)
-    content = serializers.CharField(allow_blank=True)
-    content_html = serializers.CharField(allow_null=True, help_text="assistant messages only")
-    citations = serializers.ListField(child=serializers.DictField())
-    covered = serializers.BooleanField()
-    usage = MessageUsageSerializer()
-    created_at = serializers.DateTimeField()
-
-
-_CREATOR = OpenApiParameter("creator", str, description="Studio handle (to learn from)")
-_TAGS = ["chat"]
-
-
 @extend_schema(
     operation_id="v1_chat_sessions_list",
     tags=_TAGS,
@@ -340,6 +455,7 @@ def session_messages(request: Request, session_id: int) -> Response:
     return paginator.get_paginated_response([message_payload(m) for m in page])
 
 
+@described_by(SessionExportDoc)
 def session_export_view(request, session_id: int) -> HttpResponse:
     """GET ?format=md|json -> the session as a download (session or Basic auth)."""
     if request.method != "GET":

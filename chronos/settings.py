@@ -475,6 +475,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Plain Django views of the API (POST /api/v1/chat, the session export) described by
+    # their documentation twins (chronos.schema.described_by).
+    "DEFAULT_GENERATOR_CLASS": "chronos.schema.SchemaGenerator",
     # Two "status" choice sets in the API (a video's, a direct upload's): named, not hashed.
     "ENUM_NAME_OVERRIDES": {
         "VideoStatusEnum": "videos.models.Video.Status",

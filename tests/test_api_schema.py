@@ -91,3 +91,34 @@ def test_real_payloads_with_data_conform_to_the_schema(live_server, creator):
     messages = http.get(f"{live_server.url}/api/v1/chat/sessions/{session.pk}/messages").json()
     assert [m["role"] for m in messages["results"]] == ["user", "assistant"]
     assert messages["results"][1]["citations"] and messages["results"][0]["content_html"] is None
+
+    # The plain Django views, described by their documentation twins (chronos.schema).
+    body = {"message": "What is wax?", "creator": "acme"}
+    answer = http.post(f"{live_server.url}/api/v1/chat", json=body, timeout=60)
+    assert answer.status_code == 200, answer.text[:500]
+    schema["/api/v1/chat"]["POST"].validate_response(answer)
+    assert set(answer.json()) == {
+        "session_id", "message_id", "title", "answer", "answer_html", "citations", "covered",
+        "usage", "allowance",
+    }  # fmt: skip
+    streamed = http.post(f"{live_server.url}/api/v1/chat", json={**body, "stream": True})
+    assert streamed.headers["Content-Type"].startswith("text/event-stream")
+    assert b"event: done" in streamed.content
+    schema["/api/v1/chat"]["POST"].validate_response(streamed)
+    refused = http.post(f"{live_server.url}/api/v1/chat", json={"creator": "acme"})
+    assert refused.status_code == 400 and refused.json()["fields"]["message"]
+    schema["/api/v1/chat"]["POST"].validate_response(refused)
+    template = "/api/v1/chat/sessions/{session_id}/export"
+    for fmt, media in (("md", "text/markdown"), ("json", "application/json")):
+        url = f"{live_server.url}/api/v1/chat/sessions/{session.pk}/export?format={fmt}"
+        download = http.get(url, timeout=30)
+        assert download.status_code == 200 and media in download.headers["Content-Type"]
+        schema[template]["GET"].validate_response(download)
+    csv = http.get(f"{live_server.url}/api/v1/analytics/export/?report=questions", timeout=30)
+    assert csv.status_code == 200 and csv.headers["Content-Type"].startswith("text/csv")
+    assert csv.content.decode("utf-8-sig").startswith("asked_at,"), csv.text[:300]
+    assert "attachment" in csv.headers["Content-Disposition"]
+    schema["/api/v1/analytics/export/"]["GET"].validate_response(csv)
+    wrong = http.get(f"{live_server.url}/api/v1/analytics/export/?report=nope", timeout=30)
+    assert wrong.status_code == 400 and wrong.json()["fields"]["report"]
+    schema["/api/v1/analytics/export/"]["GET"].validate_response(wrong)
