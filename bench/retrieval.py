@@ -13,7 +13,11 @@ the tables vacuumed. Then it calibrates and times per question (p50/p95, ms):
   full-text  chat.retrieval.lexical_rank   vs  its one SQL statement alone (lexical_query)
   vector     chat.retrieval.vector_search  vs  its one SQL statement alone (vector_query)
   hybrid     both + RRF fusion             vs  the sum of the two statements' times
-  retrieve   chat.retrieval.retrieve (hybrid + pinpoint + floor), for reference
+  retrieve   chat.retrieval.retrieve (moments: candidates + fusion + pinpoint + floor),
+             per configuration: "full text" (no embedder), "vectors" (a random query vector
+             of the bench model) and "local" (the question embedded by the local ONNX model
+             each time, its per-process cache cleared, then searched like "vectors"), with
+             the mean CPU per call of this process and its PostgreSQL backend (/proc)
 
 and checks the wide plan's top 5 against the exact plan's (every posting read).
 Targets (issue 3): hybrid p95 <= 25 ms at 50k chunks and <= 1.3x the floor.
@@ -190,14 +194,7 @@ def load(creator, n_chunks: int, rng: random.Random) -> None:
             "ALTER TABLE videos_chunkposting ADD CONSTRAINT videos_chunkposting_pkey "
             "PRIMARY KEY (video_id, lexeme, chunk_id) INCLUDE (weight)"
         )
-        cur.execute(
-            "CREATE INDEX posting_impact ON videos_chunkposting "
-            "(creator_id, lexeme, weight DESC) INCLUDE (video_id, chunk_id)"
-        )
-        cur.execute(
-            "CREATE INDEX window_embedding_hnsw ON videos_segmentwindow USING hnsw "
-            "(embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64)"
-        )
+        indexes_ensure(cur)
         # Sets the visibility map, so the posting reads are index-only as in production
         # (where autovacuum does it for insert-mostly tables).
         for table in (
@@ -209,6 +206,26 @@ def load(creator, n_chunks: int, rng: random.Random) -> None:
             "videos_video",
         ):
             cur.execute(f"VACUUM ANALYZE {table}")  # fmt: skip
+
+
+def indexes_ensure(cur) -> bool:
+    """Create the indexes load() drops, when missing (a load interrupted after dropping them
+    leaves rows that --reuse would otherwise time without their indexes). True when one was
+    missing."""
+    cur.execute(
+        "SELECT count(*) FROM pg_indexes WHERE indexname IN "
+        "('posting_impact', 'window_embedding_hnsw')"
+    )
+    missing = cur.fetchone()[0] < 2
+    cur.execute(
+        "CREATE INDEX IF NOT EXISTS posting_impact ON videos_chunkposting "
+        "(creator_id, lexeme, weight DESC) INCLUDE (video_id, chunk_id)"
+    )
+    cur.execute(
+        "CREATE INDEX IF NOT EXISTS window_embedding_hnsw ON videos_segmentwindow USING hnsw "
+        "(embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64)"
+    )
+    return missing
 
 
 def unload(creator) -> None:
@@ -226,6 +243,45 @@ def unload(creator) -> None:
             cur.execute(f"DELETE FROM {table} WHERE creator_id = %s", [creator.pk])  # fmt: skip
         cur.execute("ALTER TABLE videos_videochunk ENABLE TRIGGER videochunk_postings_remove")
     creator.delete()
+
+
+def local_available() -> bool:
+    from videos.embedders import local_available as available
+
+    return available()
+
+
+class LocalTimed:
+    """The local ONNX model embeds each question afresh (its cache cleared), then the vector
+    is searched as the bench model's: the cost of a real question embedding, against the
+    bench's random stored vectors."""
+
+    model_name = MODEL
+
+    def __init__(self):
+        from videos.embedders import LocalEmbedder
+
+        self.inner = LocalEmbedder()
+
+    def embed(self, texts, creator=None, subject=""):
+        from videos import embedders
+
+        embedders._LOCAL_CACHE.clear()
+        return self.inner.embed(texts)
+
+
+def backend_cpu_s() -> float:
+    """CPU seconds (user + system) used so far by this connection's PostgreSQL backend, from
+    /proc (the bench runs on the database's machine); 0.0 when unreadable. Wall time on a
+    loaded machine waits for a core; CPU per call is the steadier figure."""
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        pid = cur.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def timed(fn, repeat: int) -> list[float]:
@@ -261,6 +317,10 @@ def run_size(n_chunks: int, repeat: int, *, reuse: bool = False, keep: bool = Fa
     t_load = 0.0
     if reuse and loaded:
         creator = Creator.objects.get(handle=handle)
+        with connection.cursor() as cur:
+            if indexes_ensure(cur):
+                cur.execute("VACUUM ANALYZE videos_segmentwindow")
+                cur.execute("VACUUM ANALYZE videos_chunkposting")
     else:
         for old in Creator.objects.filter(handle=handle):
             unload(old)
@@ -281,8 +341,14 @@ def run_size(n_chunks: int, repeat: int, *, reuse: bool = False, keep: bool = Fa
             return [unit_vector(rng) for _ in texts]
 
     embedder = Embedder()
-    rows = {k: [] for k in ("ft", "ft_floor", "vec", "vec_floor", "hyb", "hyb_floor", "retrieve")}
+    local = LocalTimed() if local_available() else None
+    rows = {
+        k: []
+        for k in ("ft", "ft_floor", "vec", "vec_floor", "hyb", "hyb_floor", "retrieve",
+                  "retrieve_ft", "retrieve_local")
+    }  # fmt: skip
     agree = []
+    cpu_ms = {k: 0.0 for k in ("retrieve", "retrieve_ft", "retrieve_local")}
     with connection.cursor() as cur:
         cur.execute(f"SET hnsw.ef_search = {VECTOR_CANDIDATES}")
     for q in QUESTIONS:
@@ -320,10 +386,18 @@ def run_size(n_chunks: int, repeat: int, *, reuse: bool = False, keep: bool = Fa
                             ("vec", vec), ("hyb", hyb)):  # fmt: skip
                 rows[key] += timed(fn, 1)
             rows["hyb_floor"].append(rows["ft_floor"][-1] + rows["vec_floor"][-1])
-            rows["retrieve"] += timed(
-                lambda q=q: retrieve(creator=creator, scope=scope, question=q, embedder=embedder),
-                1,
-            )
+            for key, emb in (("retrieve", embedder), ("retrieve_ft", None),
+                             ("retrieve_local", local)):  # fmt: skip
+                if key == "retrieve_local" and emb is None:
+                    continue
+                cpu, db_cpu = time.process_time(), backend_cpu_s()
+                rows[key] += timed(
+                    lambda q=q, emb=emb: retrieve(
+                        creator=creator, scope=scope, question=q, embedder=emb
+                    ),
+                    1,
+                )
+                cpu_ms[key] += (time.process_time() - cpu + backend_cpu_s() - db_cpu) * 1000
         # Quality of the wide plan against reading every posting: the benchmark corpus
         # repeats two lectures, so many chunks tie; compare scores, not chunk ids.
         wide = [h.bm25 for h in lexical_rank(scope, lexemes, doc_count=docs)[:5]]
@@ -334,7 +408,10 @@ def run_size(n_chunks: int, repeat: int, *, reuse: bool = False, keep: bool = Fa
                 wide[0] / exact[0] if exact and wide else 1.0,
             )
         )
-    summary = {k: (round(pct(v, 0.5), 2), round(pct(v, 0.95), 2)) for k, v in rows.items()}
+    summary = {k: (round(pct(v, 0.5), 2), round(pct(v, 0.95), 2)) for k, v in rows.items() if v}
+    for key, total in cpu_ms.items():
+        if rows[key]:
+            summary[f"{key}_cpu"] = round(total / len(rows[key]), 1)
     summary["load_s"] = round(t_load, 1)
     summary["calibrate_s"] = round(t_calib, 2)
     summary["floor"] = calib.floor
@@ -384,8 +461,15 @@ def main() -> None:
             print(
                 f"{n:>8} {name:>10} {p50:>8.2f} {p95:>8.2f} {f50:>10.2f} {f95:>10.2f} {ratio:>9.2f}"
             )
-        r50, r95 = s["retrieve"]
-        print(f"{n:>8} {'retrieve':>10} {r50:>8.2f} {r95:>8.2f}   (hybrid + pinpoint + floor)")
+        for key, what in (("retrieve_ft", "full text"), ("retrieve", "random query vector"),
+                          ("retrieve_local", "local embedder")):  # fmt: skip
+            if key in s:
+                r50, r95 = s[key]
+                print(
+                    f"{n:>8} {'retrieve':>10} {r50:>8.2f} {r95:>8.2f}   (moments, {what}; "
+                    f"CPU {s[key + '_cpu']} ms per call, Python + PostgreSQL backend)"
+                )
+        print(f"{n:>8} load average {os.getloadavg()[0]:.1f} at the end of this size")
         print(
             f"{n:>8} load {s['load_s']} s, calibration {s['calibrate_s']} s, floor {s['floor']}, "
             f"postings {s['postings_size']}; wide plan: top-5 scores exact for "
