@@ -5,6 +5,8 @@
 
 --load-only generates the facts and stops; --reuse skips generation and benchmarks the
 facts a previous run left in the bench database (full scale takes a while to generate).
+The incremental step stamps its day of events over the last 23 hours: run it once per
+load (a second run finds most of them behind the watermark that the first one advanced).
 
 Scale 1.0 is the issue's: one creator with 1,000,000 watch events, 2,000 students, 200
 videos (10 courses x 20 lessons) and 100,000 questions over one year; --scale 0.1 is a
