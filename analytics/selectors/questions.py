@@ -42,10 +42,17 @@ def question_groups(
             i = parent[i]
         return i
 
+    sizes = [len(x) for x in sets]
     for i in range(len(keys)):
+        a, la = sets[i], sizes[i]
         for j in range(i):
-            union = len(sets[i] | sets[j])
-            if union and len(sets[i] & sets[j]) / union >= SIMILARITY:
+            lb = sizes[j]
+            # Jaccard <= min/max of the sizes: most pairs are ruled out without a set op.
+            if min(la, lb) < SIMILARITY * max(la, lb):
+                continue
+            shared = len(a & sets[j])
+            union = la + lb - shared
+            if union and shared / union >= SIMILARITY:
                 parent[find(i)] = find(j)
     groups: dict[int, dict] = {}
     for i, (_k, n, nc, text) in enumerate(keys):
