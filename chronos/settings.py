@@ -92,6 +92,9 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",  # last: turns a locked-out sign-in into the 429 page
+    # Sync-only, after every real middleware: under ASGI the chain above runs in one thread
+    # instead of hopping to the event loop and back (chronos/middleware.py).
+    "chronos.middleware.SyncChainMiddleware",
 ]
 
 ROOT_URLCONF = "chronos.urls"

@@ -8,6 +8,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from creators import views as creator_views
 
 urlpatterns = [
+    # First: Django tries patterns in order, and the API's hot routes (player heartbeats,
+    # POST /api/v1/watch-events/) then skip matching every page route.
+    path("api/v1/", include("chronos.api_urls")),
     path("", creator_views.home, name="home"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
@@ -17,7 +20,6 @@ urlpatterns = [
     path("", include("chat.urls")),
     path("", include("analytics.urls")),
     path("", include("billing.urls")),
-    path("api/v1/", include("chronos.api_urls")),
     # OpenAPI 3 (drf-spectacular); the docs page loads its script from a URL, not inline (CSP)
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),

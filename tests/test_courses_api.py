@@ -249,8 +249,9 @@ def test_outline_and_catalog_queries_do_not_grow_with_lessons(
 
 def test_a_steady_heartbeat_batch_costs_a_handful_of_queries(client, creator, student):
     """After the first batch (which resolves the lesson's locks), a batch is the session
-    and user lookups, one statement storing the events, one progress upsert and one
-    progress update (plus the transaction's savepoint pair under the test client)."""
+    and user lookups, one statement that stores the events and creates/locks the progress
+    row, and one progress update (plus the transaction's savepoint pair under the test
+    client). A resent batch stores nothing and leaves the progress row alone."""
     _course, lessons = make_course(creator)
     client.force_login(student)
     session = str(uuid.uuid4())
@@ -263,6 +264,14 @@ def test_a_steady_heartbeat_batch_costs_a_handful_of_queries(client, creator, st
             )
         assert r.status_code == 202 and r.json()["accepted"] == 1
     sql = [q["sql"] for q in ctx.captured_queries if "SAVEPOINT" not in q["sql"]]
-    assert len(sql) == 5, sql
+    assert len(sql) == 4, sql
     progress = lessons[0].progress.get(user=student)
     assert progress.last_position == 10.0 and progress.creator_id == creator.pk
+    r = client.post(
+        "/api/v1/watch-events/",
+        {"events": [_event(lessons[0], 2, session=session, position=99.0)]},
+        content_type="application/json",
+    )
+    assert r.status_code == 202 and r.json() == {"accepted": 0, "duplicates": 1}
+    again = lessons[0].progress.get(user=student)
+    assert (again.last_position, again.updated_at) == (10.0, progress.updated_at)

@@ -149,12 +149,11 @@ def watch_events_record(
         raise _invalid(problems)
     now = timezone.now()
     with transaction.atomic():
-        new, previous = _insert_events(user, clean, lessons, now)
+        new, previous, rows = _insert_and_lock(user, clean, lessons, now)
         by_lesson: dict[int, list[CleanEvent]] = {}
         for event in new:
             by_lesson.setdefault(event.lesson_id, []).append(event)
         if by_lesson:
-            rows = _progress_lock(user, [lessons[i] for i in sorted(by_lesson)], now)
             for lesson_id, lesson_events in by_lesson.items():
                 _fold(rows[lesson_id], lessons[lesson_id], lesson_events, previous, now)
             _progress_write(list(rows.values()))
@@ -164,67 +163,84 @@ def watch_events_record(
 # A session's latest event stored before this batch: (seq, client_time, received_at).
 Previous = dict[uuid.UUID, tuple[int, datetime | None, datetime]]
 
+_EVENT_COLUMNS = (
+    "creator_id, lesson_id, video_id, user_id, session_id, seq, verb, position, time_from, "
+    "time_to, rate, client_time, received_at"
+)
+# Sibling statements of a WITH share one snapshot, so `prev` never sees `ins`'s rows;
+# `prog` reads `ins`'s RETURNING list (the lessons that got a new event). One row shape for
+# the three: kind ('p' previous, 'i' inserted, 'g' progress), then their columns.
+_INSERT_AND_LOCK = (
+    "WITH prev AS (SELECT DISTINCT ON (session_id) session_id, seq, client_time, "
+    "received_at FROM courses_watchevent WHERE session_id = ANY(%s::uuid[]) "
+    "ORDER BY session_id, seq DESC), "
+    f"ins AS (INSERT INTO courses_watchevent ({_EVENT_COLUMNS}) VALUES {{events}} "
+    "ON CONFLICT (session_id, seq) DO NOTHING RETURNING lesson_id, session_id, seq), "
+    "prog AS (INSERT INTO courses_lessonprogress (creator_id, lesson_id, user_id, "
+    "last_position, played_intervals, unique_seconds, started_at, completed_at, updated_at) "
+    "SELECT v.creator_id, v.lesson_id, %s, 0.0, '[]'::jsonb, 0.0, %s, NULL, %s "
+    "FROM (VALUES {lessons}) AS v(creator_id, lesson_id) "
+    "WHERE v.lesson_id IN (SELECT lesson_id FROM ins) ORDER BY v.lesson_id "
+    "ON CONFLICT (lesson_id, user_id) DO UPDATE SET updated_at = EXCLUDED.updated_at "
+    "RETURNING id, lesson_id, last_position, played_intervals, unique_seconds, started_at, "
+    "completed_at) "
+    "SELECT 'p', session_id, seq::bigint, client_time, received_at, NULL::bigint, NULL::bigint, "
+    "NULL::float8, NULL::jsonb, NULL::float8, NULL::timestamptz FROM prev "
+    "UNION ALL SELECT 'i', session_id, seq::bigint, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
+    "NULL FROM ins "
+    "UNION ALL SELECT 'g', NULL, NULL, started_at, completed_at, id, lesson_id, last_position, "
+    "played_intervals, unique_seconds, NULL FROM prog"
+)
 
-def _insert_events(
+
+def _insert_and_lock(
     user: User, events: list[CleanEvent], lessons: dict[int, Lesson], now: datetime
-) -> tuple[list[CleanEvent], Previous]:
-    """One statement: INSERT ... ON CONFLICT (session_id, seq) DO NOTHING, and, from the
-    snapshot before it, each session's latest stored event. Returns (the events inserted,
-    duplicates inside the batch counted once; previous events by session)."""
-    rows, params = [], []
+) -> tuple[list[CleanEvent], Previous, dict[int, LessonProgress]]:
+    """One statement (one round trip): from the snapshot before it, each session's latest
+    stored event; INSERT the events ON CONFLICT (session_id, seq) DO NOTHING; and for each
+    lesson that got a new event, the user's LessonProgress, created if missing and
+    row-locked until the transaction ends (INSERT ... ON CONFLICT DO UPDATE: the no-op
+    update takes the lock, in lesson order, so concurrent batches of two tabs fold one after
+    the other). Returns (the events inserted, duplicates inside the batch counted once;
+    previous events by session; progress rows by lesson id, fields as stored). Django's
+    psycopg setup hands jsonb over as text, hence json.loads."""
+    event_rows, params = [], []
     for e in events:
         lesson = lessons[e.lesson_id]
-        rows.append("(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)")
+        event_rows.append("(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)")
         params += [
             lesson.creator_id, lesson.pk, lesson.video_id, user.pk, e.session_id, e.seq,
             e.verb, e.position, e.time_from, e.time_to, e.rate, e.client_time, now,
         ]  # fmt: skip
-    sessions = sorted({e.session_id for e in events})
-    # Sibling statements of a WITH share one snapshot, so `prev` never sees `ins`'s rows.
-    sql = (
-        "WITH prev AS (SELECT DISTINCT ON (session_id) session_id, seq, client_time, "
-        "received_at FROM courses_watchevent WHERE session_id = ANY(%s::uuid[]) "
-        "ORDER BY session_id, seq DESC), "
-        "ins AS (INSERT INTO courses_watchevent (creator_id, lesson_id, video_id, user_id, "
-        "session_id, seq, verb, position, time_from, time_to, rate, client_time, received_at) "
-        f"VALUES {','.join(rows)} ON CONFLICT (session_id, seq) DO NOTHING "
-        "RETURNING session_id, seq) "
-        "SELECT false, session_id, seq, NULL::timestamptz, NULL::timestamptz FROM ins "
-        "UNION ALL SELECT true, session_id, seq, client_time, received_at FROM prev"
+    named = sorted({e.lesson_id for e in events})
+    lesson_params = [p for pk in named for p in (lessons[pk].creator_id, pk)]
+    sql = _INSERT_AND_LOCK.format(
+        events=",".join(event_rows), lessons=",".join(["(%s::bigint,%s::bigint)"] * len(named))
     )
+    sessions = sorted({e.session_id for e in events})
     inserted: set[tuple[uuid.UUID, int]] = set()
     previous: Previous = {}
+    rows: dict[int, LessonProgress] = {}
     with connection.cursor() as cur:
-        cur.execute(sql, [sessions, *params])
-        for is_prev, sid, seq, client_time, received_at in cur.fetchall():
-            sid = uuid.UUID(str(sid))
-            if is_prev:
-                previous[sid] = (seq, client_time, received_at)
+        cur.execute(sql, [sessions, *params, user.pk, now, now, *lesson_params])
+        for kind, sid, seq, time_a, time_b, pk, lesson_id, pos, played, uniq, _ in cur:
+            if kind == "p":
+                previous[uuid.UUID(str(sid))] = (seq, time_a, time_b)
+            elif kind == "i":
+                inserted.add((uuid.UUID(str(sid)), seq))
             else:
-                inserted.add((sid, seq))
+                rows[lesson_id] = LessonProgress(
+                    id=pk, creator_id=lessons[lesson_id].creator_id, lesson_id=lesson_id,
+                    user_id=user.pk, last_position=pos, played_intervals=json.loads(played),
+                    unique_seconds=uniq, started_at=time_a, completed_at=time_b, updated_at=now,
+                )  # fmt: skip
     new, seen = [], set()
     for e in events:
         key = (e.session_id, e.seq)
         if key in inserted and key not in seen:
             seen.add(key)
             new.append(e)
-    return new, previous
-
-
-def _progress_lock(user: User, lessons: list[Lesson], now: datetime) -> dict[int, LessonProgress]:
-    """The user's LessonProgress of each lesson, created if missing, row-locked until the
-    transaction ends: one INSERT ... ON CONFLICT DO UPDATE ... RETURNING (the no-op update
-    takes the row lock, so concurrent batches of two tabs fold one after the other)."""
-    values = ",".join(["(%s,%s,%s,0.0,'[]'::jsonb,0.0,%s,NULL,%s)"] * len(lessons))
-    params = [p for lesson in lessons for p in (lesson.creator_id, lesson.pk, user.pk, now, now)]
-    rows = LessonProgress.objects.raw(
-        "INSERT INTO courses_lessonprogress (creator_id, lesson_id, user_id, last_position, "
-        "played_intervals, unique_seconds, started_at, completed_at, updated_at) "
-        f"VALUES {values} ON CONFLICT (lesson_id, user_id) "
-        "DO UPDATE SET updated_at = EXCLUDED.updated_at RETURNING *",
-        params,
-    )
-    return {row.lesson_id: row for row in rows}
+    return new, previous, rows
 
 
 def _progress_write(rows: list[LessonProgress]) -> None:
