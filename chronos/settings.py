@@ -500,7 +500,16 @@ WHOP_PLAN_ENTERPRISE = env("WHOP_PLAN_ENTERPRISE", default="")
 _ratelimit_cache_url = env("RATELIMIT_CACHE_URL", default="")
 CACHES = {
     **globals().get(
-        "CACHES", {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+        "CACHES",
+        {
+            "default": {
+                "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                # Django's default of 300 entries is culled constantly by the watch-events
+                # lock-check cache (one ~2 KB entry per student and lesson for 60 s): with
+                # 1,000 students most heartbeats missed it. 10,000 entries <= ~20 MB a process.
+                "OPTIONS": {"MAX_ENTRIES": 10_000},
+            }
+        },
     ),
     "ratelimit": (
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _ratelimit_cache_url}
