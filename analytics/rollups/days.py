@@ -1,0 +1,129 @@
+"""Per student and per course per day rollups (StudentDay, CourseDay)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from django.db import connection, transaction
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncDate
+
+from analytics.models import (
+    CourseDay,
+    QuestionFact,
+    StudentDay,
+    WatchSession,
+)
+from analytics.ranges import tz_of, zone_for
+from analytics.rollups.fold import BATCH
+from creators.models import Creator
+
+
+def students_refold(*, creator: Creator, pairs: Iterable[tuple]) -> set:
+    """Recompute the StudentDay rows of the given (user id, local day) pairs from sessions,
+    progress and questions. Returns the set of days whose CourseDay rows need recomputing.
+    """
+    from courses.models import LessonProgress
+
+    zone = zone_for(tz_of(creator))
+    by_user: dict[int, set] = defaultdict(set)
+    for user, day in pairs:
+        by_user[user].add(day)
+    users = sorted(by_user)
+    days: set = set()
+    for start in range(0, len(users), BATCH):
+        batch = users[start : start + BATCH]
+        wanted = {(u, d) for u in batch for d in by_user[u]}
+        batch_days = sorted({d for _u, d in wanted})
+        rows: dict[tuple, dict] = defaultdict(
+            lambda: {"sessions": 0, "watch": 0.0, "done": 0, "q": 0, "nc": 0}
+        )
+        for user, course, day, n, secs in (
+            WatchSession.objects.filter(creator=creator, user_id__in=batch, day__in=batch_days)
+            .values_list("user_id", "course_id", "day")
+            .annotate(n=Count("id"), secs=Sum("watch_seconds"))
+            .order_by()
+        ):
+            rows[(user, course, day)].update(sessions=n, watch=secs or 0.0)
+        for user, course, day, n in (
+            LessonProgress.objects.filter(
+                creator=creator, user_id__in=batch, completed_at__isnull=False
+            )
+            .annotate(d=TruncDate("completed_at", tzinfo=zone))
+            .filter(d__in=batch_days)
+            .values_list("user_id", "lesson__module__course_id", "d")
+            .annotate(n=Count("id"))
+            .order_by()
+        ):
+            rows[(user, course, day)]["done"] = n
+        for user, course, day, n, nc in (
+            QuestionFact.objects.filter(creator=creator, user_id__in=batch, day__in=batch_days)
+            .values_list("user_id", "course_id", "day")
+            .annotate(n=Count("id"), nc=Count("id", filter=Q(covered=False)))
+            .order_by()
+        ):
+            rows[(user, course, day)].update(q=n, nc=nc)
+        keep = {k: v for k, v in rows.items() if (k[0], k[2]) in wanted}
+        days |= set(batch_days)
+        with transaction.atomic(), connection.cursor() as cur:
+            cur.execute(
+                "DELETE FROM analytics_studentday WHERE creator_id = %s AND (user_id, day) IN "
+                "(SELECT unnest(%s::bigint[]), unnest(%s::date[]))",
+                [creator.pk, [u for u, _d in wanted], [d for _u, d in wanted]],
+            )
+            StudentDay.objects.bulk_create(
+                [
+                    StudentDay(
+                        creator=creator,
+                        user_id=u,
+                        course_id=c,
+                        day=d,
+                        sessions=v["sessions"],
+                        watch_seconds=v["watch"],
+                        completions=v["done"],
+                        questions=v["q"],
+                        questions_not_covered=v["nc"],
+                    )
+                    for (u, c, d), v in keep.items()
+                ],
+                batch_size=2000,
+            )
+    return days
+
+
+def course_days_refold(*, creator: Creator, days: Iterable) -> None:
+    """Recompute CourseDay rows of the given local days from StudentDay."""
+    days = sorted(set(days))
+    for start in range(0, len(days), 500):
+        batch = days[start : start + 500]
+        agg = (
+            StudentDay.objects.filter(creator=creator, day__in=batch)
+            .values_list("course_id", "day")
+            .annotate(
+                views=Sum("sessions"),
+                watch=Sum("watch_seconds"),
+                active=Count("user_id"),
+                done=Sum("completions"),
+                q=Sum("questions"),
+                nc=Sum("questions_not_covered"),
+            )
+            .order_by()
+        )
+        objs = [
+            CourseDay(
+                creator=creator,
+                course_id=course,
+                day=day,
+                views=views or 0,
+                watch_seconds=watch or 0.0,
+                active_students=active,
+                completions=done or 0,
+                questions=q or 0,
+                questions_not_covered=nc or 0,
+            )
+            for course, day, views, watch, active, done, q, nc in agg
+        ]
+        with transaction.atomic():
+            CourseDay.objects.filter(creator=creator, day__in=batch).delete()
+            CourseDay.objects.bulk_create(objs, batch_size=2000)

@@ -1,0 +1,125 @@
+"""QuestionFact rows refolded from chat messages: placed on a video, classified."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import connection, transaction
+
+from analytics.models import (
+    QuestionFact,
+)
+from analytics.ranges import tz_of, zone_for
+from analytics.rollups.fold import BATCH
+from creators.models import Creator
+
+# Chat answers saved but not yet written (chat.models.ChatMessage.Status), and how long one
+# may hold back the questions watermark (seconds).
+IN_FLIGHT = ("pending", "answering")
+
+
+def _place(user_msg: dict, answer: dict | None) -> tuple[int | None, float | None, str]:
+    video, position = user_msg.get("video_id"), user_msg.get("video_position")
+    if video and position is not None:
+        return video, float(position), QuestionFact.PlacedBy.PLAYER
+    citations = (answer or {}).get("citations") or []
+    top = next((c for c in citations if isinstance(c, dict) and c.get("video_id")), None)
+    if top is not None:
+        try:
+            return int(top["video_id"]), float(top.get("start") or 0.0), "citation"
+        except (TypeError, ValueError):
+            pass
+    if video:
+        return video, None, QuestionFact.PlacedBy.PLAYER
+    return None, None, QuestionFact.PlacedBy.NONE
+
+
+def _message_fields() -> list[str]:
+    from chat.models import ChatMessage
+
+    names = {f.name for f in ChatMessage._meta.get_fields()}
+    extra = [n for n in ("video_id", "video_position") if n.removesuffix("_id") in names]
+    return ["id", "session_id", "role", "content", "citations", "covered", "created_at", *extra]
+
+
+def questions_refold(*, creator: Creator, chat_session_ids: Iterable[int]) -> set[int]:
+    """Recompute QuestionFact rows for every user question in the given chat sessions.
+
+    Returns the (user id, day) pairs whose questions changed (before or after).
+    """
+    from chat.models import ChatMessage, ChatSession
+    from courses.models import Lesson
+
+    zone = zone_for(tz_of(creator))
+    ids = list(chat_session_ids)
+    touched: set[tuple] = set()
+    for start in range(0, len(ids), BATCH):
+        batch = ids[start : start + BATCH]
+        sessions = dict(
+            ChatSession.objects.filter(creator=creator, pk__in=batch).values_list("pk", "user_id")
+        )
+        session_course = dict(
+            ChatSession.objects.filter(creator=creator, pk__in=batch).values_list("pk", "course_id")
+        )
+        msgs = list(
+            ChatMessage.objects.filter(creator=creator, session_id__in=batch)
+            .exclude(role="assistant", status__in=IN_FLIGHT)  # not answered yet
+            .order_by("session_id", "created_at", "id")
+            .values(*_message_fields())
+        )
+        touched |= set(
+            QuestionFact.objects.filter(creator=creator, message__session_id__in=batch)
+            .values_list("user_id", "day")
+            .distinct()
+        )
+        pending: list[tuple[dict, dict | None]] = []
+        for i, m in enumerate(msgs):
+            if m["role"] != "user":
+                continue
+            nxt = msgs[i + 1] if i + 1 < len(msgs) else None
+            answer = (
+                nxt
+                if nxt and nxt["role"] == "assistant" and nxt["session_id"] == m["session_id"]
+                else None
+            )
+            pending.append((m, answer))
+        placed = [(m, a, *_place(m, a)) for m, a in pending]
+        video_course = dict(
+            Lesson.objects.filter(creator=creator, video_id__in={p[2] for p in placed if p[2]})
+            .order_by("-id")
+            .values_list("video_id", "module__course_id")
+        )
+        objs = [
+            QuestionFact(
+                creator=creator,
+                message_id=m["id"],
+                user_id=sessions[m["session_id"]],
+                course_id=session_course.get(m["session_id"]) or video_course.get(video),
+                video_id=video,
+                position=position,
+                placed_by=placed_by,
+                asked_at=m["created_at"],
+                day=m["created_at"].astimezone(zone).date(),
+                covered=None if a is None else bool(a["covered"]),
+                text=m["content"][:2000],
+            )
+            for m, a, video, position, placed_by in placed
+        ]
+        touched |= {(o.user_id, o.day) for o in objs}
+        with transaction.atomic():
+            QuestionFact.objects.filter(creator=creator, message__session_id__in=batch).delete()
+            QuestionFact.objects.bulk_create(objs, batch_size=1000)
+            _set_lexemes(creator.pk, [o.message_id for o in objs])
+    return touched
+
+
+def _set_lexemes(creator_id: int, message_ids: list[int]) -> None:
+    if not message_ids:
+        return
+    with connection.cursor() as cur:
+        cur.execute(
+            "UPDATE analytics_questionfact SET lexemes = "
+            "array_to_string(tsvector_to_array(to_tsvector('english', text)), ' ') "
+            "WHERE creator_id = %s AND message_id = ANY(%s)",
+            [creator_id, message_ids],
+        )

@@ -1,0 +1,127 @@
+"""The two entry points: the incremental rollup (5-minute schedule) and the rebuild."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Max, Min
+from django.utils import timezone
+
+from analytics.buckets import video_buckets_refold
+from analytics.models import (
+    CourseDay,
+    QuestionFact,
+    RollupState,
+    StudentDay,
+    VideoDay,
+    VideoViewerDay,
+    WatchSession,
+)
+from analytics.ranges import tz_of, zone_for
+from analytics.rollups.days import course_days_refold, students_refold
+from analytics.rollups.questions import IN_FLIGHT, questions_refold
+from analytics.rollups.sessions import sessions_refold
+from creators.models import Creator
+
+# Re-read this many seconds before each watermark: a row stamped before the watermark but
+# committed after the previous run is still picked up (ingest transactions are short).
+OVERLAP_SECONDS = 120
+
+IN_FLIGHT_SECONDS = 600
+
+
+def _since(qs, field_name: str, mark: datetime | None):
+    if mark is None:
+        return qs
+    return qs.filter(**{f"{field_name}__gt": mark - timedelta(seconds=OVERLAP_SECONDS)})
+
+
+def rollup_update(*, creator: Creator) -> dict[str, int]:
+    """Fold whatever changed since the creator's watermarks (the 5-minute schedule).
+
+    Returns counts {"sessions", "questions", "students", "days"} of what was recomputed.
+    A changed Creator.timezone makes every stored `day` stale: then this rebuilds.
+    """
+    from chat.models import ChatMessage
+    from courses.models import LessonProgress, WatchEvent
+
+    state, _ = RollupState.objects.get_or_create(
+        creator=creator, defaults={"timezone": tz_of(creator)}
+    )
+    if state.timezone != tz_of(creator):
+        return rollup_rebuild(creator=creator)
+    events = _since(WatchEvent.objects.filter(creator=creator), "received_at", state.events_through)
+    ev_mark = events.aggregate(m=Max("received_at"))["m"]
+    session_ids = list(events.order_by().values_list("session_id", flat=True).distinct())
+    progress = _since(
+        LessonProgress.objects.filter(creator=creator), "updated_at", state.progress_through
+    )
+    pr_mark = progress.aggregate(m=Max("updated_at"))["m"]
+    zone = zone_for(tz_of(creator))
+    progress_pairs = {
+        (user, done.astimezone(zone).date())
+        for user, done in progress.exclude(completed_at=None).values_list("user_id", "completed_at")
+    }
+    messages = _since(
+        ChatMessage.objects.filter(creator=creator), "created_at", state.questions_through
+    )
+    q_mark = messages.aggregate(m=Max("created_at"))["m"]
+    # An answer still streaming (chat.services.reply) is folded once it is written: the mark
+    # stays before it (abandoned ones older than IN_FLIGHT_SECONDS no longer hold it).
+    recent = timezone.now() - timedelta(seconds=IN_FLIGHT_SECONDS)
+    in_flight = messages.filter(
+        role="assistant", status__in=IN_FLIGHT, created_at__gte=recent
+    ).aggregate(m=Min("created_at"))["m"]
+    if in_flight is not None and q_mark is not None:
+        q_mark = min(q_mark, in_flight - timedelta(microseconds=1))
+    chat_ids = list(messages.order_by().values_list("session_id", flat=True).distinct())
+
+    pairs = sessions_refold(creator=creator, session_ids=session_ids)
+    video_buckets_refold(creator=creator, pairs=pairs)
+    pairs |= questions_refold(creator=creator, chat_session_ids=chat_ids)
+    pairs |= progress_pairs
+    days = students_refold(creator=creator, pairs=pairs)
+    course_days_refold(creator=creator, days=days)
+
+    state.events_through = max(filter(None, [state.events_through, ev_mark]), default=None)
+    state.progress_through = max(filter(None, [state.progress_through, pr_mark]), default=None)
+    state.questions_through = max(filter(None, [state.questions_through, q_mark]), default=None)
+    state.save()
+    return {
+        "sessions": len(session_ids),
+        "questions": len(chat_ids),
+        "students": len({u for u, _d in pairs}),
+        "days": len(days),
+    }
+
+
+def rollup_rebuild(*, creator: Creator) -> dict[str, int]:
+    """Delete the creator's rollups and fold every fact again (`analytics_rebuild`)."""
+    with transaction.atomic():
+        for model in (WatchSession, QuestionFact, StudentDay, CourseDay, VideoDay, VideoViewerDay):
+            model.objects.filter(creator=creator).delete()
+        RollupState.objects.update_or_create(
+            creator=creator,
+            defaults={
+                "events_through": None,
+                "progress_through": None,
+                "questions_through": None,
+                "timezone": tz_of(creator),
+                "rebuilt_at": timezone.now(),
+            },
+        )
+    return rollup_update(creator=creator)
+
+
+def rollup_update_all() -> dict[str, int]:
+    """The scheduled task body: rollup_update for every active creator.
+
+    Returns {"creators": n, "sessions": total sessions refolded}.
+    """
+    totals = {"creators": 0, "sessions": 0}
+    for creator in Creator.objects.active().order_by("pk"):
+        result = rollup_update(creator=creator)
+        totals["creators"] += 1
+        totals["sessions"] += result["sessions"]
+    return totals
