@@ -39,7 +39,7 @@ run: install
 # the suite instead of before it; either failing fails the target.
 test: install system-deps lint-quick
 	$(VENV)/bin/mypy & mypy=$$!; \
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder; tests=$$?; \
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=20; tests=$$?; \
 	wait $$mypy; types=$$?; \
 	test $$tests = 0 && test $$types = 0
 
