@@ -362,6 +362,32 @@ def ledger_record(*, creator: Creator, answer_usage: AnswerUsage, cost: Decimal,
     )
 
 
+def answer_cost_record(
+    *,
+    creator: Creator,
+    answer: Answer,
+    subject: str,
+    user: User | None = None,
+    course_id: int | None = None,
+    video_id: int | None = None,
+) -> None:
+    """The ledger row of a finished answer (ledger_record), when a paid provider wrote it
+    now: offline and cached answers cost nothing."""
+    if not answer.paid or answer.cached:
+        return
+    ledger_record(
+        creator=creator,
+        answer_usage=AnswerUsage(
+            answer.provider, answer.model, answer.input_tokens, answer.output_tokens, True
+        ),
+        cost=answer.cost_usd,
+        subject=subject,
+        user=user,
+        course_id=course_id,
+        video_id=video_id,
+    )
+
+
 def question_answer(
     *,
     creator: Creator,
@@ -386,17 +412,9 @@ def question_answer(
         if event["event"] == "answer":
             final = event["answer"]
     assert final is not None
-    if final.paid and not final.cached:
-        ledger_record(
-            creator=creator,
-            answer_usage=AnswerUsage(
-                final.provider, final.model, final.input_tokens, final.output_tokens, True
-            ),
-            cost=final.cost_usd,
-            subject="cli",
-            course_id=scope.course_id,
-            video_id=video_id,
-        )
+    answer_cost_record(
+        creator=creator, answer=final, subject="cli", course_id=scope.course_id, video_id=video_id
+    )
     return final
 
 

@@ -18,12 +18,18 @@ from django.utils import timezone
 from billing.models import UsageLedgerEntry
 from billing.prices import chat_cost
 from chat import answerers as answerers_mod
-from chat.answerers import AnswererError, AnswerUsage
+from chat.answerers import AnswererError
 from chat.formatting import markdown_to_safe_html
 from chat.models import ChatMessage, ChatSession
 from chat.retrieval import Scope
 from chat.selectors import answer_question_get, answer_turn_get, messages_for_session
-from chat.services.answer import Answer, answer_stream, chat_scope, ledger_record
+from chat.services.answer import (
+    Answer,
+    answer_cost_record,
+    answer_stream,
+    chat_scope,
+    ledger_record,
+)
 from chronos.errors import DomainError
 from creators.models import Creator, User
 
@@ -193,18 +199,14 @@ def answer_events(
                 "status",
             ]
         )
-        if final.paid and not final.cached:
-            ledger_record(
-                creator=creator,
-                answer_usage=AnswerUsage(
-                    final.provider, final.model, final.input_tokens, final.output_tokens, True
-                ),
-                cost=final.cost_usd,
-                subject=f"chat_message:{answer.pk}",
-                user=user,
-                course_id=scope.course_id,
-                video_id=question.video_id,
-            )
+        answer_cost_record(
+            creator=creator,
+            answer=final,
+            subject=f"chat_message:{answer.pk}",
+            user=user,
+            course_id=scope.course_id,
+            video_id=question.video_id,
+        )
         session.save(update_fields=["updated_at"])
     title = session.title
     if new_session and getattr(answerer, "paid", False):

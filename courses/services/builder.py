@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, QuerySet
 
 from courses.models import Course, Lesson, Module
 from courses.services._common import TITLE_MAX, _clean_title, _invalid
@@ -17,6 +17,12 @@ from videos.models import Video
 DESCRIPTION_MAX = 20_000
 # Drip up to ten years; larger is a typo.
 DRIP_DAYS_MAX = 3650
+
+
+def _next_position(siblings: QuerySet) -> int:
+    """The position after the last of `siblings` (0 for the first)."""
+    last = siblings.aggregate(m=Max("position"))["m"]
+    return 0 if last is None else last + 1
 
 
 def _clean_description(description: Any) -> str:
@@ -49,14 +55,14 @@ def course_create(
     title = _clean_title(title)
     description = _clean_description(description)
     with transaction.atomic():
-        last = Course.objects.filter(creator=creator).aggregate(m=Max("position"))["m"]
+        position = _next_position(Course.objects.filter(creator=creator))
         return Course.objects.create(
             creator=creator,
             title=title,
             slug=_unique_slug(creator, title),
             description=description,
             sequential=bool(sequential),
-            position=(last + 1) if last is not None else 0,
+            position=position,
         )
 
 
@@ -121,12 +127,12 @@ def module_create(*, course: Course, title: str) -> Module:
     """A module appended to the course."""
     title = _clean_title(title)
     with transaction.atomic():
-        last = Module.objects.filter(course=course).aggregate(m=Max("position"))["m"]
+        position = _next_position(Module.objects.filter(course=course))
         return Module.objects.create(
             creator_id=course.creator_id,
             course=course,
             title=title,
-            position=(last + 1) if last is not None else 0,
+            position=position,
         )
 
 
@@ -190,7 +196,7 @@ def lesson_create(
     drip = _clean_drip(drip_days)
     preview = _clean_bool(is_preview, "is_preview")
     with transaction.atomic():
-        last = Lesson.objects.filter(module=module).aggregate(m=Max("position"))["m"]
+        position = _next_position(Lesson.objects.filter(module=module))
         return Lesson.objects.create(
             creator_id=module.creator_id,
             module=module,
@@ -198,7 +204,7 @@ def lesson_create(
             title=clean_title,
             drip_days=drip,
             is_preview=preview,
-            position=(last + 1) if last is not None else 0,
+            position=position,
         )
 
 
