@@ -92,6 +92,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",  # last: turns a locked-out sign-in into the 429 page
+    "chronos.middleware.DatabaseBusyMiddleware",  # no free connection -> 503 + Retry-After
     # Sync-only, after every real middleware: under ASGI the chain above runs in one thread
     # instead of hopping to the event loop and back (chronos/middleware.py).
     "chronos.middleware.SyncChainMiddleware",
@@ -135,14 +136,18 @@ else:
     }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-# DB_POOL=1: a psycopg connection pool per process (Django's "pool" option; max
-# DB_POOL_SIZE connections) instead of a new connection per request (~20 ms each on a loaded
-# machine). Persistent connections (CONN_MAX_AGE > 0) do not suit ASGI, which runs each
-# request's sync code in its own thread; the pool does. Off by default; needs CONN_MAX_AGE=0.
-if env.bool("DB_POOL", default=False):
+# DB_POOL=1: a psycopg connection pool per process (Django's "pool" option) instead of a new
+# connection per request (~20 ms each on a loaded machine), and a bound: a process holds at
+# most DB_POOL_SIZE connections however many requests are in flight, so WEB_CONCURRENCY x
+# DB_POOL_SIZE + worker processes stays under PostgreSQL's max_connections (100 by default).
+# A request that waits DB_POOL_TIMEOUT seconds for a connection is answered 503 + Retry-After
+# (chronos.middleware.DatabaseBusyMiddleware). On by default in the web server only
+# (chronos/asgi.py); pooling needs CONN_MAX_AGE=0 (ASGI runs each request in its own thread).
+if env.bool("DB_POOL", default=False) and not DATABASES["default"]["CONN_MAX_AGE"]:
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 2,
         "max_size": env.int("DB_POOL_SIZE", default=10),
+        "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
