@@ -203,6 +203,13 @@ class SegmentWindow(models.Model):
     text = models.TextField()
     embedding = VectorField(dimensions=EMBEDDING_DIMENSIONS, null=True, blank=True)
     embedding_model = models.CharField(max_length=100, blank=True)
+    # The window's lexemes, stored at write time: retrieval reads them for every candidate
+    # window of every question (computing to_tsvector there was 40% of a question's SQL).
+    search_vector = models.GeneratedField(
+        expression=SearchVector("text", config=SEARCH_CONFIG),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
 
     class Meta:
         ordering = ["video", "first_segment_index"]

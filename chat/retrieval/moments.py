@@ -125,7 +125,7 @@ def candidate_windows(
         cur.execute(
             """
             SELECT w.id, w.video_id, w.chunk_id, w.first_segment_index, w.last_segment_index,
-                   w.start, w."end", tsvector_to_array(to_tsvector(%(cfg)s::regconfig, w.text)),
+                   w.start, w."end", tsvector_to_array(w.search_vector),
                    CASE WHEN %(vec)s::text IS NOT NULL AND w.embedding_model = %(model)s
                         THEN 1 - (w.embedding <=> %(vec)s::vector) END
             FROM videos_segmentwindow w
@@ -134,7 +134,6 @@ def candidate_windows(
                    OR (w.video_id = %(pvideo)s AND w.start <= %(hi)s AND w."end" >= %(lo)s))
             """,
             {
-                "cfg": SEARCH_CONFIG,
                 "vec": vector_literal(vector) if vector is not None else None,
                 "model": model,
                 "creator": scope.creator_id,
