@@ -152,6 +152,13 @@ if env.bool("DB_POOL", default=False) and not DATABASES["default"]["CONN_MAX_AGE
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "creators.User"
+if TESTING:
+    # Tests only (CHRONOS_TESTING=1, set by tests/embedded_pg.py and inherited by the web
+    # processes tests start): every factory user and every HTTP Basic request hashes a
+    # password, and PBKDF2's 1,000,000 iterations cost ~0.3-1 s each on a loaded 2-core
+    # machine. Django's testing docs recommend a fast hasher there ("Speeding up the
+    # tests"); outside tests Django's default list (PBKDF2 first) applies.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
