@@ -3,9 +3,10 @@
 Everything the dashboard and the engagement API show comes from rollup tables that change
 only when `analytics.rollups.rollup_update` runs (the 5-minute schedule) or a rebuild does;
 both save the creator's RollupState, whose `updated_at` is the watermark in every key here.
-So a repeated view between two rollups is one small query plus a cache read, and the first
-view after a rollup recomputes. Uses Django's default cache (LocMemCache per process unless
-CACHES says otherwise).
+So a repeated view between two rollups is one small query plus a cache read. The cache is
+CACHES["analytics"] (a database table every process shares), so the worker can compute the
+dashboards right after a rollup (`dashboards_warm`, queued by analytics.tasks.rollup_tick)
+and the first view after it reads them instead of paying the cold computation.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from django.core.cache import cache
+from django.core.cache import caches
 
 from analytics.models import RollupState
 from creators.models import Creator
@@ -34,6 +35,7 @@ def rollup_cached(*, creator: Creator, key: str, compute: Callable[[], T]) -> T:
 
     key: what else the value depends on (page, range bounds and time zone, filters).
     """
+    cache = caches["analytics"]
     full = f"analytics:{creator.pk}:{rollup_watermark(creator=creator)}:{key}"
     value = cache.get(full)
     if value is None:

@@ -16,7 +16,7 @@ from django.utils.safestring import SafeString
 
 from analytics import figures, selectors
 from analytics.caching import rollup_cached
-from analytics.ranges import DateRange, zone_for
+from analytics.ranges import PRESETS, DateRange, range_parse, tz_of, zone_for
 from creators.models import Creator
 
 
@@ -58,6 +58,20 @@ def dashboard(
         key=key,
         compute=lambda: _dashboard(creator, rng, course_id, video_id, first_day),
     )
+
+
+def dashboards_warm(*, creator: Creator) -> list[str]:
+    """Compute the creator's whole-studio dashboard for every preset range ("7d", "30d",
+    "90d", "all": what a creator opens without filters) into the shared analytics cache, as
+    the view would (same keys). Run by the worker after a rollup moved the watermark.
+    Returns the range keys computed."""
+    first = selectors.first_day(creator=creator)
+    keys = []
+    for key in (*PRESETS, "all"):
+        rng = range_parse({"range": key}, tz=tz_of(creator), first_day=first)
+        dashboard(creator=creator, rng=rng, first_day=first)
+        keys.append(key)
+    return keys
 
 
 def _dashboard(

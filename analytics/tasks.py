@@ -8,12 +8,28 @@ SCHEDULES = (Periodic("analytics: incremental rollup", "analytics.tasks.rollup_t
 
 
 def rollup_tick() -> dict[str, int]:
-    """Every 5 minutes: fold what changed since each creator's watermarks.
+    """Every 5 minutes: fold what changed since each creator's watermarks, then queue the
+    dashboards of each creator whose watermark moved (dashboards_warm_task), so the next
+    view reads them from the shared analytics cache instead of computing them.
 
-    Returns {"creators", "sessions"} (see analytics.rollups.rollup_update_all)."""
+    Returns {"creators", "sessions", "warmed"} (see analytics.rollups.rollup_update_all)."""
+    from django_q.tasks import async_task
+
     from analytics.rollups import rollup_update_all
 
-    return rollup_update_all()
+    totals, moved = rollup_update_all()
+    for creator_id in moved:
+        async_task("analytics.tasks.dashboards_warm_task", creator_id, group="analytics-warm")
+    return {**totals, "warmed": len(moved)}
+
+
+def dashboards_warm_task(creator_id: int) -> list[str]:
+    """Compute and cache a creator's dashboards (analytics.pages.dashboards_warm)."""
+    from analytics.pages import dashboards_warm
+    from creators.models import Creator
+
+    creator = Creator.objects.filter(pk=creator_id).first()
+    return dashboards_warm(creator=creator) if creator else []
 
 
 def rollup_rebuild_task(creator_id: int) -> dict[str, int]:

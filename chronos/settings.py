@@ -523,6 +523,15 @@ CACHES = {
             }
         },
     ),
+    # Analytics reads cached between rollups (analytics.caching), shared by the web processes
+    # and the worker that pre-computes the dashboards after each rollup: a per-process cache
+    # would make every web process pay each cold dashboard itself. Table: migration
+    # analytics 0004 (Django's createcachetable).
+    "analytics": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "analytics_cache",
+        "OPTIONS": {"MAX_ENTRIES": 20_000},
+    },
     "ratelimit": (
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _ratelimit_cache_url}
         if _ratelimit_cache_url

@@ -9,12 +9,15 @@ from datetime import timedelta
 
 import plotly.graph_objects as go
 import pytest
+from django.core.cache import caches
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from analytics.models import RollupState
 from analytics.rollups import rollup_update
+from analytics.tasks import rollup_tick
 from tests.analytics_support import ask, course_with_videos, enroll, play, progress
 from tests.factories import MembershipFactory
 
@@ -242,9 +245,10 @@ def test_dashboard_query_count_is_constant(owner_client, history, creator):
     with CaptureQueriesContext(connection) as big:
         assert owner_client.get("/studio/acme/analytics/?range=30d").status_code == 200
     assert len(big) == len(small)
-    # 33 for the dashboard itself (the rollup watermark of the cache key included) + 4 for
-    # the studio-wide plan banner (billing.context_processors).
-    assert len(big) <= 37, "\n".join(q["sql"][:150] for q in big.captured_queries)
+    # 33 for the dashboard itself (the rollup watermark of the cache key included) + 6 for the
+    # shared analytics cache (read; cull count, savepoint, lookup, insert) + 4 for the
+    # studio-wide plan banner (billing.context_processors).
+    assert len(big) <= 43, "\n".join(q["sql"][:150] for q in big.captured_queries)
 
 
 def test_dashboard_is_cached_until_the_next_rollup(owner_client, history, creator):
@@ -253,8 +257,9 @@ def test_dashboard_is_cached_until_the_next_rollup(owner_client, history, creato
         first = owner_client.get(url).content.decode()
     with CaptureQueriesContext(connection) as warm:
         again = owner_client.get(url).content.decode()
-    # Warm: session, user, creator, first day, watermark, the plan banner; no analytics read.
-    assert len(warm) <= 11 < len(cold), "\n".join(q["sql"][:150] for q in warm.captured_queries)
+    # Warm: session, user, creator, first day, watermark, the shared cache's read, the plan
+    # banner; no analytics read.
+    assert len(warm) <= 12 < len(cold), "\n".join(q["sql"][:150] for q in warm.captured_queries)
     assert _figures(again) == _figures(first)
     newcomer = MembershipFactory(creator=creator).user
     play(
@@ -274,6 +279,46 @@ def test_dashboard_is_cached_until_the_next_rollup(owner_client, history, creato
     )
     api = f"/api/v1/analytics/videos/{history['lessons'][1].video_id}/engagement/?range=7d"
     assert owner_client.get(api).json()["buckets"][0]["unique_viewers"] == 1
+
+
+def test_the_rollup_tick_computes_the_dashboards_before_anyone_looks(
+    owner_client, history, creator
+):
+    newcomer = MembershipFactory(creator=creator).user
+    play(
+        creator=creator,
+        user=newcomer,
+        lesson=history["lessons"][1],
+        at=_days_ago(1),
+        segments=[("heartbeat", 0, 40)],
+    )
+    before = _figures(owner_client.get("/studio/acme/analytics/?range=7d").content.decode())
+    result = rollup_tick()  # the worker: fold, then queue dashboards_warm_task (run inline)
+    assert result["warmed"] >= 1
+    for key in ("7d", "30d", "90d", "all"):
+        with CaptureQueriesContext(connection) as first_view:
+            page = owner_client.get(f"/studio/acme/analytics/?range={key}").content.decode()
+        # Served from the shared analytics cache: no analytics query on the first view.
+        assert len(first_view) <= 12, "\n".join(q["sql"][:150] for q in first_view.captured_queries)
+        if key == "7d":
+            warmed = _figures(page)
+            active = warmed["chart-active"]["data"][0]["y"]
+            assert sum(active) == sum(before["chart-active"]["data"][0]["y"]) + 1
+    caches["analytics"].clear()
+    assert _figures(owner_client.get("/studio/acme/analytics/?range=7d").content.decode()) == (
+        warmed
+    )  # what the worker computed is what the view computes
+
+
+def test_a_rollup_with_nothing_new_keeps_the_cached_dashboards(owner_client, history, creator):
+    url = "/studio/acme/analytics/?range=30d"
+    owner_client.get(url)
+    mark = RollupState.objects.get(creator=creator).updated_at
+    assert rollup_update(creator=creator)["watermark"] == 0
+    assert RollupState.objects.get(creator=creator).updated_at == mark
+    with CaptureQueriesContext(connection) as again:
+        owner_client.get(url)
+    assert len(again) <= 12
 
 
 def test_csv_export_content_and_encoding(owner_client, history):

@@ -40,7 +40,9 @@ def _since(qs, field_name: str, mark: datetime | None):
 def rollup_update(*, creator: Creator) -> dict[str, int]:
     """Fold whatever changed since the creator's watermarks (the 5-minute schedule).
 
-    Returns counts {"sessions", "questions", "students", "days"} of what was recomputed.
+    Returns counts {"sessions", "questions", "students", "days"} of what was recomputed and
+    "watermark": 1 when new facts moved a watermark (RollupState saved, so its updated_at —
+    the analytics caches' key — changed), else 0: an idle creator's cached dashboards stay.
     A changed Creator.timezone makes every stored `day` stale: then this rebuilds.
     """
     from chat.models import ChatMessage
@@ -51,6 +53,7 @@ def rollup_update(*, creator: Creator) -> dict[str, int]:
     )
     if state.timezone != tz_of(creator):
         return rollup_rebuild(creator=creator)
+    marks_before = (state.events_through, state.progress_through, state.questions_through)
     events = _since(WatchEvent.objects.filter(creator=creator), "received_at", state.events_through)
     ev_mark = events.aggregate(m=Max("received_at"))["m"]
     session_ids = list(events.order_by().values_list("session_id", flat=True).distinct())
@@ -87,12 +90,17 @@ def rollup_update(*, creator: Creator) -> dict[str, int]:
     state.events_through = max(filter(None, [state.events_through, ev_mark]), default=None)
     state.progress_through = max(filter(None, [state.progress_through, pr_mark]), default=None)
     state.questions_through = max(filter(None, [state.questions_through, q_mark]), default=None)
-    state.save()
+    moved = (state.events_through, state.progress_through, state.questions_through) != (
+        marks_before
+    )
+    if moved:
+        state.save()
     return {
         "sessions": len(session_ids),
         "questions": len(chat_ids),
         "students": len({u for u, _d in pairs}),
         "days": len(days),
+        "watermark": int(moved),
     }
 
 
@@ -114,14 +122,18 @@ def rollup_rebuild(*, creator: Creator) -> dict[str, int]:
     return rollup_update(creator=creator)
 
 
-def rollup_update_all() -> dict[str, int]:
+def rollup_update_all() -> tuple[dict[str, int], list[int]]:
     """The scheduled task body: rollup_update for every active creator.
 
-    Returns {"creators": n, "sessions": total sessions refolded}.
+    Returns ({"creators": n, "sessions": total sessions refolded}, ids of the creators whose
+    watermark moved: their cached analytics are stale).
     """
     totals = {"creators": 0, "sessions": 0}
+    moved = []
     for creator in Creator.objects.active().order_by("pk"):
         result = rollup_update(creator=creator)
         totals["creators"] += 1
         totals["sessions"] += result["sessions"]
-    return totals
+        if result.get("watermark", 1):  # a rebuild always moves it
+            moved.append(creator.pk)
+    return totals, moved
