@@ -10,12 +10,19 @@ PORT ?= 8000
 # pytest-xdist workers for `make test` (each starts its own embedded PostgreSQL).
 TEST_WORKERS ?= 2
 
+# mypy's Django plugin imports the settings: a DATABASE_URL (never connected to) keeps them
+# from starting the embedded PostgreSQL, which mypy's hard exit would leave running.
+MYPY := DATABASE_URL=postgres://mypy-never-connects@127.0.0.1:9/none SECRET_KEY=mypy-only \
+	$(VENV)/bin/mypy
+
 .PHONY: run test install system-deps lint lint-quick typecheck format bench clean
 
+# uv (from PyPI, into the venv) installs the project: ~25 s on a fresh clone against ~2 min
+# for pip, same packages.
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet uv
+	$(VENV)/bin/uv pip install --quiet --python $(PY) -e ".[dev]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -35,10 +42,10 @@ run: install
 	# a crashing worker is restarted without taking the web down.
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} HOST=$(HOST) PORT=$(PORT) PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m chronos.supervise web worker whop
 
-# What CI runs: the quick checks first, then mypy (~2 CPU-minutes cold, one core) beside
+# What CI runs: the quick checks first, then mypy (~30 CPU-seconds cold, one core) beside
 # the suite instead of before it; either failing fails the target.
 test: install system-deps lint-quick
-	$(VENV)/bin/mypy & mypy=$$!; \
+	$(MYPY) & mypy=$$!; \
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=20; tests=$$?; \
 	wait $$mypy; types=$$?; \
 	test $$tests = 0 && test $$types = 0
@@ -52,7 +59,7 @@ lint-quick: install
 	$(VENV)/bin/lint-imports --no-cache
 
 typecheck: install
-	$(VENV)/bin/mypy
+	$(MYPY)
 
 format: install
 	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
