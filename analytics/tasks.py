@@ -33,9 +33,15 @@ def dashboards_warm_task(creator_id: int) -> list[str]:
 
 
 def rollup_rebuild_task(creator_id: int) -> dict[str, int]:
-    """Rebuild one creator's rollups from scratch (queued after a time-zone change)."""
+    """Rebuild one creator's rollups from scratch (queued after a time-zone change), then
+    compute its dashboards into the shared cache, as rollup_tick does."""
+    from analytics.pages import dashboards_warm
     from analytics.rollups import rollup_rebuild
     from creators.models import Creator
 
     creator = Creator.objects.filter(pk=creator_id).first()
-    return rollup_rebuild(creator=creator) if creator else {}
+    if creator is None:
+        return {}
+    result = rollup_rebuild(creator=creator)
+    dashboards_warm(creator=creator)
+    return result

@@ -83,7 +83,7 @@ class DatabaseBusyMiddleware:
         if not database_unavailable(exc):
             return None
         headers = {"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)}
-        message = "Chronos is busy right now. Nothing was lost; try again in a few seconds."
+        message = "Chronos is busy right now. Please try again in a few seconds."
         if request.path.startswith("/api/"):
             body = {"error": message, "code": "database_busy", "fields": {}}
             return JsonResponse(body, status=503, headers=headers)

@@ -91,7 +91,8 @@ def test_a_request_that_finds_every_pooled_connection_taken_is_told_to_retry():
     assert api.status_code == 503
     assert api["Retry-After"] == str(BUSY_RETRY_AFTER_SECONDS)
     body = json.loads(api.content)
-    assert body["code"] == "database_busy" and body["fields"] == {} and "try again" in body["error"]
+    assert body["code"] == "database_busy" and body["fields"] == {}
+    assert "try again in a few seconds" in body["error"]
 
     page = _answer("/studio/acme/courses/", caught.value)
     assert page.status_code == 503 and page["Retry-After"] == str(BUSY_RETRY_AFTER_SECONDS)

@@ -240,6 +240,7 @@ def seed_demo_analytics(*, creator, stdout) -> None:
     from django.utils import timezone
 
     from analytics.demo import Lecture, history_generate, history_write
+    from analytics.pages import dashboards_warm
     from analytics.rollups import rollup_rebuild
     from courses.models import Lesson, WatchEvent
     from creators.models import Membership, User
@@ -290,6 +291,7 @@ def seed_demo_analytics(*, creator, stdout) -> None:
         video_titles={lesson.video_id: lesson.video.title for lesson in lessons},
     )
     rollup_rebuild(creator=creator)
+    dashboards_warm(creator=creator)  # as the worker does after a rollup
     stdout.write(
         f"Analytics demo history: {DEMO_LEARNERS} demo learners, {counts['events']} watch "
         f"events, {counts['questions']} questions over {DEMO_HISTORY_DAYS} days."
