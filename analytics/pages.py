@@ -45,19 +45,32 @@ def dashboard(
     video_id: int | None = None,
     first_day=None,
 ) -> dict:
-    """The dashboard's context: cards, the nine charts, lists and the picker choices.
+    """The dashboard's context: cards, the ten charts, lists and the picker choices.
 
     course_id narrows everything to one course (the builder's course tab); video_id picks
     the video of the engagement and confusion charts (default: the most watched one).
     Raises Http404 for a course or video that is not the creator's. Cached per (creator,
-    range, filters, rollup watermark): a repeated view between rollups reads the cache.
+    range, course, rollup watermark) — what dashboards_warm computes after a rollup — and
+    another video's two charts per video on top of it: picking a video recomputes only
+    those two charts, not the page.
     """
-    key = f"dashboard:{rng.key}:{rng.tz}:{rng.start}:{rng.end}:{course_id}:{video_id}:{first_day}"
-    return rollup_cached(
-        creator=creator,
-        key=key,
-        compute=lambda: _dashboard(creator, rng, course_id, video_id, first_day),
+    key = f"dashboard:{rng.key}:{rng.tz}:{rng.start}:{rng.end}:{course_id}:{first_day}"
+    page = rollup_cached(
+        creator=creator, key=key, compute=lambda: _dashboard(creator, rng, course_id, first_day)
     )
+    if video_id is None or (page["video"] and page["video"]["id"] == video_id):
+        return page
+    chosen = rollup_cached(
+        creator=creator,
+        key=f"{key}:video:{video_id}",
+        compute=lambda: _video_charts(creator, rng, _video_title(creator, video_id)),
+    )
+    charts = [*page["charts"]]
+    charts[ENGAGEMENT_CHARTS] = chosen["charts"]
+    return {
+        **page,
+        **_charts_render(creator, rng, course_id, charts, page["video_choices"], chosen["video"]),
+    }
 
 
 def dashboards_warm(*, creator: Creator) -> list[str]:
@@ -74,9 +87,49 @@ def dashboards_warm(*, creator: Creator) -> list[str]:
     return keys
 
 
-def _dashboard(
-    creator: Creator, rng: DateRange, course_id: int | None, video_id: int | None, first_day
+# Where the engagement and confusion charts (the chosen video's) sit in the charts list.
+ENGAGEMENT_CHARTS = slice(3, 5)
+
+
+def _video_charts(creator: Creator, rng: DateRange, chosen: dict | None) -> dict:
+    """The engagement and confusion charts of one video: {"video", "charts": [2 charts]}."""
+    if chosen:
+        eng = selectors.engagement(creator=creator, video_id=chosen["id"], rng=rng)
+    else:
+        eng = {"bucket_seconds": 5, "duration": 0, "buckets": [], "questions": []}
+    title = chosen["title"] if chosen else ""
+    return {
+        "video": chosen,
+        "charts": [figures.engagement(eng, title), figures.confusion(eng, title)],
+    }
+
+
+def _charts_render(
+    creator: Creator, rng: DateRange, course_id: int | None, charts: list, choices: list, video
 ) -> dict:
+    """The charts' HTML (their data tables are most of the page's template time) and their
+    one JSON payload: {"charts", "charts_html", "figures_json", "video"}."""
+    with timezone.override(zone_for(rng.tz)):
+        html = render_to_string(
+            "analytics/_dashboard_charts.html",
+            {
+                "charts": charts,
+                "video_choices": choices,
+                "video": video,
+                "rng": rng,
+                "course_id": course_id,
+                "creator": creator,
+            },
+        )
+    return {
+        "charts": charts,
+        "charts_html": html,
+        "figures_json": figures_payload(charts),
+        "video": video,
+    }
+
+
+def _dashboard(creator: Creator, rng: DateRange, course_id: int | None, first_day) -> dict:
     courses = _courses(creator)
     if course_id and course_id not in {c.pk for c in courses}:
         raise Http404("No such course.")
@@ -84,16 +137,8 @@ def _dashboard(
     series = selectors.daily(creator=creator, rng=rng, course_id=course_id)
     top = selectors.top_videos(creator=creator, rng=rng, course_id=course_id)
     choices = _video_choices(creator, top)
-    chosen = None
-    if video_id:
-        chosen = _video_title(creator, video_id)
-    elif top:
-        chosen = {"id": top[0]["video_id"], "title": top[0]["title"]}
-    if chosen:
-        eng = selectors.engagement(creator=creator, video_id=chosen["id"], rng=rng)
-    else:
-        eng = {"bucket_seconds": 5, "duration": 0, "buckets": [], "questions": []}
-    title = chosen["title"] if chosen else ""
+    default = {"id": top[0]["video_id"], "title": top[0]["title"]} if top else None
+    video = _video_charts(creator, rng, default)
     lessons = selectors.lesson_counts(creator=creator)
     prog = selectors.progress_as_of(creator=creator, rng=rng, course_id=course_id)
     shared = {"creator": creator, "rng": rng, "course_id": course_id}
@@ -104,31 +149,20 @@ def _dashboard(
         figures.active_students(series),
         figures.watch_time(series),
         figures.top_videos(top),
-        figures.engagement(eng, title),
-        figures.confusion(eng, title),
+        *video["charts"],  # ENGAGEMENT_CHARTS
         figures.funnel(funnel),
         figures.progress(spread),
         figures.questions(series),
         figures.confusion_overview(selectors.confusion(**shared)),
         figures.cohorts(selectors.cohorts(**shared)),
     ]
-    choice = {"charts": charts, "video_choices": choices, "video": chosen}
-    with timezone.override(zone_for(rng.tz)):
-        # Ten charts' data tables are most of the page's template time: rendered once here,
-        # cached with the data (nothing in them depends on the request).
-        html = render_to_string(
-            "analytics/_dashboard_charts.html",
-            {**choice, "rng": rng, "course_id": course_id, "creator": creator},
-        )
     return {
         "overview": overview,
         "cards": selectors.cards(overview),
-        "charts_html": html,
-        "figures_json": figures_payload(charts),
+        **_charts_render(creator, rng, course_id, charts, choices, default),
         "courses": courses,
         "course_id": course_id,
         "video_choices": choices,
-        "video": chosen,
         "groups": selectors.question_groups(creator=creator, rng=rng, course_id=course_id),
         "not_covered": selectors.not_covered(creator=creator, rng=rng, course_id=course_id),
         "students": selectors.students(**shared, limit=20, lessons=lessons),

@@ -20,6 +20,7 @@ from analytics.rollups import rollup_update
 from analytics.tasks import rollup_tick
 from tests.analytics_support import ask, course_with_videos, enroll, play, progress
 from tests.factories import MembershipFactory
+from videos.models import Video
 
 pytestmark = pytest.mark.django_db
 
@@ -308,6 +309,34 @@ def test_the_rollup_tick_computes_the_dashboards_before_anyone_looks(
     assert _figures(owner_client.get("/studio/acme/analytics/?range=7d").content.decode()) == (
         warmed
     )  # what the worker computed is what the view computes
+
+
+def test_picking_a_video_recomputes_only_its_two_charts(owner_client, history, other_creator):
+    url = "/studio/acme/analytics/?range=30d"
+    default = _figures(owner_client.get(url).content.decode())
+    top_title = default["chart-engagement"]["layout"]["title"]["text"]
+    lesson = next(x for x in history["lessons"] if x.video.title not in top_title)
+    other = lesson.video
+    play(creator=other.creator, user=history["bo"], lesson=lesson, at=_days_ago(3),
+         segments=[("heartbeat", 0, 20)])  # fmt: skip
+    rollup_update(creator=other.creator)  # a second video with plays (still not the top one)
+    default = _figures(owner_client.get(url).content.decode())
+    assert top_title == default["chart-engagement"]["layout"]["title"]["text"]
+    picked_html = owner_client.get(f"{url}&video={other.pk}").content.decode()
+    picked = _figures(picked_html)
+    assert other.title in picked["chart-engagement"]["layout"]["title"]["text"]
+    assert set(picked) - {"chart-engagement", "chart-confusion"} == set(default) - {
+        "chart-engagement",
+        "chart-confusion",
+    }
+    for chart_id in set(picked) - {"chart-engagement", "chart-confusion"}:
+        assert picked[chart_id] == default[chart_id]
+    with CaptureQueriesContext(connection) as again:
+        assert _figures(owner_client.get(f"{url}&video={other.pk}").content.decode()) == picked
+    # The page's cache read and the video's (each with its watermark); no analytics query.
+    assert len(again) <= 14
+    foreign = Video.objects.create(creator=other_creator, title="Theirs", status="completed")
+    assert owner_client.get(f"{url}&video={foreign.pk}").status_code == 404
 
 
 def test_a_rollup_with_nothing_new_keeps_the_cached_dashboards(owner_client, history, creator):
