@@ -36,7 +36,9 @@ BUSY_RETRY_AFTER_SECONDS = 5
 _UNAVAILABLE_STATES = ("08", "53", "57P01", "57P03")
 
 
-class SyncChainMiddleware:
+class _SyncPassThrough:
+    """A sync-only middleware that passes every request on unchanged."""
+
     sync_capable = True
     async_capable = False
 
@@ -45,6 +47,10 @@ class SyncChainMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         return self.get_response(request)
+
+
+class SyncChainMiddleware(_SyncPassThrough):
+    """See the module docstring: last in MIDDLEWARE, it keeps the chain above in one thread."""
 
 
 def database_unavailable(exc: BaseException) -> bool:
@@ -63,21 +69,12 @@ def database_unavailable(exc: BaseException) -> bool:
     return state is None or state.startswith(_UNAVAILABLE_STATES)
 
 
-class DatabaseBusyMiddleware:
+class DatabaseBusyMiddleware(_SyncPassThrough):
     """Answers 503 with Retry-After when a view could not get a database connection (every
     pooled connection busy past DB_POOL_TIMEOUT, PostgreSQL full or restarting): the API in
     its error shape {"error", "code": "database_busy", "fields": {}}, pages with a
     self-contained page (no context processors: they would need the database too). Every
     other error goes on to Django's handling unchanged."""
-
-    sync_capable = True
-    async_capable = False
-
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
         if not database_unavailable(exc):

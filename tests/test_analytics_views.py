@@ -80,6 +80,13 @@ def history(creator):
     return {"course": course, "lessons": lessons, "ana": ana, "bo": bo}
 
 
+def _newcomer_plays(creator, lesson) -> None:
+    """A new student watches 40 s of `lesson` yesterday (not rolled up yet)."""
+    newcomer = MembershipFactory(creator=creator).user
+    play(creator=creator, user=newcomer, lesson=lesson, at=_days_ago(1),
+         segments=[("heartbeat", 0, 40)])  # fmt: skip
+
+
 def _figures(html: str) -> dict[str, dict]:
     """{chart id: figure} from the page's one JSON payload (each validated by plotly)."""
     assert html.count('<script id="an-figures"') == 1
@@ -262,14 +269,7 @@ def test_dashboard_is_cached_until_the_next_rollup(owner_client, history, creato
     # banner; no analytics read.
     assert len(warm) <= 12 < len(cold), "\n".join(q["sql"][:150] for q in warm.captured_queries)
     assert _figures(again) == _figures(first)
-    newcomer = MembershipFactory(creator=creator).user
-    play(
-        creator=creator,
-        user=newcomer,
-        lesson=history["lessons"][1],
-        at=_days_ago(1),
-        segments=[("heartbeat", 0, 40)],
-    )
+    _newcomer_plays(creator, history["lessons"][1])
     # New events show after the rollup that folds them (not before: same watermark).
     assert _figures(owner_client.get(url).content.decode()) == _figures(first)
     rollup_update(creator=creator)
@@ -285,14 +285,7 @@ def test_dashboard_is_cached_until_the_next_rollup(owner_client, history, creato
 def test_the_rollup_tick_computes_the_dashboards_before_anyone_looks(
     owner_client, history, creator
 ):
-    newcomer = MembershipFactory(creator=creator).user
-    play(
-        creator=creator,
-        user=newcomer,
-        lesson=history["lessons"][1],
-        at=_days_ago(1),
-        segments=[("heartbeat", 0, 40)],
-    )
+    _newcomer_plays(creator, history["lessons"][1])
     before = _figures(owner_client.get("/studio/acme/analytics/?range=7d").content.decode())
     result = rollup_tick()  # the worker: fold, then queue dashboards_warm_task (run inline)
     assert result["warmed"] >= 1
