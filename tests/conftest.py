@@ -8,19 +8,24 @@ from tests.factories import CreatorFactory, MembershipFactory, UserFactory
 
 DATA = Path(__file__).parent / "data"
 
-# The longest modules, longest first (measured with --durations), in collection order.
+# The longest modules, longest first (measured with --durations=0, session 5), in
+# collection order.
 # `make test` keeps this order (--dist loadfile --no-loadscope-reorder), so the longest
 # modules start first and no worker is left with a long one at the end. (Periodic tasks are
 # declared in code and restored by post_migrate, which a transactional test's flush emits.)
 LONGEST_MODULES = (
     "test_qa_set.py",
     "test_input_hardening.py",
-    "test_tenant_isolation.py",
-    "test_transcribe_local.py",
-    "test_chat_api.py",
-    "test_admin.py",
+    "test_direct_upload_browser.py",
     "test_courses_browser.py",
-    "test_ingest_cli.py",
+    "test_chat_browser.py",
+    "test_video_browser.py",
+    "test_plans_browser.py",
+    "test_answerers.py",
+    "test_video_views.py",
+    "test_transcribe_local.py",
+    "test_direct_upload_form.py",
+    "test_direct_upload.py",
 )
 
 

@@ -72,7 +72,9 @@ def test_the_creator_may_process_the_readable_part(
 
 
 def test_readable_part_is_refused_for_a_whole_file(creator, data_dir):
-    video = process(create(creator, data_dir / "jfk.flac"))
+    # A whole lecture with its captions: processed without speech recognition.
+    video = process(create(creator, data_dir / FARADAY_MP4, captions=data_dir / FARADAY_VTT))
+    assert video.status == Video.Status.COMPLETED, video.error
     video.status = Video.Status.FAILED
     video.save(update_fields=["status"])
     with pytest.raises(DomainError, match="not cut off"):
