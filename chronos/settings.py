@@ -510,6 +510,7 @@ WHOP_PLAN_ENTERPRISE = env("WHOP_PLAN_ENTERPRISE", default="")
 # PostgreSQL itself (billing.ratecache, an UNLOGGED table); set RATELIMIT_CACHE_URL to a
 # redis:// URL to use Redis instead (Django's RedisCache; `pip install redis`).
 _ratelimit_cache_url = env("RATELIMIT_CACHE_URL", default="")
+_analytics_cache_url = env("ANALYTICS_CACHE_URL", default="")
 CACHES = {
     **globals().get(
         "CACHES",
@@ -525,13 +526,19 @@ CACHES = {
     ),
     # Analytics reads cached between rollups (analytics.caching), shared by the web processes
     # and the worker that pre-computes the dashboards after each rollup: a per-process cache
-    # would make every web process pay each cold dashboard itself. Table: migration
-    # analytics 0004 (Django's createcachetable).
-    "analytics": {
-        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
-        "LOCATION": "analytics_cache",
-        "OPTIONS": {"MAX_ENTRIES": 20_000},
-    },
+    # would make every web process pay each cold dashboard itself. By default a PostgreSQL
+    # table (Django's DatabaseCache; migration analytics 0004): entries are ~30 KB on
+    # average, a full-scale dashboard ~200 KB, so 5,000 entries stay under ~150 MB (expired
+    # ones are culled first). ANALYTICS_CACHE_URL=redis://... uses Redis instead.
+    "analytics": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _analytics_cache_url}
+        if _analytics_cache_url
+        else {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "analytics_cache",
+            "OPTIONS": {"MAX_ENTRIES": 5_000},
+        }
+    ),
     "ratelimit": (
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _ratelimit_cache_url}
         if _ratelimit_cache_url
