@@ -28,33 +28,33 @@ from chronos.middleware import (
 
 PROBE = (
     "import json, sys\n"
-    "if sys.argv[1] == 'asgi':\n"
-    "    import chronos.asgi\n"
-    "else:\n"
-    "    import django; django.setup()\n"
+    "import chronos.asgi\n"
     "from django.conf import settings\n"
     "print(json.dumps(settings.DATABASES['default'].get('OPTIONS', {}).get('pool')))\n"
 )
 
 
-def _pool_settings(entry: str) -> dict | None:
-    """DATABASES' pool option as a fresh process loading `entry` ("asgi" or "django") sees it
-    (a DATABASE_URL is given so no embedded PostgreSQL starts; nothing connects)."""
+def _pool_settings() -> dict | None:
+    """DATABASES' pool option as a fresh web process (chronos.asgi) sees it (a DATABASE_URL
+    is given so no embedded PostgreSQL starts; nothing connects)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DB_POOL")}
     env.update(
         DATABASE_URL="postgres://probe@127.0.0.1:1/probe", DJANGO_SETTINGS_MODULE="chronos.settings"
     )
     out = subprocess.run(
-        [sys.executable, "-c", PROBE, entry], env=env, cwd=settings.BASE_DIR,
+        [sys.executable, "-c", PROBE], env=env, cwd=settings.BASE_DIR,
         capture_output=True, text=True, check=True, timeout=120,
     )  # fmt: skip
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def test_the_web_server_pools_its_connections_and_workers_do_not():
-    pool = _pool_settings("asgi")
+    pool = _pool_settings()
     assert pool is not None and pool["max_size"] == 10 and pool["timeout"] == 10.0
-    assert _pool_settings("django") is None  # django-q2 forks its workers: no shared pool
+    # This process loaded Django as workers and commands do (DB_POOL unset): no pool, since
+    # django-q2 forks its workers and a forked pool would share sockets.
+    assert "DB_POOL" not in os.environ
+    assert "pool" not in settings.DATABASES["default"].get("OPTIONS", {})
 
 
 def _wrapper(alias: str, **changes) -> DatabaseWrapper:
