@@ -58,6 +58,8 @@ from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
+from bench.support import backend_cpu_seconds, pct  # noqa: E402
+
 HANDLE = "bench-analytics"
 QUESTION_BANK = [
     "Why does the flame point upwards",
@@ -83,11 +85,6 @@ TOPICS = [
     "again",
     "exactly",
 ]
-
-
-def pct(values: list[float], p: float) -> float:
-    v = sorted(values)
-    return v[min(len(v) - 1, round(p * (len(v) - 1)))]
 
 
 def copy_rows(table: str, columns: list[str], rows) -> int:
@@ -454,19 +451,6 @@ def incremental(creator, lessons, students, scale: float, now: datetime, rnd) ->
     )
 
 
-def backend_cpu_ms() -> float:
-    """CPU time (user + system) the PostgreSQL backend of this connection has used, in ms
-    (/proc/<pid>/stat; 10 ms resolution)."""
-    with connection.cursor() as cur:
-        cur.execute("SELECT pg_backend_pid()")
-        pid = cur.fetchone()[0]
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
-
-
 def prewarmed(client, repeat: int) -> None:
     """What a creator meets in production: after each rollup the worker computes the four
     preset dashboards into the shared analytics cache (analytics.tasks.rollup_tick ->
@@ -510,13 +494,13 @@ def measure(client, url: str, repeat: int, *, cold: bool) -> dict:
         if cold:
             cache.clear()
             caches["analytics"].clear()
-        cpu0, pg0 = time.process_time(), backend_cpu_ms()
+        cpu0, pg0 = time.process_time(), backend_cpu_seconds() * 1000
         with CaptureQueriesContext(connection) as queries:
             t = time.perf_counter()
             assert client.get(url).status_code == 200, url
             times.append((time.perf_counter() - t) * 1000)
         py.append((time.process_time() - cpu0) * 1000)
-        pg.append(backend_cpu_ms() - pg0)
+        pg.append(backend_cpu_seconds() * 1000 - pg0)
         sql.append(sum(float(q["time"]) for q in queries.captured_queries) * 1000)
     return {
         "times": times,

@@ -47,6 +47,8 @@ django.setup()
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
+from bench.support import backend_cpu_seconds, pct  # noqa: E402
+
 QUESTIONS = [
     "What safety equipment took over from candles down in the coal pits?",
     "Where was the paraffin wax obtained from?",
@@ -66,11 +68,6 @@ MODEL = "bench-random"
 CHUNKS_PER_VIDEO = 100
 CUES_PER_CHUNK = 35
 DIM = 1536
-
-
-def pct(values: list[float], p: float) -> float:
-    v = sorted(values)
-    return v[min(len(v) - 1, round(p * (len(v) - 1)))]
 
 
 def unit_vector(rng: random.Random) -> list[float]:
@@ -270,20 +267,6 @@ class LocalTimed:
         return self.inner.embed(texts)
 
 
-def backend_cpu_s() -> float:
-    """CPU seconds (user + system) used so far by this connection's PostgreSQL backend, from
-    /proc (the bench runs on the database's machine); 0.0 when unreadable. Wall time on a
-    loaded machine waits for a core; CPU per call is the steadier figure."""
-    with connection.cursor() as cur:
-        cur.execute("SELECT pg_backend_pid()")
-        pid = cur.fetchone()[0]
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def timed(fn, repeat: int) -> list[float]:
     out = []
     for _ in range(repeat):
@@ -390,14 +373,14 @@ def run_size(n_chunks: int, repeat: int, *, reuse: bool = False, keep: bool = Fa
                              ("retrieve_local", local)):  # fmt: skip
                 if key == "retrieve_local" and emb is None:
                     continue
-                cpu, db_cpu = time.process_time(), backend_cpu_s()
+                cpu, db_cpu = time.process_time(), backend_cpu_seconds()
                 rows[key] += timed(
                     lambda q=q, emb=emb: retrieve(
                         creator=creator, scope=scope, question=q, embedder=emb
                     ),
                     1,
                 )
-                cpu_ms[key] += (time.process_time() - cpu + backend_cpu_s() - db_cpu) * 1000
+                cpu_ms[key] += (time.process_time() - cpu + backend_cpu_seconds() - db_cpu) * 1000
         # Quality of the wide plan against reading every posting: the benchmark corpus
         # repeats two lectures, so many chunks tie; compare scores, not chunk ids.
         wide = [h.bm25 for h in lexical_rank(scope, lexemes, doc_count=docs)[:5]]

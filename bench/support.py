@@ -22,6 +22,22 @@ def pct(values, p):
     return v[min(len(v) - 1, round(p * (len(v) - 1)))] if v else float("nan")
 
 
+def backend_cpu_seconds() -> float:
+    """CPU seconds (user + system) used so far by this connection's PostgreSQL backend, from
+    /proc (the bench runs on the database's machine; 10 ms resolution); 0.0 when unreadable.
+    Wall time on a loaded machine waits for a core; CPU per call is the steadier figure."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        pid = cur.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
