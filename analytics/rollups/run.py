@@ -119,7 +119,7 @@ def rollup_rebuild(*, creator: Creator) -> dict[str, int]:
                 "rebuilt_at": timezone.now(),
             },
         )
-    return rollup_update(creator=creator)
+    return {**rollup_update(creator=creator), "watermark": 1}  # the state was just saved
 
 
 def rollup_update_all() -> tuple[dict[str, int], list[int]]:
@@ -134,6 +134,6 @@ def rollup_update_all() -> tuple[dict[str, int], list[int]]:
         result = rollup_update(creator=creator)
         totals["creators"] += 1
         totals["sessions"] += result["sessions"]
-        if result.get("watermark", 1):  # a rebuild always moves it
+        if result["watermark"]:
             moved.append(creator.pk)
     return totals, moved
