@@ -51,6 +51,11 @@ class VideoSerializer(serializers.ModelSerializer):
     thumbnail_url = serializers.SerializerMethodField()
     progress = serializers.SerializerMethodField()
     stage = serializers.SerializerMethodField()
+    # Declared: a read-only model field loses allow_blank, and "" (nothing transcribed yet,
+    # e.g. a refused or still-processing video) would be missing from the schema's enum.
+    transcript_source = serializers.ChoiceField(
+        choices=Video.TranscriptSource.choices, allow_blank=True, read_only=True
+    )
 
     class Meta:
         model = Video
