@@ -71,7 +71,13 @@ class WatchSession(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=["creator", "day"], name="an_session_creator_day"),
+            # Covering: the dashboard's per-video totals are index-only scans (the heap rows
+            # carry the bucket arrays: ~30x wider than these columns).
+            models.Index(
+                fields=["creator", "day"],
+                include=["video", "user", "course", "watch_seconds"],
+                name="an_session_creator_day",
+            ),
             models.Index(fields=["video", "day"], name="an_session_video_day"),
             models.Index(fields=["creator", "user", "day"], name="an_session_user_day"),
         ]
@@ -115,7 +121,12 @@ class QuestionFact(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=["creator", "day"], name="an_question_creator_day"),
+            # Covering: where questions sit on the timelines (confusion) without the texts.
+            models.Index(
+                fields=["creator", "day"],
+                include=["video", "course", "position", "covered"],
+                name="an_question_creator_day",
+            ),
             models.Index(fields=["video", "day"], name="an_question_video_day"),
         ]
 

@@ -8,7 +8,10 @@ as one JSON payload (`figures_json`, read by static/js/analytics.js).
 
 from __future__ import annotations
 
-from django.http import Http404
+import time
+
+from django.core.cache import caches
+from django.http import Http404, QueryDict
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.html import json_script
@@ -17,6 +20,7 @@ from django.utils.safestring import SafeString
 from analytics import figures, selectors
 from analytics.caching import rollup_cached
 from analytics.ranges import PRESETS, DateRange, range_parse, tz_of, zone_for
+from chronos.errors import DomainError
 from creators.models import Creator
 
 
@@ -73,18 +77,60 @@ def dashboard(
     }
 
 
+# Filtered dashboards (a course tab, a custom range) the worker keeps warm per creator: the
+# ones viewed most recently, for as long as they are viewed at least once a week. A view
+# re-stamps its entry at most once a day (most views then cost one cache read).
+RECENT_VIEWS = 6
+RECENT_SECONDS = 7 * 24 * 3600
+RECENT_RESTAMP_SECONDS = 24 * 3600
+
+
+def _recent_key(creator: Creator) -> str:
+    return f"analytics:{creator.pk}:recent-dashboards"
+
+
+def _recent(creator: Creator) -> dict[tuple[str, int | None], float]:
+    """{(range query, course id or None): last view, epoch seconds} of the filtered views."""
+    return caches["analytics"].get(_recent_key(creator)) or {}
+
+
+def dashboard_viewed(*, creator: Creator, rng: DateRange, course_id: int | None) -> None:
+    """Remember a filtered dashboard view (a course tab or a custom range; the presets are
+    always warmed) so dashboards_warm computes it after the next rollups too. Keeps the
+    RECENT_VIEWS most recent for RECENT_SECONDS after their last view; a best-effort hint
+    (two concurrent first views may each keep only their own)."""
+    if course_id is None and rng.key != "custom":
+        return
+    entry, now = (rng.query(), course_id), time.time()
+    recent = _recent(creator)
+    if now - recent.get(entry, 0.0) < RECENT_RESTAMP_SECONDS:
+        return
+    recent[entry] = now
+    latest = sorted(recent.items(), key=lambda item: -item[1])[:RECENT_VIEWS]
+    caches["analytics"].set(_recent_key(creator), dict(latest), RECENT_SECONDS)
+
+
 def dashboards_warm(*, creator: Creator) -> list[str]:
-    """Compute the creator's whole-studio dashboard for every preset range ("7d", "30d",
-    "90d", "all": what a creator opens without filters) into the shared analytics cache, as
-    the view would (same keys). Run by the worker after a rollup moved the watermark.
-    Returns the range keys computed."""
+    """Compute the creator's dashboards into the shared analytics cache, as the view would
+    (same keys): the whole studio for every preset range ("7d", "30d", "90d", "all": what
+    a creator opens without filters), then the filtered views seen recently
+    (dashboard_viewed). Run by the worker after a rollup moved the watermark. Returns what
+    was computed, as URL queries ("range=7d", "range=all&course=12")."""
     first = selectors.first_day(creator=creator)
-    keys = []
-    for key in (*PRESETS, "all"):
-        rng = range_parse({"range": key}, tz=tz_of(creator), first_day=first)
-        dashboard(creator=creator, rng=rng, first_day=first)
-        keys.append(key)
-    return keys
+    tz = tz_of(creator)
+    views: list[tuple[str, int | None]] = [(f"range={key}", None) for key in (*PRESETS, "all")]
+    cutoff = time.time() - RECENT_SECONDS
+    recent = sorted(_recent(creator).items(), key=lambda item: -item[1])
+    views += [view for view, seen in recent if seen > cutoff]
+    done = []
+    for query, course_id in views:
+        try:
+            rng = range_parse(QueryDict(query), tz=tz, first_day=first)
+            dashboard(creator=creator, rng=rng, course_id=course_id, first_day=first)
+        except (DomainError, Http404):  # a course deleted since it was viewed
+            continue
+        done.append(query + (f"&course={course_id}" if course_id else ""))
+    return done
 
 
 # Where the engagement and confusion charts (the chosen video's) sit in the charts list.
@@ -140,18 +186,16 @@ def _dashboard(creator: Creator, rng: DateRange, course_id: int | None, first_da
     default = {"id": top[0]["video_id"], "title": top[0]["title"]} if top else None
     video = _video_charts(creator, rng, default)
     lessons = selectors.lesson_counts(creator=creator)
-    prog = selectors.progress_as_of(creator=creator, rng=rng, course_id=course_id)
     shared = {"creator": creator, "rng": rng, "course_id": course_id}
-    funnel = selectors.funnel(**shared, lessons=lessons, progress=prog)
-    spread = selectors.progress_distribution(**shared, lessons=lessons, progress=prog)
+    summary = selectors.progress_summary(**shared)
     # Order = layout: pairs share a row at >= 1000 px, wide charts take a row of their own.
     charts = [
         figures.active_students(series),
         figures.watch_time(series),
         figures.top_videos(top),
         *video["charts"],  # ENGAGEMENT_CHARTS
-        figures.funnel(funnel),
-        figures.progress(spread),
+        figures.funnel(summary["funnel"]),
+        figures.progress(summary["distribution"]),
         figures.questions(series),
         figures.confusion_overview(selectors.confusion(**shared)),
         figures.cohorts(selectors.cohorts(**shared)),

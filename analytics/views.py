@@ -78,6 +78,8 @@ def _dashboard(request: HttpRequest, handle: str, course_id: int | None) -> Http
         video_id=_int(request.GET.get("video")),
         first_day=first,
     )
+    if not error:
+        pages.dashboard_viewed(creator=creator, rng=rng, course_id=course_id)
     return _render(request, "analytics/dashboard.html", creator, rng, error, data)
 
 

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from analytics.models import RollupState
+from analytics.pages import dashboards_warm
 from analytics.rollups import rollup_update
 from analytics.tasks import rollup_tick
 from tests.analytics_support import ask, course_with_videos, enroll, play, progress
@@ -302,6 +303,33 @@ def test_the_rollup_tick_computes_the_dashboards_before_anyone_looks(
     assert _figures(owner_client.get("/studio/acme/analytics/?range=7d").content.decode()) == (
         warmed
     )  # what the worker computed is what the view computes
+
+
+def test_the_rollup_tick_also_computes_the_filtered_views_seen_lately(
+    owner_client, history, creator
+):
+    course = history["lessons"][1].module.course
+    tab = f"/studio/acme/analytics/courses/{course.pk}/?range=30d"
+    custom = "/studio/acme/analytics/?from=2026-01-01&to=2026-12-31"
+    before = _figures(owner_client.get(tab).content.decode())
+    owner_client.get(custom)
+    _newcomer_plays(creator, history["lessons"][1])
+    assert rollup_tick()["warmed"] >= 1
+    for url in (tab, custom):
+        with CaptureQueriesContext(connection) as first_view:
+            assert owner_client.get(url).status_code == 200
+        # The page from the shared cache (+1 query: the recently-viewed list read).
+        assert len(first_view) <= 13, "\n".join(q["sql"][:150] for q in first_view.captured_queries)
+    warmed = _figures(owner_client.get(tab).content.decode())
+    assert sum(warmed["chart-active"]["data"][0]["y"]) == (
+        sum(before["chart-active"]["data"][0]["y"]) + 1
+    )
+    caches["analytics"].clear()  # what the worker computed is what the view computes
+    assert _figures(owner_client.get(tab).content.decode()) == warmed
+    # The clear forgot the custom range; the tab's view just now noted the tab again.
+    assert dashboards_warm(creator=creator) == [
+        "range=7d", "range=30d", "range=90d", "range=all", f"range=30d&course={course.pk}"
+    ]  # fmt: skip
 
 
 def test_picking_a_video_recomputes_only_its_two_charts(owner_client, history, other_creator):

@@ -25,8 +25,8 @@ from analytics.selectors.progress import (
     cohorts,
     funnel,
     lesson_counts,
-    progress_as_of,
     progress_distribution,
+    progress_summary,
 )
 from analytics.selectors.questions import (
     GROUP_CANDIDATES,
@@ -63,8 +63,8 @@ __all__ = [
     "of_course",
     "overview",
     "overview_compare",
-    "progress_as_of",
     "progress_distribution",
+    "progress_summary",
     "question_groups",
     "student_detail",
     "student_get",

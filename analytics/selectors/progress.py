@@ -6,11 +6,10 @@ from datetime import date
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Q
+from django.db.models import Count
 
 from analytics.models import StudentDay
 from analytics.ranges import DateRange, tz_of
-from analytics.selectors.common import in_range, of_course
 from creators.models import Creator
 
 # Weeks shown in the cohort retention matrix (PostHog's default weekly view shows 8-12).
@@ -37,87 +36,92 @@ def lesson_counts(*, creator: Creator) -> dict[int, int]:
     )
 
 
-def progress_as_of(*, creator: Creator, rng: DateRange, course_id: int | None = None) -> dict:
-    """{(user, course): {"started": True, "done": lessons completed}} at the range's end."""
-    return _progress_as_of(creator, rng.bounds_utc()[1], course_id)
+def progress_summary(*, creator: Creator, rng: DateRange, course_id: int | None = None) -> dict:
+    """The funnel and the progress spread of a range in one query, counted in PostgreSQL
+    (a year of student-course pairs stays in the database):
 
+    {"funnel": {"enrolled", "started", "half", "completed"}: student-course pairs enrolled
+    in the range and how far they got by its end ("half" = at least 50% of the course's
+    lessons completed, "completed" = all of them);
+    "distribution": [{"label": "0-30%", "students": n}, ...]: pairs active in the range by
+    course progress at its end (PROGRESS_BINS; progress = completed lessons / the course's
+    lessons, Thinkific's definition; a course without lessons counts as one)}."""
+    from courses.models import Enrollment, Lesson, LessonProgress, Module
 
-def _progress_as_of(creator: Creator, hi: Any, course_id: int | None) -> dict[tuple, dict]:
-    """{(user, course): {"started": bool, "done": completed lessons}} as of `hi`."""
-    from courses.models import LessonProgress
-
-    qs = LessonProgress.objects.filter(creator=creator, started_at__lt=hi)
-    qs = of_course(qs, course_id, "lesson__module__course_id")
+    lo, hi = rng.bounds_utc()
+    course_sql = "AND {col} = %(course)s" if course_id else ""
+    # Bin i holds lo_i <= 100 * done / total < hi_i, compared in integers (no rounding).
+    bins = " ".join(
+        f"WHEN 100 * done < {hi_pct} * total THEN {i}"
+        for i, (_label, _lo, hi_pct) in enumerate(PROGRESS_BINS)
+    )
+    sql = f"""
+        WITH n AS (
+            SELECT m.course_id, COUNT(*) AS total
+            FROM {Lesson._meta.db_table} l JOIN {Module._meta.db_table} m ON m.id = l.module_id
+            WHERE l.creator_id = %(creator)s GROUP BY 1
+        ), p AS (
+            SELECT lp.user_id, m.course_id,
+                   COUNT(*) FILTER (WHERE lp.completed_at < %(hi)s) AS done
+            FROM {LessonProgress._meta.db_table} lp
+            JOIN {Lesson._meta.db_table} l ON l.id = lp.lesson_id
+            JOIN {Module._meta.db_table} m ON m.id = l.module_id
+            WHERE lp.creator_id = %(creator)s AND lp.started_at < %(hi)s
+              {course_sql.format(col="m.course_id")}
+            GROUP BY 1, 2
+        ), e AS (
+            SELECT DISTINCT user_id, course_id FROM {Enrollment._meta.db_table}
+            WHERE creator_id = %(creator)s AND enrolled_at >= %(lo)s AND enrolled_at < %(hi)s
+              {course_sql.format(col="course_id")}
+        ), a AS (
+            SELECT DISTINCT user_id, course_id FROM {StudentDay._meta.db_table}
+            WHERE creator_id = %(creator)s AND day >= %(start)s AND day <= %(end)s
+              AND course_id IS NOT NULL {course_sql.format(col="course_id")}
+        )
+        SELECT -1, COUNT(*), COUNT(p.user_id),
+               COUNT(*) FILTER (WHERE p.done * 2 >= GREATEST(n.total, 1)),
+               COUNT(*) FILTER (WHERE p.done >= GREATEST(n.total, 1))
+        FROM e LEFT JOIN p USING (user_id, course_id) LEFT JOIN n USING (course_id)
+        UNION ALL
+        SELECT bin, COUNT(*), 0, 0, 0 FROM (
+            SELECT CASE {bins} END AS bin FROM (
+                SELECT COALESCE(p.done, 0) AS done, GREATEST(n.total, 1) AS total
+                FROM a LEFT JOIN p USING (user_id, course_id) LEFT JOIN n USING (course_id)
+            ) pairs
+        ) binned WHERE bin IS NOT NULL GROUP BY bin
+    """
+    params = {
+        "creator": creator.pk, "lo": lo, "hi": hi, "start": rng.start, "end": rng.end,
+        "course": course_id,
+    }  # fmt: skip
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        rows = cur.fetchall()
+    counts = [0] * len(PROGRESS_BINS)
+    funnel = {"enrolled": 0, "started": 0, "half": 0, "completed": 0}
+    for key, a, b, c, d in rows:
+        if key == -1:
+            funnel = {"enrolled": a, "started": b, "half": c, "completed": d}
+        else:
+            counts[key] = a
     return {
-        (u, c): {"started": True, "done": done}
-        for u, c, done in qs.values_list("user_id", "lesson__module__course_id")
-        .annotate(done=Count("id", filter=Q(completed_at__lt=hi)))
-        .order_by()
+        "funnel": funnel,
+        "distribution": [
+            {"label": b[0], "students": n} for b, n in zip(PROGRESS_BINS, counts, strict=True)
+        ],
     }
 
 
-def funnel(
-    *,
-    creator: Creator,
-    rng: DateRange,
-    course_id: int | None = None,
-    lessons: dict | None = None,
-    progress: dict | None = None,
-) -> dict:
-    """Students who enrolled in the range and how far they got by its end:
-    {"enrolled", "started", "half", "completed"} (counts of student-course pairs; "half" =
-    at least 50% of the course's lessons completed, "completed" = all of them)."""
-    from courses.models import Enrollment
-
-    lo, hi = rng.bounds_utc()
-    enrolled = of_course(
-        Enrollment.objects.filter(creator=creator, enrolled_at__gte=lo, enrolled_at__lt=hi),
-        course_id,
-    ).values_list("user_id", "course_id")
-    pairs = set(enrolled)
-    progress = _progress_as_of(creator, hi, course_id) if progress is None else progress
-    lessons = lesson_counts(creator=creator) if lessons is None else lessons
-    out = {"enrolled": len(pairs), "started": 0, "half": 0, "completed": 0}
-    for pair in pairs:
-        p = progress.get(pair)
-        if not p:
-            continue
-        total = lessons.get(pair[1], 0) or 1
-        out["started"] += 1
-        out["half"] += p["done"] * 2 >= total
-        out["completed"] += p["done"] >= total
-    return out
+def funnel(*, creator: Creator, rng: DateRange, course_id: int | None = None) -> dict:
+    """progress_summary()'s funnel: {"enrolled", "started", "half", "completed"}."""
+    return progress_summary(creator=creator, rng=rng, course_id=course_id)["funnel"]
 
 
 def progress_distribution(
-    *,
-    creator: Creator,
-    rng: DateRange,
-    course_id: int | None = None,
-    lessons: dict | None = None,
-    progress: dict | None = None,
+    *, creator: Creator, rng: DateRange, course_id: int | None = None
 ) -> list[dict]:
-    """Students active in the range by course progress at its end:
-    [{"label": "0-30%", "students": n}, ...] (PROGRESS_BINS; progress = completed lessons /
-    the course's lessons, Thinkific's definition)."""
-    _lo, hi = rng.bounds_utc()
-    active = set(
-        of_course(in_range(StudentDay.objects.filter(creator=creator), rng), course_id)
-        .exclude(course=None)
-        .values_list("user_id", "course_id")
-        .distinct()
-    )
-    progress = _progress_as_of(creator, hi, course_id) if progress is None else progress
-    lessons = lesson_counts(creator=creator) if lessons is None else lessons
-    counts = [0] * len(PROGRESS_BINS)
-    for pair in active:
-        total = lessons.get(pair[1], 0) or 1
-        pct = 100.0 * (progress.get(pair, {}).get("done", 0)) / total
-        for i, (_label, lo_pct, hi_pct) in enumerate(PROGRESS_BINS):
-            if lo_pct <= pct < hi_pct or (i == 0 and pct < 0):
-                counts[i] += 1
-                break
-    return [{"label": b[0], "students": n} for b, n in zip(PROGRESS_BINS, counts, strict=True)]
+    """progress_summary()'s spread: [{"label": "0-30%", "students": n}, ...]."""
+    return progress_summary(creator=creator, rng=rng, course_id=course_id)["distribution"]
 
 
 def cohorts(*, creator: Creator, rng: DateRange, course_id: int | None = None) -> dict:
@@ -140,18 +144,19 @@ def cohorts(*, creator: Creator, rng: DateRange, course_id: int | None = None) -
             FROM {table} e
             WHERE e.creator_id = %s AND e.enrolled_at >= %s AND e.enrolled_at < %s {course_sql}
         )
-        SELECT (e.d - extract(isodow FROM e.d)::int + 1) AS cohort,
-               (s.day - e.d) / 7 AS week,
-               COUNT(DISTINCT e.user_id) AS n
-        FROM e JOIN analytics_studentday s
-          ON s.user_id = e.user_id AND s.course_id = e.course_id
-         AND s.day >= e.d AND s.day <= %s
-        GROUP BY 1, 2
+        SELECT cohort, week, COUNT(*) FROM (
+            SELECT (e.d - extract(isodow FROM e.d)::int + 1) AS cohort,
+                   (s.day - e.d) / 7 AS week, e.user_id
+            FROM e JOIN analytics_studentday s
+              ON s.creator_id = %s AND s.user_id = e.user_id AND s.course_id = e.course_id
+             AND s.day >= e.d AND s.day <= %s AND s.day < e.d + %s
+            GROUP BY 1, 2, 3
+        ) t GROUP BY 1, 2
         UNION ALL
         SELECT (e.d - extract(isodow FROM e.d)::int + 1), -1, COUNT(*) FROM e GROUP BY 1
     """
     with connection.cursor() as cur:
-        cur.execute(sql, [*params, rng.end])
+        cur.execute(sql, [*params, creator.pk, rng.end, 7 * COHORT_WEEKS])
         rows = cur.fetchall()
     size: dict[date, int] = {}
     active: dict[tuple, int] = {}

@@ -42,18 +42,21 @@ def question_groups(
             i = parent[i]
         return i
 
-    sizes = [len(x) for x in sets]
-    for i in range(len(keys)):
-        a, la = sets[i], sizes[i]
-        for j in range(i):
-            lb = sizes[j]
+    # Only sets sharing a lexeme can be similar: compare each set with the earlier sets
+    # that share one (an inverted index), not with all of them.
+    earlier: dict[str, list[int]] = {}
+    for i, a in enumerate(sets):
+        la = len(a)
+        for j in {j for lexeme in a for j in earlier.get(lexeme, ())}:
+            lb = len(sets[j])
             # Jaccard <= min/max of the sizes: most pairs are ruled out without a set op.
             if min(la, lb) < SIMILARITY * max(la, lb):
                 continue
             shared = len(a & sets[j])
-            union = la + lb - shared
-            if union and shared / union >= SIMILARITY:
+            if shared / (la + lb - shared) >= SIMILARITY:
                 parent[find(i)] = find(j)
+        for lexeme in a:
+            earlier.setdefault(lexeme, []).append(i)
     groups: dict[int, dict] = {}
     for i, (_k, n, nc, text) in enumerate(keys):
         g = groups.setdefault(
