@@ -1,22 +1,22 @@
-"""Per-video bucket rollups (VideoDay, VideoViewerDay) and the engagement read over them.
-
-Both are derived from WatchSession rows (analytics.rollups folds those from the raw watch
-events) with one SQL statement each, for just the (student, day) pairs and days a rollup
-touched; `rollup_rebuild` recomputes them like every other rollup. A range's engagement
-graph then reads one VideoDay row per day (plays) and one VideoViewerDay row per (student,
-day) that played the video (unique viewers: the students' `seen` strings OR-ed per student
-in SQL, counted per bucket with numpy) — no session arrays are unnested at read time.
+"""Per-video bucket rollups (VideoDay, VideoMonth, VideoViewerDay) and the engagement read
+over them. All are derived from WatchSession rows (analytics.rollups folds those from the raw
+watch events) with one SQL statement each, for just the (student, day) pairs, days and
+months a rollup touched; `rollup_rebuild` recomputes them like every other rollup. A range's
+engagement graph then reads one VideoMonth row per closed month it wholly covers and one
+VideoDay row per other day (plays), and one VideoViewerDay row per (student, day) that
+played the video (unique viewers: the students' `seen` strings OR-ed per student in SQL,
+counted per bucket with numpy) — no session arrays are unnested at read time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 from django.db import connection
 
-from analytics.ranges import DateRange
+from analytics.ranges import DateRange, local_today, tz_of
 from creators.models import Creator
 
 _VIDEO_DAYS = """
@@ -47,14 +47,52 @@ _VIEWER_DAYS = """
     HAVING MAX(p) > 0
 """
 
-# One round trip: the range's plays per bucket (VideoDay arrays summed by position; every
-# position 1..max is present, arrays being dense) and each viewer's buckets OR-ed over days.
-_ENGAGEMENT = """
-    WITH p AS (
-        SELECT b.i, SUM(b.p) AS n
+
+def _month_sql(column: str) -> str:
+    """SQL for the first day of a date column's month (date arithmetic, no time zone)."""
+    return f"({column} - (extract(day FROM {column})::int - 1))"
+
+
+_VIDEO_MONTHS = f"""
+    INSERT INTO analytics_videomonth (creator_id, video_id, month, plays)
+    SELECT %(creator)s, video_id, month, array_agg(p ORDER BY i)
+    FROM (
+        SELECT v.video_id, {_month_sql("v.day")} AS month, b.i, SUM(b.p) AS p
         FROM analytics_videoday v, unnest(v.plays) WITH ORDINALITY AS b(p, i)
+        WHERE v.creator_id = %(creator)s AND v.day >= %(lo)s AND v.day < %(hi)s
+          AND {_month_sql("v.day")} = ANY(%(months)s::date[])
+        GROUP BY 1, 2, 3
+    ) t
+    GROUP BY video_id, month
+"""
+
+# Closed months with VideoDay rows but no VideoMonth rows yet (they closed since the last
+# refold that touched them).
+_MONTHS_MISSING = f"""
+    SELECT DISTINCT {_month_sql("day")} FROM analytics_videoday
+    WHERE creator_id = %(creator)s AND day < %(current)s
+    EXCEPT SELECT month FROM analytics_videomonth WHERE creator_id = %(creator)s
+"""
+
+# One round trip: the range's plays per bucket (arrays summed by position; every position
+# 1..max is present, arrays being dense) — a month the range wholly covers from its
+# VideoMonth row when there is one, every other day from VideoDay — and each viewer's
+# buckets OR-ed over days.
+_ENGAGEMENT = f"""
+    WITH mo AS (
+        SELECT month, plays FROM analytics_videomonth
+        WHERE creator_id = %(creator)s AND video_id = %(video)s
+          AND month BETWEEN %(mlo)s AND %(mhi)s
+    ), a AS (
+        SELECT plays FROM mo
+        UNION ALL
+        SELECT v.plays FROM analytics_videoday v
         WHERE v.creator_id = %(creator)s AND v.video_id = %(video)s
           AND v.day BETWEEN %(lo)s AND %(hi)s
+          AND {_month_sql("v.day")} NOT IN (SELECT month FROM mo)
+    ), p AS (
+        SELECT b.i, SUM(b.p) AS n
+        FROM a, unnest(a.plays) WITH ORDINALITY AS b(p, i)
         GROUP BY b.i
     ), r AS (
         SELECT user_id, seen FROM analytics_videoviewerday
@@ -65,6 +103,34 @@ _ENGAGEMENT = """
     )
     SELECT (SELECT array_agg(n ORDER BY i) FROM p), (SELECT array_agg(seen) FROM u)
 """
+
+
+def _month_after(month: date) -> date:
+    return (month + timedelta(days=32)).replace(day=1)
+
+
+def video_months_refold(*, creator: Creator, days: Iterable[date]) -> list[date]:
+    """Recompute VideoMonth for the closed months (before the creator's current local month)
+    among `days` (whose VideoDay rows just changed) and for closed months not materialised
+    yet. Returns the months written (first days)."""
+    current = local_today(tz_of(creator)).replace(day=1)
+    with connection.cursor() as cur:
+        cur.execute(_MONTHS_MISSING, {"creator": creator.pk, "current": current})
+        months = {m for (m,) in cur.fetchall()} | {d.replace(day=1) for d in days if d < current}
+        if not months:
+            return []
+        ordered = sorted(months)
+        args = {
+            "creator": creator.pk, "months": ordered, "lo": ordered[0],
+            "hi": _month_after(ordered[-1]),
+        }  # fmt: skip
+        cur.execute(
+            "DELETE FROM analytics_videomonth WHERE creator_id = %(creator)s "
+            "AND month = ANY(%(months)s::date[])",
+            args,
+        )
+        cur.execute(_VIDEO_MONTHS, args)
+    return ordered
 
 
 def video_buckets_refold(*, creator: Creator, pairs: Iterable[tuple[int, date]]) -> None:
@@ -92,12 +158,22 @@ def video_buckets_refold(*, creator: Creator, pairs: Iterable[tuple[int, date]])
             day_args,
         )
         cur.execute(_VIDEO_DAYS, day_args)
+    video_months_refold(creator=creator, days=unique_days)
 
 
 def bucket_counts(*, creator: Creator, video_id: int, rng: DateRange) -> tuple[list, list]:
     """(plays, unique viewers) per bucket of one video over the range: two lists of ints of
     equal length (the longest bucket array seen; callers pad to the video's duration)."""
-    args = {"creator": creator.pk, "video": video_id, "lo": rng.start, "hi": rng.end}
+    # The months the range wholly covers: [mlo, mhi] (empty when mlo > mhi).
+    mlo = rng.start if rng.start.day == 1 else _month_after(rng.start)
+    ends_a_month = (rng.end + timedelta(days=1)).day == 1
+    mhi = rng.end.replace(day=1)
+    if not ends_a_month:
+        mhi = (mhi - timedelta(days=1)).replace(day=1)
+    args = {
+        "creator": creator.pk, "video": video_id, "lo": rng.start, "hi": rng.end,
+        "mlo": mlo, "mhi": mhi,
+    }  # fmt: skip
     with connection.cursor() as cur:
         cur.execute(_ENGAGEMENT, args)
         plays_rows, seen = cur.fetchone()

@@ -220,6 +220,27 @@ class VideoDay(models.Model):
         return f"{self.video_id} {self.day}"
 
 
+class VideoMonth(models.Model):
+    """Per video per closed local month (before the creator's current month): plays per
+    bucket, the elementwise sum of the month's VideoDay rows (analytics.buckets). A range
+    reads a month it wholly covers from here — one row instead of ~30 — once the month is
+    materialised for the creator; other days come from VideoDay."""
+
+    creator = models.ForeignKey("creators.Creator", on_delete=models.CASCADE, related_name="+")
+    video = models.ForeignKey("videos.Video", on_delete=models.CASCADE, related_name="+")
+    month = models.DateField(help_text="The month's first day (local).")
+    plays = ArrayField(models.PositiveIntegerField(), default=list, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["video", "month"], name="an_video_month_unique")
+        ]
+        indexes = [models.Index(fields=["creator", "month"], name="an_videomonth_creator_month")]
+
+    def __str__(self) -> str:
+        return f"{self.video_id} {self.month:%Y-%m}"
+
+
 class VideoViewerDay(models.Model):
     """Per video per student per local day: which buckets the student played at least once
     (`seen`: one "1"/"0" character per BUCKET_SECONDS bucket from 0 s). Unique viewers over a

@@ -14,10 +14,11 @@ import math
 import random
 import uuid
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -26,6 +27,7 @@ from analytics.models import (
     QuestionFact,
     StudentDay,
     VideoDay,
+    VideoMonth,
     VideoViewerDay,
     WatchSession,
 )
@@ -169,6 +171,7 @@ def _snapshot(creator) -> dict:
         ),
         "questions": rows(QuestionFact, "message_id", "video_id", "position", "covered", "day"),
         "video_days": rows(VideoDay, "video_id", "day", "plays"),
+        "video_months": rows(VideoMonth, "video_id", "month", "plays"),
         "video_viewers": rows(VideoViewerDay, "video_id", "user_id", "day", "seen"),
     }
 
@@ -378,3 +381,49 @@ def test_unique_viewers_over_several_days_count_each_student_once(world):
     rollup_rebuild(creator=creator)
     assert _snapshot(creator) == incremental
     assert VideoViewerDay.objects.filter(creator=creator).count() == 3
+
+
+def test_a_closed_month_is_read_from_one_row_per_video(world):
+    """VideoMonth holds a closed month's plays (the current month stays per day); a range
+    that wholly covers the month reads that row; a late event into the month rewrites it."""
+    creator, _course, lessons, students = world
+    video = lessons[0].video_id
+    feb = [datetime(2026, 2, 3, 9, tzinfo=UTC), datetime(2026, 2, 20, 9, tzinfo=UTC)]
+    first = play(creator=creator, user=students[0], lesson=lessons[0], at=feb[0],
+                 segments=[("heartbeat", 0, 40)])  # fmt: skip
+    play(creator=creator, user=students[1], lesson=lessons[0], at=feb[1],
+         segments=[("heartbeat", 20, 60), ("heartbeat", 0, 10)])  # fmt: skip
+    play(creator=creator, user=students[2], lesson=lessons[0], at=timezone.now(),
+         segments=[("heartbeat", 0, 30)])  # fmt: skip
+    rollup_update(creator=creator)
+    feb_days = {d.date() for d in feb}
+    month = DateRange("custom", date(2026, 2, 1), date(2026, 2, 28))
+    assert list(VideoMonth.objects.filter(creator=creator).values_list("video_id", "month")) == [
+        (video, date(2026, 2, 1))
+    ]  # not the current month
+    plays = [b["plays"] for b in engagement(creator=creator, video_id=video, rng=month)["buckets"]]
+    assert plays[: len(expected := _plays_from_sessions(creator, video, feb_days))] == expected
+    assert sum(expected) == 8 + 8 + 2  # 0-40 s, 20-60 s, 0-10 s in 5-second buckets
+    # The month's row is what a whole-month range reads (the days' rows are not summed).
+    VideoDay.objects.filter(creator=creator, day__in=feb_days).update(plays=[])
+    assert [
+        b["plays"] for b in engagement(creator=creator, video_id=video, rng=month)["buckets"]
+    ] == plays
+    part = DateRange("custom", date(2026, 2, 1), date(2026, 2, 27))  # not the whole month
+    assert not any(
+        b["plays"] for b in engagement(creator=creator, video_id=video, rng=part)["buckets"]
+    )
+    rollup_rebuild(creator=creator)  # back to the truth, the month materialised again
+    assert VideoMonth.objects.filter(creator=creator).count() == 1
+    assert [
+        b["plays"] for b in engagement(creator=creator, video_id=video, rng=month)["buckets"]
+    ] == plays
+    # A late event of a February session: the day and its month are folded again.
+    play(creator=creator, user=students[0], lesson=lessons[0], at=feb[0] + timedelta(minutes=5),
+         segments=[("heartbeat", 50, 60)], session_id=first, first_seq=1,
+         received_at=timezone.now())  # fmt: skip
+    rollup_update(creator=creator)
+    again = [b["plays"] for b in engagement(creator=creator, video_id=video, rng=month)["buckets"]]
+    assert sum(again) == sum(plays) + 2 and again == [
+        b["plays"] for b in engagement(creator=creator, video_id=video, rng=part)["buckets"]
+    ]

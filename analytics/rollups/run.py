@@ -15,6 +15,7 @@ from analytics.models import (
     RollupState,
     StudentDay,
     VideoDay,
+    VideoMonth,
     VideoViewerDay,
     WatchSession,
 )
@@ -107,7 +108,8 @@ def rollup_update(*, creator: Creator) -> dict[str, int]:
 def rollup_rebuild(*, creator: Creator) -> dict[str, int]:
     """Delete the creator's rollups and fold every fact again (`analytics_rebuild`)."""
     with transaction.atomic():
-        for model in (WatchSession, QuestionFact, StudentDay, CourseDay, VideoDay, VideoViewerDay):
+        rollups = (WatchSession, QuestionFact, StudentDay, CourseDay, VideoDay, VideoMonth)
+        for model in (*rollups, VideoViewerDay):
             model.objects.filter(creator=creator).delete()
         RollupState.objects.update_or_create(
             creator=creator,
