@@ -438,9 +438,7 @@ def watch_events(request: Request) -> Response:
             events = json.loads(events)
         except ValueError:
             events = None
-    ids = {e.get("lesson_id") for e in events or [] if isinstance(e, dict)}
-    lessons = selectors.lessons_playable_cached(user=request.user, lesson_ids=ids)
-    result = services.watch_events_record(user=request.user, events=events, lessons=lessons)
+    result = services.watch_events_record(user=request.user, events=events)
     return Response(
         {"accepted": result.accepted, "duplicates": result.duplicates},
         status=status.HTTP_202_ACCEPTED,

@@ -157,7 +157,9 @@ class LessonProgress(models.Model):
     """What one student watched of one lesson, folded from their WatchEvents.
 
     played_intervals: merged, sorted [[start, end], ...] seconds of the video played;
-    unique_seconds: their total length; last_position: where to resume."""
+    unique_seconds: their total length; last_position: where to resume;
+    playable_checked_at: when the watch-events service last confirmed the lesson playable
+    for this student (courses.services.watch.PLAYABLE_RECHECK_SECONDS)."""
 
     creator = models.ForeignKey("creators.Creator", on_delete=models.CASCADE, related_name="+")
     lesson = models.ForeignKey(Lesson, on_delete=models.CASCADE, related_name="progress")
@@ -168,6 +170,7 @@ class LessonProgress(models.Model):
     started_at = models.DateTimeField()
     completed_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(db_index=True)
+    playable_checked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["lesson", "user"]

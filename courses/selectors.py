@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
@@ -423,7 +422,8 @@ def lessons_playable(*, user: User, lesson_ids: set[int]) -> dict[int, Lesson]:
     open to them), by id, with module__course and video selected. Others are left out.
 
     Five queries for a batch naming one creator's lessons (lessons with the manager check,
-    then course_views' four); the watch-events endpoint calls this for every batch."""
+    then course_views' four); the watch-events service calls this when a student's verdict
+    for a lesson is older than PLAYABLE_RECHECK_SECONDS (courses.services.watch)."""
     wanted = {
         int(i)
         for i in lesson_ids
@@ -454,29 +454,6 @@ def lessons_playable(*, user: User, lesson_ids: set[int]) -> dict[int, Lesson]:
                     state.lesson.module.course = view.course
                     playable[state.lesson.pk] = state.lesson
     return playable
-
-
-# How long the watch-events endpoint trusts a "playable" answer (seconds). Locks only
-# open by themselves (drip dates pass, completion is sticky); a lock the creator adds, or
-# a membership that ends, stops the recording of heartbeats within this time.
-PLAYABLE_CACHE_SECONDS = 60
-
-
-def lessons_playable_cached(*, user: User, lesson_ids: set[int]) -> dict[int, Lesson]:
-    """lessons_playable, with each playable lesson remembered per (user, lesson) for
-    PLAYABLE_CACHE_SECONDS in the default cache: a student's heartbeats every 10 s cost no
-    lock check after the first. Lessons not playable are never cached."""
-    keys = {f"courses:playable:{user.pk}:{i}": i for i in lesson_ids if isinstance(i, int)}
-    hits = {keys[k]: lesson for k, lesson in cache.get_many(list(keys)).items()}
-    missing = set(lesson_ids) - set(hits)
-    if not missing:
-        return hits
-    found = lessons_playable(user=user, lesson_ids=missing)
-    cache.set_many(
-        {f"courses:playable:{user.pk}:{pk}": lesson for pk, lesson in found.items()},
-        PLAYABLE_CACHE_SECONDS,
-    )
-    return {**hits, **found}
 
 
 def video_view_allowed(user: User, video: Video) -> bool:

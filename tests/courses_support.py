@@ -10,7 +10,7 @@ from datetime import timedelta
 import freezegun
 from django.utils import timezone
 
-from courses import selectors, services
+from courses import services
 from courses.models import Course, Lesson
 from videos.models import Video
 
@@ -73,10 +73,7 @@ class Player:
         }
 
     def send(self, events: list[dict]) -> services.WatchResult:
-        lessons = selectors.lessons_playable(
-            user=self.user, lesson_ids={e["lesson_id"] for e in events}
-        )
-        return services.watch_events_record(user=self.user, events=events, lessons=lessons)
+        return services.watch_events_record(user=self.user, events=events)
 
     def play(self, start: float, end: float, step: float = 10.0, final: str = "paused"):
         """Play from `start` to `end` in real time (the frozen clock ticks), one heartbeat

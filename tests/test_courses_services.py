@@ -221,6 +221,59 @@ def test_locked_lesson_cannot_receive_watch_events(db, creator, student):
     assert "events[0].lesson_id" in caught.value.fields
 
 
+def test_a_lock_added_stops_heartbeats_once_the_verdict_is_old(db, creator, student):
+    """The "playable" verdict lives on the student's progress row for
+    PLAYABLE_RECHECK_SECONDS (shared by every web process): within it a steady batch runs
+    no lock check (two statements); after it the check runs again and refuses."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from courses.services.watch import PLAYABLE_RECHECK_SECONDS
+
+    course, lessons = make_course(creator)
+    with freeze_time(T0) as frozen:
+        player = Player(student, lessons[0], frozen)
+        player.play(0, 10)
+        assert progress_of(student, lessons[0]).playable_checked_at is not None
+        services.course_update(course=course, status="draft")  # locks every lesson
+        frozen.tick(timedelta(seconds=10))
+        with CaptureQueriesContext(connection) as ctx:
+            player.send([player.event("heartbeat", 20, 10, 20)])  # verdict still fresh
+        assert len([q for q in ctx.captured_queries if "SAVEPOINT" not in q["sql"]]) == 2
+        frozen.tick(timedelta(seconds=PLAYABLE_RECHECK_SECONDS))
+        stored = WatchEvent.objects.count()
+        with pytest.raises(DomainError) as caught:
+            player.send([player.event("heartbeat", 30, 20, 30)])
+    assert list(caught.value.fields) == ["events[0].lesson_id"]
+    assert WatchEvent.objects.count() == stored
+    assert progress_of(student, lessons[0]).last_position == 20
+
+
+def test_another_users_resent_events_are_refused_not_counted(db, creator, student, other_creator):
+    """A batch whose events all exist already is still checked against the sender's
+    lessons: an outsider replaying a student's batch gets the lesson error, not
+    "duplicates"; so does an unknown lesson id, and field errors come with it."""
+    from tests.factories import MembershipFactory
+
+    _course, lessons = make_course(creator)
+    outsider = MembershipFactory(creator=other_creator).user
+    with freeze_time(T0) as frozen:
+        player = Player(student, lessons[0], frozen)
+        batch = [player.event("played", 0, 0, 0)]
+        assert player.send(batch).accepted == 1
+        with pytest.raises(DomainError) as caught:
+            services.watch_events_record(user=outsider, events=batch)
+        assert list(caught.value.fields) == ["events[0].lesson_id"]
+        bad = [{**batch[0], "verb": "jump"}, {**batch[0], "seq": 2, "lesson_id": 10**9}]
+        with pytest.raises(DomainError) as caught:
+            services.watch_events_record(user=student, events=bad)
+        assert list(caught.value.fields) == ["events[0].verb", "events[1].lesson_id"]
+        with pytest.raises(DomainError) as caught:
+            services.watch_events_record(user=student, events=[{**batch[0], "seq": 2**31}])
+        assert list(caught.value.fields) == ["events[0].seq"]
+    assert WatchEvent.objects.count() == 1
+
+
 def test_unlocked_video_ids(db, creator, student, other_creator):
     course, lessons = make_course(creator, sequential=True)
     loose = make_video(creator, "Not in any course")

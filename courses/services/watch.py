@@ -7,15 +7,16 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from courses import selectors
 from courses.intervals import intervals_merge, intervals_total
-from courses.models import Lesson, LessonProgress, WatchEvent
+from courses.models import LessonProgress, WatchEvent
 from courses.services._common import _invalid, _num
 from creators.models import User
 
@@ -39,6 +40,13 @@ FIRST_BATCH_WALL_SECONDS = 15.0
 RATE_MIN, RATE_MAX = 0.0625, 16.0
 # Longest batch accepted (the player sends a few events per 10 s).
 MAX_EVENTS_PER_BATCH = 500
+# seq is stored in a PostgreSQL integer column.
+SEQ_MAX = 2**31 - 1
+# How long a lesson's "playable" verdict for a student is trusted (seconds), kept on their
+# LessonProgress row (playable_checked_at) so every web process shares it. Locks only open
+# by themselves (drip dates pass, completion is sticky); a lock the creator adds, or a
+# membership that ends, stops the recording of heartbeats within this time.
+PLAYABLE_RECHECK_SECONDS = 60
 PLAYED_VERBS = {"played", "paused", "heartbeat", "ended"}
 
 
@@ -73,8 +81,8 @@ def watch_event_clean(index: int, raw: Any) -> tuple[CleanEvent | None, dict[str
     lesson_id = grab("lesson_id", lambda v: int(v) if not isinstance(v, bool) else int("x"),
                      "lesson_id must be a lesson's id.")  # fmt: skip
     session_id = grab("session_id", lambda v: uuid.UUID(str(v)), "session_id must be a UUID.")
-    seq = grab("seq", lambda v: int(_num(v) or 0) if float(v) == int(v) else int("x"),
-               "seq must be a whole number >= 0.")  # fmt: skip
+    seq = grab("seq", lambda v: int(_num(v) or 0) if float(v) == int(v) <= SEQ_MAX else int("x"),
+               f"seq must be a whole number from 0 to {SEQ_MAX}.")  # fmt: skip
     verb: Any = raw.get("verb")
     if verb not in WatchEvent.Verb.values:
         errors["verb"] = [f"verb must be one of: {', '.join(WatchEvent.Verb.values)}."]
@@ -119,37 +127,48 @@ class WatchResult:
     duplicates: int
 
 
-def watch_events_record(
-    *, user: User, events: Any, lessons: dict[int, Lesson] | None = None
-) -> WatchResult:
+def watch_events_record(*, user: User, events: Any) -> WatchResult:
     """Store a batch of player events and fold the new ones into LessonProgress.
 
-    events: list of wire dicts (see watch_event_clean). lessons: the playable lessons by
-    id, resolved for `user` by the caller (courses.selectors.lessons_playable); an event
-    naming any other lesson is malformed. All or nothing: any malformed event raises
-    DomainError (fields {"events[<index>].<field>": [message], ...}) and nothing is stored.
+    events: list of wire dicts (see watch_event_clean). An event may only name a lesson
+    `user` may play now (courses.selectors.lessons_playable: visible, unlocked, in a course
+    open to them); that verdict is kept on the user's LessonProgress row and re-checked when
+    older than PLAYABLE_RECHECK_SECONDS, so a steady heartbeat runs no lock check.
+    All or nothing: any malformed event, or one naming another lesson, raises DomainError
+    (fields {"events[<index>].<field>": [message], ...}) and nothing is stored.
     Idempotent on (session_id, seq): a resent event counts as a duplicate and is not
     folded twice. Returns WatchResult(accepted, duplicates)."""
     if not isinstance(events, list) or not events:
         raise _invalid({"events": ["events must be a non-empty list."]})
     if len(events) > MAX_EVENTS_PER_BATCH:
         raise _invalid({"events": [f"At most {MAX_EVENTS_PER_BATCH} events a batch."]})
-    lessons = lessons or {}
     clean: list[CleanEvent] = []
     problems: dict[str, list[str]] = {}
     for i, raw in enumerate(events):
         event, errors = watch_event_clean(i, raw)
-        if event is not None and event.lesson_id not in lessons:
-            errors = {"lesson_id": ["No such lesson, or it is locked for you."]}
         for field, messages in errors.items():
             problems[f"events[{i}].{field}"] = messages
-        if not errors and event is not None:
+        if event is not None:
             clean.append(event)
-    if problems:
-        raise _invalid(problems)
+    if problems:  # report the lessons too, as one answer (no hurry on this path)
+        playable = selectors.lessons_playable(user=user, lesson_ids={e.lesson_id for e in clean})
+        _raise_unplayable(clean, set(playable), problems)
     now = timezone.now()
     with transaction.atomic():
-        new, previous, rows = _insert_and_lock(user, clean, lessons, now)
+        new, previous, rows, lessons, checked = _insert_and_lock(user, clean, now)
+        fresh_since = now - timedelta(seconds=PLAYABLE_RECHECK_SECONDS)
+        stale = {
+            e.lesson_id
+            for e in clean
+            if e.lesson_id not in lessons
+            or lessons[e.lesson_id].video_id is None
+            or (checked.get(e.lesson_id) or fresh_since) <= fresh_since
+        }
+        if stale:  # rolls the statement above back when a lesson is not playable
+            playable = selectors.lessons_playable(user=user, lesson_ids=stale)
+            _raise_unplayable(clean, set(playable) | (set(lessons) - stale), {})
+            for lesson_id in stale & set(rows):
+                rows[lesson_id].playable_checked_at = now
         by_lesson: dict[int, list[CleanEvent]] = {}
         for event in new:
             by_lesson.setdefault(event.lesson_id, []).append(event)
@@ -160,6 +179,32 @@ def watch_events_record(
     return WatchResult(accepted=len(new), duplicates=len(clean) - len(new))
 
 
+def _raise_unplayable(
+    events: list[CleanEvent], playable: set[int], problems: dict[str, list[str]]
+) -> None:
+    """Raise DomainError with `problems` plus "events[<i>].lesson_id" for each event naming
+    a lesson outside `playable`, if there is any problem at all."""
+    for e in events:
+        if e.lesson_id not in playable:
+            problems[f"events[{e.index}].lesson_id"] = ["No such lesson, or it is locked for you."]
+    if problems:
+        raise _invalid(dict(sorted(problems.items(), key=lambda kv: _index_of(kv[0]))))
+
+
+def _index_of(key: str) -> int:
+    """The event index of an "events[<i>].<field>" key."""
+    return int(key[len("events[") : key.index("]")])
+
+
+@dataclass
+class LessonFacts:
+    """What the fold and the insert need of a lesson, read in the batch's own statement."""
+
+    creator_id: int
+    video_id: int | None
+    duration: float | None
+
+
 # A session's latest event stored before this batch: (seq, client_time, received_at).
 Previous = dict[uuid.UUID, tuple[int, datetime | None, datetime]]
 
@@ -167,80 +212,115 @@ _EVENT_COLUMNS = (
     "creator_id, lesson_id, video_id, user_id, session_id, seq, verb, position, time_from, "
     "time_to, rate, client_time, received_at"
 )
-# Sibling statements of a WITH share one snapshot, so `prev` never sees `ins`'s rows;
-# `prog` reads `ins`'s RETURNING list (the lessons that got a new event). One row shape for
-# the three: kind ('p' previous, 'i' inserted, 'g' progress), then their columns.
+_EVENT_VALUES = (
+    "(%s::bigint,%s::uuid,%s::integer,%s::varchar,%s::float8,%s::float8,%s::float8,%s::float8,"
+    "%s::timestamptz)"
+)
+# Sibling statements of a WITH share one snapshot, so `prev` and `chk` never see what `ins`
+# and `prog` write; `prog` reads `ins`'s RETURNING list (the lessons that got a new event).
+# Events join the lessons they name (`les`): an unknown lesson stores nothing and is
+# reported. One row shape for the five kinds: 'l' lesson, 'c' verdict time, 'p' previous
+# event, 'i' inserted event, 'g' progress; then their columns.
 _INSERT_AND_LOCK = (
-    "WITH prev AS (SELECT DISTINCT ON (session_id) session_id, seq, client_time, "
-    "received_at FROM courses_watchevent WHERE session_id = ANY(%s::uuid[]) "
+    "WITH les AS (SELECT l.id, l.creator_id, l.video_id, v.duration_seconds "
+    "FROM courses_lesson l LEFT JOIN videos_video v ON v.id = l.video_id "
+    "WHERE l.id = ANY(%(lessons)s::bigint[])), "
+    "chk AS (SELECT lesson_id, playable_checked_at FROM courses_lessonprogress "
+    "WHERE user_id = %(user)s AND lesson_id = ANY(%(lessons)s::bigint[])), "
+    "prev AS (SELECT DISTINCT ON (session_id) session_id, seq, client_time, "
+    "received_at FROM courses_watchevent WHERE session_id = ANY(%(sessions)s::uuid[]) "
     "ORDER BY session_id, seq DESC), "
-    f"ins AS (INSERT INTO courses_watchevent ({_EVENT_COLUMNS}) VALUES {{events}} "
+    f"ins AS (INSERT INTO courses_watchevent ({_EVENT_COLUMNS}) "
+    "SELECT les.creator_id, les.id, les.video_id, %(user)s, e.session_id, e.seq, e.verb, "
+    "e.position, e.time_from, e.time_to, e.rate, e.client_time, %(now)s "
+    "FROM (VALUES {events}) AS e(lesson_id, session_id, seq, verb, position, time_from, "
+    "time_to, rate, client_time) JOIN les ON les.id = e.lesson_id "
     "ON CONFLICT (session_id, seq) DO NOTHING RETURNING lesson_id, session_id, seq), "
     "prog AS (INSERT INTO courses_lessonprogress (creator_id, lesson_id, user_id, "
     "last_position, played_intervals, unique_seconds, started_at, completed_at, updated_at) "
-    "SELECT v.creator_id, v.lesson_id, %s, 0.0, '[]'::jsonb, 0.0, %s, NULL, %s "
-    "FROM (VALUES {lessons}) AS v(creator_id, lesson_id) "
-    "WHERE v.lesson_id IN (SELECT lesson_id FROM ins) ORDER BY v.lesson_id "
+    "SELECT les.creator_id, les.id, %(user)s, 0.0, '[]'::jsonb, 0.0, %(now)s, NULL, %(now)s "
+    "FROM les WHERE les.id IN (SELECT lesson_id FROM ins) ORDER BY les.id "
     "ON CONFLICT (lesson_id, user_id) DO UPDATE SET updated_at = EXCLUDED.updated_at "
     "RETURNING id, lesson_id, last_position, played_intervals, unique_seconds, started_at, "
     "completed_at) "
-    "SELECT 'p', session_id, seq::bigint, client_time, received_at, NULL::bigint, NULL::bigint, "
-    "NULL::float8, NULL::jsonb, NULL::float8, NULL::timestamptz FROM prev "
-    "UNION ALL SELECT 'i', session_id, seq::bigint, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
-    "NULL FROM ins "
+    "SELECT 'l', NULL::uuid, video_id::bigint, NULL::timestamptz, NULL::timestamptz, "
+    "creator_id::bigint, id::bigint, duration_seconds::float8, NULL::jsonb, NULL::float8 "
+    "FROM les "
+    "UNION ALL SELECT 'c', NULL, NULL, playable_checked_at, NULL, NULL, lesson_id, NULL, NULL, "
+    "NULL FROM chk "
+    "UNION ALL SELECT 'p', session_id, seq, client_time, received_at, NULL, NULL, NULL, NULL, "
+    "NULL FROM prev "
+    "UNION ALL SELECT 'i', session_id, seq, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM ins "
     "UNION ALL SELECT 'g', NULL, NULL, started_at, completed_at, id, lesson_id, last_position, "
-    "played_intervals, unique_seconds, NULL FROM prog"
+    "played_intervals, unique_seconds FROM prog"
 )
 
 
-def _insert_and_lock(
-    user: User, events: list[CleanEvent], lessons: dict[int, Lesson], now: datetime
-) -> tuple[list[CleanEvent], Previous, dict[int, LessonProgress]]:
-    """One statement (one round trip): from the snapshot before it, each session's latest
-    stored event; INSERT the events ON CONFLICT (session_id, seq) DO NOTHING; and for each
-    lesson that got a new event, the user's LessonProgress, created if missing and
-    row-locked until the transaction ends (INSERT ... ON CONFLICT DO UPDATE: the no-op
-    update takes the lock, in lesson order, so concurrent batches of two tabs fold one after
-    the other). Returns (the events inserted, duplicates inside the batch counted once;
-    previous events by session; progress rows by lesson id, fields as stored). Django's
-    psycopg setup hands jsonb over as text, hence json.loads."""
-    event_rows, params = [], []
-    for e in events:
-        lesson = lessons[e.lesson_id]
-        event_rows.append("(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)")
-        params += [
-            lesson.creator_id, lesson.pk, lesson.video_id, user.pk, e.session_id, e.seq,
-            e.verb, e.position, e.time_from, e.time_to, e.rate, e.client_time, now,
-        ]  # fmt: skip
-    named = sorted({e.lesson_id for e in events})
-    lesson_params = [p for pk in named for p in (lessons[pk].creator_id, pk)]
-    sql = _INSERT_AND_LOCK.format(
-        events=",".join(event_rows), lessons=",".join(["(%s::bigint,%s::bigint)"] * len(named))
-    )
-    sessions = sorted({e.session_id for e in events})
+def _insert_and_lock(user: User, events: list[CleanEvent], now: datetime) -> tuple[
+    list[CleanEvent],
+    Previous,
+    dict[int, LessonProgress],
+    dict[int, LessonFacts],
+    dict[int, datetime | None],
+]:  # fmt: skip
+    """One statement (one round trip): the lessons the events name (with their video's
+    duration) and the user's verdict times for them; from the snapshot before it, each
+    session's latest stored event; INSERT the events of known lessons ON CONFLICT
+    (session_id, seq) DO NOTHING; and for each lesson that got a new event, the user's
+    LessonProgress, created if missing and row-locked until the transaction ends (INSERT
+    ... ON CONFLICT DO UPDATE: the no-op update takes the lock, in lesson order, so
+    concurrent batches of two tabs fold one after the other). Returns (the events inserted,
+    duplicates inside the batch counted once; previous events by session; progress rows by
+    lesson id, fields as stored; lesson facts by id; playable_checked_at by lesson id, for
+    lessons the user has a progress row of). Django's psycopg setup hands jsonb over as
+    text, hence json.loads."""
+    params: dict[str, Any] = {
+        "lessons": sorted({e.lesson_id for e in events}),
+        "sessions": sorted({e.session_id for e in events}),
+        "user": user.pk,
+        "now": now,
+    }
+    values = []
+    for n, e in enumerate(events):
+        names = [f"e{n}_{k}" for k in range(9)]
+        values.append(_EVENT_VALUES % tuple(f"%({name})s" for name in names))
+        params.update(zip(names, (
+            e.lesson_id, e.session_id, e.seq, e.verb, e.position, e.time_from, e.time_to,
+            e.rate, e.client_time,
+        ), strict=True))  # fmt: skip
+    sql = _INSERT_AND_LOCK.replace("{events}", ",".join(values))
     inserted: set[tuple[uuid.UUID, int]] = set()
     previous: Previous = {}
     rows: dict[int, LessonProgress] = {}
+    lessons: dict[int, LessonFacts] = {}
+    checked: dict[int, datetime | None] = {}
     with connection.cursor() as cur:
-        cur.execute(sql, [sessions, *params, user.pk, now, now, *lesson_params])
-        for kind, sid, seq, time_a, time_b, pk, lesson_id, pos, played, uniq, _ in cur:
-            if kind == "p":
+        cur.execute(sql, params)
+        for kind, sid, seq, time_a, time_b, pk, lesson_id, num, played, uniq in cur:
+            if kind == "l":
+                lessons[lesson_id] = LessonFacts(creator_id=pk, video_id=seq, duration=num)
+            elif kind == "c":
+                checked[lesson_id] = time_a
+            elif kind == "p":
                 previous[uuid.UUID(str(sid))] = (seq, time_a, time_b)
             elif kind == "i":
                 inserted.add((uuid.UUID(str(sid)), seq))
-            else:
+            elif kind == "g":
                 rows[lesson_id] = LessonProgress(
-                    id=pk, creator_id=lessons[lesson_id].creator_id, lesson_id=lesson_id,
-                    user_id=user.pk, last_position=pos, played_intervals=json.loads(played),
-                    unique_seconds=uniq, started_at=time_a, completed_at=time_b, updated_at=now,
+                    id=pk, lesson_id=lesson_id, user_id=user.pk, last_position=num,
+                    played_intervals=json.loads(played), unique_seconds=uniq,
+                    started_at=time_a, completed_at=time_b, updated_at=now,
                 )  # fmt: skip
+    for row in rows.values():
+        row.creator_id = lessons[row.lesson_id].creator_id
+        row.playable_checked_at = checked.get(row.lesson_id)
     new, seen = [], set()
     for e in events:
         key = (e.session_id, e.seq)
         if key in inserted and key not in seen:
             seen.add(key)
             new.append(e)
-    return new, previous, rows
+    return new, previous, rows, lessons, checked
 
 
 def _progress_write(rows: list[LessonProgress]) -> None:
@@ -249,9 +329,10 @@ def _progress_write(rows: list[LessonProgress]) -> None:
         cur.execute(
             "UPDATE courses_lessonprogress p SET played_intervals = v.played::jsonb, "
             "unique_seconds = v.uniq, last_position = v.pos, completed_at = v.done, "
-            "updated_at = v.at FROM unnest(%s::bigint[], %s::text[], %s::float8[], "
-            "%s::float8[], %s::timestamptz[], %s::timestamptz[]) "
-            "AS v(id, played, uniq, pos, done, at) WHERE p.id = v.id",
+            "updated_at = v.at, playable_checked_at = v.checked "
+            "FROM unnest(%s::bigint[], %s::text[], %s::float8[], %s::float8[], "
+            "%s::timestamptz[], %s::timestamptz[], %s::timestamptz[]) "
+            "AS v(id, played, uniq, pos, done, at, checked) WHERE p.id = v.id",
             [
                 [r.pk for r in rows],
                 [json.dumps(r.played_intervals) for r in rows],
@@ -259,21 +340,21 @@ def _progress_write(rows: list[LessonProgress]) -> None:
                 [r.last_position for r in rows],
                 [r.completed_at for r in rows],
                 [r.updated_at for r in rows],
+                [r.playable_checked_at for r in rows],
             ],
         )
 
 
 def _fold(
     progress: LessonProgress,
-    lesson: Lesson,
+    lesson: LessonFacts,
     events: list[CleanEvent],
     previous: Previous,
     now: datetime,
 ) -> None:
     """Fold new events of one lesson into the user's (locked) LessonProgress, in memory;
     the caller writes it with _progress_write."""
-    duration = lesson.video.duration_seconds if lesson.video is not None else None
-    limit = duration if duration and duration > 0 else None
+    limit = lesson.duration if lesson.duration and lesson.duration > 0 else None
     accepted: list[list[float]] = []
     ended_at_end = False
     by_session: dict[uuid.UUID, list[CleanEvent]] = {}
