@@ -260,6 +260,23 @@ def test_dashboard_query_count_is_constant(owner_client, history, creator):
     assert len(big) <= 43, "\n".join(q["sql"][:150] for q in big.captured_queries)
 
 
+def test_data_tables_show_every_row_escaped(owner_client, history):
+    video = history["lessons"][0].video
+    video.title = "Flames <b>& wax</b>"
+    video.save(update_fields=["title"])
+    html = owner_client.get("/studio/acme/analytics/?range=30d").content.decode()
+
+    def table(chart_id: str) -> str:
+        section = html[html.index(f'id="{chart_id}-title"') :]
+        return section[: section.index("</table>")]
+
+    top = table("chart-top-videos")
+    assert "<td>Flames &lt;b&gt;&amp; wax&lt;/b&gt;</td>" in top and "<b>&" not in top
+    assert top.count("<tr>") == 1 + 1  # the header and the one video watched in the range
+    active = table("chart-active")
+    assert active.count("<tr>") == 1 + 30  # one row per day of the range, zeros included
+
+
 def test_dashboard_is_cached_until_the_next_rollup(owner_client, history, creator):
     url = "/studio/acme/analytics/?range=7d"
     with CaptureQueriesContext(connection) as cold:
