@@ -60,15 +60,6 @@ def progress_summary(*, creator: Creator, rng: DateRange, course_id: int | None 
             SELECT m.course_id, COUNT(*) AS total
             FROM {Lesson._meta.db_table} l JOIN {Module._meta.db_table} m ON m.id = l.module_id
             WHERE l.creator_id = %(creator)s GROUP BY 1
-        ), p AS (
-            SELECT lp.user_id, m.course_id,
-                   COUNT(*) FILTER (WHERE lp.completed_at < %(hi)s) AS done
-            FROM {LessonProgress._meta.db_table} lp
-            JOIN {Lesson._meta.db_table} l ON l.id = lp.lesson_id
-            JOIN {Module._meta.db_table} m ON m.id = l.module_id
-            WHERE lp.creator_id = %(creator)s AND lp.started_at < %(hi)s
-              {course_sql.format(col="m.course_id")}
-            GROUP BY 1, 2
         ), e AS (
             SELECT DISTINCT user_id, course_id FROM {Enrollment._meta.db_table}
             WHERE creator_id = %(creator)s AND enrolled_at >= %(lo)s AND enrolled_at < %(hi)s
@@ -77,6 +68,16 @@ def progress_summary(*, creator: Creator, rng: DateRange, course_id: int | None 
             SELECT DISTINCT user_id, course_id FROM {StudentDay._meta.db_table}
             WHERE creator_id = %(creator)s AND day >= %(start)s AND day <= %(end)s
               AND course_id IS NOT NULL {course_sql.format(col="course_id")}
+        ), p AS (  -- completed lessons of just the pairs counted above
+            SELECT lp.user_id, m.course_id,
+                   COUNT(*) FILTER (WHERE lp.completed_at < %(hi)s) AS done
+            FROM {LessonProgress._meta.db_table} lp
+            JOIN {Lesson._meta.db_table} l ON l.id = lp.lesson_id
+            JOIN {Module._meta.db_table} m ON m.id = l.module_id
+            WHERE lp.creator_id = %(creator)s AND lp.started_at < %(hi)s
+              AND lp.user_id IN (SELECT user_id FROM e UNION SELECT user_id FROM a)
+              {course_sql.format(col="m.course_id")}
+            GROUP BY 1, 2
         )
         SELECT -1, COUNT(*), COUNT(p.user_id),
                COUNT(*) FILTER (WHERE p.done * 2 >= GREATEST(n.total, 1)),
@@ -150,13 +151,14 @@ def cohorts(*, creator: Creator, rng: DateRange, course_id: int | None = None) -
             FROM e JOIN analytics_studentday s
               ON s.creator_id = %s AND s.user_id = e.user_id AND s.course_id = e.course_id
              AND s.day >= e.d AND s.day <= %s AND s.day < e.d + %s
+             AND s.day >= %s  -- implied (e.d is in the range): lets the plan read only those days
             GROUP BY 1, 2, 3
         ) t GROUP BY 1, 2
         UNION ALL
         SELECT (e.d - extract(isodow FROM e.d)::int + 1), -1, COUNT(*) FROM e GROUP BY 1
     """
     with connection.cursor() as cur:
-        cur.execute(sql, [*params, creator.pk, rng.end, 7 * COHORT_WEEKS])
+        cur.execute(sql, [*params, creator.pk, rng.end, 7 * COHORT_WEEKS, rng.start])
         rows = cur.fetchall()
     size: dict[date, int] = {}
     active: dict[tuple, int] = {}

@@ -1,6 +1,7 @@
 """Template filters for the analytics pages (durations, timestamps, deltas)."""
 
 from django import template
+from django.conf import settings
 from django.template.base import render_value_in_context
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
@@ -69,8 +70,14 @@ def table_rows(context, rows: list[list], columns: int) -> str:
     if not rows:
         return format_html('<tr><td colspan="{}" class="muted">No rows.</td></tr>', columns)
 
-    def cell(value) -> str:  # a str renders as itself, escaped: skip the localisation
-        return escape(value) if type(value) is str else render_value_in_context(value, context)
+    plain_ints = not settings.USE_THOUSAND_SEPARATOR
+
+    def cell(value) -> str:  # what localisation leaves unchanged skips it (most cells)
+        if type(value) is str:
+            return escape(value)
+        if type(value) is int and plain_ints:
+            return str(value)
+        return render_value_in_context(value, context)
 
     cells = ("<tr>" + "".join(f"<td>{cell(c)}</td>" for c in row) + "</tr>" for row in rows)
     return mark_safe("".join(cells))  # every cell escaped above
