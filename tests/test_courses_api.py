@@ -275,3 +275,42 @@ def test_a_steady_heartbeat_batch_costs_a_handful_of_queries(client, creator, st
     assert r.status_code == 202 and r.json() == {"accepted": 0, "duplicates": 1}
     again = lessons[0].progress.get(user=student)
     assert (again.last_position, again.updated_at) == (10.0, progress.updated_at)
+
+
+def test_heartbeats_through_the_web_servers_app_keep_every_check(
+    transactional_db, client, creator, student, monkeypatch
+):
+    """chronos.asgi serves POST /api/v1/watch-events/ through Django's WSGI handler on a
+    thread pool (a2wsgi): the same session auth, CSRF, validation and error shape as the
+    ASGI handler that serves every other route."""
+    import asyncio
+
+    import httpx
+
+    monkeypatch.setenv("DB_POOL", "0")  # importing chronos.asgi must not change os.environ
+    from chronos.asgi import HEARTBEAT_PATHS, application
+
+    assert "/api/v1/watch-events/" in HEARTBEAT_PATHS
+    _course, lessons = make_course(creator)
+    client.force_login(student)
+    cookies = {"sessionid": client.cookies["sessionid"].value, "csrftoken": "a" * 32}
+    batch = {"events": [_event(lessons[0], 1)]}
+
+    async def post(body, **headers):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as web:
+            return await web.post("/api/v1/watch-events/", json=body, headers=headers)
+
+    def send(body, **headers):
+        return asyncio.run(post(body, Cookie="; ".join(f"{k}={v}" for k, v in cookies.items()),
+                                **headers))  # fmt: skip
+
+    assert send(batch).status_code == 403  # no CSRF token
+    ok = send(batch, **{"X-CSRFToken": "a" * 32})
+    assert (ok.status_code, ok.json()) == (202, {"accepted": 1, "duplicates": 0})
+    bad = send({"events": [{**batch["events"][0], "verb": "jump"}]}, **{"X-CSRFToken": "a" * 32})
+    assert bad.status_code == 400 and bad.json()["code"] == "invalid"
+    assert "events[0].verb" in bad.json()["fields"]
+    cookies.pop("sessionid")
+    assert send(batch, **{"X-CSRFToken": "a" * 32}).status_code == 401  # signed out
+    assert WatchEvent.objects.count() == 1
