@@ -68,14 +68,13 @@ def progress_summary(*, creator: Creator, rng: DateRange, course_id: int | None 
             SELECT DISTINCT user_id, course_id FROM {StudentDay._meta.db_table}
             WHERE creator_id = %(creator)s AND day >= %(start)s AND day <= %(end)s
               AND course_id IS NOT NULL {course_sql.format(col="course_id")}
-        ), p AS (  -- completed lessons of just the pairs counted above
+        ), p AS (
             SELECT lp.user_id, m.course_id,
                    COUNT(*) FILTER (WHERE lp.completed_at < %(hi)s) AS done
             FROM {LessonProgress._meta.db_table} lp
             JOIN {Lesson._meta.db_table} l ON l.id = lp.lesson_id
             JOIN {Module._meta.db_table} m ON m.id = l.module_id
             WHERE lp.creator_id = %(creator)s AND lp.started_at < %(hi)s
-              AND lp.user_id IN (SELECT user_id FROM e UNION SELECT user_id FROM a)
               {course_sql.format(col="m.course_id")}
             GROUP BY 1, 2
         )
