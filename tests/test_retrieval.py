@@ -89,6 +89,20 @@ def test_paraphrased_question_cites_the_supporting_cue(db, lib, question, lectur
     assert any(cue["text"][:40] in hit["quote"] for cue in truth_cues)
 
 
+def test_naming_the_lecturer_does_not_sink_the_question(db, lib):
+    """ "Faraday" is in the lectures' titles but never spoken: the question is about air."""
+    plain = question_answer(creator=lib.creator, question="What does he say about air?")
+    named = question_answer(creator=lib.creator, question="What does Faraday say about air?")
+    assert plain.covered and named.covered, named.answer
+    assert [(c["video_id"], c["start"]) for c in named.citations] == [
+        (c["video_id"], c["start"]) for c in plain.citations
+    ]
+    # An unknown word in no title still counts against the passages (out of scope).
+    assert not question_answer(
+        creator=lib.creator, question="What does Faraday say about fireflies and glowworms?"
+    ).covered
+
+
 @pytest.mark.parametrize("question", OFF_TOPIC)
 def test_off_topic_question_is_not_covered(db, lib, question):
     answer = question_answer(creator=lib.creator, question=question)

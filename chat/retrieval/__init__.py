@@ -50,9 +50,11 @@ from chat.retrieval.fusion import rrf_fuse
 from chat.retrieval.lexical import (
     CANDIDATES,
     idf,
+    lexeme_frequencies,
     lexeme_weights,
     lexical_query,
     lexical_rank,
+    naming_lexemes,
 )
 from chat.retrieval.moments import (
     candidate_windows,
@@ -125,7 +127,10 @@ def retrieve(
     if not scope.video_ids:
         return RetrievalResult(empty_library=True)
     calib = calibration_ensure(creator=creator, version=version)
-    lexemes = question_lexemes(question)
+    ndoc, total = lexeme_frequencies(scope.creator_id, question_lexemes(question))
+    names = naming_lexemes(scope, ndoc)  # "Faraday" in "what does Faraday say about air?"
+    weights = {lx: idf(n, total) for lx, n in ndoc.items() if lx not in names}
+    lexemes = list(weights)
     lexical = lexical_rank(scope, lexemes, doc_count=calib.doc_count)
     found: dict = {}
     if embedder is not None:
@@ -136,7 +141,6 @@ def retrieve(
             found = {}
     used_vectors = found.get("vector") is not None
     params = fusion_params(vectors=used_vectors)
-    weights = lexeme_weights(scope.creator_id, lexemes)
     windows = candidate_windows(
         scope,
         lexical,

@@ -24,7 +24,7 @@ import math
 from django.db import connection
 
 from chat.retrieval.base import ChunkHit, Scope
-from videos.models import LexemeFrequency
+from videos.models import SEARCH_CONFIG, LexemeFrequency
 
 # Chunks returned by a full-text search (best BM25 first); also what fusion and the
 # "not covered" test see. Large enough that a small library's order is exact.
@@ -97,16 +97,53 @@ def idf(ndoc: int, total: int) -> float:
 
 def lexeme_weights(creator_id: int, lexemes: list[str]) -> dict[str, float]:
     """{lexeme: IDF} for the creator's library (the same values the SQL computes)."""
+    ndoc, total = lexeme_frequencies(creator_id, lexemes)
+    return {lx: idf(n, total) for lx, n in ndoc.items()}
+
+
+def lexeme_frequencies(creator_id: int, lexemes: list[str]) -> tuple[dict[str, int], int]:
+    """({lexeme: chunks of the creator's library containing it (0 if none)}, the library's
+    chunk count), from videos.LexemeFrequency in one query."""
     lexemes = list(dict.fromkeys(lexemes))
     if not lexemes:
-        return {}
+        return {}, 0
     rows = dict(
         LexemeFrequency.objects.filter(
             creator_id=creator_id, lexeme__in=[LexemeFrequency.TOTAL, *lexemes]
         ).values_list("lexeme", "ndoc")
     )
-    total = rows.get(LexemeFrequency.TOTAL, 0)
-    return {lx: idf(max(rows.get(lx, 0), 0), total) for lx in lexemes}
+    return {lx: max(rows.get(lx, 0), 0) for lx in lexemes}, rows.get(LexemeFrequency.TOTAL, 0)
+
+
+def naming_lexemes(scope: Scope, ndoc: dict[str, int]) -> set[str]:
+    """The question's lexemes (`ndoc`: their lexeme_frequencies) that only name the library:
+    found in the scope's video titles, the creator's course titles or its name, and in none
+    of its transcripts' chunks. "What does Faraday say about air?" asks about air:
+    "faraday" (in the titles, never spoken) matches no passage, and as the rarest word it
+    would weigh most in every passage's share of the question's words, pushing them all
+    under the "not covered" floor. Words spoken in the videos stay ("candle"), and so do
+    unknown words in no title ("fireflies": a sign the question is out of scope). One
+    query, run only when some lexeme is in no chunk."""
+    from courses.models import Course
+    from creators.models import Creator
+    from videos.models import Video
+
+    unseen = {lx for lx, n in ndoc.items() if n == 0}
+    if not unseen:
+        return set()
+    with connection.cursor() as cur:
+        cur.execute(
+            f"""SELECT tsvector_to_array(to_tsvector(%(config)s::regconfig, concat_ws(' ',
+                (SELECT string_agg(title, ' ') FROM {Video._meta.db_table}
+                 WHERE creator_id = %(creator)s AND id = ANY(%(videos)s)),
+                (SELECT string_agg(title, ' ') FROM {Course._meta.db_table}
+                 WHERE creator_id = %(creator)s),
+                (SELECT concat_ws(' ', company_name, handle) FROM {Creator._meta.db_table}
+                 WHERE id = %(creator)s))))""",
+            {"config": SEARCH_CONFIG, "creator": scope.creator_id, "videos": list(scope.video_ids)},
+        )
+        row = cur.fetchone()
+    return unseen & set(row[0] or [])
 
 
 def lexical_plan(scope: Scope, doc_count: int) -> str:
