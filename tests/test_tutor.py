@@ -208,6 +208,34 @@ def test_a_question_naming_a_lecture_by_title_gets_that_lectures_outline(db, lib
     assert result.citations and all(c["video_id"] == video.pk for c in result.citations)
 
 
+@pytest.mark.parametrize(
+    ("question", "lecture"),
+    [
+        ("summarize lecture 2", "faraday-2"),
+        ("What's the main point of lecture 1?", "faraday-1"),
+        ("What is lecture II about?", "faraday-2"),
+        ("Give me an overview of the second lecture", "faraday-2"),
+    ],
+)
+def test_a_lecture_named_by_its_number_gets_its_outline(db, lib, question, lecture):
+    # Titles end "... - Lecture 1 (excerpt)" and "... - Lecture 2": students say "lecture 2".
+    video = lib.videos[lecture]
+    result = chat_ask(user=lib.student, creator=lib.creator, message=question)
+    assert result.covered, result.answer
+    assert len(result.citations) >= 2
+    assert all(c["video_id"] == video.pk for c in result.citations)
+
+
+def test_lecture_numbers_in_questions_and_titles():
+    from chat.retrieval.outline import lecture_number
+
+    assert lecture_number("The Chemical History of a Candle — Lecture II: the Flame") == 2
+    assert lecture_number("what is in the 3rd video?") == 3
+    assert lecture_number("part xiv") == 14
+    assert lecture_number("compare lecture 1 and lecture 2") is None  # names two
+    assert lecture_number("I mix it in a civil way") is None
+
+
 def test_ask_command_continues_a_session(db, lib):
     out = StringIO()
     call_command(

@@ -25,9 +25,25 @@ OUTLINE_QUESTION = re.compile(
     r"class|course)\s+(?:about|on|covering)|(?:summar(?:y|ise|ize)|outline|overview)\b"
     r"(?:\s+of)?\s*(?:this|the|that)?\s*(?:lecture|video|lesson|talk|session|class)?|"
     r"what does (?:this|the|that) (?:lecture|video|lesson|talk) (?:cover|explain)|"
-    r"(?:main|key) (?:ideas|points|topics|takeaways)\b)",
+    r"(?:main|key) (?:ideas|points|topics|takeaways)\b|"
+    r"(?:main|key) (?:idea|point|topic|takeaway) (?:of|in) (?:this |the |that )?"
+    r"(?:lecture|video|lesson|talk|part|session|class|episode|chapter)\b)",
     re.IGNORECASE,
 )
+# "Lecture 2", "lecture II", "part 3" (in a question or a title) and "the second lecture".
+_KINDS = r"(?:lecture|video|lesson|talk|part|session|class|episode|chapter)"
+_NUMBERED = re.compile(rf"\b{_KINDS}\s+(\d{{1,2}}|[ivxl]{{1,6}})\b", re.IGNORECASE)
+_ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth",
+             "ninth", "tenth")  # fmt: skip
+_ORDINAL = re.compile(
+    rf"\b({'|'.join(_ORDINALS)}|\d{{1,2}}(?:st|nd|rd|th))\s+{_KINDS}\b", re.IGNORECASE
+)
+# "What is lecture 2 about?", "what does part 3 cover?"
+NUMBERED_ABOUT = re.compile(
+    rf"\bwhat(?:'s| is| was| does)?\s+(?:the\s+)?{_NUMBERED.pattern[2:-2]}\s+(?:about|cover)",
+    re.IGNORECASE,
+)
+_ROMAN = {"i": 1, "v": 5, "x": 10, "l": 50}
 # "What is “<title>” about?": a quoted title followed by "about" asks for that outline.
 TITLED_ABOUT = re.compile(
     "[\u201c\"'\u2018][^\u201d\"'\u2019]{3,}[\u201d\"'\u2019]\\s+(?:about|cover)\\b", re.IGNORECASE
@@ -39,20 +55,55 @@ OUTLINE_MIN_WORDS = 6
 
 
 def is_outline_question(question: str) -> bool:
-    """True for "what is this lecture about?", "summarise this video", "outline"..."""
+    """True for "what is this lecture about?", "summarise this video", "outline", "what is
+    lecture 2 about?"..."""
     text = question or ""
-    return bool(OUTLINE_QUESTION.search(text) or TITLED_ABOUT.search(text))
+    return bool(
+        OUTLINE_QUESTION.search(text) or TITLED_ABOUT.search(text) or NUMBERED_ABOUT.search(text)
+    )
+
+
+def _number(token: str) -> int | None:
+    """ "2" -> 2, "II" -> 2, "xiv" -> 14, "second" -> 2, "3rd" -> 3; None if not a number."""
+    token = token.casefold()
+    if token in _ORDINALS:
+        return _ORDINALS.index(token) + 1
+    digits = token.rstrip("stndrh")
+    if digits.isdigit():
+        return int(digits)
+    if not token or any(c not in _ROMAN for c in token):
+        return None
+    values = [_ROMAN[c] for c in token]
+    return sum(-v if i + 1 < len(values) and v < values[i + 1] else v for i, v in enumerate(values))
+
+
+def lecture_number(text: str) -> int | None:
+    """The lecture a text numbers ("Lecture 2", "lecture II", "the second lecture",
+    "part 3"), or None when it names none or several."""
+    found = {_number(m.group(1)) for m in _NUMBERED.finditer(text or "")}
+    found |= {_number(m.group(1)) for m in _ORDINAL.finditer(text or "")}
+    found.discard(None)
+    return found.pop() if len(found) == 1 else None
 
 
 def titled_video_id(*, scope: Scope, question: str) -> int | None:
-    """The id of the scope's video whose title the question contains (case-insensitive;
-    the longest title wins, so "Lecture II" beats "Lecture I"), or None."""
+    """The id of the scope's video the question names: by its whole title (case-insensitive;
+    the longest title wins, so "Lecture II" beats "Lecture I"), else by number ("lecture
+    2", "the second lecture") when exactly one title carries that number; or None."""
     from videos.models import Video
 
     text = (question or "").casefold()
-    titles = Video.objects.filter(creator_id=scope.creator_id, pk__in=scope.video_ids)
-    named = [(len(t), pk) for pk, t in titles.values_list("pk", "title") if t.casefold() in text]
-    return max(named)[1] if named else None
+    titles = list(
+        Video.objects.filter(creator_id=scope.creator_id, pk__in=scope.video_ids).values_list(
+            "pk", "title"
+        )
+    )
+    named = [(len(t), pk) for pk, t in titles if t.casefold() in text]
+    if named:
+        return max(named)[1]
+    number = lecture_number(question)
+    numbered = [pk for pk, t in titles if number is not None and lecture_number(t) == number]
+    return numbered[0] if len(numbered) == 1 else None
 
 
 def lecture_outline(*, scope: Scope, video_id: int) -> list[Passage]:
