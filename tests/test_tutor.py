@@ -236,6 +236,32 @@ def test_lecture_numbers_in_questions_and_titles():
     assert lecture_number("I mix it in a civil way") is None
 
 
+def test_small_talk_gets_the_tutors_own_reply_free_and_out_of_analytics(db, lib):
+    from analytics.models import QuestionFact
+    from analytics.rollups import rollup_update
+    from billing.models import QuestionUsage
+
+    used = QuestionUsage.objects.filter(creator=lib.creator).count()
+    hello = chat_ask(user=lib.student, creator=lib.creator, message="Hi there!")
+    assert hello.covered and not hello.citations
+    assert "tutor" in hello.answer and "don't cover" not in hello.answer
+    asked = chat_ask(
+        user=lib.student,
+        creator=lib.creator,
+        message="hi, why does a candle turned upside down go out?",  # a question: answered
+        session_id=hello.session_id,
+    )
+    assert asked.covered and asked.citations
+    thanks = chat_ask(
+        user=lib.student, creator=lib.creator, message="thanks!", session_id=hello.session_id
+    )
+    assert thanks.answer.startswith("You're welcome") and not thanks.citations
+    assert QuestionUsage.objects.filter(creator=lib.creator).count() == used + 1  # one question
+    rollup_update(creator=lib.creator)
+    facts = QuestionFact.objects.filter(creator=lib.creator, message__session=asked.session_id)
+    assert [f.text for f in facts] == ["hi, why does a candle turned upside down go out?"]
+
+
 def test_ask_command_continues_a_session(db, lib):
     out = StringIO()
     call_command(

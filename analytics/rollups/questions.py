@@ -11,6 +11,7 @@ from analytics.models import (
 )
 from analytics.ranges import tz_of, zone_for
 from analytics.rollups.fold import BATCH
+from chat.smalltalk import SMALL_TALK_MODEL
 from creators.models import Creator
 
 # Chat answers saved but not yet written (chat.models.ChatMessage.Status), and how long one
@@ -39,7 +40,8 @@ def _message_fields() -> list[str]:
 
     names = {f.name for f in ChatMessage._meta.get_fields()}
     extra = [n for n in ("video_id", "video_position") if n.removesuffix("_id") in names]
-    return ["id", "session_id", "role", "content", "citations", "covered", "created_at", *extra]
+    fields = ["id", "session_id", "role", "content", "citations", "covered", "model"]
+    return [*fields, "created_at", *extra]
 
 
 def questions_refold(*, creator: Creator, chat_session_ids: Iterable[int]) -> set[int]:
@@ -82,6 +84,8 @@ def questions_refold(*, creator: Creator, chat_session_ids: Iterable[int]) -> se
                 if nxt and nxt["role"] == "assistant" and nxt["session_id"] == m["session_id"]
                 else None
             )
+            if answer is not None and answer["model"] == SMALL_TALK_MODEL:
+                continue  # "hi", "thanks": not a question about the videos
             pending.append((m, answer))
         placed = [(m, a, *_place(m, a)) for m, a in pending]
         video_course = dict(

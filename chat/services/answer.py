@@ -31,6 +31,7 @@ from chat.retrieval import (
     library_version,
     scope_resolve,
 )
+from chat.smalltalk import SMALL_TALK_MODEL, small_talk_kind, small_talk_reply
 from chronos.errors import DomainError, NotFound
 from courses.selectors import lock_inputs_digest
 from creators.models import Creator, User
@@ -194,6 +195,14 @@ def answer_stream(
     cache entry.
     """
     started = time.monotonic()
+    talk = small_talk_kind(question)
+    if talk is not None:  # "hi", "thanks": the tutor's own words, nothing to cite
+        text = small_talk_reply(talk, creator_name=creator.company_name or creator.handle)
+        yield {"event": "delta", "text": text}
+        yield {"event": "citations", "citations": []}
+        answer = Answer(text, [], True, SMALL_TALK_MODEL, latency_ms=_ms(started))
+        yield {"event": "answer", "answer": answer}
+        return
     answerer = answerer or answerers_mod.get_answerer()
     faq = faq_answer(creator=creator, question=question)
     if faq is not None:  # the creator answered a similar question: their words, cited

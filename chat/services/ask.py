@@ -13,16 +13,23 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
 from billing.models import QuestionUsage
-from billing.services.allowances import QuestionAllowance, question_allowance_consume
+from billing.services.allowances import (
+    QuestionAllowance,
+    question_allowance_consume,
+    question_allowance_status,
+    question_burst_check,
+)
 from chat.answerers import AnswererError, heuristic_title
 from chat.models import ChatMessage, ChatSession
 from chat.retrieval import Scope
 from chat.selectors import session_get
 from chat.services.answer import chat_scope, clean_position, learner_check, question_clean
 from chat.services.reply import answer_events
+from chat.smalltalk import small_talk_kind
 from creators.models import Creator, User
 
 logger = logging.getLogger(__name__)
@@ -180,10 +187,16 @@ def chat_question_save(
         manager=access.manages,
     )
     video_id, position = clean_position(creator, video_id, position)
-    # The plan's question allowances, before answering (cached answers count too).
-    allowance = question_allowance_consume(
-        creator=creator, user=user, source=source, student=not access.manages
-    )
+    # The plan's question allowances, before answering (cached answers count too); small
+    # talk ("hi", "thanks") is answered without the videos and costs none.
+    if small_talk_kind(text) is None:
+        allowance = question_allowance_consume(
+            creator=creator, user=user, source=source, student=not access.manages
+        )
+    else:
+        if not access.manages and settings.RATELIMIT_ENABLE:
+            question_burst_check(user=user)
+        allowance = question_allowance_status(creator=creator, user=user)
     with transaction.atomic():
         new_session = session is None
         fields = ["updated_at"]
