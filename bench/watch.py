@@ -1,19 +1,23 @@
 """1,000 simulated students sending player heartbeats to POST /api/v1/watch-events/.
 
     .venv/bin/python bench/watch.py [--students 1000] [--rounds 5] [--batch 1] [--concurrency 100]
+                                    [--interval 0] [--workers 2]
 
 Seeds its own embedded PostgreSQL (/tmp/chronos-benchwatch): one creator, a published
 course with one 30-minute lesson, N students with memberships and signed-in sessions; then
 starts uvicorn (ASGI, 2 workers) and lets every student send `rounds` batches of `batch`
 heartbeat events each (consecutive 10-second intervals, one session per student), at most
-`concurrency` requests in flight. Every event is stored and folded into LessonProgress;
+`concurrency` requests in flight. By default as fast as the server answers (its capacity);
+with `--interval 10` each student sends one batch every 10 s from a random offset, as the
+lesson player does (an open load of students / interval batches a second: latency at the
+real load). Every event is stored and folded into LessonProgress;
 because the students do not really wait 10 s between heartbeats, most intervals are
 (correctly) discarded by the wall-clock rule, which costs the same work as accepting them.
 Reports, separately for the students' first batches (which run the lesson's lock check) and
 the later ones: events accepted per second, batch latency p50/p95 (ms), and the server's CPU
-time per batch (uvicorn workers + PostgreSQL, from /proc) with the rate two idle cores would
-sustain at that cost, plus the load average at the start. `DB_POOL=1` in the environment
-gives the workers a connection pool.
+time per batch (uvicorn workers and PostgreSQL, from /proc) with the rate two idle cores would
+sustain at that cost, plus the load average at the start. The server is the Procfile's:
+chronos.asgi (connection pool on, heartbeats on its WSGI thread pool).
 """
 
 from __future__ import annotations
@@ -65,9 +69,20 @@ def seed(students: int) -> tuple[int, list[dict]]:
     return lesson.pk, session_cookies(users)
 
 
-async def run(url: str, lesson_id: int, students: list[dict], rounds: int, batch: int, limit: int):
+async def run(
+    url: str,
+    lesson_id: int,
+    students: list[dict],
+    rounds: int,
+    batch: int,
+    limit: int,
+    interval: float = 0.0,
+):
     """Every student sends `rounds` batches (continuing its own session, seq and playhead
-    in `students`). Returns (latencies ms, errors, wall seconds, events accepted)."""
+    in `students`), back to back, or one every `interval` seconds from a random offset.
+    Returns (latencies ms, errors, wall seconds, events accepted)."""
+    import random
+
     import httpx
 
     latencies: list[float] = []
@@ -78,7 +93,11 @@ async def run(url: str, lesson_id: int, students: list[dict], rounds: int, batch
     async def student(state: dict, client) -> None:
         nonlocal accepted
         jar = state["jar"]
+        due = time.perf_counter() + random.uniform(0, interval)
         for _ in range(rounds):
+            if interval:
+                await asyncio.sleep(max(0.0, due - time.perf_counter()))
+                due += interval
             events = []
             for _ in range(batch):
                 state["seq"] += 1
@@ -117,10 +136,17 @@ async def run(url: str, lesson_id: int, students: list[dict], rounds: int, batch
 
 
 def report(
-    label: str, lat: list[float], errors: list[str], wall: float, accepted: int, cpu: float
+    label: str,
+    lat: list[float],
+    errors: list[str],
+    wall: float,
+    accepted: int,
+    cpu: float,
+    db_cpu: float,
 ) -> None:
     """Print one phase: events/s, p50/p95, errors, server CPU per batch (uvicorn workers +
-    PostgreSQL, from /proc) and the rate two idle cores would sustain at that cost."""
+    PostgreSQL, from /proc; `db_cpu` of it PostgreSQL's) and the rate two idle cores would
+    sustain at that cost."""
     print(f"  {label}: {accepted} events accepted in {wall:.1f} s = {accepted / wall:.0f} events/s")
     print(f"    batch latency p50 {pct(lat, 0.5):.0f} ms, p95 {pct(lat, 0.95):.0f} ms")
     print(f"    errors {len(errors)}" + (f"; first: {errors[0]}" if errors else ""))
@@ -128,9 +154,10 @@ def report(
     if batches and cpu > 0:
         per_batch = cpu / batches * 1000
         capacity = 2 / (cpu / batches) * (accepted / batches)
+        db = db_cpu / batches * 1000
         print(
-            f"    server CPU {per_batch:.1f} ms per batch (uvicorn + PostgreSQL) = "
-            f"~{capacity:.0f} events/s on 2 idle cores"
+            f"    server CPU {per_batch:.1f} ms per batch (uvicorn {per_batch - db:.1f} + "
+            f"PostgreSQL {db:.1f}) = ~{capacity:.0f} events/s on 2 idle cores"
         )
 
 
@@ -141,6 +168,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--concurrency", type=int, default=100)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--interval", type=float, default=0.0, help="seconds between a "
+                        "student's batches (0: as fast as the server answers)")  # fmt: skip
     args = parser.parse_args()
     lesson_id, cookies = seed(args.students)
     start = datetime.now(UTC)
@@ -154,22 +183,23 @@ def main() -> None:
         roots = [server.pid] + ([postgres] if postgres else [])
         print(
             f"{args.students} students x {args.rounds} batches of {args.batch} heartbeat(s), "
-            f"{args.concurrency} in flight, {args.workers} uvicorn workers "
-            f"(load average {os.getloadavg()[0]:.1f}):"
+            f"{args.concurrency} in flight, {args.workers} uvicorn workers, "
+            + (f"one batch per student every {args.interval:g} s " if args.interval else "")
+            + f"(load average {os.getloadavg()[0]:.1f}):"
         )
-        # Phase 1: every student's first batch (the lesson's lock check runs: nothing cached
-        # yet); phase 2: the other rounds (a worker that checked this student's lesson less
-        # than a minute ago skips it; another worker checks once).
+        # Phase 1: every student's first batch (the lesson's lock check runs: no verdict on
+        # the progress row yet); phase 2: the other rounds (the verdict is re-checked only
+        # when older than 60 s: as fast as possible, a phase longer than that re-checks too).
         phases = [("first batches", 1), ("later batches", args.rounds - 1)]
         for label, rounds in phases:
             if rounds <= 0:
                 continue
-            cpu_before = sum(tree_cpu_seconds(pid) for pid in roots)
+            cpu_before = [tree_cpu_seconds(pid) for pid in roots]
             lat, errors, wall, accepted = asyncio.run(
-                run(url, lesson_id, students, rounds, args.batch, args.concurrency)
+                run(url, lesson_id, students, rounds, args.batch, args.concurrency, args.interval)
             )
-            cpu = sum(tree_cpu_seconds(pid) for pid in roots) - cpu_before
-            report(label, lat, errors, wall, accepted, cpu)
+            cpu = [tree_cpu_seconds(pid) - b for pid, b in zip(roots, cpu_before, strict=True)]
+            report(label, lat, errors, wall, accepted, sum(cpu), sum(cpu[1:]))
     finally:
         server.terminate()
         server.wait(timeout=20)
