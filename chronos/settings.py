@@ -517,9 +517,9 @@ CACHES = {
         {
             "default": {
                 "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-                # Django's default of 300 entries is culled constantly by the watch-events
-                # lock-check cache (one ~2 KB entry per student and lesson for 60 s): with
-                # 1,000 students most heartbeats missed it. 10,000 entries <= ~20 MB a process.
+                # Per-process entries (Whop lookups, chat scopes, allauth's rate limits): Django's
+                # default of 300 is culled early with many students; 10,000 entries stay small.
+                # (The watch-events lock verdict is not here: it is on LessonProgress.)
                 "OPTIONS": {"MAX_ENTRIES": 10_000},
             }
         },

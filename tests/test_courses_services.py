@@ -274,6 +274,21 @@ def test_another_users_resent_events_are_refused_not_counted(db, creator, studen
     assert WatchEvent.objects.count() == 1
 
 
+def test_who_may_record_watching_a_lesson(db, creator, student):
+    """lessons_playable's access rules: the creator (owner) may watch a draft course's
+    lessons, a student may not; a student whose membership ended may not watch a
+    published one; a sequential course's second lesson waits for the first."""
+    from creators.models import Membership
+
+    _draft, drafts = make_course(creator, published=False)
+    _course, lessons = make_course(creator, sequential=True)
+    ids = {drafts[0].pk, lessons[0].pk, lessons[1].pk}
+    assert set(selectors.lessons_playable(user=creator.owner, lesson_ids=ids)) == ids
+    assert set(selectors.lessons_playable(user=student, lesson_ids=ids)) == {lessons[0].pk}
+    Membership.objects.filter(user=student).update(status=Membership.Status.CANCELED)
+    assert selectors.lessons_playable(user=student, lesson_ids=ids) == {}
+
+
 def test_unlocked_video_ids(db, creator, student, other_creator):
     course, lessons = make_course(creator, sequential=True)
     loose = make_video(creator, "Not in any course")
