@@ -129,11 +129,15 @@ class ExtractiveAnswerer:
         yield "> " + " ".join(f"{escape_markdown(text)} [{n}]" for n, text in chosen)
 
     def _outline(self, passages) -> Iterator[str]:
-        title = passages[0].video_title
-        yield f"\u201c{escape_markdown(title)}\u201d goes through these parts, in order:\n\n"
-        for n, p in enumerate(passages, start=1):
+        title, item = None, 0
+        for n, p in enumerate(passages, start=1):  # one list per video, citations numbered on
+            if p.video_title != title:
+                title, item = p.video_title, 0
+                intro = f"\u201c{escape_markdown(title)}\u201d goes through these parts, in order:"
+                yield ("\n" if n > 1 else "") + intro + "\n\n"
+            item += 1
             text = (p.sentences[0]["text"] if p.sentences else p.quote) or ""
-            yield f"{n}. {escape_markdown(text)} [{n}]\n"
+            yield f"{item}. {escape_markdown(text)} [{n}]\n"
 
     def title(self, question: str) -> tuple[str, AnswerUsage | None]:
         return heuristic_title(question), None

@@ -18,7 +18,12 @@ from dataclasses import dataclass, replace
 
 from chat.followups import resolve_question
 from chat.retrieval import RetrievalResult, Scope, retrieve
-from chat.retrieval.outline import is_outline_question, lecture_outline, titled_video_id
+from chat.retrieval.outline import (
+    is_outline_question,
+    lecture_outline,
+    scope_outline,
+    titled_video_id,
+)
 from creators.models import Creator
 
 logger = logging.getLogger(__name__)
@@ -59,10 +64,12 @@ def context_retrieve(
         target = target or next(iter(cited_video_ids or []), None)
         if target is not None:
             passages = lecture_outline(scope=scope, video_id=target)
-            if passages:
-                return Retrieved(
-                    RetrievalResult(passages=passages, covered=True), question, outline=True
-                )
+        else:  # "give me a summary" over a few lectures: each of them, in turn
+            passages = scope_outline(scope=scope)
+        if passages:
+            return Retrieved(
+                RetrievalResult(passages=passages, covered=True), question, outline=True
+            )
     where = (video_id, float(position)) if video_id and position is not None else None
     if where is not None and where[0] in scope.video_ids and not history:
         from chat.followups import is_follow_up

@@ -226,8 +226,24 @@ def test_a_lecture_named_by_its_number_gets_its_outline(db, lib, question, lectu
     assert all(c["video_id"] == video.pk for c in result.citations)
 
 
-def test_lecture_numbers_in_questions_and_titles():
-    from chat.retrieval.outline import lecture_number
+@pytest.mark.parametrize(
+    "question", ["Can you give me a summary?", "What is the topic of the course?"]
+)
+def test_a_summary_of_several_lectures_outlines_each_in_turn(db, lib, question):
+    result = chat_ask(user=lib.student, creator=lib.creator, message=question)
+    assert result.covered, result.answer
+    one, two = lib.videos["faraday-1"], lib.videos["faraday-2"]
+    assert one.title in result.answer and two.title in result.answer
+    cited = [c["video_id"] for c in result.citations]
+    assert set(cited) == {one.pk, two.pk} and cited == sorted(cited, key=[one.pk, two.pk].index)
+
+
+def test_lecture_numbers_and_summary_requests_are_read_from_the_words():
+    from chat.retrieval.outline import is_outline_question, lecture_number
+
+    assert is_outline_question("Can you summarise?") and is_outline_question("Summary please")
+    # The word alone is not a request: this asks about flames (a development-set question).
+    assert not is_outline_question("Is the outline of a large fire ever really there at once?")
 
     assert lecture_number("The Chemical History of a Candle — Lecture II: the Flame") == 2
     assert lecture_number("what is in the 3rd video?") == 3

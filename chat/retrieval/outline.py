@@ -22,10 +22,16 @@ from videos.models import VideoChunk
 
 OUTLINE_QUESTION = re.compile(
     r"\b(what(?:'s| is| was)?\s+(?:this|the|that)\s+(?:lecture|video|lesson|talk|session|"
-    r"class|course)\s+(?:about|on|covering)|(?:summar(?:y|ise|ize)|outline|overview)\b"
-    r"(?:\s+of)?\s*(?:this|the|that)?\s*(?:lecture|video|lesson|talk|session|class)?|"
+    r"class|course)\s+(?:about|on|covering)|"
+    # A summary asked for, not the word: "summarise lecture 2", "give me an overview",
+    # "outline of this video" (but "the outline of a large fire" is about flames).
+    r"summari[sz]e\b|^\W*(?:please\s+)?(?:summary|outline|overview|recap)\b|"
+    r"\b(?:give|show|get|want|need|write|make)\b[^?.]{0,20}\b(?:summary|outline|overview|recap)\b|"
+    r"(?:summary|outline|overview|recap)\s+(?:of\s+)?(?:this|the|that|each|both|all)\s+"
+    r"(?:lectures?|videos?|lessons?|talks?|sessions?|class(?:es)?|course|series)|"
     r"what does (?:this|the|that) (?:lecture|video|lesson|talk) (?:cover|explain)|"
     r"(?:main|key) (?:ideas|points|topics|takeaways)\b|"
+    r"(?:topic|subject)s? of (?:this|the|that) (?:lecture|video|lesson|talk|session|class|course)|"
     r"(?:main|key) (?:idea|point|topic|takeaway) (?:of|in) (?:this |the |that )?"
     r"(?:lecture|video|lesson|talk|part|session|class|episode|chapter)\b)",
     re.IGNORECASE,
@@ -50,6 +56,9 @@ TITLED_ABOUT = re.compile(
 )
 # Parts listed at most (chunks beyond are merged by taking every n-th).
 OUTLINE_MAX_PARTS = 8
+# An outline asked of a scope of several videos (no lecture named) covers each of them
+# when there are at most this many, with OUTLINE_MAX_PARTS parts shared between them.
+OUTLINE_MAX_VIDEOS = 4
 # A sentence shorter than this many words does not represent a part.
 OUTLINE_MIN_WORDS = 6
 
@@ -106,9 +115,22 @@ def titled_video_id(*, scope: Scope, question: str) -> int | None:
     return numbered[0] if len(numbered) == 1 else None
 
 
-def lecture_outline(*, scope: Scope, video_id: int) -> list[Passage]:
+def scope_outline(*, scope: Scope) -> list[Passage]:
+    """The outline of every video of a scope of 2..OUTLINE_MAX_VIDEOS videos ("give me a
+    summary" with no lecture named), video after video, OUTLINE_MAX_PARTS parts in all (at
+    least two each); [] for other scopes."""
+    videos = scope.video_ids
+    if not 2 <= len(videos) <= OUTLINE_MAX_VIDEOS:
+        return []
+    parts = max(2, OUTLINE_MAX_PARTS // len(videos))
+    return [p for v in videos for p in lecture_outline(scope=scope, video_id=v, max_parts=parts)]
+
+
+def lecture_outline(
+    *, scope: Scope, video_id: int, max_parts: int = OUTLINE_MAX_PARTS
+) -> list[Passage]:
     """The outline of one video of the scope: one Passage (kind "outline") per chunk, in
-    order, at most OUTLINE_MAX_PARTS. [] when the video is not in scope or has no text."""
+    order, at most `max_parts`. [] when the video is not in scope or has no text."""
     if video_id not in scope.video_ids:
         return []
     chunks = list(
@@ -116,9 +138,9 @@ def lecture_outline(*, scope: Scope, video_id: int) -> list[Passage]:
         .order_by("chunk_index")
         .values("id", "first_segment_index", "last_segment_index", "video__title")
     )
-    if len(chunks) > OUTLINE_MAX_PARTS:
-        step = len(chunks) / OUTLINE_MAX_PARTS
-        chunks = [chunks[int(i * step)] for i in range(OUTLINE_MAX_PARTS)]
+    if len(chunks) > max_parts:
+        step = len(chunks) / max_parts
+        chunks = [chunks[int(i * step)] for i in range(max_parts)]
     with connection.cursor() as cur:
         cur.execute(
             'SELECT index, start, "end", text FROM videos_transcriptsegment '
