@@ -20,6 +20,7 @@ from chat.followups import resolve_question
 from chat.retrieval import RetrievalResult, Scope, retrieve
 from chat.retrieval.outline import (
     is_outline_question,
+    lecture_number,
     lecture_outline,
     scope_outline,
     titled_video_id,
@@ -59,13 +60,17 @@ def context_retrieve(
     the library_version the caller already read (else read by retrieval)."""
     history = history or []
     if is_outline_question(question):
-        target = video_id or titled_video_id(scope=scope, question=question)
-        target = target or (scope.video_ids[0] if len(scope.video_ids) == 1 else None)
-        target = target or next(iter(cited_video_ids or []), None)
-        if target is not None:
-            passages = lecture_outline(scope=scope, video_id=target)
-        else:  # "give me a summary" over a few lectures: each of them, in turn
-            passages = scope_outline(scope=scope)
+        named = titled_video_id(scope=scope, question=question)  # before the lesson's own
+        if named is None and lecture_number(question) is not None:
+            passages = []  # "summarize lecture 2", lecture 2 not in scope (locked): not another
+        else:
+            target = named or video_id
+            target = target or (scope.video_ids[0] if len(scope.video_ids) == 1 else None)
+            target = target or next(iter(cited_video_ids or []), None)
+            if target is not None:
+                passages = lecture_outline(scope=scope, video_id=target)
+            else:  # "give me a summary" over a few lectures: each of them, in turn
+                passages = scope_outline(scope=scope)
         if passages:
             return Retrieved(
                 RetrievalResult(passages=passages, covered=True), question, outline=True

@@ -36,10 +36,10 @@ _KINDS = {
 }
 
 _REPLIES = {
-    "greeting": "Hi! I'm the tutor for {name}'s videos. Ask me anything about them: I answer "
+    "greeting": "Hi! I'm the tutor for {name}. Ask me anything about the videos: I answer "
     "from what the lectures say and link every point to its moment in the video.",
     "thanks": "You're welcome! Ask another question whenever you like.",
-    "about": "I'm an AI tutor for {name}'s videos. I answer from what the lectures say and "
+    "about": "I'm the AI tutor for {name}. I answer from what the videos' lectures say and "
     "cite the exact moments: click a citation to play the video from there. If the videos "
     "don't cover something, I say so rather than guess.",
 }

@@ -226,6 +226,20 @@ def test_a_lecture_named_by_its_number_gets_its_outline(db, lib, question, lectu
     assert all(c["video_id"] == video.pk for c in result.citations)
 
 
+def test_a_numbered_lecture_outside_the_scope_is_not_outlined_from_another(db, lib):
+    one, two = lib.videos["faraday-1"], lib.videos["faraday-2"]
+    # From lecture 1's lesson, lecture 2 named: its outline, not the lesson's.
+    asked = chat_ask(
+        user=lib.student, creator=lib.creator, message="summarize lecture 2", video_id=one.pk
+    )
+    assert asked.citations and {c["video_id"] for c in asked.citations} == {two.pk}
+    # Lecture 2 out of scope (a locked lesson's video is left out the same way).
+    only_one = chat_ask(
+        user=lib.student, creator=lib.creator, message="summarize lecture 2", video_ids=[one.pk]
+    )
+    assert "goes through these parts" not in only_one.answer
+
+
 @pytest.mark.parametrize(
     "question", ["Can you give me a summary?", "What is the topic of the course?"]
 )
