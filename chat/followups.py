@@ -7,7 +7,8 @@ retrieving:
 - offline, when the question is short or refers back (REFERS_BACK words, or at most
   SHORT_LEXEMES content words), the previous question (and the one before it when that
   was a follow-up too) is carried into the search query, and the search first looks in
-  the videos the previous answer cited (the whole scope when that finds nothing).
+  the videos the previous answer cited (the whole scope when that finds nothing); an
+  exchange the videos did not cover carries nothing.
 """
 
 from __future__ import annotations
@@ -71,9 +72,13 @@ def resolve_question(
             text, usage = "", None
         if text:
             return Resolved(query=text, rewritten=text != question, usage=usage)
+    from chat.answerers import NOT_COVERED
     from chat.retrieval import question_lexemes
 
-    if not is_follow_up(question, question_lexemes(question)):
+    # A refused exchange has no subject to carry: after "summarize lecture 2" (refused),
+    # "What does Faraday say about the wick?" is searched as asked.
+    history = [(q, a) for q, a in history if a.strip() != NOT_COVERED]
+    if not history or not is_follow_up(question, question_lexemes(question)):
         return Resolved(query=question)
     carried: list[str] = []
     for previous, _answer in reversed(history[-2:]):

@@ -65,6 +65,24 @@ def test_offline_follow_up_carries_the_previous_question(db, lib):
     assert not alone.covered
 
 
+def test_a_refused_exchange_carries_nothing_into_the_next_question(db, lib):
+    refused = chat_ask(user=lib.student, creator=lib.creator, message="Who won the 2018 cup?")
+    assert not refused.covered
+    # Three content words make it look like a follow-up; there is nothing to follow.
+    named = chat_ask(
+        user=lib.student,
+        creator=lib.creator,
+        message="What does Faraday say about the wick?",
+        session_id=refused.session_id,
+    )
+    alone = chat_ask(
+        user=lib.student, creator=lib.creator, message="What does Faraday say about the wick?"
+    )
+    assert named.covered and [c["start"] for c in named.citations] == [
+        c["start"] for c in alone.citations
+    ]
+
+
 def _rewrite_handler_anthropic(standalone: str, seen: list):
     def handler(req):
         body = req.json()
