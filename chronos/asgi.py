@@ -8,9 +8,9 @@ pool (django-q2 forks its workers; a forked pool would share sockets).
 
 Player heartbeats (POST /api/v1/watch-events/, ~one a student every 10 s) are the
 busiest route and plain sync Django: they go to Django's WSGI handler on a fixed pool of
-HEARTBEAT_THREADS threads (a2wsgi, which uvicorn itself uses for WSGI apps) instead of
-Django's ASGI handler, which starts a new thread per request and hops between it and the
-event loop several times; the middleware, the view and their checks are the same. Measured
+HEARTBEAT_THREADS threads (a2wsgi: uvicorn uses it for WSGI apps and deprecates its own)
+instead of Django's ASGI handler, which starts a new thread per request and hops between it
+and the event loop several times; the middleware, the view and their checks are the same. Measured
 in README ("Watch events"). Everything else (pages, the API, streamed answers, video
 ranges) stays on the ASGI handler.
 """
