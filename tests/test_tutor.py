@@ -296,7 +296,7 @@ def test_small_talk_gets_the_tutors_own_reply_free_and_out_of_analytics(db, lib)
     asked = chat_ask(
         user=lib.student,
         creator=lib.creator,
-        message="hi, why does a candle turned upside down go out?",  # a question: answered
+        message="Why does a candle turned upside down go out?",
         session_id=hello.session_id,
     )
     assert asked.covered and asked.citations
@@ -304,10 +304,25 @@ def test_small_talk_gets_the_tutors_own_reply_free_and_out_of_analytics(db, lib)
         user=lib.student, creator=lib.creator, message="thanks!", session_id=hello.session_id
     )
     assert thanks.answer.startswith("You're welcome") and not thanks.citations
-    assert QuestionUsage.objects.filter(creator=lib.creator).count() == used + 1  # one question
+    # "thanks!" does not end the subject: a follow-up still carries the question before it.
+    follow = chat_ask(
+        user=lib.student,
+        creator=lib.creator,
+        message="Can you explain that in simpler terms?",
+        session_id=hello.session_id,
+    )
+    assert follow.covered and follow.citations, follow.answer
+    mixed = chat_ask(  # small talk with a question in it is a question
+        user=lib.student, creator=lib.creator, message="hi, why does a candle point upwards?"
+    )
+    assert mixed.citations
+    assert QuestionUsage.objects.filter(creator=lib.creator).count() == used + 3  # 3 questions
     rollup_update(creator=lib.creator)
     facts = QuestionFact.objects.filter(creator=lib.creator, message__session=asked.session_id)
-    assert [f.text for f in facts] == ["hi, why does a candle turned upside down go out?"]
+    assert [f.text for f in facts] == [
+        "Why does a candle turned upside down go out?",
+        "Can you explain that in simpler terms?",
+    ]
 
 
 def test_ask_command_continues_a_session(db, lib):

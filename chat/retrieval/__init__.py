@@ -54,7 +54,7 @@ from chat.retrieval.lexical import (
     lexeme_weights,
     lexical_query,
     lexical_rank,
-    naming_lexemes,
+    unsaid_lexemes,
 )
 from chat.retrieval.moments import (
     candidate_windows,
@@ -128,8 +128,9 @@ def retrieve(
         return RetrievalResult(empty_library=True)
     calib = calibration_ensure(creator=creator, version=version)
     ndoc, total = lexeme_frequencies(scope.creator_id, question_lexemes(question))
-    names = naming_lexemes(scope, ndoc)  # "Faraday" in "what does Faraday say about air?"
-    weights = {lx: idf(n, total) for lx, n in ndoc.items() if lx not in names}
+    # "Faraday" in "what does Faraday say about air?", "hi" in "hi, why does...?"
+    unsaid = unsaid_lexemes(scope, ndoc)
+    weights = {lx: idf(n, total) for lx, n in ndoc.items() if lx not in unsaid}
     lexemes = list(weights)
     lexical = lexical_rank(scope, lexemes, doc_count=calib.doc_count)
     found: dict = {}

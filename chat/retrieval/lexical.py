@@ -115,6 +115,21 @@ def lexeme_frequencies(creator_id: int, lexemes: list[str]) -> tuple[dict[str, i
     return {lx: max(rows.get(lx, 0), 0) for lx in lexemes}, rows.get(LexemeFrequency.TOTAL, 0)
 
 
+# Words of the conversation, not of the subject ("hi, why does...", "thanks, and what..."):
+# dropped from a question's search when the library never says them (PostgreSQL's English
+# lexemes: "thanks" -> "thank", "please" -> "pleas").
+CONVERSATION_LEXEMES = frozenset({"hi", "hello", "hey", "hiya", "thank", "thx", "pleas", "ok",
+                                  "okay", "tutor"})  # fmt: skip
+
+
+def unsaid_lexemes(scope: Scope, ndoc: dict[str, int]) -> set[str]:
+    """The question's lexemes (`ndoc`: their lexeme_frequencies) that are not about the
+    subject and in no chunk of the library: names of the library (naming_lexemes) and words
+    of the conversation (CONVERSATION_LEXEMES)."""
+    talk = {lx for lx, n in ndoc.items() if n == 0 and lx in CONVERSATION_LEXEMES}
+    return talk | naming_lexemes(scope, {lx: n for lx, n in ndoc.items() if lx not in talk})
+
+
 def naming_lexemes(scope: Scope, ndoc: dict[str, int]) -> set[str]:
     """The question's lexemes (`ndoc`: their lexeme_frequencies) that only name the library:
     found in the scope's video titles, the creator's course titles or its name, and in none

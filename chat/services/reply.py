@@ -30,6 +30,7 @@ from chat.services.answer import (
     chat_scope,
     ledger_record,
 )
+from chat.smalltalk import SMALL_TALK_MODEL
 from chronos.errors import DomainError
 from creators.models import Creator, User
 
@@ -239,11 +240,12 @@ def _llm_title(
 
 
 def _last_cited_videos(session: ChatSession, *, before: int) -> list[int]:
-    """The video ids cited by the session's last answer before message `before`, in
-    citation order."""
+    """The video ids cited by the session's last answer before message `before` (small
+    talk skipped: "thanks!" does not end the subject), in citation order."""
     last = (
         messages_for_session(session=session)
         .filter(role=ChatMessage.Role.ASSISTANT, id__lt=before)
+        .exclude(model=SMALL_TALK_MODEL)
         .order_by("-created_at", "-id")
         .only("citations")
         .first()
@@ -254,13 +256,15 @@ def _last_cited_videos(session: ChatSession, *, before: int) -> list[int]:
 
 def _history(session: ChatSession, *, before: int) -> list[tuple[str, str]]:
     """(question, answer) pairs of the session before message `before`, oldest first (the
-    prompt takes the last 5)."""
+    prompt takes the last 5); small talk ("hi", "thanks!") is left out."""
     pairs: list[tuple[str, str]] = []
     pending: str | None = None
-    for m in messages_for_session(session=session).filter(id__lt=before).only("role", "content"):
+    turns = messages_for_session(session=session).filter(id__lt=before)
+    for m in turns.only("role", "content", "model"):
         if m.role == ChatMessage.Role.USER:
             pending = m.content
         elif pending is not None:
-            pairs.append((pending, m.content))
+            if m.model != SMALL_TALK_MODEL:
+                pairs.append((pending, m.content))
             pending = None
     return pairs
