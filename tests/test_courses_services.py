@@ -271,6 +271,9 @@ def test_another_users_resent_events_are_refused_not_counted(db, creator, studen
         with pytest.raises(DomainError) as caught:
             services.watch_events_record(user=student, events=[{**batch[0], "seq": 2**31}])
         assert list(caught.value.fields) == ["events[0].seq"]
+        with pytest.raises(DomainError) as caught:  # beyond bigint: a 400, not a 500
+            services.watch_events_record(user=student, events=[{**batch[0], "lesson_id": 2**63}])
+        assert list(caught.value.fields) == ["events[0].lesson_id"]
     assert WatchEvent.objects.count() == 1
 
 

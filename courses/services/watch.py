@@ -40,8 +40,9 @@ FIRST_BATCH_WALL_SECONDS = 15.0
 RATE_MIN, RATE_MAX = 0.0625, 16.0
 # Longest batch accepted (the player sends a few events per 10 s).
 MAX_EVENTS_PER_BATCH = 500
-# seq is stored in a PostgreSQL integer column.
+# seq is stored in a PostgreSQL integer column, ids in bigint ones.
 SEQ_MAX = 2**31 - 1
+ID_MAX = 2**63 - 1
 # How long a lesson's "playable" verdict for a student is trusted (seconds), kept on their
 # LessonProgress row (playable_checked_at) so every web process shares it. Locks only open
 # by themselves (drip dates pass, completion is sticky); a lock the creator adds, or a
@@ -78,8 +79,9 @@ def watch_event_clean(index: int, raw: Any) -> tuple[CleanEvent | None, dict[str
             errors[field] = [message]
             return None
 
-    lesson_id = grab("lesson_id", lambda v: int(v) if not isinstance(v, bool) else int("x"),
-                     "lesson_id must be a lesson's id.")  # fmt: skip
+    lesson_id = grab("lesson_id",
+                     lambda v: int(v) if not isinstance(v, bool) and 0 < int(v) <= ID_MAX
+                     else int("x"), "lesson_id must be a lesson's id.")  # fmt: skip
     session_id = grab("session_id", lambda v: uuid.UUID(str(v)), "session_id must be a UUID.")
     seq = grab("seq", lambda v: int(_num(v) or 0) if float(v) == int(v) <= SEQ_MAX else int("x"),
                f"seq must be a whole number from 0 to {SEQ_MAX}.")  # fmt: skip
