@@ -90,7 +90,7 @@ def progress_summary(*, creator: Creator, rng: DateRange, course_id: int | None 
             ) pairs
         ) binned WHERE bin IS NOT NULL GROUP BY bin
     """
-    params = {
+    params: dict[str, Any] = {
         "creator": creator.pk, "lo": lo, "hi": hi, "start": rng.start, "end": rng.end,
         "course": course_id,
     }  # fmt: skip
