@@ -24,6 +24,7 @@ from chat.retrieval.outline import (
     lecture_outline,
     scope_outline,
     titled_video_id,
+    video_named_outside,
 )
 from creators.models import Creator
 
@@ -39,6 +40,15 @@ class Retrieved:
     query: str
     rewrite_usage: object | None = None
     outline: bool = False
+    note: str = ""  # said instead of "The videos don't cover this." when not covered
+
+
+# A lecture asked for by name or number that this chat cannot see.
+OUTSIDE_SCOPE = (
+    "\u201c{title}\u201d isn't open to you yet (a lesson still locked, or a video outside "
+    "this chat), so I can't go through it. Ask about the lectures you have open, or come "
+    "back once it unlocks."
+)
 
 
 def context_retrieve(
@@ -62,7 +72,12 @@ def context_retrieve(
     if is_outline_question(question):
         named = titled_video_id(scope=scope, question=question)  # before the lesson's own
         if named is None and lecture_number(question) is not None:
-            passages = []  # "summarize lecture 2", lecture 2 not in scope (locked): not another
+            # "summarize lecture 2", lecture 2 not in scope (locked): not another's outline
+            outside = video_named_outside(scope=scope, question=question)
+            if outside is not None:
+                note = OUTSIDE_SCOPE.format(title=outside)
+                return Retrieved(RetrievalResult(covered=False), question, note=note)
+            passages = []
         else:
             target = named or video_id
             target = target or (scope.video_ids[0] if len(scope.video_ids) == 1 else None)

@@ -251,11 +251,17 @@ def test_a_numbered_lecture_outside_the_scope_is_not_outlined_from_another(db, l
         user=lib.student, creator=lib.creator, message="summarize lecture 2", video_id=one.pk
     )
     assert asked.citations and {c["video_id"] for c in asked.citations} == {two.pk}
-    # Lecture 2 out of scope (a locked lesson's video is left out the same way).
+    # Lecture 2 out of scope (a locked lesson's video is left out the same way): said so.
     only_one = chat_ask(
         user=lib.student, creator=lib.creator, message="summarize lecture 2", video_ids=[one.pk]
     )
-    assert "goes through these parts" not in only_one.answer
+    assert not only_one.covered and not only_one.citations
+    assert only_one.answer.startswith(f"\u201c{two.title}\u201d isn't open to you yet")
+    # A number no video carries is an ordinary question (refused here, not "locked").
+    none = chat_ask(
+        user=lib.student, creator=lib.creator, message="summarize lecture 7", video_ids=[one.pk]
+    )
+    assert "isn't open to you" not in none.answer
 
 
 @pytest.mark.parametrize(

@@ -101,13 +101,29 @@ def titled_video_id(*, scope: Scope, question: str) -> int | None:
     2", "the second lecture") when exactly one title carries that number; or None."""
     from videos.models import Video
 
+    titles = Video.objects.filter(creator_id=scope.creator_id, pk__in=scope.video_ids)
+    return _named(list(titles.values_list("pk", "title")), question)
+
+
+def video_named_outside(*, scope: Scope, question: str) -> str | None:
+    """The title of the creator's processed video that the question names (as
+    titled_video_id does) when it is outside the scope (a lesson still locked for the
+    student, or a video outside the chat's course), or None."""
+    from videos.models import Video
+
+    others = Video.objects.filter(
+        creator_id=scope.creator_id, status=Video.Status.COMPLETED
+    ).exclude(pk__in=scope.video_ids)
+    titles = dict(others.values_list("pk", "title"))
+    pk = _named(list(titles.items()), question)
+    return titles[pk] if pk is not None else None
+
+
+def _named(titles: list[tuple[int, str]], question: str) -> int | None:
+    """The id among (id, title) pairs that the question names: by whole title (the longest
+    wins), else by lecture number when exactly one title carries it."""
     text = (question or "").casefold()
-    titles = list(
-        Video.objects.filter(creator_id=scope.creator_id, pk__in=scope.video_ids).values_list(
-            "pk", "title"
-        )
-    )
-    named = [(len(t), pk) for pk, t in titles if t.casefold() in text]
+    named = [(len(t), pk) for pk, t in titles if t and t.casefold() in text]
     if named:
         return max(named)[1]
     number = lecture_number(question)

@@ -275,7 +275,7 @@ def answer_stream(
         )
     usage = AnswerUsage(provider=answerer.provider, model=answerer.model, paid=False)
     if not result.covered:
-        text, citations, covered = NOT_COVERED, [], False
+        text, citations, covered = found.note or NOT_COVERED, [], False
         model = answerer.model
         yield {"event": "delta", "text": text}
     else:
