@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 
 SMALL_TALK_MODEL = "chronos-small-talk"
+# The title of a chat opened with small talk, until its first question names it.
+NEW_CHAT_TITLE = "New chat"
 
 _END = r"[\s!.?,:)(]*$"
 _KINDS = {

@@ -10,7 +10,8 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from chat.models import ChatMessage
+from chat.answerers import heuristic_title
+from chat.models import ChatMessage, ChatSession
 from chat.services import chat_ask
 from tests.chat_library import library_fixture
 from tests.loopback import Response, loopback_server
@@ -298,14 +299,15 @@ def test_small_talk_gets_the_tutors_own_reply_free_and_out_of_analytics(db, lib)
     used = QuestionUsage.objects.filter(creator=lib.creator).count()
     hello = chat_ask(user=lib.student, creator=lib.creator, message="Hi there!")
     assert hello.covered and not hello.citations
+    assert ChatSession.objects.get(pk=hello.session_id).title == "New chat"
     assert "tutor" in hello.answer and "don't cover" not in hello.answer
+    asked_text = "Why does a candle turned upside down go out?"
     asked = chat_ask(
-        user=lib.student,
-        creator=lib.creator,
-        message="Why does a candle turned upside down go out?",
-        session_id=hello.session_id,
+        user=lib.student, creator=lib.creator, message=asked_text, session_id=hello.session_id
     )
     assert asked.covered and asked.citations
+    # A chat opened with "hi" is named by its first question.
+    assert ChatSession.objects.get(pk=hello.session_id).title == heuristic_title(asked_text)
     thanks = chat_ask(
         user=lib.student, creator=lib.creator, message="thanks!", session_id=hello.session_id
     )

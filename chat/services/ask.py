@@ -29,7 +29,7 @@ from chat.retrieval import Scope
 from chat.selectors import session_get
 from chat.services.answer import chat_scope, clean_position, learner_check, question_clean
 from chat.services.reply import answer_events
-from chat.smalltalk import small_talk_kind
+from chat.smalltalk import NEW_CHAT_TITLE, small_talk_kind
 from creators.models import Creator, User
 
 logger = logging.getLogger(__name__)
@@ -204,7 +204,7 @@ def chat_question_save(
             session = ChatSession.objects.create(
                 creator=creator,
                 user=user,
-                title=heuristic_title(text),
+                title=NEW_CHAT_TITLE if small_talk_kind(text) else heuristic_title(text),
                 course_id=scope.course_id,
                 video_ids=list(scope.requested_video_ids or []),
             )
@@ -212,6 +212,9 @@ def chat_question_save(
             session.course_id = scope.course_id
             session.video_ids = list(scope.requested_video_ids or [])
             fields += ["course", "video_ids"]
+        if not new_session and session.title == NEW_CHAT_TITLE and not small_talk_kind(text):
+            session.title = heuristic_title(text)  # opened with "hi": named by its question
+            fields.append("title")
         # The question and its pending answer in one INSERT (ids in this order).
         question, answer = ChatMessage.objects.bulk_create(
             [

@@ -210,7 +210,7 @@ def answer_events(
         )
         session.save(update_fields=["updated_at"])
     title = session.title
-    if new_session and getattr(answerer, "paid", False):
+    if new_session and getattr(answerer, "paid", False) and answer.model != SMALL_TALK_MODEL:
         title = _llm_title(answerer, creator, session, question.content, user=user)
     yield _done_event(answer, title)
 
