@@ -258,6 +258,13 @@ def test_a_numbered_lecture_outside_the_scope_is_not_outlined_from_another(db, l
     )
     assert not only_one.covered and not only_one.citations
     assert only_one.answer.startswith(f"\u201c{two.title}\u201d isn't open to you yet")
+    after = chat_ask(  # three content words: a follow-up, of an exchange with nothing to follow
+        user=lib.student,
+        creator=lib.creator,
+        message="What does Faraday say about the wick?",
+        session_id=only_one.session_id,
+    )
+    assert after.covered and after.citations, after.answer
     # A number no video carries is an ordinary question (refused here, not "locked").
     none = chat_ask(
         user=lib.student, creator=lib.creator, message="summarize lecture 7", video_ids=[one.pk]
@@ -326,7 +333,9 @@ def test_small_talk_gets_the_tutors_own_reply_free_and_out_of_analytics(db, lib)
     assert mixed.citations
     assert QuestionUsage.objects.filter(creator=lib.creator).count() == used + 3  # 3 questions
     rollup_update(creator=lib.creator)
-    facts = QuestionFact.objects.filter(creator=lib.creator, message__session=asked.session_id)
+    facts = QuestionFact.objects.filter(
+        creator=lib.creator, message__session=asked.session_id
+    ).order_by("message_id")
     assert [f.text for f in facts] == [
         "Why does a candle turned upside down go out?",
         "Can you explain that in simpler terms?",

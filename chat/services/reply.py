@@ -256,15 +256,16 @@ def _last_cited_videos(session: ChatSession, *, before: int) -> list[int]:
 
 def _history(session: ChatSession, *, before: int) -> list[tuple[str, str]]:
     """(question, answer) pairs of the session before message `before`, oldest first (the
-    prompt takes the last 5); small talk ("hi", "thanks!") is left out."""
+    prompt takes the last 5); small talk ("hi", "thanks!") and exchanges the videos did not
+    cover (nothing to follow up on) are left out."""
     pairs: list[tuple[str, str]] = []
     pending: str | None = None
     turns = messages_for_session(session=session).filter(id__lt=before)
-    for m in turns.only("role", "content", "model"):
+    for m in turns.only("role", "content", "model", "covered"):
         if m.role == ChatMessage.Role.USER:
             pending = m.content
         elif pending is not None:
-            if m.model != SMALL_TALK_MODEL:
+            if m.covered and m.model != SMALL_TALK_MODEL:
                 pairs.append((pending, m.content))
             pending = None
     return pairs
