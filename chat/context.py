@@ -105,7 +105,11 @@ def context_retrieve(
                 result.covered = True
                 return Retrieved(result, question)
     resolved = resolve_question(
-        question=question, history=history, cited_video_ids=cited_video_ids, answerer=answerer
+        question=question,
+        history=history,
+        cited_video_ids=cited_video_ids,
+        answerer=answerer,
+        scope=scope,
     )
     preferred = tuple(v for v in resolved.prefer_video_ids if v in scope.video_ids)
     if preferred and set(preferred) != set(scope.video_ids):

@@ -8,7 +8,9 @@ retrieving:
   SHORT_LEXEMES content words), the previous question (and the one before it when that
   was a follow-up too) is carried into the search query, and the search first looks in
   the videos the previous answer cited (the whole scope when that finds nothing); an
-  exchange the videos did not cover carries nothing.
+  exchange the videos did not cover carries nothing, and neither does a question that
+  names a subject of its own the videos never mention ("how do I cook pasta?" after a
+  question about candles: carrying the candles would answer it with them).
 """
 
 from __future__ import annotations
@@ -51,17 +53,36 @@ def is_follow_up(question: str, lexemes: list[str]) -> bool:
     return n <= SHORT_LEXEMES or (n <= REFERRING_LEXEMES and bool(REFERS_BACK.search(question)))
 
 
+def new_subject(question: str, lexemes: list[str], scope) -> bool:
+    """True when `question` (with its content `lexemes`) names a subject of its own that
+    no chunk of `scope`'s library mentions, and has no REFERS_BACK word: "how do I cook
+    pasta?" or "and LED bulbs?" after a question about candles. Such a question is searched
+    as asked (and refused when nothing answers it) instead of inheriting the previous
+    subject. Names of the library and words of the conversation do not count ("what does
+    Faraday say?": chat.retrieval.lexical.unsaid_lexemes). One query (two when a word is
+    unknown)."""
+    from chat.retrieval.lexical import lexeme_frequencies, unsaid_lexemes
+
+    if not lexemes or REFERS_BACK.search(question):
+        return False
+    ndoc, _total = lexeme_frequencies(scope.creator_id, lexemes)
+    unknown = {lx for lx, n in ndoc.items() if n == 0}
+    return bool(unknown and unknown - unsaid_lexemes(scope, ndoc))
+
+
 def resolve_question(
     *,
     question: str,
     history: list[tuple[str, str]],
     cited_video_ids: list[int] | None = None,
     answerer=None,
+    scope=None,
 ) -> Resolved:
     """The query to retrieve with for `question` after `history` [(question, answer)],
     oldest first. cited_video_ids: the videos the previous answer cited. answerer: when it
     has .rewrite (an LLM), the rewrite is asked of it; a failed rewrite falls back to the
-    offline rule. Never raises."""
+    offline rule. scope: the chat's chat.retrieval.Scope, for the offline rule's
+    new_subject check (skipped when None). Never raises."""
     if not history:
         return Resolved(query=question)
     rewrite = getattr(answerer, "rewrite", None)
@@ -78,7 +99,10 @@ def resolve_question(
     # A refused exchange has no subject to carry: after "summarize lecture 2" (refused),
     # "What does Faraday say about the wick?" is searched as asked.
     history = [(q, a) for q, a in history if a.strip() != NOT_COVERED]
-    if not history or not is_follow_up(question, question_lexemes(question)):
+    lexemes = question_lexemes(question)
+    if not history or not is_follow_up(question, lexemes):
+        return Resolved(query=question)
+    if scope is not None and new_subject(question, lexemes, scope):
         return Resolved(query=question)
     carried: list[str] = []
     for previous, _answer in reversed(history[-2:]):

@@ -79,3 +79,29 @@ def test_development_set_holds_its_floors(db, settings, qa_library, embedder):
                 outcome.item["id"],
                 fragments,
             )
+
+
+@pytest.mark.parametrize("embedder", ["local", "none"])
+def test_a_short_question_on_a_subject_the_videos_never_mention_is_not_a_follow_up(
+    db, settings, qa_library, embedder
+):
+    from chat.services import chat_ask
+
+    creator, student, _videos = qa_library
+    settings.CHRONOS_EMBEDDER = embedder
+    settings.CHRONOS_ANSWERER = "extractive"
+    first = chat_ask(
+        user=student, creator=creator, message="What's the difference between a candle and a lamp?"
+    )
+    assert first.covered
+    # Two content words look like a follow-up; carried, the lamp question answered it (with
+    # the local embedder: four citations about lamps for a question about pasta).
+    pasta = chat_ask(
+        user=student, creator=creator, message="How do I cook pasta?", session_id=first.session_id
+    )
+    assert not pasta.covered and not pasta.citations, pasta.citations
+    # A short question in the videos' own words still follows the conversation.
+    wick = chat_ask(
+        user=student, creator=creator, message="And the wick?", session_id=first.session_id
+    )
+    assert wick.covered and wick.citations
