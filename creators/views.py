@@ -25,6 +25,8 @@ from creators.selectors import (
     creators_managed_by,
     invite_by_token,
     invites_for,
+    members_active_count,
+    members_page,
 )
 from creators.services import team_member_add, team_member_remove, webhook_receive
 from creators.services.invites import (
@@ -233,7 +235,8 @@ def _int_or_none(value: str) -> int | None:
 
 @login_required
 def invites(request: HttpRequest, handle: str):
-    """GET/POST /studio/<handle>/students/: join links and e-mail invites of a studio."""
+    """GET/POST /studio/<handle>/students/: the studio's members (who has access, paged by
+    ?page=), its join links and e-mail invites; POST creates a link or an invite."""
     creator = creator_get_managed(user=request.user, handle=handle)
     if request.method == "POST":
         try:
@@ -256,6 +259,8 @@ def invites(request: HttpRequest, handle: str):
         "creator": creator,
         "studio_section": "students",
         "invites": invites_for(creator=creator),
+        "members": members_page(creator=creator, page=request.GET.get("page")),
+        "members_active": members_active_count(creator=creator),
         "now": timezone.now(),
     }
     return render(request, "creators/invites.html", context)

@@ -195,3 +195,47 @@ def test_newcomer_is_offered_a_studio_not_a_dead_end(client):
     page = client.get("/").content.decode()
     assert "Install Chronos from Whop" not in page
     assert 'href="/studio/new/"' in page
+
+
+def test_students_page_lists_the_studios_members_and_who_has_access(
+    client, creator, other_creator, django_assert_max_num_queries
+):
+    past = timezone.now() - timedelta(days=1)
+    MembershipFactory(creator=creator, user=UserFactory(email="ada@example.com"))
+    MembershipFactory(
+        creator=creator,
+        user=UserFactory(email="bo@example.com"),
+        status=Membership.Status.CANCELING,
+        valid_until=past,
+    )
+    MembershipFactory(creator=creator, user=UserFactory(email="cy@example.com"), status="canceled")
+    MembershipFactory(creator=other_creator, user=UserFactory(email="eve@example.com"))
+    client.force_login(creator.owner)
+    with django_assert_max_num_queries(13):  # the page + its members, not one per member
+        page = client.get("/studio/acme/students/")
+    assert page.status_code == 200
+    rows = {m.user.email: m for m in page.context["members"]}
+    assert set(rows) == {"ada@example.com", "bo@example.com", "cy@example.com"}
+    assert [rows[e].access_label for e in sorted(rows)] == ["Active", "Ended", "Canceled"]
+    assert [rows[e].has_access for e in sorted(rows)] == [True, False, False]
+    assert page.context["members_active"] == 1
+    html = page.content.decode()
+    assert "eve@example.com" not in html and "1 with access · 3 in all" in html
+    # Each row links to the student's analytics page.
+    ada = rows["ada@example.com"].user
+    assert f"/studio/acme/analytics/students/{ada.pk}/" in html
+
+
+def test_students_page_pages_its_members(client, creator):
+    from creators.selectors import MEMBERS_PER_PAGE
+
+    for _ in range(MEMBERS_PER_PAGE + 1):
+        MembershipFactory(creator=creator)
+    client.force_login(creator.owner)
+    first = client.get("/studio/acme/students/")
+    assert len(first.context["members"]) == MEMBERS_PER_PAGE and "?page=2" in first.content.decode()
+    second = client.get("/studio/acme/students/?page=2")
+    assert len(second.context["members"]) == 1
+    # A malformed or too large page number shows a page, not an error.
+    assert client.get("/studio/acme/students/?page=x").status_code == 200
+    assert len(client.get("/studio/acme/students/?page=99").context["members"]) == 1
