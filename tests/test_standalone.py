@@ -197,6 +197,15 @@ def test_newcomer_is_offered_a_studio_not_a_dead_end(client):
     assert 'href="/studio/new/"' in page
 
 
+def test_the_studios_own_address_opens_its_library(client, creator, other_creator, student):
+    client.force_login(creator.owner)
+    response = client.get("/studio/acme/")
+    assert response.status_code == 302 and response["Location"] == "/studio/acme/videos/"
+    assert client.get("/studio/globex/").status_code == 404
+    client.force_login(student)
+    assert client.get("/studio/acme/").status_code == 404
+
+
 def test_students_page_lists_the_studios_members_and_who_has_access(
     client, creator, other_creator, django_assert_max_num_queries
 ):

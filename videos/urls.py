@@ -10,6 +10,7 @@ from videos import views
 app_name = "videos"
 
 urlpatterns = [
+    path("studio/<slug:handle>/", views.studio_home, name="studio_home"),
     path("studio/<slug:handle>/videos/", views.library, name="library"),
     path("studio/<slug:handle>/videos/rows/", views.rows, name="rows"),
     path("studio/<slug:handle>/videos/upload/", views.upload, name="upload"),

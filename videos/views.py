@@ -121,6 +121,15 @@ def _detail_context(request: HttpRequest, creator, video: Video, **extra) -> dic
 
 @login_required
 @require_safe
+def studio_home(request: HttpRequest, handle: str) -> HttpResponse:
+    """/studio/<handle>/ (a creator typing the studio's address): the video library, where
+    signing in lands too. Another tenant's studio is 404, as everywhere."""
+    creator = creator_get_managed(user=request.user, handle=handle)
+    return redirect("videos:library", handle=creator.handle)
+
+
+@login_required
+@require_safe
 def library(request: HttpRequest, handle: str) -> HttpResponse:
     """All of a creator's videos; rows poll `videos:rows` while any is processing."""
     creator = creator_get_managed(user=request.user, handle=handle)
