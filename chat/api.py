@@ -12,7 +12,7 @@ methods, X-CSRFToken header) or HTTP Basic, through DRF's authenticators even in
 plain views. Errors: {"error", "code", "fields"} (chronos.api): 400 bad input, 401 signed
 out, 403 CSRF, 404 for anything not the user's, 503 on a provider outage.
 
-POST /api/v1/chat is an async view returning an async iterator (chat.streaming.relay: the
+POST /api/v1/chat is a sync view; a stream is an async iterator (chat.streaming.relay: the
 DB and provider work runs in the request's own thread, the loop only relays events). The
 export view is a plain Django view because DRF reserves the `format` query parameter for
 content negotiation.
@@ -24,7 +24,6 @@ import json
 import logging
 from collections.abc import Iterator
 
-from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
@@ -64,11 +63,6 @@ logger = logging.getLogger(__name__)
 
 # The challenge a 401 carries (DRF's BasicAuthentication.authenticate_header).
 BASIC_CHALLENGE = 'Basic realm="api"'
-
-
-def _in_thread(fn, *args, **kwargs):
-    """Run blocking DB/provider work in the request's thread-sensitive executor thread."""
-    return sync_to_async(fn)(*args, **kwargs)
 
 
 def sse_format(event: dict) -> bytes:
@@ -144,9 +138,6 @@ def _chat_args(data: dict) -> dict:
             video_ids = [int(v) for v in video_ids if not isinstance(v, bool)]
         except (TypeError, ValueError):
             raise DomainError.for_field("video_ids", "video_ids must be integers.") from None
-    stream = data.get("stream", False)
-    if isinstance(stream, str):
-        stream = stream.lower() in ("1", "true", "yes", "on")
     return {
         "message": data.get("message"),  # cleaned by the ask service (one rule)
         "session_id": _optional_int(data, "session_id"),
@@ -155,8 +146,17 @@ def _chat_args(data: dict) -> dict:
         # Asked from a lesson: the player's video and second (validated by the service).
         "video_id": _optional_int(data, "video_id"),
         "position": data.get("position"),
-        "stream": bool(stream),
+        "stream": wants_stream(data),
     }
+
+
+def wants_stream(data: dict) -> bool:
+    """Whether an ask's body asks for server-sent events: "stream" true, or a string
+    "1"/"true"/"yes"/"on" (a form post), any case."""
+    stream = data.get("stream", False)
+    if isinstance(stream, str):
+        return stream.lower() in ("1", "true", "yes", "on")
+    return bool(stream)
 
 
 # --- /api/schema/ (the payload dicts are the contract; these only describe them) ----------
@@ -305,7 +305,7 @@ class SessionExportDoc(APIView):
 
 @described_by(ChatAskDoc)
 @csrf_exempt
-async def chat_endpoint(request):
+def chat_endpoint(request):
     """Ask a question. Body: {message, session_id?, course_id?, video_ids?, video_id?,
     position? (seconds), stream?, creator?}.
 
@@ -313,21 +313,25 @@ async def chat_endpoint(request):
     allowance: {remaining, allowed, period, resets_at, few_left, text}};
     stream -> text/event-stream of session/delta*/citations/done (or error) events.
     400 bad input or empty library, 401 not signed in, 403 CSRF, 404 creator/session not the
-    user's, 503 provider outage (the question is saved)."""
+    user's, 503 provider outage (the question is saved).
+
+    A sync view: under ASGI Django runs it (and the middleware) in the request's one
+    thread, and a stream's events are relayed to the event loop by chat.streaming.relay
+    (the thread is used only while an event is made, never while the client reads);
+    chronos.asgi serves JSON (non-stream) asks on its WSGI thread pool."""
     if request.method != "POST":
         return _error(exceptions.MethodNotAllowed(request.method))
     try:
-        drf_request = await _in_thread(_api_request, request)
+        drf_request = _api_request(request)
         user = drf_request.user
-        data = await _in_thread(_body, drf_request)
+        data = _body(drf_request)
         args = _chat_args(data)
         handle = data.get("creator") or request.GET.get("creator")
-        creator = await _in_thread(creator_for_api, user=user, handle=handle, learn=True)
-        stream = args.pop("stream")
-        if stream:
-            events = await _in_thread(chat_ask_stream, user=user, creator=creator, **args)
+        creator = creator_for_api(user=user, handle=handle, learn=True)
+        if args.pop("stream"):
+            events = chat_ask_stream(user=user, creator=creator, **args)
             return sse_response(relay(_sse(events), on_error=_STREAM_ERROR))
-        result = await _in_thread(chat_ask, user=user, creator=creator, **args)
+        result = chat_ask(user=user, creator=creator, **args)
     except Exception as exc:
         return _error(exc)
     return JsonResponse(

@@ -11,10 +11,15 @@ busiest route and plain sync Django: they go to Django's WSGI handler on a fixed
 HEARTBEAT_THREADS threads (a2wsgi: uvicorn uses it for WSGI apps and deprecates its own)
 instead of Django's ASGI handler, which starts a new thread per request and hops between it
 and the event loop several times; the middleware, the view and their checks are the same. Measured
-in README ("Watch events"). Everything else (pages, the API, streamed answers, video
-ranges) stays on the ASGI handler.
+in README ("Watch events"). Questions asked for a JSON answer (POST /api/v1/chat without
+"stream") go to the same WSGI handler on their own pool of CHAT_THREADS threads: the
+router reads the (small) body first and replays it; a streamed answer, a body it cannot
+read as a JSON object or one over CHAT_PEEK_BYTES stays on the ASGI handler, which answers
+every kind of ask the same way (README, "Chat under load"). Everything else (pages, the
+API, streamed answers, video ranges) stays on the ASGI handler.
 """
 
+import json
 import os
 
 from a2wsgi import WSGIMiddleware
@@ -28,14 +33,67 @@ os.environ.setdefault("DB_POOL", "1")
 HEARTBEAT_THREADS = int(os.environ.get("HEARTBEAT_THREADS", "4"))
 HEARTBEAT_PATHS = frozenset({"/api/v1/watch-events/"})
 
+# Threads answering JSON asks per process (each holds a pooled connection while it works).
+CHAT_THREADS = int(os.environ.get("CHAT_THREADS", "4"))
+CHAT_PATH = "/api/v1/chat"
+# An ask's body is a question of <= 4,000 characters and a few ids: larger ones are not
+# read ahead (the ASGI handler takes them as they come).
+CHAT_PEEK_BYTES = 64 * 1024
+
 django_asgi = get_asgi_application()
-heartbeats = WSGIMiddleware(get_wsgi_application(), workers=HEARTBEAT_THREADS)
+django_wsgi = get_wsgi_application()
+heartbeats = WSGIMiddleware(django_wsgi, workers=HEARTBEAT_THREADS)
+chat_json = WSGIMiddleware(django_wsgi, workers=CHAT_THREADS)
+
+from chat.api import wants_stream  # noqa: E402 (after Django is set up)
+
+
+def json_ask(body: bytes) -> bool:
+    """True when `body` is a JSON object that does not ask for a stream (chat.api's own
+    rule), i.e. an ask the WSGI pool may answer; False for anything else (a stream, a form,
+    bad or too deeply nested JSON: the ASGI handler answers those, errors included)."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(data, dict) and not wants_stream(data)
+
+
+async def _read_ahead(receive) -> tuple[list[dict], bytes | None]:
+    """The request's first ASGI messages and its whole body, or None for the body when it
+    is larger than CHAT_PEEK_BYTES or the client went away (the messages are replayed
+    either way)."""
+    messages, body = [], b""
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            return messages, None
+        body += message.get("body", b"")
+        if len(body) > CHAT_PEEK_BYTES:
+            return messages, None
+        if not message.get("more_body"):
+            return messages, body
+
+
+def _replay(messages: list[dict], receive):
+    """A receive callable giving `messages` first, then the rest from `receive`."""
+    pending = list(messages)
+
+    async def replayed():
+        return pending.pop(0) if pending else await receive()
+
+    return replayed
 
 
 async def application(scope, receive, send):
-    """Heartbeats to the WSGI handler's thread pool, every other request to Django's ASGI
-    handler."""
+    """Heartbeats and JSON asks to the WSGI handler's thread pools, every other request
+    to Django's ASGI handler."""
     if scope["type"] == "http" and scope["path"] in HEARTBEAT_PATHS:
         await heartbeats(scope, receive, send)
+    elif scope["type"] == "http" and scope["path"] == CHAT_PATH and scope["method"] == "POST":
+        messages, body = await _read_ahead(receive)
+        app = chat_json if body is not None and json_ask(body) else django_asgi
+        await app(scope, _replay(messages, receive), send)
     else:
         await django_asgi(scope, receive, send)
