@@ -168,3 +168,58 @@ def test_burst_limit_is_shared_by_two_processes():
         question_burst_check(user=student)
     with pytest.raises(RateLimited):
         question_burst_check(user=student)
+
+
+def _race(creator, users, now=None) -> list[str]:
+    """Each user asks once, all at once from their own thread and connection: the
+    outcomes ("ok" or the limit's name), in no particular order."""
+    barrier = threading.Barrier(len(users))
+    outcomes: list[str] = []
+
+    def ask(user) -> None:
+        try:
+            barrier.wait(timeout=30)
+            question_allowance_consume(creator=creator, user=user, now=now, student=True)
+            outcomes.append("ok")
+        except QuestionLimitReached as exc:
+            outcomes.append(exc.extra["limit"])
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=ask, args=(u,)) for u in users]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return sorted(outcomes)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_allowances_stay_exact_when_questions_race(settings):
+    """Six questions at once for a student's last two and, across students, for the
+    month's last three: exactly that many are recorded, the rest refused."""
+    settings.RATELIMIT_ENABLE = False
+    creator = CreatorFactory(tier="free")  # 3 questions per student in total, 100 a month
+    student = MembershipFactory(creator=creator).user
+    QuestionUsage.objects.create(creator=creator, user=student)
+    assert _race(creator, [student] * 6) == ["ok"] * 2 + ["questions_per_student"] * 4
+    assert QuestionUsage.objects.filter(creator=creator, user=student).count() == 3
+    others = [MembershipFactory(creator=creator).user for _ in range(6)]
+    QuestionUsage.objects.bulk_create([QuestionUsage(creator=creator) for _ in range(94)])
+    assert _race(creator, others) == ["ai_questions_per_month"] * 3 + ["ok"] * 3
+    assert QuestionUsage.objects.filter(creator=creator).count() == 100
+
+
+@pytest.mark.django_db
+def test_questions_count_against_the_tier_stored_now(settings):
+    """A webhook moved the creator to Basic after this request read it as Free: Basic's
+    per-day allowance applies, not Free's lifetime three."""
+    settings.RATELIMIT_ENABLE = False
+    creator = CreatorFactory(tier="free")
+    student = MembershipFactory(creator=creator).user
+    QuestionUsage.objects.bulk_create(
+        [QuestionUsage(creator=creator, user=student) for _ in range(3)]
+    )
+    type(creator).objects.filter(pk=creator.pk).update(tier="basic")
+    left = question_allowance_consume(creator=creator, user=student)
+    assert (left.period, left.allowed, left.remaining) == ("day", 100, 96)

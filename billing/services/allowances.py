@@ -282,6 +282,37 @@ def question_burst_check(*, user: User) -> None:
         )
 
 
+# Count and record one question in one statement, under the creator's question lock (taken
+# by the statement before it, so this one's snapshot sees every question committed before):
+# the creator's tier as stored now, the month's questions of every student, the asker's
+# own (today's, or all of them) and, when the tier is the one the limits were taken from
+# and both counts are under them, the new QuestionUsage row. Each count reads its own index
+# range ((creator, asked_at) and (creator, user, asked_at)).
+_CONSUME_SQL = """
+WITH c AS (SELECT tier FROM creators_creator WHERE id = %(creator)s),
+used AS (
+    SELECT (SELECT count(*) FROM billing_questionusage
+            WHERE creator_id = %(creator)s
+              AND asked_at >= %(month_start)s AND asked_at < %(month_end)s) AS monthly,
+           CASE WHEN %(mine)s THEN
+               (SELECT count(*) FROM billing_questionusage
+                WHERE creator_id = %(creator)s AND user_id = %(user)s
+                  AND (%(day_start)s::timestamptz IS NULL
+                       OR (asked_at >= %(day_start)s AND asked_at < %(day_end)s)))
+           ELSE 0 END AS mine
+),
+ins AS (
+    INSERT INTO billing_questionusage (creator_id, user_id, source, asked_at)
+    SELECT %(creator)s, %(user)s, %(source)s, %(now)s FROM c, used
+    WHERE c.tier = %(tier)s
+      AND (%(monthly_limit)s::int IS NULL OR used.monthly < %(monthly_limit)s::int)
+      AND (%(student_limit)s::int IS NULL OR used.mine < %(student_limit)s::int)
+    RETURNING id
+)
+SELECT (SELECT tier FROM c), used.monthly, used.mine, (SELECT count(*) FROM ins) FROM used
+"""
+
+
 def question_allowance_consume(
     *,
     creator: Creator,
@@ -301,11 +332,81 @@ def question_allowance_consume(
     the allowance left after this question. Once the month's questions reach ALERT_AT %
     of the tier's, the usage alerts are checked after commit (the other meters do not
     move with a question; the 15-minute sweep covers them).
+
+    Under the lock one statement (_CONSUME_SQL) re-reads the tier, counts and inserts, so
+    the lock is held for two round trips; if the tier changed since `creator` was read (a
+    webhook), the counts are checked again against the new tier's limits.
     """
     now = now or timezone.now()
     student = _is_student(creator, user) if student is None else student
     if student and user is not None and settings.RATELIMIT_ENABLE:
         question_burst_check(user=user)
+    tier = creator.tier
+    for _attempt in range(3):
+        with transaction.atomic():
+            _advisory_lock(LOCK_QUESTIONS, creator.pk)
+            standing, inserted, stored = _consume(
+                creator=creator, user=user, source=source, now=now, student=student, tier=tier
+            )
+            if standing is not None:
+                before = _allowance(standing, student=student)
+                if not inserted:
+                    raise _limit_reached(creator, before, standing)
+                return _after_question(creator, standing, before)
+        if stored is None:
+            break
+        tier = stored  # a webhook changed the tier: count again under its limits
+    # The creator's row is gone, or its tier kept changing: the tier read under the lock.
+    return _consume_counted(creator=creator, user=user, source=source, now=now, student=student)
+
+
+def _consume(
+    *, creator: Creator, user: User | None, source: str, now: datetime, student: bool, tier: str
+) -> tuple[dict | None, bool, str]:
+    """Run _CONSUME_SQL with `tier`'s limits: (standing as _standing returns it, whether
+    the question was recorded, the tier as stored). standing is None when the stored tier
+    is not `tier` (nothing recorded; the tier is None when the creator's row is gone)."""
+    limits = limits_for(tier)
+    month_start, month_end = local_month_bounds(creator=creator, at=now)
+    per_student = student and limits.questions_per_student is not None
+    day_start = day_end = None
+    if per_student and limits.questions_per_student_period == "day":
+        day_start, day_end = local_day_bounds(creator=creator, at=now)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _CONSUME_SQL,
+            {
+                "creator": creator.pk,
+                "user": getattr(user, "pk", None),
+                "source": source,
+                "now": now,
+                "tier": tier,
+                "month_start": month_start,
+                "month_end": month_end,
+                "mine": per_student,
+                "day_start": day_start,
+                "day_end": day_end,
+                "monthly_limit": limits.ai_questions_per_month,
+                "student_limit": limits.questions_per_student if per_student else None,
+            },
+        )
+        stored, monthly, mine, inserted = cursor.fetchone()
+    if stored != tier:
+        return None, False, stored
+    standing = {
+        "limits": limits,
+        "monthly_used": monthly,
+        "month_end": month_end,
+        "student_used": mine,
+        "student_resets": day_end,
+    }
+    return standing, bool(inserted), tier
+
+
+def _consume_counted(
+    *, creator: Creator, user: User | None, source: str, now: datetime, student: bool
+) -> QuestionAllowance:
+    """question_allowance_consume with the tier read inside the lock (_standing)."""
     with transaction.atomic():
         _advisory_lock(LOCK_QUESTIONS, creator.pk)
         standing = _standing(creator=creator, user=user, now=now, student=student)
@@ -313,6 +414,14 @@ def question_allowance_consume(
         if before.remaining is not None and before.remaining <= 0:
             raise _limit_reached(creator, before, standing)
         QuestionUsage.objects.create(creator=creator, user=user, source=source, asked_at=now)
+    return _after_question(creator, standing, before)
+
+
+def _after_question(
+    creator: Creator, standing: dict, before: QuestionAllowance
+) -> QuestionAllowance:
+    """The allowance left once a question was recorded (`before`: as it stood before it);
+    queues the usage alerts' check once the month's questions reach ALERT_AT %."""
     monthly = standing["limits"].ai_questions_per_month
     if monthly and (standing["monthly_used"] + 1) * 100 >= ALERT_AT * monthly:
         from billing.services.alerts import usage_alerts_check
