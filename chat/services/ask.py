@@ -100,6 +100,7 @@ def chat_ask(
         video_id=video_id,
         position=position,
         source=source,
+        answering=True,  # consumed right here: no other stream may claim the turn
     )
     session_event: dict = {}
     citations: list[dict] = []
@@ -155,9 +156,12 @@ def chat_question_save(
     video_id: int | None = None,
     position: float | None = None,
     source: str = QuestionUsage.Source.BROWSER,
+    answering: bool = False,
 ) -> PendingAnswer:
     """Save a question and its pending answer (nothing is answered yet: see
-    chat_answer_stream). The allowance is consumed here: the student asked.
+    chat_answer_stream). The allowance is consumed here: the student asked. answering:
+    the caller answers the turn right away in this thread (chat_ask), so it is saved already
+    claimed ("answering") instead of "pending" for a stream to claim.
 
     Raises DomainError (empty or too long message, foreign course/videos, bad video_id /
     position), EmptyLibraryError (no processed video in scope: "This creator has no
@@ -231,7 +235,9 @@ def chat_question_save(
                     session=session,
                     role=ChatMessage.Role.ASSISTANT,
                     content="",
-                    status=ChatMessage.Status.PENDING,
+                    status=ChatMessage.Status.ANSWERING
+                    if answering
+                    else ChatMessage.Status.PENDING,
                 ),
             ]
         )
@@ -258,12 +264,14 @@ def chat_ask_stream(
     video_id: int | None = None,
     position: float | None = None,
     source: str = QuestionUsage.Source.BROWSER,
+    answering: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """chat_question_save then chat_answer_stream, as one stream (REST and CLI): yields
     {"event": "session", "session_id", "title"} first, then chat_answer_stream's events,
     the "done" one with "allowance" (allowance_payload: what the asker may still ask).
     Validation happens when this is called, before any event (see chat_question_save for
-    what it raises)."""
+    what it raises). answering: the caller consumes the events at once in this thread
+    (chat_ask), so the turn is saved already claimed (chat_question_save)."""
     pending = chat_question_save(
         user=user,
         creator=creator,
@@ -274,6 +282,7 @@ def chat_ask_stream(
         video_id=video_id,
         position=position,
         source=source,
+        answering=answering,
     )
     return _ask_events(user, creator, pending)
 
@@ -288,6 +297,7 @@ def _ask_events(user: User, creator: Creator, pending: PendingAnswer) -> Iterato
         scope=pending.scope,
         question=pending.question,
         new_session=pending.new_session,
+        claimed=pending.answer.status == ChatMessage.Status.ANSWERING,
     ):
         if event["event"] == "done" and pending.allowance is not None:
             event["allowance"] = allowance_payload(pending.allowance)

@@ -113,15 +113,18 @@ def answer_events(
     scope: Scope | None = None,
     question: ChatMessage | None = None,
     new_session: bool | None = None,
+    claimed: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """The events of chat_answer_stream for a turn already fetched (chat_ask_stream's).
     scope: the session's scope when the caller resolved it in this request (for this user,
     from the session's course and videos), else resolved here; question / new_session:
     the user's turn this answers and whether it opened the session, when the caller just
-    saved them (else read here; a new session has no history to read)."""
+    saved them (else read here; a new session has no history to read); claimed: the caller
+    saved the turn already "answering" in this request (chat_question_save(answering=True)),
+    so it is not claimed again."""
     session = answer.session
     deadline = time.monotonic() + ANSWER_WAIT_SECONDS
-    while (claimed := _claim(answer)) is False and time.monotonic() < deadline:
+    while not claimed and (claimed := _claim(answer)) is False and time.monotonic() < deadline:
         time.sleep(0.5)
     if claimed is None or claimed is False:
         yield {"event": "error", "message": ANSWER_GONE}
