@@ -429,3 +429,27 @@ def test_empty_dashboard_explains_itself(owner_client, creator):
     text = page.content.decode()
     assert "No student activity yet" in text
     assert "vendor/plotly.min.js" in text
+
+
+def test_long_ranges_count_distinct_students_per_iso_week(creator):
+    """Past WEEKLY_AFTER_DAYS the activity series is weekly: Monday-based ISO weeks, a
+    student counted once a week however many days they were active."""
+    from datetime import date
+
+    from analytics.models import StudentDay
+    from analytics.ranges import DateRange
+    from analytics.selectors import daily
+    from tests.factories import UserFactory
+
+    ada, bo = UserFactory(), UserFactory()
+    sunday, monday = date(2026, 3, 8), date(2026, 3, 9)  # the week turns between them
+    for user, day in [(ada, sunday), (ada, sunday - timedelta(days=6)), (bo, sunday),
+                      (ada, monday), (ada, monday + timedelta(days=6))]:  # fmt: skip
+        StudentDay.objects.create(creator=creator, user=user, day=day, watch_seconds=60)
+    rng = DateRange("custom", date(2026, 1, 1), date(2026, 4, 30))
+    series = daily(creator=creator, rng=rng)
+    assert series["unit"] == "week" and all(x.weekday() == 0 for x in series["x"])
+    by_week = dict(zip(series["x"], series["active_students"], strict=True))
+    assert by_week[date(2026, 3, 2)] == 2  # ada (Monday and Sunday) and bo: two students
+    assert by_week[date(2026, 3, 9)] == 1  # ada on Monday and on Sunday: one
+    assert sum(series["active_students"]) == 3

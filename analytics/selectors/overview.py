@@ -22,6 +22,13 @@ CARD_KEYS = (
     "questions_not_covered",
 )
 
+def monday_sql(column: str) -> str:
+    """SQL for the ISO week's Monday of a date `column`, in integer date arithmetic: days
+    since a Monday (2000-01-03) modulo 7. extract(isodow) returns numeric, whose arithmetic
+    made the year-long weekly count ~40% slower (197 -> 124 ms at 137k StudentDay rows)."""
+    return f"({column} - ({column} - DATE '2000-01-03') %% 7)"
+
+
 # Above this many days the activity charts switch from per-day to per-week points.
 WEEKLY_AFTER_DAYS = 92
 
@@ -130,7 +137,7 @@ def daily(*, creator: Creator, rng: DateRange, course_id: int | None = None) -> 
     # Distinct students per period, counted in SQL: (period, student) pairs first, then
     # pairs per period (two hash aggregates; cheaper than COUNT(DISTINCT), which sorts). The
     # week is date arithmetic (ISO Monday), not date_trunc (a time-zone-aware timestamp).
-    period_sql = "day - extract(isodow FROM day)::int + 1" if weekly else "day"
+    period_sql = monday_sql("day") if weekly else "day"
     course_sql = "AND course_id = %s" if course_id else ""
     with connection.cursor() as cur:
         cur.execute(

@@ -10,6 +10,7 @@ from django.db.models import Count
 
 from analytics.models import StudentDay
 from analytics.ranges import DateRange, tz_of
+from analytics.selectors.overview import monday_sql
 from creators.models import Creator
 
 # Weeks shown in the cohort retention matrix (PostHog's default weekly view shows 8-12).
@@ -145,7 +146,7 @@ def cohorts(*, creator: Creator, rng: DateRange, course_id: int | None = None) -
             WHERE e.creator_id = %s AND e.enrolled_at >= %s AND e.enrolled_at < %s {course_sql}
         )
         SELECT cohort, week, COUNT(*) FROM (
-            SELECT (e.d - extract(isodow FROM e.d)::int + 1) AS cohort,
+            SELECT {monday_sql("e.d")} AS cohort,
                    (s.day - e.d) / 7 AS week, e.user_id
             FROM e JOIN analytics_studentday s
               ON s.creator_id = %s AND s.user_id = e.user_id AND s.course_id = e.course_id
@@ -154,7 +155,7 @@ def cohorts(*, creator: Creator, rng: DateRange, course_id: int | None = None) -
             GROUP BY 1, 2, 3
         ) t GROUP BY 1, 2
         UNION ALL
-        SELECT (e.d - extract(isodow FROM e.d)::int + 1), -1, COUNT(*) FROM e GROUP BY 1
+        SELECT {monday_sql("e.d")}, -1, COUNT(*) FROM e GROUP BY 1
     """
     with connection.cursor() as cur:
         cur.execute(sql, [*params, creator.pk, rng.end, 7 * COHORT_WEEKS, rng.start])
