@@ -22,6 +22,7 @@ CARD_KEYS = (
     "questions_not_covered",
 )
 
+
 def monday_sql(column: str) -> str:
     """SQL for the ISO week's Monday of a date `column`, in integer date arithmetic: days
     since a Monday (2000-01-03) modulo 7. extract(isodow) returns numeric, whose arithmetic
