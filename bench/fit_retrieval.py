@@ -1,6 +1,6 @@
 """Learn the moment fusion weights and the "not covered" floor from the development set.
 
-    .venv/bin/python bench/fit_retrieval.py [--write]
+    .venv/bin/python bench/fit_retrieval.py [--write] [--keep-weights] [--dump F | --rows F]
 
 Builds the set's library like bench/qa.py (reusing /tmp/chronos-benchqa's embedded vectors
 when present), retrieves candidate windows for every question with the local embedder and
@@ -12,10 +12,16 @@ without it, then per configuration:
   moment when its first cue starts within 15 s of the truth's start);
 - floor (Neyman-Pearson): among thresholds on the best moment's score that answer at most
   MAX_OOS_ANSWERED of the out-of-scope questions, the one keeping the most in-scope ones
-  (the highest such on a tie), placed midway between the two scores it separates.
-Also prints leave-one-lecture-out figures (weights fitted without the lecture, scored on
-it) and split-half figures (weights and floor fitted on every other question, hit@5 and
-out-of-scope answered on the rest) as honest estimates for unseen questions. --write
+  (the highest such on a tie), placed midway between the two scores it separates;
+- passage_share (chat.retrieval.moments.moment_passage): with those weights and floor, the
+  share of PASSAGE_SHARES whose pinpointed citations (the real pinpointing, sentences read
+  from the database) start within 15 s of the truth for the most in-scope questions
+  (start@5 as bench/qa.py counts it); split-half and leave-one-lecture-out figures beside.
+--keep-weights keeps learned.json's weights and floor (the refit is printed) and fits
+passage_share on them. Also prints leave-one-lecture-out figures (weights fitted without
+the lecture, scored on it) and split-half figures (weights and floor fitted on every other
+question, hit@5 and out-of-scope answered on the rest) as honest estimates for unseen
+questions. --write
 stores the values with their provenance in chat/retrieval/learned.json.
 """
 
@@ -40,10 +46,15 @@ MAX_OOS_ANSWERED = 1 / 8
 RATIOS = [round(0.25 * i, 2) for i in range(0, 25)]
 # Grid of the neighbour-support weight w_ctx (chat.retrieval.moments.fuse).
 CONTEXT_WEIGHTS = [0.0, 0.25, 0.5, 0.75, 1.0, 1.5]
+# Grid of passage_share (chat.retrieval.moments.moment_passage): None keeps the citation on
+# the answering sentence; a share extends it back over the sentences before it that hold
+# at least that share of its question-word coverage.
+PASSAGE_SHARES = [None, 1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1]
 
 
 def collect(creator, scope, items, videos, embedder) -> list[dict]:
-    """Per question: {item, windows: [(video_id, first, last, lex, cos)], truth}."""
+    """Per question: {item, windows: [(video_id, first, last, lex, cos, start, end,
+    chunk_id)], truth, weights: {lexeme: IDF}}."""
     from chat.retrieval import retrieve
 
     rows = []
@@ -51,11 +62,16 @@ def collect(creator, scope, items, videos, embedder) -> list[dict]:
         explain: dict = {}
         retrieve(creator=creator, scope=scope, question=item["question"], embedder=embedder,
                  explain=explain)  # fmt: skip
-        wins = [(w.video_id, w.first, w.last, w.lex, w.cos) for w in explain.get("windows", [])]
+        wins = [
+            (w.video_id, w.first, w.last, w.lex, w.cos, w.start, w.end, w.chunk_id)
+            for w in explain.get("windows", [])
+        ]
         truth = None
         if item["video"]:
             truth = (videos[item["video"]].pk, item["cues"][0], item["cues"][1])
-        rows.append({"item": item, "windows": wins, "truth": truth})
+        rows.append(
+            {"item": item, "windows": wins, "truth": truth, "weights": explain.get("weights", {})}
+        )
     return rows
 
 
@@ -145,6 +161,79 @@ def floor_for(rows, p) -> tuple[float, dict]:
     }  # fmt: skip
 
 
+def passage_inputs(rows, p, floor, scope) -> list[dict]:
+    """Per in-scope row: the moments the service would cite under weights p and `floor`
+    (none when the best is under it), with the whole sentences around each (read once;
+    chat.retrieval.moments.moment_sentences)."""
+    from chat.retrieval.moments import Window, moment_sentences
+
+    out = []
+    for row in rows:
+        if not row["truth"] or "weights" not in row:  # out of scope, or an old --dump's row
+            continue
+        chosen, scores = rank(row["windows"], *p)
+        if not scores or scores[0] < floor:
+            chosen = []
+        moments = [
+            Window(id=i, video_id=w[0], chunk_id=w[7], first=w[1], last=w[2], start=w[5],
+                   end=w[6], lexemes=set(), lex=w[3], cos=w[4], score=sc)
+            for i, (w, sc) in enumerate(zip(chosen, scores, strict=False))
+            if i == 0 or sc >= floor
+        ]  # fmt: skip
+        sentences, _ = moment_sentences(moments, scope)
+        out.append({"row": row, "moments": moments, "sentences": sentences})
+    return out
+
+
+def passage_start5(inputs, share) -> float:
+    """start@5 by the pinpointed citation start (chat.retrieval.moments.moment_passage with
+    passage_share `share`) over the inputs of passage_inputs."""
+    from chat.retrieval.moments import moment_passage
+    from tests.qa_eval import START_SLACK
+
+    on_time = 0
+    for x in inputs:
+        vid = x["row"]["truth"][0]
+        truth_start = x["row"]["item"]["start"]
+        for n, m in enumerate(x["moments"]):
+            others = [o for o in x["moments"] if o is not m]
+            passage = moment_passage(m, x["sentences"].get(n) or [], x["row"]["weights"],
+                                     others=others, passage_share=share)  # fmt: skip
+            if passage and m.video_id == vid and abs(passage.start - truth_start) <= START_SLACK:
+                on_time += 1
+                break
+    return on_time / max(len(inputs), 1)
+
+
+def best_share(inputs):
+    """The passage_share of PASSAGE_SHARES with the best pinpointed start@5; on a tie the
+    one that moves citations least (None, then the highest share)."""
+    return max(
+        PASSAGE_SHARES,
+        key=lambda v: (round(passage_start5(inputs, v), 6), v is None, v or 0.0),
+    )
+
+
+def passage_held_out(inputs, lectures) -> list[str]:
+    """Split-half and leave-one-lecture-out figures for passage_share (fitted on the rest,
+    start@5 on the held-out part, beside the answering sentence's own start)."""
+    lines = []
+    parts = [("even", inputs[0::2], inputs[1::2]), ("odd", inputs[1::2], inputs[0::2])]
+    parts += [
+        (f"all but {lec}", [x for x in inputs if x["row"]["item"]["video"] != lec],
+         [x for x in inputs if x["row"]["item"]["video"] == lec])
+        for lec in lectures
+    ]  # fmt: skip
+    for name, train, test in parts:
+        v = best_share(train)
+        lines.append(
+            f"   passage_share fitted on {name}: {v}; held out start@5 "
+            f"{passage_start5(test, v):.3f} (answering sentence: "
+            f"{passage_start5(test, None):.3f}, {len(test)} q)"
+        )
+    return lines
+
+
 def held_out(rows, grid) -> list[str]:
     """Split-half figures: parameters and floor fitted on every other question (each half in
     turn), scored on the other half: moment hit@5 among answered-or-not in-scope questions
@@ -176,6 +265,11 @@ def main() -> int:
     parser.add_argument("--write", action="store_true")
     parser.add_argument("--dump", default=None, help="write the collected features (JSON)")
     parser.add_argument("--rows", default=None, help="fit on features written by --dump")
+    parser.add_argument(
+        "--keep-weights",
+        action="store_true",
+        help="keep learned.json's weights and floor (print the refit), fit passage_share on them",
+    )
     args = parser.parse_args()
     os.environ.setdefault("CHRONOS_DATA_DIR", "/tmp/chronos-benchqa")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chronos.settings")
@@ -218,24 +312,48 @@ def main() -> int:
             print(f"   leave out {lecture}: w_cos {pp[0]}, w_ctx {pp[1]}, "
                   f"objective on it {quality(test, pp):.3f}")  # fmt: skip
         print("\n".join(held_out(rows, grid)))
+        kept = None
+        if args.keep_weights:
+            from chat.retrieval.moments import learned
+
+            kept = {k: v for k, v in learned()[config].items() if k != "passage_share"}
+            p, floor = (kept["w_cos"], kept["w_ctx"]), kept["floor"]
+            print(f"   kept from learned.json: w_cos {p[0]}, w_ctx {p[1]}, floor {floor}")
+        inputs = passage_inputs(rows, p, floor, scope)
+        share = best_share(inputs)
+        start5 = passage_start5(inputs, share)
+        print(f"   passage_share = {share}: pinpointed start@5 {start5:.3f} "
+              f"(answering sentence {passage_start5(inputs, None):.3f})")  # fmt: skip
+        print("\n".join(passage_held_out(inputs, sorted(videos))))
         out[config] = {
             "w_lex": 1.0,
             "w_cos": p[0],
             "w_ctx": p[1],
             "floor": floor,
-            "fit": {"objective": round(q, 4), **sep},
+            "passage_share": share,
+            "fit": {"objective": round(q, 4), **sep, "start5_pinpointed": round(start5, 4)},
         }
+        if kept is not None:
+            out[config] = {**kept, "passage_share": share}
+            out[config]["fit"] = {**kept["fit"], "start5_pinpointed": round(start5, 4)}
     digest = hashlib.sha256(
         b"".join(p.read_bytes() for p in sorted(QA_DIR.glob("*.json")))
     ).hexdigest()[:16]
+    previous = None
+    if args.keep_weights:
+        from chat.retrieval.moments import learned
+
+        previous = learned()["provenance"]["fitted_at"]
     out["provenance"] = {
-        "fitted_by": "bench/fit_retrieval.py",
+        "fitted_by": "bench/fit_retrieval.py" + (" --keep-weights" if previous else ""),
+        **({"weights_fitted_at": previous} if previous else {}),
         "fitted_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%MZ"),
         "dataset": f"tests/data/qa/*.json (sha256 {digest}), {len(items)} questions",
         "embedder": embedder.model_name if embedder else None,
         "objective": (
             "weights (w_cos, w_ctx): mean of moment hit@1, hit@5 and start@5 (window start); "
-            "floor: most in-scope kept with <= 1/8 out-of-scope answered"
+            "floor: most in-scope kept with <= 1/8 out-of-scope answered; passage_share: "
+            "start@5 of the pinpointed citations"
         ),
     }
     text = json.dumps(out, indent=2) + "\n"

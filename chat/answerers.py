@@ -38,7 +38,8 @@ from chronos.errors import ProviderUnavailable
 MAX_ANSWER_TOKENS = 1024
 MAX_TITLE_TOKENS = 24
 MAX_REWRITE_TOKENS = 120
-# The offline answer: 2-5 whole sentences (issue 12), up to 3 of them from the best moment.
+# The offline answer: 2-5 whole sentences (issue 12): the answering sentence of every moment
+# (5 moments, 5 citations), then the best moment continued, up to 3 sentences of it.
 EXTRACTIVE_MIN_SENTENCES = 2
 EXTRACTIVE_MAX_SENTENCES = 5
 EXTRACTIVE_FIRST_MOMENT_SENTENCES = 3
@@ -69,7 +70,8 @@ class ExtractiveAnswerer:
 
     One sentence naming the lecture(s), then EXTRACTIVE_MIN_SENTENCES..EXTRACTIVE_MAX_SENTENCES
     whole sentences of the transcript around the best moments (the answering sentence of
-    each moment, best first, the first moment continued by the sentences that follow it),
+    each moment, best first, the first moment continued by the sentences that follow it
+    while the budget allows),
     each cited [n], none repeated; quoted as a block because they are the lecturer's words.
     Outline passages (kind "outline": "what is this lecture about?") become a list of the
     lecture's parts in order. No model, no cost.
@@ -85,36 +87,42 @@ class ExtractiveAnswerer:
 
     def select(self, passages) -> list[tuple[int, str]]:
         """[(1-based passage number, sentence)]: the sentences the answer quotes (see class
-        doc), complete sentences only, no two alike."""
+        doc), complete sentences only, no two alike, grouped by passage in order. Every
+        moment gets its answering sentence first (up to EXTRACTIVE_MAX_SENTENCES moments, so
+        5 relevant moments give 5 citations); sentences left in the budget continue the best
+        moment, up to EXTRACTIVE_FIRST_MOMENT_SENTENCES of it (at least
+        EXTRACTIVE_MIN_SENTENCES in all when it has them)."""
         chosen: list[tuple[int, str]] = []
         seen: list[set[str]] = []
 
         def add(n: int, text: str) -> bool:
             words = set(re.findall(r"[a-z0-9']+", text.lower()))
             if not is_sentence(text) or any(
-                len(words & w) >= 0.6 * min(len(words), len(w)) for w in seen
+                len(words & w) >= 0.6 * max(len(words), len(w)) for w in seen
             ):
                 return False
             chosen.append((n, text))
             seen.append(words)
             return True
 
+        def texts(p) -> list[str]:
+            return [s["text"] for s in (p.sentences or [])] or [p.quote]
+
         for n, p in enumerate(passages, start=1):
             if len(chosen) >= EXTRACTIVE_MAX_SENTENCES:
                 break
-            sentences = [s["text"] for s in (p.sentences or [])] or [p.quote]
-            add(n, sentences[0])
-            if n == 1:  # the best moment, explained by the sentences that follow it
-                for text in sentences[1:]:
-                    if len(chosen) >= EXTRACTIVE_FIRST_MOMENT_SENTENCES:
-                        break
-                    add(n, text)
-        if len(chosen) < EXTRACTIVE_MIN_SENTENCES and passages:
-            for text in [s["text"] for s in (passages[0].sentences or [])][1:]:
-                if len(chosen) >= EXTRACTIVE_MIN_SENTENCES:
+            add(n, texts(p)[0])
+        if passages:
+            first = [text for n, text in chosen if n == 1]
+            for text in texts(passages[0])[1:]:
+                enough = len(first) >= EXTRACTIVE_FIRST_MOMENT_SENTENCES or (
+                    len(chosen) >= EXTRACTIVE_MAX_SENTENCES
+                )
+                if enough and len(chosen) >= EXTRACTIVE_MIN_SENTENCES:
                     break
-                add(1, text)
-        return chosen
+                if add(1, text):
+                    first.append(text)
+        return sorted(chosen, key=lambda c: c[0])  # stable: each passage's in order
 
     def stream(self, *, question: str, passages, history=()) -> Iterator[str]:
         if passages and all(getattr(p, "kind", "") == "outline" for p in passages):

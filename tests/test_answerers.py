@@ -14,6 +14,7 @@ from billing.prices import chat_cost
 from chat.answerers import (
     NOT_COVERED,
     AnswererError,
+    ExtractiveAnswerer,
     clean_title,
     heuristic_title,
     is_sentence,
@@ -363,6 +364,42 @@ def test_extractive_answer_quotes_sentences_with_markers(db, lib, settings):
     assert markers and sorted(c["n"] for c in result.citations) == sorted(set(markers))
     assert result.usage["model"] == "extractive" and result.usage["cost_usd"] == "0"
     assert not UsageLedgerEntry.objects.filter(creator=lib.creator).exists()
+
+
+def _moment(n: int, *texts: str):
+    from chat.retrieval import Passage
+
+    sentences = [{"text": t, "start": 10.0 * n, "end": 10.0 * n + 9} for t in texts]
+    return Passage(video_id=1, video_title="Volcanoes 101", chunk_id=1, first_segment_index=n,
+                   last_segment_index=n, start=10.0 * n, end=10.0 * n + 9, quote=" ".join(texts),
+                   context="", score=1.0, coverage=1.0, relevance=1.0,
+                   sentences=sentences)  # fmt: skip
+
+
+def test_extractive_answer_cites_every_moment_then_explains_the_best():
+    moments = [
+        _moment(0, "Magma rises because it is less dense.", "It is molten rock.",
+                "It collects in a chamber.", "The chamber swells."),
+        _moment(5, "Basalt lava is runny and flows far."),
+        _moment(9, "Rhyolite lava is sticky and traps gas."),
+        _moment(14, "Ash clouds ground aircraft for days."),
+        # Its words are all in the first moment's sentence, but it says something else.
+        _moment(20, "Magma rises slowly."),
+    ]  # fmt: skip
+    chosen = ExtractiveAnswerer().select(moments)
+    # Five relevant moments: five citations, one sentence each.
+    assert [n for n, _ in chosen] == [1, 2, 3, 4, 5]
+    # Fewer moments: the best one is continued (up to 3 of its sentences), in order.
+    chosen = ExtractiveAnswerer().select(moments[:2])
+    assert chosen == [
+        (1, "Magma rises because it is less dense."),
+        (1, "It is molten rock."),
+        (1, "It collects in a chamber."),
+        (2, "Basalt lava is runny and flows far."),
+    ]
+    # A sentence already quoted is not repeated for a second moment.
+    twice = [moments[1], _moment(30, "Basalt lava is runny and flows far.", "Then it cools.")]
+    assert ExtractiveAnswerer().select(twice) == [(1, "Basalt lava is runny and flows far.")]
 
 
 VOLCANO = [

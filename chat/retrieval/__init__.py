@@ -120,7 +120,8 @@ def retrieve(
     RetrievalResult whose passages are distinct moments, best first (at most top_k);
     covered is False when the best moment scores under the learned floor (passages are then
     still returned, for inspection, but callers must not cite them). explain: a dict that
-    receives the scored candidate windows ("windows") and the parameters ("params"), for
+    receives the scored candidate windows ("windows"), the parameters ("params") and the
+    question's {lexeme: IDF} ("weights"), for
     bench/fit_retrieval.py. version: the creator's library_version when the caller has
     read it in this request (the calibration is checked against it).
     """
@@ -152,9 +153,9 @@ def retrieve(
     )
     ranked = score_windows(windows, weights, params, position=position)
     if explain is not None:
-        explain.update(windows=ranked, params=params, used_vectors=used_vectors)
+        explain.update(windows=ranked, params=params, used_vectors=used_vectors, weights=weights)
     moments = distinct_moments(ranked, top_k=top_k, floor=params["floor"])
-    passages = pinpoint_moments(moments, weights, scope)
+    passages = pinpoint_moments(moments, weights, scope, passage_share=params.get("passage_share"))
     best = moments[0].score if moments else 0.0
     return RetrievalResult(
         passages=passages,

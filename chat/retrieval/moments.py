@@ -19,9 +19,11 @@ full text and vector similarity, pinpointed to the sentence that answers.
    inspection even under it).
 5. Pinpoint: the window's transcript (with two cues of context each side) is split into
    sentences; the answering sentence is the one inside the window holding most of the
-   question's (IDF-weighted) lexemes, the earliest on a tie. The citation starts where
-   that sentence starts (interpolated inside its cue by character offset) and runs, in
-   whole sentences, to the end of the window.
+   question's (IDF-weighted) lexemes, the earliest on a tie. An answer is a passage: the
+   citation starts at the first of the contiguous sentences before it that still hold a
+   learned share of its coverage (moment_passage), where that sentence starts
+   (interpolated inside its cue by character offset), and runs, in whole sentences, to
+   the end of the window.
 """
 
 from __future__ import annotations
@@ -55,9 +57,11 @@ POSITION_DECAY = 30.0
 CONTEXT_WINDOWS = 2
 # Cues of context fetched each side of a window (whole sentences, LLM context).
 CONTEXT_SEGMENTS = 2
-# Extra cues fetched before that context so the first sentence found there can be dropped:
-# a fetched range that starts mid-sentence must not make a clause look like a sentence start.
-LOOKBACK_SEGMENTS = 4
+# Extra cues fetched before that context so the first sentence found there can be dropped
+# (a fetched range that starts mid-sentence must not make a clause look like a sentence
+# start) and a cited passage can begin a few sentences before its window (moment_passage:
+# on the development set the passage's first sentence starts at most 7 cues before it).
+LOOKBACK_SEGMENTS = 6
 _ABBREVIATIONS = ("Mr.", "Mrs.", "Dr.", "St.", "Prof.", "vs.", "e.g.", "i.e.", "fig.")
 
 
@@ -282,12 +286,36 @@ def _whole_sentences(segments: list[tuple[int, float, float, str]]) -> list[Sent
 
 
 def pinpoint_moments(
-    moments: list[Window], weights: dict[str, float], scope: Scope
+    moments: list[Window],
+    weights: dict[str, float],
+    scope: Scope,
+    *,
+    passage_share: float | None = None,
 ) -> list[Passage]:
-    """One Passage per moment (see module doc, step 5), in the moments' order."""
+    """One Passage per moment (see module doc, step 5), in the moments' order.
+    passage_share: see moment_passage (None: the citation starts at the answering
+    sentence)."""
+    sentences, titles = moment_sentences(moments, scope)
+    passages = []
+    for n, m in enumerate(moments):
+        others = [o for o in moments if o is not m]
+        p = moment_passage(
+            m, sentences.get(n) or [], weights, others=others, passage_share=passage_share
+        )
+        if p is not None:
+            p.video_title = titles.get(n, "")
+            passages.append(p)
+    return passages
+
+
+def moment_sentences(
+    moments: list[Window], scope: Scope
+) -> tuple[dict[int, list[Sentence]], dict[int, str]]:
+    """({moment number: the whole sentences around it, with their lexemes}, {moment
+    number: its video's title}), read in two queries: the cues from CONTEXT_SEGMENTS +
+    LOOKBACK_SEGMENTS before each moment's window to CONTEXT_SEGMENTS after it."""
     if not moments:
-        return []
-    total = sum(weights.values()) or 1.0
+        return {}, {}
     ranges = [
         (
             m.video_id,
@@ -322,39 +350,67 @@ def pinpoint_moments(
         titles[n] = title
     per_moment = {n: _whole_sentences(s) for n, s in segs.items()}
     _sentence_lexemes([s for ss in per_moment.values() for s in ss])
-    passages = []
-    for n, m in enumerate(moments):
-        sentences = per_moment.get(n) or []
-        inside = [s for s in sentences if s.last_segment >= m.first and s.first_segment <= m.last]
-        if not inside:
-            continue
-        for s in inside:
-            s.coverage = sum(v for lx, v in weights.items() if lx in s.lexemes) / total
-        best = max(inside, key=lambda s: (s.coverage, -inside.index(s)))
-        quoted = [s for s in inside if s.start >= best.start]
-        context = [s for s in sentences if s.end >= best.start - 20 and s.start <= m.end + 20]
-        passages.append(
-            Passage(
-                video_id=m.video_id,
-                video_title=titles.get(n, ""),
-                chunk_id=m.chunk_id,
-                first_segment_index=best.first_segment,
-                last_segment_index=max(s.last_segment for s in quoted),
-                start=best.start,
-                end=max(m.end, quoted[-1].end),
-                quote=" ".join(s.text for s in quoted),
-                context=" ".join(s.text for s in context),
-                score=round(m.score, 4),
-                coverage=best.coverage,
-                relevance=m.lex,
-                fused=m.score,
-                sentences=[
-                    {"text": s.text, "start": s.start, "end": s.end, "coverage": s.coverage}
-                    for s in quoted
-                ],
-            )
+    return per_moment, titles
+
+
+def moment_passage(
+    m: Window,
+    sentences: list[Sentence],
+    weights: dict[str, float],
+    *,
+    others: list[Window] = (),
+    passage_share: float | None = None,
+) -> Passage | None:
+    """The Passage of moment `m` from the whole sentences around it (moment_sentences);
+    None when no sentence reaches into its window. The answering sentence is the one inside
+    the window holding most of the question's lexemes (IDF-weighted coverage), the earliest
+    on a tie. An answer is a passage: with passage_share (0-1, learned by
+    bench/fit_retrieval.py), the citation starts at the first of the contiguous sentences
+    just before the answering one that each hold at least that share of its coverage (and
+    some of the question's words), so the student lands where the explanation begins;
+    it never reaches back into another moment (`others`) of the same video. The citation
+    runs, in whole sentences, to the end of the window. video_title is left empty."""
+    total = sum(weights.values()) or 1.0
+    for s in sentences:
+        s.coverage = sum(v for lx, v in weights.items() if lx in s.lexemes) / total
+    inside = [s for s in sentences if s.last_segment >= m.first and s.first_segment <= m.last]
+    if not inside:
+        return None
+    best = max(inside, key=lambda s: (s.coverage, -inside.index(s)))
+    first = sentences.index(best)
+    if passage_share is not None:
+        taken = max(
+            (o.last for o in others if o.video_id == m.video_id and o.last < m.first),
+            default=-1,
         )
-    return passages
+        while first > 0:
+            before = sentences[first - 1]
+            if before.first_segment <= taken or not (
+                before.coverage > 0 and before.coverage >= passage_share * best.coverage
+            ):
+                break
+            first -= 1
+    head = sentences[first]
+    quoted = [s for s in sentences if s.start >= head.start and s.first_segment <= m.last]
+    context = [s for s in sentences if s.end >= head.start - 20 and s.start <= m.end + 20]
+    return Passage(
+        video_id=m.video_id,
+        video_title="",
+        chunk_id=m.chunk_id,
+        first_segment_index=head.first_segment,
+        last_segment_index=max(s.last_segment for s in quoted),
+        start=head.start,
+        end=max(m.end, quoted[-1].end),
+        quote=" ".join(s.text for s in quoted),
+        context=" ".join(s.text for s in context),
+        score=round(m.score, 4),
+        coverage=best.coverage,
+        relevance=m.lex,
+        fused=m.score,
+        sentences=[
+            {"text": s.text, "start": s.start, "end": s.end, "coverage": s.coverage} for s in quoted
+        ],
+    )
 
 
 def _sentence_lexemes(sentences: list[Sentence]) -> None:
