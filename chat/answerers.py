@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from chat.formatting import caption_typography
 from chat.prompts import (
     REWRITE_PROMPT,
     SYSTEM_PROMPT,
@@ -96,6 +97,7 @@ class ExtractiveAnswerer:
         seen: list[set[str]] = []
 
         def add(n: int, text: str) -> bool:
+            text = caption_typography(text)
             words = set(re.findall(r"[a-z0-9']+", text.lower()))
             if not is_sentence(text) or any(
                 len(words & w) >= 0.6 * max(len(words), len(w)) for w in seen
@@ -144,7 +146,7 @@ class ExtractiveAnswerer:
                 intro = f"\u201c{escape_markdown(title)}\u201d goes through these parts, in order:"
                 yield ("\n" if n > 1 else "") + intro + "\n\n"
             item += 1
-            text = (p.sentences[0]["text"] if p.sentences else p.quote) or ""
+            text = caption_typography((p.sentences[0]["text"] if p.sentences else p.quote) or "")
             yield f"{item}. {escape_markdown(text)} [{n}]\n"
 
     def title(self, question: str) -> tuple[str, AnswerUsage | None]:

@@ -6,7 +6,7 @@ import re
 
 from django.urls import NoReverseMatch, reverse
 
-from chat.formatting import format_timestamp
+from chat.formatting import caption_typography, format_timestamp
 
 _MARKER = re.compile(r"\[(\d{1,3})\]")
 
@@ -32,10 +32,12 @@ def stream_url(video_id: int) -> str:
 
 def enrich(citation: dict) -> dict:
     """A stored citation {video_id, video_title, start, end, quote, score[, n]} plus
-    start_label ("5:42") and stream_url, for display and the API. A creator-FAQ citation
+    start_label ("5:42") and stream_url, for display and the API; the quote without
+    captioners' slips (chat.formatting.caption_typography). A creator-FAQ citation
     (kind "faq", chat.faq) has no video: its stream_url is ""."""
     return {
         **citation,
+        "quote": caption_typography(citation.get("quote") or ""),
         "start_label": format_timestamp(citation.get("start")),
         "end_label": format_timestamp(citation.get("end")),
         "stream_url": stream_url(citation["video_id"]) if citation.get("video_id") else "",

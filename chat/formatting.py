@@ -1,6 +1,8 @@
-"""Display helpers: timestamps and safe Markdown -> HTML for answers."""
+"""Display helpers: timestamps, caption typography and safe Markdown -> HTML for answers."""
 
 from __future__ import annotations
+
+import re
 
 import nh3
 from markdown_it import MarkdownIt
@@ -16,6 +18,19 @@ ALLOWED_TAGS = {
     "h3", "h4", "h5", "h6", "a", "table", "thead", "tbody", "tr", "th", "td", "hr", "del",
 }  # fmt: skip
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}}
+
+# Typing slips human captioners leave: "capillary attraction ." and "you say,, "the..."
+# (the Faraday lectures' own caption files have both). A space before "!", "?", ";" or ":"
+# is kept: French typography puts one there.
+_SPACE_BEFORE_STOP = re.compile(r"\s+([.,])(?=\s|$)")
+_DOUBLED_COMMA = re.compile(r",{2,}")
+
+
+def caption_typography(text: str) -> str:
+    """`text` (transcript words shown to a student: a quote, an offline answer's sentence)
+    without captioners' slips: no space before a full stop or comma, no doubled comma.
+    The stored transcript keeps the file's text."""
+    return _DOUBLED_COMMA.sub(",", _SPACE_BEFORE_STOP.sub(r"\1", text))
 
 
 def markdown_to_safe_html(text: str) -> str:

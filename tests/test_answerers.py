@@ -456,6 +456,30 @@ def test_prompt_injection_is_delimited_as_data_for_the_llm(volcano, settings, st
     assert "<script>" not in user_turn and "&lt;script&gt;" in user_turn
 
 
+def test_captioners_slips_are_not_shown_to_students(db, settings, creator, student):
+    """The Faraday caption files say "capillary attraction ." and "you say,, "the...":
+    answers and citation cards show clean punctuation; the transcript keeps the file's."""
+    from videos.models import TranscriptSegment
+
+    settings.CHRONOS_ANSWERER = "extractive"
+    texts = [
+        "Welcome to a short lesson about the wick of a candle .",
+        "There is a beautiful point about that , capillary attraction .",
+        "The melted fuel climbs the wick,, just as water climbs a lump of sugar .",
+        "That is how the flame gets its fuel without a vessel to hold it .",
+    ]
+    cue_list = [
+        {"index": i, "start": i * 6.0, "end": i * 6.0 + 5.5, "text": t} for i, t in enumerate(texts)
+    ]
+    build_rows(creator, "wick", title_override="The wick", cue_list=cue_list)
+    result = chat_ask(user=student, creator=creator, message="How does melted fuel climb the wick?")
+    assert result.covered and result.citations
+    shown = [result.answer, *(c["quote"] for c in result.citations)]
+    assert "capillary attraction." in result.answer or "climbs the wick," in result.answer
+    assert not any(" ." in t or ",," in t or " ," in t for t in shown), shown
+    assert TranscriptSegment.objects.filter(text__contains=",,").exists()  # stored as captioned
+
+
 def test_html_in_transcripts_is_escaped_in_answer_html(volcano, settings, student):
     settings.CHRONOS_ANSWERER = "extractive"
     result = chat_ask(user=student, creator=volcano, message="How far does runny basalt lava flow?")
