@@ -150,6 +150,7 @@ def retrieve(
         vector=found.get("vector"),
         model=embedder.model_name if used_vectors else "",
         position=position,
+        lexemes=lexemes,
     )
     ranked = score_windows(windows, weights, params, position=position)
     if explain is not None:

@@ -115,9 +115,14 @@ def candidate_windows(
     vector=None,
     model: str = "",
     position: tuple[int, float] | None = None,
+    lexemes: list[str] | None = None,
 ) -> list[Window]:
     """The candidate windows with their lexemes and (when `vector` is given) their cosine
-    similarity under `model`. position: (video_id, seconds) of the player, or None."""
+    similarity under `model`. position: (video_id, seconds) of the player, or None.
+    lexemes: the question's; when given, a window carries only those of them it contains
+    (all that scoring reads; PostgreSQL tests each with ts_delete, a binary search, instead
+    of ~240 windows' ~30 lexemes each being sent and made into sets in Python), else all
+    of its own."""
     chunk_ids = [h.chunk_id for h in lexical[:LEXICAL_CHUNKS]]
     window_ids = [w for w, _ in vector_windows]
     pvideo, pos = position if position and position[0] in scope.video_ids else (None, None)
@@ -129,7 +134,11 @@ def candidate_windows(
         cur.execute(
             """
             SELECT w.id, w.video_id, w.chunk_id, w.first_segment_index, w.last_segment_index,
-                   w.start, w."end", tsvector_to_array(w.search_vector),
+                   w.start, w."end",
+                   CASE WHEN %(lexemes)s::text[] IS NULL THEN tsvector_to_array(w.search_vector)
+                        ELSE ARRAY(SELECT lx FROM unnest(%(lexemes)s::text[]) lx
+                                   WHERE length(ts_delete(w.search_vector, lx))
+                                         < length(w.search_vector)) END,
                    CASE WHEN %(vec)s::text IS NOT NULL AND w.embedding_model = %(model)s
                         THEN 1 - (w.embedding <=> %(vec)s::vector) END
             FROM videos_segmentwindow w
@@ -146,6 +155,7 @@ def candidate_windows(
                 "pvideo": pvideo,
                 "hi": (pos or 0) + POSITION_AHEAD,
                 "lo": (pos or 0) - POSITION_BEFORE,
+                "lexemes": lexemes,
             },
         )
         rows = cur.fetchall()
