@@ -14,6 +14,7 @@ import logging
 import random
 from pathlib import Path
 
+from django.core.cache import cache
 from django.db import connection, transaction
 
 from chat.models import RetrievalCalibration
@@ -36,6 +37,10 @@ INLINE_MAX_CHUNKS = 2000
 OFFTOPIC_QUESTIONS_FILE = Path(__file__).resolve().parent.parent / "data" / "offtopic_questions.txt"
 # Advisory lock namespace: one calibration per creator at a time.
 _LOCK_NAMESPACE = 7_300_001
+# A calibration current for the library version a question read is remembered in the
+# process's default cache (keyed by that version, so a library change reads the row again)
+# for this many seconds: the row is read on every question otherwise.
+CURRENT_CACHE_SECONDS = 300
 
 
 def calibration_schedule(*, creator_id: int) -> None:
@@ -58,10 +63,16 @@ def calibration_ensure(*, creator: Creator, version: str | None = None) -> Retri
     doc): a stored current one is returned as is; a small library recomputes (and stores)
     inline; a large one returns the stale row (or a stored quick estimate) and queues a
     refresh. version: library_version(creator) when the caller read it in this request.
+    A current one is remembered per process under that version (CURRENT_CACHE_SECONDS).
     Writes: RetrievalCalibration (upsert, details["queued_for"])."""
     version = version if version is not None else library_version(creator=creator)
+    key = f"chat:calibration:{creator.pk}:{version}"
+    calib = cache.get(key)
+    if calib is not None:
+        return calib
     calib = RetrievalCalibration.objects.filter(creator=creator).first()
     if calib is not None and calib.library_version == version:
+        cache.set(key, calib, CURRENT_CACHE_SECONDS)
         return calib
     chunks = _chunk_count(creator)
     if chunks <= INLINE_MAX_CHUNKS:

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.cache import cache
+from django.db import connection
 from django.utils import timezone
 
 from billing.models import UsageLedgerEntry
@@ -315,28 +316,36 @@ CACHE_PRUNE_EVERY = 50
 
 
 def _cache_store(creator: Creator, key: str, answer: Answer) -> None:
-    """Store (or refresh) the entry `key`: one INSERT ... ON CONFLICT (key) DO UPDATE."""
+    """Store (or refresh) the entry `key`: one INSERT ... ON CONFLICT (key) DO UPDATE, raw
+    (the ORM's bulk upsert cost ~2 ms of CPU per question and a transaction around it)."""
     now = timezone.now()
     if random.randrange(CACHE_PRUNE_EVERY) == 0:
         AnswerCacheEntry.objects.filter(
             creator=creator, created_at__lt=now - timedelta(seconds=CACHE_TTL_SECONDS)
         ).delete()
-    AnswerCacheEntry.objects.bulk_create(
-        [
-            AnswerCacheEntry(
-                creator=creator,
-                key=key,
-                answer=answer.answer,
-                citations=answer.citations,
-                covered=answer.covered,
-                model=answer.model,
-                created_at=now,
-            )
-        ],
-        update_conflicts=True,
-        unique_fields=["key"],
-        update_fields=["creator", "answer", "citations", "covered", "model", "created_at"],
-    )
+    citations = AnswerCacheEntry._meta.get_field("citations")
+    with connection.cursor() as cur:
+        cur.execute(
+            f"""
+            INSERT INTO {AnswerCacheEntry._meta.db_table}
+                (creator_id, key, answer, citations, covered, model, created_at)
+            VALUES (%(creator)s, %(key)s, %(answer)s, %(citations)s, %(covered)s, %(model)s,
+                    %(now)s)
+            ON CONFLICT (key) DO UPDATE SET
+                creator_id = EXCLUDED.creator_id, answer = EXCLUDED.answer,
+                citations = EXCLUDED.citations, covered = EXCLUDED.covered,
+                model = EXCLUDED.model, created_at = EXCLUDED.created_at
+            """,
+            {
+                "creator": creator.pk,
+                "key": key,
+                "answer": answer.answer,
+                "citations": citations.get_db_prep_save(answer.citations, connection),
+                "covered": answer.covered,
+                "model": answer.model,
+                "now": now,
+            },
+        )
 
 
 def _ms(started: float) -> int:

@@ -8,10 +8,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
+from contextlib import nullcontext
 from datetime import timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -178,6 +179,43 @@ def answer_events(
             ChatMessage.objects.filter(pk=answer.pk, status=ChatMessage.Status.ANSWERING).update(
                 status=ChatMessage.Status.PENDING
             )
+    # The answer and the session's activity are one statement; a paid answer's ledger row
+    # (answer_cost_record) joins them in one transaction.
+    with transaction.atomic() if final.paid and not final.cached else nullcontext():
+        _answer_store(answer, session, final)
+        answer_cost_record(
+            creator=creator,
+            answer=final,
+            subject=f"chat_message:{answer.pk}",
+            user=user,
+            course_id=scope.course_id,
+            video_id=question.video_id,
+        )
+    title = session.title
+    if new_session and getattr(answerer, "paid", False) and answer.model != SMALL_TALK_MODEL:
+        title = _llm_title(answerer, creator, session, question.content, user=user)
+    yield _done_event(answer, title)
+
+
+# The finished answer and its session's activity in one statement (two ORM saves cost ~2 ms
+# of CPU per question).
+_STORE_SQL = f"""
+WITH done AS (
+    UPDATE {ChatMessage._meta.db_table}
+    SET content = %(content)s, citations = %(citations)s, covered = %(covered)s,
+        model = %(model)s, input_tokens = %(input_tokens)s, output_tokens = %(output_tokens)s,
+        cost_usd = %(cost_usd)s, latency_ms = %(latency_ms)s, cached = %(cached)s,
+        status = %(status)s
+    WHERE id = %(answer)s
+    RETURNING id
+)
+UPDATE {ChatSession._meta.db_table} SET updated_at = %(now)s WHERE id = %(session)s
+"""
+
+
+def _answer_store(answer: ChatMessage, session: ChatSession, final: Answer) -> None:
+    """Save `final` on the answer turn (status "done") and touch the session's updated_at,
+    on the rows and on the instances."""
     answer.content = final.answer
     answer.citations = final.citations
     answer.covered = final.covered
@@ -188,34 +226,27 @@ def answer_events(
     answer.latency_ms = final.latency_ms
     answer.cached = final.cached
     answer.status = ChatMessage.Status.DONE
-    with transaction.atomic():  # the answer, its ledger row and the session's activity
-        answer.save(
-            update_fields=[
-                "content",
-                "citations",
-                "covered",
-                "model",
-                "input_tokens",
-                "output_tokens",
-                "cost_usd",
-                "latency_ms",
-                "cached",
-                "status",
-            ]
+    session.updated_at = timezone.now()
+    citations = ChatMessage._meta.get_field("citations")
+    with connection.cursor() as cur:
+        cur.execute(
+            _STORE_SQL,
+            {
+                "content": answer.content,
+                "citations": citations.get_db_prep_save(answer.citations, connection),
+                "covered": answer.covered,
+                "model": answer.model,
+                "input_tokens": answer.input_tokens,
+                "output_tokens": answer.output_tokens,
+                "cost_usd": answer.cost_usd,
+                "latency_ms": answer.latency_ms,
+                "cached": answer.cached,
+                "status": answer.status,
+                "answer": answer.pk,
+                "now": session.updated_at,
+                "session": session.pk,
+            },
         )
-        answer_cost_record(
-            creator=creator,
-            answer=final,
-            subject=f"chat_message:{answer.pk}",
-            user=user,
-            course_id=scope.course_id,
-            video_id=question.video_id,
-        )
-        session.save(update_fields=["updated_at"])
-    title = session.title
-    if new_session and getattr(answerer, "paid", False) and answer.model != SMALL_TALK_MODEL:
-        title = _llm_title(answerer, creator, session, question.content, user=user)
-    yield _done_event(answer, title)
 
 
 def _llm_title(
