@@ -1,6 +1,7 @@
 """50 concurrent students asking questions through POST /api/v1/chat (extractive answerer).
 
     .venv/bin/python bench/chat.py [--students 50] [--questions 6] [--url URL] [--stream]
+                                   [--serial]
 
 Without --url it seeds its own embedded PostgreSQL (/tmp/chronos-benchchat): one creator
 on the Pro plan (its monthly and per-student allowances are counted on every question) with
@@ -17,9 +18,12 @@ Reports answers/s, p50/p95 latency (ms), the server's CPU time per answer (uvico
 the load average. With --url, pass --creator and --cookies (a JSON file of
 [{"sessionid": ..., "csrftoken": ...}]) for an existing server (no CPU figure then).
 
+    --serial      the students ask one after another instead of all at once (one question
+                  in flight: a lone question's latency, no queue).
     --profile N   no server: cProfile of chat.services.chat_ask in this process over N
                   questions of the QA set (tests/data/qa) asked by one student, with the SQL
-                  statements per question and the functions that take the time.
+                  statements per question and the functions that take the time
+                  (the top 45, or PROFILE_LINES).
 """
 
 from __future__ import annotations
@@ -104,9 +108,11 @@ def seed(students: int) -> tuple[str, str, list[dict], list[dict]]:
     return database_url(), creator.handle, cookies[:students], cookies[students:]
 
 
-async def run(url: str, creator: str, cookies: list[dict], questions: int, stream: bool):
-    """Every student asks `questions` questions in turn, all students at once. Returns
-    (latencies in ms, error texts, wall seconds)."""
+async def run(
+    url: str, creator: str, cookies: list[dict], questions: int, stream: bool, serial=False
+):
+    """Every student asks `questions` questions in turn, all students at once (serial: one
+    student after another). Returns (latencies in ms, error texts, wall seconds)."""
     import httpx
 
     latencies: list[float] = []
@@ -133,7 +139,11 @@ async def run(url: str, creator: str, cookies: list[dict], questions: int, strea
                     errors.append(f"{r.status_code} {r.text[:200] if not stream else ''}")
 
     t0 = time.perf_counter()
-    await asyncio.gather(*(student(i, jar) for i, jar in enumerate(cookies)))
+    if serial:
+        for i, jar in enumerate(cookies):
+            await student(i, jar)
+    else:
+        await asyncio.gather(*(student(i, jar) for i, jar in enumerate(cookies)))
     wall = time.perf_counter() - t0
     return latencies, errors, wall
 
@@ -174,7 +184,7 @@ def profile(count: int) -> None:
     print(f"{n} questions in-process (cProfile on): {len(queries) / n:.1f} SQL statements, "
           f"{cpu / n * 1000:.1f} ms CPU, {wall / n * 1000:.1f} ms wall per question")  # fmt: skip
     stats = pstats.Stats(prof)
-    stats.sort_stats("cumulative").print_stats(45)
+    stats.sort_stats("cumulative").print_stats(int(os.environ.get("PROFILE_LINES", "45")))
 
 
 def load_average() -> str:
@@ -189,6 +199,7 @@ def main() -> None:
     parser.add_argument("--creator", default="bench-chat")
     parser.add_argument("--cookies", default=None)
     parser.add_argument("--stream", action="store_true")
+    parser.add_argument("--serial", action="store_true")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--profile", type=int, default=0, metavar="N")
     args = parser.parse_args()
@@ -226,11 +237,13 @@ def main() -> None:
             )
         load = load_average()
         cpu0 = [tree_cpu_seconds(pid) for pid in roots]
-        lat, errors, wall = asyncio.run(run(url, creator, cookies, args.questions, args.stream))
+        lat, errors, wall = asyncio.run(
+            run(url, creator, cookies, args.questions, args.stream, args.serial)
+        )
         split = [tree_cpu_seconds(pid) - c for pid, c in zip(roots, cpu0, strict=True)]
         cpu = sum(split)
         n = len(lat)
-        mode = "stream (SSE)" if args.stream else "JSON"
+        mode = ("stream (SSE)" if args.stream else "JSON") + (", serial" if args.serial else "")
         print(
             f"{args.students} students x {args.questions} questions, {mode}, extractive, "
             f"{args.workers} uvicorn workers; load average before: {load}, after: "
@@ -251,7 +264,7 @@ def main() -> None:
         if len(second) >= len(cookies):
             cpu0 = sum(tree_cpu_seconds(pid) for pid in roots)
             lat2, errors2, wall2 = asyncio.run(
-                run(url, creator, second[: len(cookies)], args.questions, args.stream)
+                run(url, creator, second[: len(cookies)], args.questions, args.stream, args.serial)
             )
             cpu2 = sum(tree_cpu_seconds(pid) for pid in roots) - cpu0
             rate2, p95_2, e2 = len(lat2) / wall2, pct(lat2, 0.95), len(errors2)
