@@ -125,13 +125,14 @@ def answer_events(
     so it is not claimed again."""
     session = answer.session
     deadline = time.monotonic() + ANSWER_WAIT_SECONDS
-    while not claimed and (claimed := _claim(answer)) is False and time.monotonic() < deadline:
+    turn: ChatMessage | bool | None = claimed  # what _claim says of the turn
+    while not turn and (turn := _claim(answer)) is False and time.monotonic() < deadline:
         time.sleep(0.5)
-    if claimed is None or claimed is False:
+    if turn is None or turn is False:
         yield {"event": "error", "message": ANSWER_GONE}
         return
-    if isinstance(claimed, ChatMessage):
-        yield _done_event(claimed, session.title)
+    if isinstance(turn, ChatMessage):
+        yield _done_event(turn, session.title)
         return
     finished = False
     try:
