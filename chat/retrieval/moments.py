@@ -33,6 +33,7 @@ import itertools
 import json
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -368,7 +369,7 @@ def moment_passage(
     sentences: list[Sentence],
     weights: dict[str, float],
     *,
-    others: list[Window] = (),
+    others: Sequence[Window] = (),
     passage_share: float | None = None,
 ) -> Passage | None:
     """The Passage of moment `m` from the whole sentences around it (moment_sentences);
@@ -378,8 +379,9 @@ def moment_passage(
     bench/fit_retrieval.py), the citation starts at the first of the contiguous sentences
     just before the answering one that each hold at least that share of its coverage (and
     some of the question's words), so the student lands where the explanation begins;
-    it never reaches back into another moment (`others`) of the same video. The citation
-    runs, in whole sentences, to the end of the window. video_title is left empty."""
+    it never reaches back into another moment (`others`) of the same video, nor further
+    than the sentences read (LOOKBACK_SEGMENTS). The citation runs, in whole sentences, to
+    the end of the window. video_title is left empty."""
     total = sum(weights.values()) or 1.0
     for s in sentences:
         s.coverage = sum(v for lx, v in weights.items() if lx in s.lexemes) / total
