@@ -14,6 +14,7 @@ Metrics (over in-scope questions that are not follow-ups unless named):
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -184,16 +185,22 @@ def library_for_bench(items: list[dict], *, handle: str = "bench-qa"):
 
 def sentence_starts_at(lecture: str, citation: dict) -> bool:
     """True when the citation's quote begins a sentence of the lecture's transcript and
-    its start time lies inside the cue holding that sentence start."""
+    its start time lies inside the cue holding that sentence start. Compared without
+    whitespace and doubled commas: a shown quote has the captioners' slips cleaned
+    (chat.formatting.caption_typography: "George , it" -> "George, it")."""
+
+    def norm(text: str) -> str:
+        return re.sub(r"\s+", "", text).replace(",,", ",")
+
     text = ""
     owners = []  # (char offset, cue)
     for cue in cues(lecture):
-        owners.append((len(text) + (1 if text else 0), cue))
-        text += (" " if text else "") + " ".join(cue["text"].split())
-    head = citation["quote"][:60]
+        owners.append((len(text), cue))
+        text += norm(cue["text"])
+    head = norm(citation["quote"][:60])
     at = text.find(head)
     while at != -1:
-        before = text[:at].rstrip()
+        before = text[:at]
         if not before or before[-1] in ".!?\"'”)]":
             cue = max((o for o in owners if o[0] <= at), key=lambda o: o[0])[1]
             if cue["start"] - 1e-3 <= citation["start"] <= cue["end"] + 1e-3:
