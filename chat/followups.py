@@ -59,15 +59,28 @@ def new_subject(question: str, lexemes: list[str], scope) -> bool:
     pasta?" or "and LED bulbs?" after a question about candles. Such a question is searched
     as asked (and refused when nothing answers it) instead of inheriting the previous
     subject. Names of the library and words of the conversation do not count ("what does
-    Faraday say?": chat.retrieval.lexical.unsaid_lexemes). One query (two when a word is
-    unknown)."""
+    Faraday say?": chat.retrieval.lexical.unsaid_lexemes), nor does a misspelt word of the
+    lectures (chat.retrieval.spelling). One query, more only when a word is unknown."""
+    from chat.retrieval.base import library_version
     from chat.retrieval.lexical import lexeme_frequencies, unsaid_lexemes
+    from chat.retrieval.spelling import spelling_fixes
+    from creators.models import Creator
 
     if not lexemes or REFERS_BACK.search(question):
         return False
     ndoc, _total = lexeme_frequencies(scope.creator_id, lexemes)
     unknown = {lx for lx, n in ndoc.items() if n == 0}
-    return bool(unknown and unknown - unsaid_lexemes(scope, ndoc))
+    if not unknown:
+        return False
+    unknown -= unsaid_lexemes(scope, ndoc)
+    if unknown:  # a misspelt word of the lectures ("and the candel?") is not a new subject
+        version = library_version(creator=Creator(pk=scope.creator_id))
+        unknown -= set(
+            spelling_fixes(
+                creator_id=scope.creator_id, version=version, question=question, unknown=unknown
+            )
+        )
+    return bool(unknown)
 
 
 def resolve_question(

@@ -385,3 +385,36 @@ def test_wide_plan_finds_what_the_exact_plan_finds(db, lib, monkeypatch):
     narrow = scope_resolve(creator=lib.creator, video_ids=[only])
     hits = lexical_rank(narrow, question_lexemes("flame candle"), doc_count=10**6, plan="wide")
     assert hits and {h.video_id for h in hits} == {only}
+
+
+def test_misspelt_words_of_the_lectures_are_read_as_them(db, lib):
+    """ "capilary atraction" is no English and one edit from the lectures' "capillary" and
+    "attraction": the question finds that moment. English words the videos never say are
+    left alone (out of scope stays out of scope)."""
+    right = question_answer(creator=lib.creator, question="What is capillary attraction?")
+    typed = question_answer(creator=lib.creator, question="What is capilary atraction?")
+    assert right.covered and typed.covered, typed.answer
+    assert [(c["video_id"], c["start"]) for c in typed.citations] == [
+        (c["video_id"], c["start"]) for c in right.citations
+    ]
+    assert not question_answer(
+        creator=lib.creator, question="How do fireflies produce their light?"
+    ).covered
+
+
+def test_spelling_fixes_only_touch_words_that_are_not_english(db, lib):
+    from chat.retrieval.lexical import lexeme_frequencies
+    from chat.retrieval.spelling import spelling_fixes
+
+    version = library_version(creator=lib.creator)
+    question = "Does the frame of a candel hold capilary stuff?"
+    ndoc, _ = lexeme_frequencies(lib.creator.pk, question_lexemes(question))
+    unknown = {lx for lx, n in ndoc.items() if n == 0}
+    fixes = spelling_fixes(
+        creator_id=lib.creator.pk, version=version, question=question, unknown=unknown
+    )
+    assert {wrong: right for wrong, (right, _n) in fixes.items()} == {
+        "candel": "candl",
+        "capilari": "capillari",
+    }
+    assert all(n > 0 for _right, n in fixes.values())

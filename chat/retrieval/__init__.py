@@ -64,6 +64,7 @@ from chat.retrieval.moments import (
     score_windows,
 )
 from chat.retrieval.pinpoint import MAX_SPAN_SEGMENTS, merge_overlapping, pinpoint
+from chat.retrieval.spelling import spelling_fixes
 from chat.retrieval.vector import VECTOR_CANDIDATES, vector_query, vector_rank, vector_search
 from creators.models import Creator
 
@@ -127,10 +128,19 @@ def retrieve(
     """
     if not scope.video_ids:
         return RetrievalResult(empty_library=True)
+    version = version if version is not None else library_version(creator=creator)
     calib = calibration_ensure(creator=creator, version=version)
     ndoc, total = lexeme_frequencies(scope.creator_id, question_lexemes(question))
     # "Faraday" in "what does Faraday say about air?", "hi" in "hi, why does...?"
     unsaid = unsaid_lexemes(scope, ndoc)
+    # "capilary" in "how does capilary attraction work?": read as the library's word
+    unknown = {lx for lx, n in ndoc.items() if n == 0 and lx not in unsaid}
+    fixes = spelling_fixes(
+        creator_id=scope.creator_id, version=version, question=question, unknown=unknown
+    )
+    for wrong, (right, n) in fixes.items():
+        del ndoc[wrong]
+        ndoc[right] = n
     weights = {lx: idf(n, total) for lx, n in ndoc.items() if lx not in unsaid}
     lexemes = list(weights)
     lexical = lexical_rank(scope, lexemes, doc_count=calib.doc_count)
