@@ -12,9 +12,9 @@ FrameAncestorsMiddleware) hops back to the event loop (async_to_sync). Django's 
 This middleware is sync-only and goes LAST in settings.MIDDLEWARE, so every middleware
 above it runs synchronously in the one thread Django already uses for the request; the
 hops left are Django's own (the top of the chain, process_view, the view). Measured on POST
-/api/v1/watch-events/ (README, "Watch events"). Async views (the streamed chat answer) are
-unaffected: the chain already had a sync-only middleware, and Django awaits async views in
-_get_response_async below this one.
+/api/v1/watch-events/ (README, "Watch events"). Async views (the chat page's answer stream)
+are unaffected: the chain already had a sync-only middleware, and Django awaits async views
+in _get_response_async below this one.
 """
 
 from __future__ import annotations
