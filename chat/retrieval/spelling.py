@@ -33,7 +33,8 @@ _english_lock = threading.Lock()
 
 @functools.cache
 def _english():
-    """pyspellchecker's English word list, loaded once per process, on the first word no chunk has (~0.4 s, ~40 MB)."""
+    """pyspellchecker's English word list, loaded once per process, on the first word no
+    chunk has (~0.4 s, ~40 MB)."""
     from spellchecker import SpellChecker
 
     return SpellChecker(language="en", distance=1)
