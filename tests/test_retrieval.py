@@ -91,16 +91,23 @@ def test_paraphrased_question_cites_the_supporting_cue(db, lib, question, lectur
 
 def test_naming_the_lecturer_does_not_sink_the_question(db, lib):
     """ "Faraday" is in the lectures' titles but never spoken: the question is about air."""
-    plain = question_answer(creator=lib.creator, question="What does he say about air?")
-    named = question_answer(creator=lib.creator, question="What does Faraday say about air?")
-    assert plain.covered and named.covered, named.answer
-    assert [(c["video_id"], c["start"]) for c in named.citations] == [
-        (c["video_id"], c["start"]) for c in plain.citations
-    ]
+    _cites_as(lib, "What does Faraday say about air?", "What does he say about air?")
     # An unknown word in no title still counts against the passages (out of scope).
-    assert not question_answer(
-        creator=lib.creator, question="What does Faraday say about fireflies and glowworms?"
-    ).covered
+    assert not _covered(lib, "What does Faraday say about fireflies and glowworms?")
+
+
+def _cites_as(lib, question: str, reference: str) -> None:
+    """`question` is answered, with the very moments `reference` is answered with."""
+    ref = question_answer(creator=lib.creator, question=reference)
+    got = question_answer(creator=lib.creator, question=question)
+    assert ref.covered and got.covered, got.answer
+    assert [(c["video_id"], c["start"]) for c in got.citations] == [
+        (c["video_id"], c["start"]) for c in ref.citations
+    ]
+
+
+def _covered(lib, question: str) -> bool:
+    return question_answer(creator=lib.creator, question=question).covered
 
 
 @pytest.mark.parametrize("question", OFF_TOPIC)
@@ -391,15 +398,8 @@ def test_misspelt_words_of_the_lectures_are_read_as_them(db, lib):
     """ "capilary atraction" is no English and one edit from the lectures' "capillary" and
     "attraction": the question finds that moment. English words the videos never say are
     left alone (out of scope stays out of scope)."""
-    right = question_answer(creator=lib.creator, question="What is capillary attraction?")
-    typed = question_answer(creator=lib.creator, question="What is capilary atraction?")
-    assert right.covered and typed.covered, typed.answer
-    assert [(c["video_id"], c["start"]) for c in typed.citations] == [
-        (c["video_id"], c["start"]) for c in right.citations
-    ]
-    assert not question_answer(
-        creator=lib.creator, question="How do fireflies produce their light?"
-    ).covered
+    _cites_as(lib, "What is capilary atraction?", "What is capillary attraction?")
+    assert not _covered(lib, "How do fireflies produce their light?")
 
 
 def test_spelling_fixes_only_touch_words_that_are_not_english(db, lib):
