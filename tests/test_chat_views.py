@@ -157,8 +157,28 @@ def test_uncovered_answer_shows_friendly_bubble_without_cards(student_client, cr
     )
     html = student_client.get(url("session", creator, session_id=session.pk)).content.decode()
     assert "msg-uncovered" in html
-    uncovered = html.split("msg-uncovered")[1].split("</article>")[0]
+    uncovered = html.split('msg-uncovered"')[1].split("</article>")[0]
     assert "cite-card" not in uncovered
+    assert "Try asking in other words" in uncovered
+
+
+def test_an_uncovered_answer_that_says_why_is_shown_without_the_generic_heading(
+    student_client, creator, student
+):
+    """ "Lecture II isn't open to you yet" is not "the videos don't cover this": the
+    bubble shows the reason alone, not a heading and a tip that contradict it."""
+    session = make_session(creator=creator, user=student)
+    ChatMessage.objects.create(
+        creator=creator,
+        session=session,
+        role="assistant",
+        content="\u201cLecture II\u201d isn't open to you yet, so I can't go through it.",
+        covered=False,
+    )
+    html = student_client.get(url("session", creator, session_id=session.pk)).content.decode()
+    uncovered = html.split('msg-uncovered"')[1].split("</article>")[0]
+    assert "open to you yet" in uncovered
+    assert "don't cover this" not in uncovered and "Try asking in other words" not in uncovered
 
 
 # ---- session list actions --------------------------------------------------------------
