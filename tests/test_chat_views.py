@@ -132,30 +132,30 @@ def test_history_renders_escaped_question_and_sanitised_answer(student_client, c
     assert "The wax melts and rises up the wick." in html
 
 
-def test_script_in_stored_answer_is_not_rendered(student_client, creator, student):
+def _page_with_answer(client, creator, student, content: str, covered: bool = True) -> str:
+    """The chat page of a new session of `student` holding one stored answer."""
     session = make_session(creator=creator, user=student)
     ChatMessage.objects.create(
-        creator=creator,
-        session=session,
-        role="assistant",
-        content='Hi <img src=x onerror="alert(1)"> <script>alert(2)</script>',
-        covered=True,
+        creator=creator, session=session, role="assistant", content=content, covered=covered
     )
-    html = student_client.get(url("session", creator, session_id=session.pk)).content.decode()
+    return client.get(url("session", creator, session_id=session.pk)).content.decode()
+
+
+def test_script_in_stored_answer_is_not_rendered(student_client, creator, student):
+    html = _page_with_answer(
+        student_client,
+        creator,
+        student,
+        'Hi <img src=x onerror="alert(1)"> <script>alert(2)</script>',
+    )
     assert "<img src=x" not in html
     assert "<script>alert(2)" not in html
 
 
 def test_uncovered_answer_shows_friendly_bubble_without_cards(student_client, creator, student):
-    session = make_session(creator=creator, user=student)
-    ChatMessage.objects.create(
-        creator=creator,
-        session=session,
-        role="assistant",
-        content="The videos don't cover this.",
-        covered=False,
+    html = _page_with_answer(
+        student_client, creator, student, "The videos don't cover this.", covered=False
     )
-    html = student_client.get(url("session", creator, session_id=session.pk)).content.decode()
     assert "msg-uncovered" in html
     uncovered = html.split('msg-uncovered"')[1].split("</article>")[0]
     assert "cite-card" not in uncovered
@@ -167,15 +167,13 @@ def test_an_uncovered_answer_that_says_why_is_shown_without_the_generic_heading(
 ):
     """ "Lecture II isn't open to you yet" is not "the videos don't cover this": the
     bubble shows the reason alone, not a heading and a tip that contradict it."""
-    session = make_session(creator=creator, user=student)
-    ChatMessage.objects.create(
-        creator=creator,
-        session=session,
-        role="assistant",
-        content="\u201cLecture II\u201d isn't open to you yet, so I can't go through it.",
+    html = _page_with_answer(
+        student_client,
+        creator,
+        student,
+        "\u201cLecture II\u201d isn't open to you yet, so I can't go through it.",
         covered=False,
     )
-    html = student_client.get(url("session", creator, session_id=session.pk)).content.decode()
     uncovered = html.split('msg-uncovered"')[1].split("</article>")[0]
     assert "open to you yet" in uncovered
     assert "don't cover this" not in uncovered and "Try asking in other words" not in uncovered
