@@ -118,12 +118,23 @@ class CreatorMember(models.Model):
 
 
 class MembershipQuerySet(models.QuerySet):
+    @staticmethod
+    def granting() -> Q:
+        """The condition of a membership granting access now: a status of
+        Membership.GRANTING (active, trialing, completed, canceling) and not past
+        valid_until (when one is set: a canceling membership's period end)."""
+        return Q(status__in=Membership.GRANTING) & (
+            Q(valid_until__isnull=True) | Q(valid_until__gt=timezone.now())
+        )
+
     def active(self) -> MembershipQuerySet:
-        """Granting access (Membership.GRANTING: active, trialing, completed, canceling) and
-        not past valid_until (when one is set: a canceling membership's period end)."""
-        now = timezone.now()
-        return self.filter(status__in=Membership.GRANTING).filter(
-            Q(valid_until__isnull=True) | Q(valid_until__gt=now)
+        """The memberships granting access now (granting())."""
+        return self.filter(self.granting())
+
+    def with_access(self) -> MembershipQuerySet:
+        """Each membership annotated with `has_access` (bool, granting())."""
+        return self.annotate(
+            has_access=models.ExpressionWrapper(self.granting(), output_field=models.BooleanField())
         )
 
 

@@ -131,22 +131,21 @@ MEMBERS_PER_PAGE = 50
 def members_page(*, creator: Creator, page: str | int | None = 1) -> Page:
     """One page (MEMBERS_PER_PAGE, newest first) of the creator's memberships with their
     users: who has or had access, from Whop or an invite. Each item is a Membership with
-    `.user` loaded, `.has_access` (bool: granting and not past valid_until) and
+    `.user` loaded, `.has_access` (MembershipQuerySet.with_access) and
     `.access_label` ("Active", "Trialing"..., or "Ended" for a granting status past its
     valid_until; otherwise Whop's status: "Canceled", "Expired"...). The
     Paginator counts in one query; an out-of-range or malformed `page` gives the last or
     first page (Paginator.get_page)."""
-    now = timezone.now()
     memberships = (
         Membership.objects.filter(creator=creator)
+        .with_access()
         .select_related("user")
         .order_by("-created_at", "-pk")
     )
     result = Paginator(memberships, MEMBERS_PER_PAGE).get_page(page)
     for m in result:
-        granting = m.status in Membership.GRANTING
-        m.has_access = granting and (m.valid_until is None or m.valid_until > now)
-        m.access_label = "Ended" if granting and not m.has_access else m.get_status_display()
+        ended = m.status in Membership.GRANTING and not m.has_access
+        m.access_label = "Ended" if ended else m.get_status_display()
     return result
 
 
