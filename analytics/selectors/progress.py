@@ -10,7 +10,7 @@ from django.db.models import Count
 
 from analytics.models import StudentDay
 from analytics.ranges import DateRange, tz_of
-from analytics.selectors.overview import monday_sql
+from analytics.selectors.common import monday_sql
 from creators.models import Creator
 
 # Weeks shown in the cohort retention matrix (PostHog's default weekly view shows 8-12).
