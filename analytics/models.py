@@ -182,11 +182,17 @@ class StudentDay(DayTotals):
 class CourseDay(DayTotals):
     """Per course per local day (course None: activity outside any course).
 
-    views: watch sessions started; active_students: distinct students with any activity.
+    views: watch sessions started; active_students: distinct students with any activity;
+    students: the same students as a bitmap — bit StudentBit.bit is set for each student
+    with a StudentDay row of this course and day (little-endian: bit n is byte n // 8's bit
+    n % 8 from the least significant, PostgreSQL's get_bit(bytea) numbering). Distinct
+    students over any range and any courses are the popcount of the rows' union
+    (analytics.selectors.common.ActiveSets), so no read counts distinct StudentDay rows.
     """
 
     views = models.PositiveIntegerField(default=0)
     active_students = models.PositiveIntegerField(default=0)
+    students = models.BinaryField(default=b"")
 
     class Meta:
         constraints = [
@@ -263,3 +269,24 @@ class VideoViewerDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.video_id} {self.user_id} {self.day}"
+
+
+class StudentBit(models.Model):
+    """A student's dense number at one creator: their bit in CourseDay.students (0, 1, 2, ...
+    in order of first activity). Never reused: a deleted user's row stays (user None) so
+    older bitmaps never name someone else."""
+
+    creator = models.ForeignKey("creators.Creator", on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    bit = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["creator", "user"], name="an_student_bit_user"),
+            models.UniqueConstraint(fields=["creator", "bit"], name="an_student_bit_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} bit {self.bit}"

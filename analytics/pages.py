@@ -179,15 +179,21 @@ def _dashboard(creator: Creator, rng: DateRange, course_id: int | None, first_da
     courses = _courses(creator)
     if course_id and course_id not in {c.pk for c in courses}:
         raise Http404("No such course.")
-    overview = selectors.overview_compare(creator=creator, rng=rng, course_id=course_id)
-    series = selectors.daily(creator=creator, rng=rng, course_id=course_id)
+    # Active students' bitmaps of this period and the previous one, read once for the cards,
+    # the activity series, the progress spread and the cohorts.
+    both = DateRange("custom", rng.previous().start, rng.end, rng.tz)
+    active = selectors.active_sets(creator=creator, rng=both, course_id=course_id)
+    overview = selectors.overview_compare(
+        creator=creator, rng=rng, course_id=course_id, active=active
+    )
+    series = selectors.daily(creator=creator, rng=rng, course_id=course_id, active=active)
     top = selectors.top_videos(creator=creator, rng=rng, course_id=course_id)
     choices = _video_choices(creator, top)
     default = {"id": top[0]["video_id"], "title": top[0]["title"]} if top else None
     video = _video_charts(creator, rng, default)
     lessons = selectors.lesson_counts(creator=creator)
     shared = {"creator": creator, "rng": rng, "course_id": course_id}
-    summary = selectors.progress_summary(**shared)
+    summary = selectors.progress_summary(**shared, active=active)
     # Order = layout: pairs share a row at >= 1000 px, wide charts take a row of their own.
     charts = [
         figures.active_students(series),
@@ -198,7 +204,7 @@ def _dashboard(creator: Creator, rng: DateRange, course_id: int | None, first_da
         figures.progress(summary["distribution"]),
         figures.questions(series),
         figures.confusion_overview(selectors.confusion(**shared)),
-        figures.cohorts(selectors.cohorts(**shared)),
+        figures.cohorts(selectors.cohorts(**shared, active=active)),
     ]
     return {
         "overview": overview,

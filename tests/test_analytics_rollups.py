@@ -173,7 +173,27 @@ def _snapshot(creator) -> dict:
         "video_days": rows(VideoDay, "video_id", "day", "plays"),
         "video_months": rows(VideoMonth, "video_id", "month", "plays"),
         "video_viewers": rows(VideoViewerDay, "video_id", "user_id", "day", "seen"),
+        "course_students": _course_students(creator),
     }
+
+
+def _course_students(creator) -> list[tuple]:
+    """CourseDay.students decoded through StudentBit: (course, day, sorted user ids) — bits
+    may differ between an incremental run and a rebuild, the students may not; each row's
+    students are its StudentDay rows' students."""
+    from analytics.models import StudentBit
+
+    user_of = dict(StudentBit.objects.filter(creator=creator).values_list("bit", "user_id"))
+    out = []
+    for course, day, mask in CourseDay.objects.filter(creator=creator).values_list(
+        "course_id", "day", "students"
+    ):
+        n = int.from_bytes(mask, "little")
+        users = sorted(user_of[b] for b in range(n.bit_length()) if n >> b & 1)
+        truth = StudentDay.objects.filter(creator=creator, course_id=course, day=day)
+        assert users == sorted(truth.values_list("user_id", flat=True)), (course, day)
+        out.append((course, day, users))
+    return sorted(out, key=repr)
 
 
 def _plays_from_sessions(creator, video_id: int, days: set) -> list[int]:
@@ -427,3 +447,129 @@ def test_a_closed_month_is_read_from_one_row_per_video(world):
     assert sum(again) == sum(plays) + 2 and again == [
         b["plays"] for b in engagement(creator=creator, video_id=video, rng=part)["buckets"]
     ]
+
+
+def _oracle(creator, rng: DateRange, course_id: int | None, lesson_total: dict) -> dict:
+    """The active-student figures computed straight from StudentDay, Enrollment and
+    LessonProgress rows in Python (what the bitmaps must reproduce)."""
+    from courses.models import Enrollment, LessonProgress
+
+    days = StudentDay.objects.filter(creator=creator, day__gte=rng.start, day__lte=rng.end)
+    if course_id:
+        days = days.filter(course_id=course_id)
+    rows = list(days.values_list("user_id", "course_id", "day"))
+    weekly = rng.days > 92
+    per: dict = defaultdict(set)
+    for user, _course, day in rows:
+        per[day - timedelta(days=day.weekday()) if weekly else day].add(user)
+    lo, hi = rng.bounds_utc()
+    done: dict = defaultdict(int)
+    for user, course in LessonProgress.objects.filter(
+        creator=creator, completed_at__lt=hi
+    ).values_list("user_id", "lesson__module__course_id"):
+        done[(user, course)] += 1
+    spread = [0, 0, 0, 0]
+    for user, course in {(u, c) for u, c, _d in rows if c is not None}:
+        share = 100 * done[(user, course)] / max(lesson_total.get(course, 0), 1)
+        spread[0 if share < 30 else 1 if share < 60 else 2 if share < 100 else 3] += 1
+    enrolled = Enrollment.objects.filter(creator=creator, enrolled_at__gte=lo, enrolled_at__lt=hi)
+    if course_id:
+        enrolled = enrolled.filter(course_id=course_id)
+    size: dict = defaultdict(int)
+    cells: dict = defaultdict(set)
+    for user, course, at in enrolled.values_list("user_id", "course_id", "enrolled_at"):
+        d = at.astimezone(UTC).date()
+        cohort = d - timedelta(days=d.weekday())
+        size[cohort] += 1
+        for u, c, s in rows:
+            if (u, c) == (user, course) and d <= s < d + timedelta(days=84):
+                cells[(cohort, (s - d).days // 7)].add(user)
+    retention = [
+        [
+            round(len(cells[(c, w)]) / size[c], 3) if w <= (rng.end - c).days // 7 else None
+            for w in range(12)
+        ]
+        for c in sorted(size)
+    ]
+    return {
+        "active": len({u for u, _c, _d in rows}),
+        "series": {p: len(users) for p, users in per.items()},
+        "spread": spread,
+        "cohorts": (sorted(size), retention),
+    }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_active_students_from_bitmaps_equal_student_days(world, seed):
+    """CourseDay.students (bitmaps through StudentBit) give the same active students, daily
+    and weekly series, progress spread and cohorts as counting StudentDay rows, for ranges
+    that cover weeks and months partly, with and without a course, after incremental
+    rollups and a late completion on an old day by a student seen for the first time."""
+    from analytics.models import StudentBit
+    from analytics.selectors import active_sets, cohorts, daily, lesson_counts, progress_summary
+    from courses.models import Enrollment, LessonProgress
+    from tests.analytics_support import enroll
+
+    creator, course, lessons, students = world
+    course2, lessons2 = course_with_videos(creator, n=2, duration=DURATION, title="Wax")
+    students += [MembershipFactory(creator=creator).user for _ in range(3)]
+    rnd = random.Random(seed)
+    for user in students:
+        for c in rnd.sample([course, course2], rnd.randint(0, 2)):
+            enroll(
+                creator=creator, user=user, course=c, at=BASE + timedelta(days=rnd.randint(0, 99))
+            )
+    # Student 0 enrols on day 40 and watches that day: a range ending on day 40 sees it.
+    Enrollment.objects.update_or_create(
+        course=course, user=students[0],
+        defaults={"creator": creator, "enrolled_at": BASE + timedelta(days=40)},
+    )  # fmt: skip
+    every = lessons + lessons2
+    plays = sorted(
+        [
+            (40, 0, 0),
+            *((rnd.randint(0, 119), rnd.randrange(5), rnd.randrange(4)) for _ in range(40)),
+        ]
+    )
+    for part in (plays[:15], plays[15:30], plays[30:]):
+        for day, student, index in part:
+            at, lesson = BASE + timedelta(days=day), every[index]
+            play(creator=creator, user=students[student], lesson=lesson, at=at,
+                 segments=[("heartbeat", 0.0, rnd.uniform(5, DURATION))])  # fmt: skip
+            if rnd.random() < 0.3:
+                progress(creator=creator, user=students[student], lesson=lesson, at=at,
+                         intervals=[[0, DURATION]])  # fmt: skip
+        rollup_update(creator=creator)
+    # Late: a completion stamped 100 days back, written after the last rollup, by the one
+    # student never seen before (a new bit, an old day's bitmap rewritten).
+    late = BASE + timedelta(days=20)
+    progress(creator=creator, user=students[5], lesson=lessons2[0], at=late,
+             intervals=[[0, DURATION]])  # fmt: skip
+    LessonProgress.objects.filter(user=students[5]).update(updated_at=BASE + timedelta(days=121))
+    rollup_update(creator=creator)
+    bits = sorted(StudentBit.objects.filter(creator=creator).values_list("bit", flat=True))
+    assert bits == list(range(len(bits)))  # dense, one per student with any activity
+
+    lesson_total = lesson_counts(creator=creator)
+    for start, length in ((0, 120), (3, 100), (10, 31), (10, 45), (17, 9), (18, 1), (60, 93)):
+        rng = DateRange(
+            "custom", BASE.date() + timedelta(days=start),
+            BASE.date() + timedelta(days=start + length - 1),
+        )  # fmt: skip
+        for course_id in (None, course.pk, course2.pk):
+            want = _oracle(creator, rng, course_id, lesson_total)
+            kw = {"creator": creator, "rng": rng, "course_id": course_id}
+            assert overview(**kw)["active_students"] == want["active"], (rng, course_id)
+            series = daily(**kw)
+            got = {x: n for x, n in zip(series["x"], series["active_students"], strict=True) if n}
+            assert got == want["series"], (rng, course_id)
+            spread = [b["students"] for b in progress_summary(**kw)["distribution"]]
+            assert spread == want["spread"], (rng, course_id)
+            matrix = cohorts(**kw)
+            assert (matrix["cohorts"], matrix["retention"]) == want["cohorts"], (rng, course_id)
+            # The dashboard's one read of both periods gives the same as each read alone.
+            wide = DateRange("custom", rng.previous().start, rng.end)
+            shared = active_sets(creator=creator, rng=wide, course_id=course_id)
+            assert cohorts(**kw, active=shared) == matrix
+            assert daily(**kw, active=shared) == series

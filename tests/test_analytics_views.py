@@ -438,6 +438,7 @@ def test_long_ranges_count_distinct_students_per_iso_week(creator):
 
     from analytics.models import StudentDay
     from analytics.ranges import DateRange
+    from analytics.rollups import course_days_refold
     from analytics.selectors import daily
     from tests.factories import UserFactory
 
@@ -446,6 +447,8 @@ def test_long_ranges_count_distinct_students_per_iso_week(creator):
     for user, day in [(ada, sunday), (ada, sunday - timedelta(days=6)), (bo, sunday),
                       (ada, monday), (ada, monday + timedelta(days=6))]:  # fmt: skip
         StudentDay.objects.create(creator=creator, user=user, day=day, watch_seconds=60)
+    # The rollup's next step after StudentDay: the days' CourseDay rows and their bitmaps.
+    course_days_refold(creator=creator, days=StudentDay.objects.values_list("day", flat=True))
     rng = DateRange("custom", date(2026, 1, 1), date(2026, 4, 30))
     series = daily(creator=creator, rng=rng)
     assert series["unit"] == "week" and all(x.weekday() == 0 for x in series["x"])

@@ -92,11 +92,53 @@ def students_refold(*, creator: Creator, pairs: Iterable[tuple]) -> set:
     return days
 
 
+# New students get the next free bits, in user id order (StudentBit rows are never deleted
+# but by a rebuild, so a bit never changes hands).
+_ASSIGN_BITS = """
+    INSERT INTO analytics_studentbit (creator_id, user_id, bit)
+    SELECT %(creator)s, user_id, ROW_NUMBER() OVER (ORDER BY user_id) - 1 + (
+        SELECT COALESCE(MAX(bit) + 1, 0) FROM analytics_studentbit WHERE creator_id = %(creator)s
+    )
+    FROM (
+        SELECT DISTINCT user_id FROM analytics_studentday
+        WHERE creator_id = %(creator)s AND day = ANY(%(days)s::date[])
+        EXCEPT SELECT user_id FROM analytics_studentbit WHERE creator_id = %(creator)s
+    ) new
+"""
+
+_DAY_BITS = """
+    SELECT s.course_id, s.day, array_agg(b.bit)
+    FROM analytics_studentday s
+    JOIN analytics_studentbit b ON b.creator_id = s.creator_id AND b.user_id = s.user_id
+    WHERE s.creator_id = %(creator)s AND s.day = ANY(%(days)s::date[])
+    GROUP BY 1, 2
+"""
+
+
+def course_day_bitmaps(*, creator_id: int, days: list) -> dict[tuple, bytes]:
+    """The CourseDay.students bitmaps of the given local days, from StudentDay:
+    {(course id or None, day): bytes}. Gives students seen for the first time their
+    StudentBit first (raw SQL only: the 0007 migration backfills with it too)."""
+    args = {"creator": creator_id, "days": sorted(days)}
+    with connection.cursor() as cur:
+        cur.execute(_ASSIGN_BITS, args)
+        cur.execute(_DAY_BITS, args)
+        rows = cur.fetchall()
+    out = {}
+    for course, day, bits in rows:
+        mask = bytearray(max(bits) // 8 + 1)
+        for b in bits:
+            mask[b >> 3] |= 1 << (b & 7)
+        out[(course, day)] = bytes(mask)
+    return out
+
+
 def course_days_refold(*, creator: Creator, days: Iterable) -> None:
     """Recompute CourseDay rows of the given local days from StudentDay."""
     days = sorted(set(days))
     for start in range(0, len(days), 500):
         batch = days[start : start + 500]
+        bitmaps = course_day_bitmaps(creator_id=creator.pk, days=batch)
         agg = (
             StudentDay.objects.filter(creator=creator, day__in=batch)
             .values_list("course_id", "day")
@@ -118,6 +160,7 @@ def course_days_refold(*, creator: Creator, days: Iterable) -> None:
                 views=views or 0,
                 watch_seconds=watch or 0.0,
                 active_students=active,
+                students=bitmaps.get((course, day), b""),
                 completions=done or 0,
                 questions=q or 0,
                 questions_not_covered=nc or 0,

@@ -13,6 +13,7 @@ from analytics.models import (
     CourseDay,
     QuestionFact,
     RollupState,
+    StudentBit,
     StudentDay,
     VideoDay,
     VideoMonth,
@@ -109,7 +110,7 @@ def rollup_rebuild(*, creator: Creator) -> dict[str, int]:
     """Delete the creator's rollups and fold every fact again (`analytics_rebuild`)."""
     with transaction.atomic():
         rollups = (WatchSession, QuestionFact, StudentDay, CourseDay, VideoDay, VideoMonth)
-        for model in (*rollups, VideoViewerDay):
+        for model in (*rollups, VideoViewerDay, StudentBit):
             model.objects.filter(creator=creator).delete()
         RollupState.objects.update_or_create(
             creator=creator,

@@ -5,12 +5,13 @@ which are read directly (bounded by the creator's students x lessons).
 
 Units: seconds (float) for time, dates are local dates in the creator's time zone.
 
-One module per job: common (filters, first day), overview (cards, daily series), videos
-(top videos, engagement, confusion), progress (funnel, progress spread, cohorts), questions
-(grouped and not-covered questions), students (the table and one student's page).
+One module per job: common (filters, first day, the active students' sets), overview
+(cards, daily series), videos (top videos, engagement, confusion), progress (funnel,
+progress spread, cohorts), questions (grouped and not-covered questions), students (the
+table and one student's page).
 """
 
-from analytics.selectors.common import first_day, in_range, of_course
+from analytics.selectors.common import ActiveSets, active_sets, first_day, in_range, of_course
 from analytics.selectors.overview import (
     CARD_KEYS,
     WEEKLY_AFTER_DAYS,
@@ -50,6 +51,8 @@ __all__ = [
     "SIMILARITY",
     "TOP_VIDEOS",
     "WEEKLY_AFTER_DAYS",
+    "ActiveSets",
+    "active_sets",
     "cards",
     "cohorts",
     "confusion",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -27,8 +28,54 @@ def of_course(qs: Any, course_id: int | None, field: str = "course_id") -> Any:
     return qs.filter(**{field: course_id}) if course_id else qs
 
 
-def monday_sql(column: str) -> str:
-    """SQL for the ISO week's Monday of a date `column`, in integer date arithmetic: days
-    since a Monday (2000-01-03) modulo 7. extract(isodow) returns numeric, whose arithmetic
-    made the year-long weekly count ~40% slower (197 -> 124 ms at 137k StudentDay rows)."""
-    return f"({column} - ({column} - DATE '2000-01-03') %% 7)"
+class ActiveSets:
+    """The students active per (course, day) over a span, as bitmasks (ints: bit
+    StudentBit.bit per student, from CourseDay.students). Distinct students over any part of
+    the span and any of its courses are the popcount of a union: no read counts distinct
+    StudentDay rows. course_id: the one course the masks were read for (None: every course,
+    including activity outside any course under the key None)."""
+
+    def __init__(self, start: date, end: date, course_id: int | None, masks: dict) -> None:
+        self.start, self.end, self.course_id = start, end, course_id
+        self.masks: dict[tuple[int | None, date], int] = masks
+
+    def covers(self, rng: DateRange, course_id: int | None) -> bool:
+        """Whether these sets hold every row a read of `rng` and `course_id` needs."""
+        return self.start <= rng.start and rng.end <= self.end and self.course_id == course_id
+
+    def union(self, start: date, end: date) -> int:
+        """Everyone active on a day in [start, end] (any course), as one mask."""
+        out = 0
+        for (_course, day), mask in self.masks.items():
+            if start <= day <= end:
+                out |= mask
+        return out
+
+    def by(self, key: Callable[[int | None, date], Any], start: date, end: date) -> dict:
+        """{key(course, day): union of the masks of the days in [start, end] with that key}."""
+        out: dict[Any, int] = {}
+        for (course, day), mask in self.masks.items():
+            if start <= day <= end:
+                k = key(course, day)
+                out[k] = out.get(k, 0) | mask
+        return out
+
+
+def active_sets(*, creator: Creator, rng: DateRange, course_id: int | None = None) -> ActiveSets:
+    """ActiveSets of the range (one query: one CourseDay row per course and day)."""
+    rows = of_course(in_range(CourseDay.objects.filter(creator=creator), rng), course_id)
+    masks = {
+        (course, day): int.from_bytes(students, "little")
+        for course, day, students in rows.values_list("course_id", "day", "students")
+    }
+    return ActiveSets(rng.start, rng.end, course_id, masks)
+
+
+def active_sets_for(
+    active: ActiveSets | None, *, creator: Creator, rng: DateRange, course_id: int | None
+) -> ActiveSets:
+    """`active` when it covers the read (the dashboard reads them once for every chart),
+    else a fresh read of the range."""
+    if active is not None and active.covers(rng, course_id):
+        return active
+    return active_sets(creator=creator, rng=rng, course_id=course_id)

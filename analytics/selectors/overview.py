@@ -6,12 +6,11 @@ from collections import defaultdict
 from datetime import date, timedelta
 from typing import Any
 
-from django.db import connection
-from django.db.models import Count, Q, Sum
+from django.db.models import Q, Sum
 
-from analytics.models import CourseDay, StudentDay
+from analytics.models import CourseDay
 from analytics.ranges import DateRange
-from analytics.selectors.common import in_range, monday_sql, of_course
+from analytics.selectors.common import ActiveSets, active_sets_for, in_range, of_course
 from creators.models import Creator
 
 CARD_KEYS = (
@@ -33,19 +32,31 @@ def overview(*, creator: Creator, rng: DateRange, course_id: int | None = None) 
     return _totals(creator, [rng], course_id)[0]
 
 
-def overview_compare(*, creator: Creator, rng: DateRange, course_id: int | None = None) -> dict:
-    """overview() of the range plus {"previous": overview() of the period before it}."""
-    now, previous = _totals(creator, [rng, rng.previous()], course_id)
+def overview_compare(
+    *,
+    creator: Creator,
+    rng: DateRange,
+    course_id: int | None = None,
+    active: ActiveSets | None = None,
+) -> dict:
+    """overview() of the range plus {"previous": overview() of the period before it}.
+    active: the students' ActiveSets of both periods, if the caller has read them."""
+    now, previous = _totals(creator, [rng, rng.previous()], course_id, active)
     now["previous"] = previous
     return now
 
 
-def _totals(creator: Creator, ranges: list[DateRange], course_id: int | None) -> list[dict]:
-    """overview() of each range, in two queries whatever the number of ranges (one over
-    CourseDay, one over StudentDay; each range is a FILTER of the aggregates)."""
+def _totals(
+    creator: Creator,
+    ranges: list[DateRange],
+    course_id: int | None,
+    active: ActiveSets | None = None,
+) -> list[dict]:
+    """overview() of each range: one query over CourseDay (each range is a FILTER of the
+    aggregates) and the active students' union per range (ActiveSets, one more query when
+    `active` does not cover the ranges)."""
     span = DateRange("custom", min(r.start for r in ranges), max(r.end for r in ranges))
     sums: dict[str, Any] = {}
-    active: dict[str, Any] = {}
     for i, r in enumerate(ranges):
         within = Q(day__gte=r.start, day__lte=r.end)
         sums |= {
@@ -54,20 +65,18 @@ def _totals(creator: Creator, ranges: list[DateRange], course_id: int | None) ->
             f"q{i}": Sum("questions", filter=within),
             f"nc{i}": Sum("questions_not_covered", filter=within),
         }
-        active[f"n{i}"] = Count("user_id", distinct=True, filter=within)
     days = of_course(in_range(CourseDay.objects.filter(creator=creator), span), course_id)
     got = days.aggregate(**sums)
-    students = of_course(in_range(StudentDay.objects.filter(creator=creator), span), course_id)
-    got |= students.aggregate(**active)
+    sets = active_sets_for(active, creator=creator, rng=span, course_id=course_id)
     return [
         {
-            "active_students": got[f"n{i}"] or 0,
+            "active_students": sets.union(r.start, r.end).bit_count(),
             "watch_seconds": round(got[f"w{i}"] or 0.0, 1),
             "lesson_completions": got[f"c{i}"] or 0,
             "questions": got[f"q{i}"] or 0,
             "questions_not_covered": got[f"nc{i}"] or 0,
         }
-        for i in range(len(ranges))
+        for i, r in enumerate(ranges)
     ]
 
 
@@ -101,12 +110,18 @@ def cards(data: dict) -> list[dict]:
     return out
 
 
-def daily(*, creator: Creator, rng: DateRange, course_id: int | None = None) -> dict:
+def daily(
+    *,
+    creator: Creator,
+    rng: DateRange,
+    course_id: int | None = None,
+    active: ActiveSets | None = None,
+) -> dict:
     """Per-day (or per-week past WEEKLY_AFTER_DAYS) series for the activity charts.
 
     {"unit": "day"|"week", "x": [date], "active_students": [int], "watch_seconds": [float],
     "questions": [int], "not_covered": [int], "completions": [int]} — every period of the
-    range present (zeros where nothing happened).
+    range present (zeros where nothing happened). active: ActiveSets covering the range.
     """
     weekly = rng.days > WEEKLY_AFTER_DAYS
 
@@ -128,23 +143,16 @@ def daily(*, creator: Creator, rng: DateRange, course_id: int | None = None) -> 
         a[1] += q
         a[2] += nc
         a[3] += c
-    # Distinct students per period, counted in SQL: (period, student) pairs first, then
-    # pairs per period (two hash aggregates; cheaper than COUNT(DISTINCT), which sorts). The
-    # week is date arithmetic (ISO Monday), not date_trunc (a time-zone-aware timestamp).
-    period_sql = monday_sql("day") if weekly else "day"
-    course_sql = "AND course_id = %s" if course_id else ""
-    with connection.cursor() as cur:
-        cur.execute(
-            f"SELECT p, COUNT(*) FROM (SELECT {period_sql} AS p, user_id "
-            "FROM analytics_studentday WHERE creator_id = %s AND day BETWEEN %s AND %s "
-            f"{course_sql} GROUP BY 1, 2) t GROUP BY p",
-            [creator.pk, rng.start, rng.end, *([course_id] if course_id else [])],
-        )
-        active = dict(cur.fetchall())
+    # Distinct students per period: the union of the period's per-course-day sets.
+    sets = active_sets_for(active, creator=creator, rng=rng, course_id=course_id)
+    active_per = {
+        p: mask.bit_count()
+        for p, mask in sets.by(lambda _course, day: period(day), rng.start, rng.end).items()
+    }
     return {
         "unit": "week" if weekly else "day",
         "x": xs,
-        "active_students": [active.get(x, 0) for x in xs],
+        "active_students": [active_per.get(x, 0) for x in xs],
         "watch_seconds": [round(agg[x][0], 1) if x in agg else 0.0 for x in xs],
         "questions": [agg[x][1] if x in agg else 0 for x in xs],
         "not_covered": [agg[x][2] if x in agg else 0 for x in xs],

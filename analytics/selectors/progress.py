@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import timedelta
 from typing import Any
 
 from django.db import connection
 from django.db.models import Count
 
-from analytics.models import StudentDay
+from analytics.models import StudentBit
 from analytics.ranges import DateRange, tz_of
-from analytics.selectors.common import monday_sql
+from analytics.selectors.common import ActiveSets, active_sets_for
 from creators.models import Creator
 
 # Weeks shown in the cohort retention matrix (PostHog's default weekly view shows 8-12).
@@ -37,7 +37,13 @@ def lesson_counts(*, creator: Creator) -> dict[int, int]:
     )
 
 
-def progress_summary(*, creator: Creator, rng: DateRange, course_id: int | None = None) -> dict:
+def progress_summary(
+    *,
+    creator: Creator,
+    rng: DateRange,
+    course_id: int | None = None,
+    active: ActiveSets | None = None,
+) -> dict:
     """The funnel and the progress spread of a range in one query, counted in PostgreSQL
     (a year of student-course pairs stays in the database):
 
@@ -46,8 +52,14 @@ def progress_summary(*, creator: Creator, rng: DateRange, course_id: int | None 
     lessons completed, "completed" = all of them);
     "distribution": [{"label": "0-30%", "students": n}, ...]: pairs active in the range by
     course progress at its end (PROGRESS_BINS; progress = completed lessons / the course's
-    lessons, Thinkific's definition; a course without lessons counts as one)}."""
+    lessons, Thinkific's definition; a course without lessons counts as one)}. The active
+    pairs come from the range's ActiveSets (`active`, or read here): per course, the union of
+    its days' student bitmaps, decoded in SQL through StudentBit."""
     from courses.models import Enrollment, Lesson, LessonProgress, Module
+
+    sets = active_sets_for(active, creator=creator, rng=rng, course_id=course_id)
+    per_course = sets.by(lambda course, _day: course, rng.start, rng.end)
+    per_course.pop(None, None)  # activity outside any course has no progress
 
     lo, hi = rng.bounds_utc()
     course_sql = "AND {col} = %(course)s" if course_id else ""
@@ -65,10 +77,12 @@ def progress_summary(*, creator: Creator, rng: DateRange, course_id: int | None 
             SELECT DISTINCT user_id, course_id FROM {Enrollment._meta.db_table}
             WHERE creator_id = %(creator)s AND enrolled_at >= %(lo)s AND enrolled_at < %(hi)s
               {course_sql.format(col="course_id")}
-        ), a AS (
-            SELECT DISTINCT user_id, course_id FROM {StudentDay._meta.db_table}
-            WHERE creator_id = %(creator)s AND day >= %(start)s AND day <= %(end)s
-              AND course_id IS NOT NULL {course_sql.format(col="course_id")}
+        ), a AS (  -- each student's bit tested in each course's mask
+            SELECT b.user_id, m.course_id
+            FROM unnest(%(courses)s::bigint[], %(masks)s::bytea[]) AS m(course_id, mask)
+            JOIN {StudentBit._meta.db_table} b
+              ON b.creator_id = %(creator)s AND b.bit < 8 * length(m.mask)
+            WHERE get_bit(m.mask, b.bit) = 1 AND b.user_id IS NOT NULL
         ), p AS (
             SELECT lp.user_id, m.course_id,
                    COUNT(*) FILTER (WHERE lp.completed_at < %(hi)s) AS done
@@ -92,8 +106,8 @@ def progress_summary(*, creator: Creator, rng: DateRange, course_id: int | None 
         ) binned WHERE bin IS NOT NULL GROUP BY bin
     """
     params: dict[str, Any] = {
-        "creator": creator.pk, "lo": lo, "hi": hi, "start": rng.start, "end": rng.end,
-        "course": course_id,
+        "creator": creator.pk, "lo": lo, "hi": hi, "course": course_id, "courses": list(per_course),
+        "masks": [m.to_bytes((m.bit_length() + 7) // 8, "little") for m in per_course.values()],
     }  # fmt: skip
     with connection.cursor() as cur:
         cur.execute(sql, params)
@@ -125,55 +139,81 @@ def progress_distribution(
     return progress_summary(creator=creator, rng=rng, course_id=course_id)["distribution"]
 
 
-def cohorts(*, creator: Creator, rng: DateRange, course_id: int | None = None) -> dict:
+def cohorts(
+    *,
+    creator: Creator,
+    rng: DateRange,
+    course_id: int | None = None,
+    active: ActiveSets | None = None,
+) -> dict:
     """Weekly enrolment cohorts x weeks since enrolment (PostHog-style retention).
 
     {"cohorts": [week start date], "weeks": [0..N], "size": [students per cohort],
     "retention": [[share 0..1 or None (week not reached yet)]]} — share of the cohort with
-    any activity (watching, completing, asking) in that course during week N.
+    any activity (watching, completing, asking) in that course during week N (week N of an
+    enrolment on day d: days d + 7N .. d + 7N + 6, up to the range's end; a student counts
+    once per cohort and week). Activity comes from the range's ActiveSets (`active`, or read
+    here): per enrolment day and course, the enrolled students' bitmap ANDed with the
+    course's students over each week's days.
     """
     from courses.models import Enrollment
 
-    tz = tz_of(creator)
+    sets = active_sets_for(active, creator=creator, rng=rng, course_id=course_id)
     lo, hi = rng.bounds_utc()
     course_sql = "AND e.course_id = %s" if course_id else ""
-    params: list[Any] = [tz, creator.pk, lo, hi] + ([course_id] if course_id else [])
-    table = Enrollment._meta.db_table
-    sql = f"""
-        WITH e AS (
-            SELECT e.user_id, e.course_id, (e.enrolled_at AT TIME ZONE %s)::date AS d
-            FROM {table} e
-            WHERE e.creator_id = %s AND e.enrolled_at >= %s AND e.enrolled_at < %s {course_sql}
-        )
-        SELECT cohort, week, COUNT(*) FROM (
-            SELECT {monday_sql("e.d")} AS cohort,
-                   (s.day - e.d) / 7 AS week, e.user_id
-            FROM e JOIN analytics_studentday s
-              ON s.creator_id = %s AND s.user_id = e.user_id AND s.course_id = e.course_id
-             AND s.day >= e.d AND s.day <= %s AND s.day < e.d + %s
-             AND s.day >= %s  -- implied (e.d is in the range): lets the plan read only those days
-            GROUP BY 1, 2, 3
-        ) t GROUP BY 1, 2
-        UNION ALL
-        SELECT {monday_sql("e.d")}, -1, COUNT(*) FROM e GROUP BY 1
-    """
     with connection.cursor() as cur:
-        cur.execute(sql, [*params, creator.pk, rng.end, 7 * COHORT_WEEKS, rng.start])
+        cur.execute(
+            f"""SELECT e.course_id, (e.enrolled_at AT TIME ZONE %s)::date - %s, b.bit
+            FROM {Enrollment._meta.db_table} e
+            LEFT JOIN {StudentBit._meta.db_table} b
+              ON b.creator_id = e.creator_id AND b.user_id = e.user_id
+            WHERE e.creator_id = %s AND e.enrolled_at >= %s AND e.enrolled_at < %s
+              {course_sql}""",
+            [tz_of(creator), rng.start, creator.pk, lo, hi, *([course_id] if course_id else [])],
+        )
         rows = cur.fetchall()
-    size: dict[date, int] = {}
-    active: dict[tuple, int] = {}
-    for cohort, week, n in rows:
-        if week == -1:
-            size[cohort] = n
-        elif week < COHORT_WEEKS:
-            active[(cohort, week)] = n
+    # Days are counted from the range's start: i is rng.start + i days.
+    n, shift = rng.days, rng.start.weekday()
+    counts: dict[int, int] = {}  # cohort (its Monday) -> enrolments
+    enrolled: dict[tuple, int] = {}  # (course, enrolment day) -> the enrolled students' bits
+    for course, day, bit in rows:
+        cohort = day - (shift + day) % 7
+        counts[cohort] = counts.get(cohort, 0) + 1
+        if bit is not None:  # never active: no bit
+            enrolled[(course, day)] = enrolled.get((course, day), 0) | (1 << bit)
+    week: dict[int | None, list[int]] = {}  # course -> students active on days i .. i + 6
+    for (course, d), mask in sets.masks.items():
+        if rng.start <= d <= rng.end:
+            week.setdefault(course, [0] * n)[(d - rng.start).days] |= mask
+    for course, one in week.items():  # days i..i+1, i..i+3, then i..i+5 | i+6
+        two = [a | b for a, b in zip(one, [*one[1:], 0], strict=True)]
+        four = [a | b for a, b in zip(two, [*two[2:], 0, 0], strict=True)]
+        week[course] = [
+            a | b | c
+            for a, b, c in zip(four, [*two[4:], *[0] * 4], [*one[6:], *[0] * 6], strict=True)
+        ]
+    hits: dict[tuple, int] = {}  # (cohort, week) -> the active students' bits
+    for (course, day), who in enrolled.items():
+        windows = week.get(course)
+        if windows is None:
+            continue
+        cohort = day - (shift + day) % 7
+        for w, first in enumerate(range(day, min(n, day + 7 * COHORT_WEEKS), 7)):
+            hit = who & windows[first]
+            if hit:
+                hits[(cohort, w)] = hits.get((cohort, w), 0) | hit
+    size = {rng.start + timedelta(days=c): k for c, k in counts.items()}
+    active_in = {(rng.start + timedelta(days=c), w): m for (c, w), m in hits.items()}
     starts = sorted(size)
     weeks = list(range(COHORT_WEEKS))
     matrix = []
     for c in starts:
         reached = (rng.end - c).days // 7
         matrix.append(
-            [round(active.get((c, w), 0) / size[c], 3) if w <= reached else None for w in weeks]
+            [
+                round(active_in.get((c, w), 0).bit_count() / size[c], 3) if w <= reached else None
+                for w in weeks
+            ]
         )
     return {
         "cohorts": starts,
