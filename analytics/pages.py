@@ -213,8 +213,7 @@ def _dashboard(creator: Creator, rng: DateRange, course_id: int | None, first_da
         "courses": courses,
         "course_id": course_id,
         "video_choices": choices,
-        "groups": selectors.question_groups(creator=creator, rng=rng, course_id=course_id),
-        "not_covered": selectors.not_covered(creator=creator, rng=rng, course_id=course_id),
+        **selectors.questions_summary(creator=creator, rng=rng, course_id=course_id),
         "students": selectors.students(**shared, limit=20, lessons=lessons),
         "has_data": first_day is not None,
     }

@@ -254,10 +254,11 @@ def test_dashboard_query_count_is_constant(owner_client, history, creator):
     with CaptureQueriesContext(connection) as big:
         assert owner_client.get("/studio/acme/analytics/?range=30d").status_code == 200
     assert len(big) == len(small)
-    # 33 for the dashboard itself (the rollup watermark of the cache key included) + 6 for the
-    # shared analytics cache (read; cull count, savepoint, lookup, insert) + 4 for the
-    # studio-wide plan banner (billing.context_processors).
-    assert len(big) <= 43, "\n".join(q["sql"][:150] for q in big.captured_queries)
+    # 29 for the dashboard itself (the rollup watermark of the cache key included; one read
+    # of the active students' bitmaps serves the cards, series, spread and cohorts, one the
+    # two question lists) + 6 for the shared analytics cache (read; cull count, savepoint,
+    # lookup, insert) + 4 for the studio-wide plan banner (billing.context_processors).
+    assert len(big) <= 39, "\n".join(q["sql"][:150] for q in big.captured_queries)
 
 
 def test_data_tables_show_every_row_escaped(owner_client, history):
@@ -456,3 +457,38 @@ def test_long_ranges_count_distinct_students_per_iso_week(creator):
     assert by_week[date(2026, 3, 2)] == 2  # ada (Monday and Sunday) and bo: two students
     assert by_week[date(2026, 3, 9)] == 1  # ada on Monday and on Sunday: one
     assert sum(series["active_students"]) == 3
+
+
+def test_both_question_lists_come_from_one_query(history, creator):
+    """questions_summary reads the range's questions once for the most asked groups and the
+    not-covered list: groups leave out questions without lexemes, the not-covered list keeps
+    them, newest first (a tie on the time: the newest message first), times asked counted."""
+    from analytics.ranges import DateRange
+    from analytics.selectors import not_covered, question_groups, questions_summary
+
+    user, now = history["bo"], _days_ago(1)
+    for text in ("Will this be on the exam?", "???", "???", "Is there a certificate?"):
+        ask(creator=creator, user=user, text=text, at=now, covered=False)
+    rollup_update(creator=creator)
+    rng = DateRange("custom", _days_ago(30).date(), _days_ago(0).date())
+    with CaptureQueriesContext(connection) as queries:
+        both = questions_summary(creator=creator, rng=rng)
+    assert len(queries) == 1
+    assert both == {
+        "groups": question_groups(creator=creator, rng=rng),
+        "not_covered": not_covered(creator=creator, rng=rng),
+    }
+    assert [(g["question"], g["count"], g["not_covered"]) for g in both["groups"]] == [
+        ("Will this be on the exam?", 2, 2),
+        ("why do wicks draw wax up", 2, 0),
+        ("Is there a certificate?", 1, 1),
+        ("What is the bright part of the flame?", 1, 0),
+    ]
+    listed = [(q["text"], q["count"]) for q in both["not_covered"]]
+    # The three asked at the same moment: the newest message first ("???": no lexemes).
+    assert listed == [
+        ("Is there a certificate?", 1),
+        ("???", 2),
+        ("Will this be on the exam?", 2),
+    ]
+    assert not_covered(creator=creator, rng=rng, limit=1) == both["not_covered"][:1]

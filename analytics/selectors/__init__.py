@@ -34,6 +34,7 @@ from analytics.selectors.questions import (
     SIMILARITY,
     not_covered,
     question_groups,
+    questions_summary,
 )
 from analytics.selectors.students import (
     student_detail,
@@ -69,6 +70,7 @@ __all__ = [
     "progress_distribution",
     "progress_summary",
     "question_groups",
+    "questions_summary",
     "student_detail",
     "student_get",
     "students",

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Max, Q
+from django.db import connection
 
-from analytics.models import QuestionFact
 from analytics.ranges import DateRange
-from analytics.selectors.common import in_range, of_course
 from creators.models import Creator
 
 # Two questions join one group when their lexeme sets' Jaccard similarity is at least this.
@@ -14,6 +12,56 @@ SIMILARITY = 0.6
 
 # Distinct lexeme keys considered for grouping (the most frequent ones).
 GROUP_CANDIDATES = 300
+
+
+# One scan of the range's questions for both lists: per lexeme set, every question and the
+# not-covered ones; the groups' candidates (the most asked sets) and the newest not-covered
+# sets are two bounded slices of it.
+_SUMMARY = """
+    WITH g AS (
+        SELECT lexemes, COUNT(*) AS n, COUNT(*) FILTER (WHERE NOT covered) AS nc,
+               MAX(text) AS text, MAX(text) FILTER (WHERE NOT covered) AS nc_text,
+               MAX(asked_at) FILTER (WHERE NOT covered) AS last,
+               MAX(message_id) FILTER (WHERE NOT covered) AS mid
+        FROM analytics_questionfact
+        WHERE creator_id = %(creator)s AND day >= %(start)s AND day <= %(end)s {course}
+        GROUP BY lexemes
+    )
+    (SELECT 0, lexemes, n, nc, text, NULL::timestamptz, NULL::bigint FROM g
+     WHERE lexemes <> '' ORDER BY n DESC, lexemes LIMIT %(candidates)s)
+    UNION ALL
+    (SELECT 1, lexemes, nc, nc, nc_text, last, mid FROM g
+     WHERE nc > 0 ORDER BY last DESC, mid DESC LIMIT %(not_covered)s)
+"""
+
+
+def questions_summary(
+    *,
+    creator: Creator,
+    rng: DateRange,
+    course_id: int | None = None,
+    limit: int = 10,
+    not_covered_limit: int = 20,
+) -> dict:
+    """Both question lists of a range in one query: {"groups": question_groups(),
+    "not_covered": not_covered()} (see those for the shapes and definitions)."""
+    args = {
+        "creator": creator.pk, "start": rng.start, "end": rng.end, "course": course_id,
+        "candidates": GROUP_CANDIDATES, "not_covered": not_covered_limit,
+    }  # fmt: skip
+    sql = _SUMMARY.format(course="AND course_id = %(course)s" if course_id else "")
+    with connection.cursor() as cur:
+        cur.execute(sql, args)
+        rows = cur.fetchall()
+    keys = [(k, n, nc, text) for part, k, n, nc, text, _last, _mid in rows if part == 0]
+    return {
+        "groups": _grouped(keys, limit),
+        "not_covered": [
+            {"message_id": mid, "text": text, "asked_at": last, "count": n}
+            for part, _k, n, _nc, text, last, mid in rows
+            if part == 1
+        ],
+    }
 
 
 def question_groups(
@@ -26,13 +74,12 @@ def question_groups(
     >= SIMILARITY merge (single link, among the GROUP_CANDIDATES most frequent sets).
     Returns [{"question": most frequent wording, "count", "not_covered", "examples": [str]}].
     """
-    qs = of_course(in_range(QuestionFact.objects.filter(creator=creator), rng), course_id)
-    keys = list(
-        qs.exclude(lexemes="")
-        .values_list("lexemes")
-        .annotate(n=Count("id"), nc=Count("id", filter=Q(covered=False)), text=Max("text"))
-        .order_by("-n", "lexemes")[:GROUP_CANDIDATES]
-    )
+    return questions_summary(creator=creator, rng=rng, course_id=course_id, limit=limit)["groups"]
+
+
+def _grouped(keys: list[tuple], limit: int) -> list[dict]:
+    """question_groups() of the candidates [(lexemes, count, not covered, text)], most
+    asked first."""
     sets = [frozenset(k.split()) for k, *_ in keys]
     parent = list(range(len(keys)))
 
@@ -73,15 +120,8 @@ def not_covered(
     *, creator: Creator, rng: DateRange, course_id: int | None = None, limit: int = 20
 ) -> list[dict]:
     """Questions the videos did not cover in the range, newest first, one per lexeme set:
-    [{"message_id", "text", "asked_at", "count", "video_id"}] (count: times asked)."""
-    qs = of_course(in_range(QuestionFact.objects.filter(creator=creator), rng), course_id)
-    rows = (
-        qs.filter(covered=False)
-        .values("lexemes")
-        .annotate(n=Count("id"), last=Max("asked_at"), mid=Max("message_id"), text=Max("text"))
-        .order_by("-last")[:limit]
+    [{"message_id", "text", "asked_at", "count"}] (count: times asked)."""
+    summary = questions_summary(
+        creator=creator, rng=rng, course_id=course_id, not_covered_limit=limit
     )
-    return [
-        {"message_id": r["mid"], "text": r["text"], "asked_at": r["last"], "count": r["n"]}
-        for r in rows
-    ]
+    return summary["not_covered"]
