@@ -290,3 +290,29 @@ class StudentBit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} bit {self.bit}"
+
+
+class CourseProgress(models.Model):
+    """Per student per course, from their LessonProgress rows in the course: `started`, the
+    local day they first started a lesson; `done`, sorted, one local day per completed
+    lesson from which it counts as done (its completion day, or its start day if later).
+    A range's progress as of its end D is one row per pair: started if started <= D, lessons
+    done = how many `done` days are <= D (PostgreSQL width_bucket: a binary search) — what
+    the funnel and the progress spread read instead of joining every LessonProgress row to
+    its lesson and module. Refolded for every student whose progress changed."""
+
+    creator = models.ForeignKey("creators.Creator", on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    course = models.ForeignKey("courses.Course", on_delete=models.CASCADE, related_name="+")
+    started = models.DateField()
+    done = ArrayField(models.DateField(), default=list, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["creator", "user", "course"], name="an_course_progress_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.course_id}"

@@ -11,6 +11,7 @@ from django.utils import timezone
 from analytics.buckets import video_buckets_refold
 from analytics.models import (
     CourseDay,
+    CourseProgress,
     QuestionFact,
     RollupState,
     StudentBit,
@@ -22,6 +23,7 @@ from analytics.models import (
 )
 from analytics.ranges import tz_of, zone_for
 from analytics.rollups.days import course_days_refold, students_refold
+from analytics.rollups.progress import course_progress_refold
 from analytics.rollups.questions import IN_FLIGHT, questions_refold
 from analytics.rollups.sessions import sessions_refold
 from creators.models import Creator
@@ -64,10 +66,9 @@ def rollup_update(*, creator: Creator) -> dict[str, int]:
     )
     pr_mark = progress.aggregate(m=Max("updated_at"))["m"]
     zone = zone_for(tz_of(creator))
-    progress_pairs = {
-        (user, done.astimezone(zone).date())
-        for user, done in progress.exclude(completed_at=None).values_list("user_id", "completed_at")
-    }
+    changed = list(progress.values_list("user_id", "completed_at"))
+    progress_pairs = {(user, done.astimezone(zone).date()) for user, done in changed if done}
+    progress_users = sorted({user for user, _done in changed})
     messages = _since(
         ChatMessage.objects.filter(creator=creator), "created_at", state.questions_through
     )
@@ -88,6 +89,8 @@ def rollup_update(*, creator: Creator) -> dict[str, int]:
     pairs |= progress_pairs
     days = students_refold(creator=creator, pairs=pairs)
     course_days_refold(creator=creator, days=days)
+    if progress_users:
+        course_progress_refold(creator_id=creator.pk, tz=tz_of(creator), users=progress_users)
 
     state.events_through = max(filter(None, [state.events_through, ev_mark]), default=None)
     state.progress_through = max(filter(None, [state.progress_through, pr_mark]), default=None)
@@ -110,7 +113,7 @@ def rollup_rebuild(*, creator: Creator) -> dict[str, int]:
     """Delete the creator's rollups and fold every fact again (`analytics_rebuild`)."""
     with transaction.atomic():
         rollups = (WatchSession, QuestionFact, StudentDay, CourseDay, VideoDay, VideoMonth)
-        for model in (*rollups, VideoViewerDay, StudentBit):
+        for model in (*rollups, VideoViewerDay, StudentBit, CourseProgress):
             model.objects.filter(creator=creator).delete()
         RollupState.objects.update_or_create(
             creator=creator,

@@ -8,7 +8,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import Count
 
-from analytics.models import StudentBit
+from analytics.models import CourseProgress, StudentBit
 from analytics.ranges import DateRange, tz_of
 from analytics.selectors.common import ActiveSets, active_sets_for
 from creators.models import Creator
@@ -52,10 +52,11 @@ def progress_summary(
     lessons completed, "completed" = all of them);
     "distribution": [{"label": "0-30%", "students": n}, ...]: pairs active in the range by
     course progress at its end (PROGRESS_BINS; progress = completed lessons / the course's
-    lessons, Thinkific's definition; a course without lessons counts as one)}. The active
-    pairs come from the range's ActiveSets (`active`, or read here): per course, the union of
+    lessons, Thinkific's definition; a course without lessons counts as one)}. Progress by the
+    range's end comes from CourseProgress (one row per student and course); the active
+    pairs from the range's ActiveSets (`active`, or read here): per course, the union of
     its days' student bitmaps, decoded in SQL through StudentBit."""
-    from courses.models import Enrollment, Lesson, LessonProgress, Module
+    from courses.models import Enrollment, Lesson, Module
 
     sets = active_sets_for(active, creator=creator, rng=rng, course_id=course_id)
     per_course = sets.by(lambda course, _day: course, rng.start, rng.end)
@@ -83,15 +84,11 @@ def progress_summary(
             JOIN {StudentBit._meta.db_table} b
               ON b.creator_id = %(creator)s AND b.bit < 8 * length(m.mask)
             WHERE get_bit(m.mask, b.bit) = 1 AND b.user_id IS NOT NULL
-        ), p AS (
-            SELECT lp.user_id, m.course_id,
-                   COUNT(*) FILTER (WHERE lp.completed_at < %(hi)s) AS done
-            FROM {LessonProgress._meta.db_table} lp
-            JOIN {Lesson._meta.db_table} l ON l.id = lp.lesson_id
-            JOIN {Module._meta.db_table} m ON m.id = l.module_id
-            WHERE lp.creator_id = %(creator)s AND lp.started_at < %(hi)s
-              {course_sql.format(col="m.course_id")}
-            GROUP BY 1, 2
+        ), p AS (  -- pairs started by the range's end: lessons done by then (done days <= end)
+            SELECT user_id, course_id, width_bucket(%(end)s::date, done) AS done
+            FROM {CourseProgress._meta.db_table}
+            WHERE creator_id = %(creator)s AND started <= %(end)s
+              {course_sql.format(col="course_id")}
         )
         SELECT -1, COUNT(*), COUNT(p.user_id),
                COUNT(*) FILTER (WHERE p.done * 2 >= GREATEST(n.total, 1)),
@@ -106,7 +103,8 @@ def progress_summary(
         ) binned WHERE bin IS NOT NULL GROUP BY bin
     """
     params: dict[str, Any] = {
-        "creator": creator.pk, "lo": lo, "hi": hi, "course": course_id, "courses": list(per_course),
+        "creator": creator.pk, "lo": lo, "hi": hi, "end": rng.end, "course": course_id,
+        "courses": list(per_course),
         "masks": [m.to_bytes((m.bit_length() + 7) // 8, "little") for m in per_course.values()],
     }  # fmt: skip
     with connection.cursor() as cur:
