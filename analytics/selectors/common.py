@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+from django.db import connection
 from django.db.models import Min
 
 from analytics.models import CourseDay
@@ -38,6 +39,15 @@ class ActiveSets:
     def __init__(self, start: date, end: date, course_id: int | None, masks: dict) -> None:
         self.start, self.end, self.course_id = start, end, course_id
         self.masks: dict[tuple[int | None, date], int] = masks
+        self._days: dict[date, int] | None = None
+
+    def days(self) -> dict[date, int]:
+        """{day: everyone active that day, any course} (computed once)."""
+        if self._days is None:
+            self._days = {}
+            for (_course, day), mask in self.masks.items():
+                self._days[day] = self._days.get(day, 0) | mask
+        return self._days
 
     def covers(self, rng: DateRange, course_id: int | None) -> bool:
         """Whether these sets hold every row a read of `rng` and `course_id` needs."""
@@ -46,9 +56,18 @@ class ActiveSets:
     def union(self, start: date, end: date) -> int:
         """Everyone active on a day in [start, end] (any course), as one mask."""
         out = 0
-        for (_course, day), mask in self.masks.items():
+        for day, mask in self.days().items():
             if start <= day <= end:
                 out |= mask
+        return out
+
+    def by_day(self, key: Callable[[date], Any], start: date, end: date) -> dict:
+        """{key(day): everyone active on the days in [start, end] with that key, any course}."""
+        out: dict[Any, int] = {}
+        for day, mask in self.days().items():
+            if start <= day <= end:
+                k = key(day)
+                out[k] = out.get(k, 0) | mask
         return out
 
     def by(self, key: Callable[[int | None, date], Any], start: date, end: date) -> dict:
@@ -63,11 +82,14 @@ class ActiveSets:
 
 def active_sets(*, creator: Creator, rng: DateRange, course_id: int | None = None) -> ActiveSets:
     """ActiveSets of the range (one query: one CourseDay row per course and day)."""
-    rows = of_course(in_range(CourseDay.objects.filter(creator=creator), rng), course_id)
-    masks = {
-        (course, day): int.from_bytes(students, "little")
-        for course, day, students in rows.values_list("course_id", "day", "students")
-    }
+    with connection.cursor() as cur:
+        cur.execute(
+            f"SELECT course_id, day, students FROM {CourseDay._meta.db_table} "
+            "WHERE creator_id = %s AND day >= %s AND day <= %s"
+            + (" AND course_id = %s" if course_id else ""),
+            [creator.pk, rng.start, rng.end, *([course_id] if course_id else [])],
+        )
+        masks = {(c, d): int.from_bytes(students, "little") for c, d, students in cur}
     return ActiveSets(rng.start, rng.end, course_id, masks)
 
 

@@ -146,8 +146,7 @@ def daily(
     # Distinct students per period: the union of the period's per-course-day sets.
     sets = active_sets_for(active, creator=creator, rng=rng, course_id=course_id)
     active_per = {
-        p: mask.bit_count()
-        for p, mask in sets.by(lambda _course, day: period(day), rng.start, rng.end).items()
+        p: mask.bit_count() for p, mask in sets.by_day(period, rng.start, rng.end).items()
     }
     return {
         "unit": "week" if weekly else "day",
