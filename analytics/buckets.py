@@ -11,12 +11,12 @@ counted per bucket with numpy) — no session arrays are unnested at read time.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 from django.db import connection
 
-from analytics.ranges import DateRange, local_today, tz_of
+from analytics.ranges import DateRange, local_today, month_after, month_sql, tz_of
 from creators.models import Creator
 
 _VIDEO_DAYS = """
@@ -48,19 +48,14 @@ _VIEWER_DAYS = """
 """
 
 
-def _month_sql(column: str) -> str:
-    """SQL for the first day of a date column's month (date arithmetic, no time zone)."""
-    return f"({column} - (extract(day FROM {column})::int - 1))"
-
-
 _VIDEO_MONTHS = f"""
     INSERT INTO analytics_videomonth (creator_id, video_id, month, plays)
     SELECT %(creator)s, video_id, month, array_agg(p ORDER BY i)
     FROM (
-        SELECT v.video_id, {_month_sql("v.day")} AS month, b.i, SUM(b.p) AS p
+        SELECT v.video_id, {month_sql("v.day")} AS month, b.i, SUM(b.p) AS p
         FROM analytics_videoday v, unnest(v.plays) WITH ORDINALITY AS b(p, i)
         WHERE v.creator_id = %(creator)s AND v.day >= %(lo)s AND v.day < %(hi)s
-          AND {_month_sql("v.day")} = ANY(%(months)s::date[])
+          AND {month_sql("v.day")} = ANY(%(months)s::date[])
         GROUP BY 1, 2, 3
     ) t
     GROUP BY video_id, month
@@ -69,7 +64,7 @@ _VIDEO_MONTHS = f"""
 # Closed months with VideoDay rows but no VideoMonth rows yet (they closed since the last
 # refold that touched them).
 _MONTHS_MISSING = f"""
-    SELECT DISTINCT {_month_sql("day")} FROM analytics_videoday
+    SELECT DISTINCT {month_sql("day")} FROM analytics_videoday
     WHERE creator_id = %(creator)s AND day < %(current)s
     EXCEPT SELECT month FROM analytics_videomonth WHERE creator_id = %(creator)s
 """
@@ -89,7 +84,7 @@ _ENGAGEMENT = f"""
         SELECT v.plays FROM analytics_videoday v
         WHERE v.creator_id = %(creator)s AND v.video_id = %(video)s
           AND v.day BETWEEN %(lo)s AND %(hi)s
-          AND {_month_sql("v.day")} NOT IN (SELECT month FROM mo)
+          AND {month_sql("v.day")} NOT IN (SELECT month FROM mo)
     ), p AS (
         SELECT b.i, SUM(b.p) AS n
         FROM a, unnest(a.plays) WITH ORDINALITY AS b(p, i)
@@ -105,10 +100,6 @@ _ENGAGEMENT = f"""
 """
 
 
-def _month_after(month: date) -> date:
-    return (month + timedelta(days=32)).replace(day=1)
-
-
 def video_months_refold(*, creator: Creator, days: Iterable[date]) -> list[date]:
     """Recompute VideoMonth for the closed months (before the creator's current local month)
     among `days` (whose VideoDay rows just changed) and for closed months not materialised
@@ -122,7 +113,7 @@ def video_months_refold(*, creator: Creator, days: Iterable[date]) -> list[date]
         ordered = sorted(months)
         args = {
             "creator": creator.pk, "months": ordered, "lo": ordered[0],
-            "hi": _month_after(ordered[-1]),
+            "hi": month_after(ordered[-1]),
         }  # fmt: skip
         cur.execute(
             "DELETE FROM analytics_videomonth WHERE creator_id = %(creator)s "
@@ -164,12 +155,7 @@ def video_buckets_refold(*, creator: Creator, pairs: Iterable[tuple[int, date]])
 def bucket_counts(*, creator: Creator, video_id: int, rng: DateRange) -> tuple[list, list]:
     """(plays, unique viewers) per bucket of one video over the range: two lists of ints of
     equal length (the longest bucket array seen; callers pad to the video's duration)."""
-    # The months the range wholly covers: [mlo, mhi] (empty when mlo > mhi).
-    mlo = rng.start if rng.start.day == 1 else _month_after(rng.start)
-    ends_a_month = (rng.end + timedelta(days=1)).day == 1
-    mhi = rng.end.replace(day=1)
-    if not ends_a_month:
-        mhi = (mhi - timedelta(days=1)).replace(day=1)
+    mlo, mhi = rng.whole_months()
     args = {
         "creator": creator.pk, "video": video_id, "lo": rng.start, "hi": rng.end,
         "mlo": mlo, "mhi": mhi,

@@ -316,3 +316,26 @@ class CourseProgress(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} in {self.course_id}"
+
+
+class QuestionMonth(models.Model):
+    """Per video per course (None: asked outside a course) per closed local month (before
+    the creator's current month): how many questions were placed on the video's timeline
+    (QuestionFact rows with a video and a position). A range ranks the videos of the
+    confusion heatmap from one row per video and course for each month it wholly covers
+    once the creator's month is materialised (every row of a month is written at once),
+    and from QuestionFact for its other days."""
+
+    creator = models.ForeignKey("creators.Creator", on_delete=models.CASCADE, related_name="+")
+    video = models.ForeignKey("videos.Video", on_delete=models.CASCADE, related_name="+")
+    course = models.ForeignKey(
+        "courses.Course", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    month = models.DateField(help_text="The month's first day (local).")
+    questions = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["creator", "month"], name="an_questionmonth_month")]
+
+    def __str__(self) -> str:
+        return f"{self.video_id} {self.course_id} {self.month:%Y-%m}"

@@ -46,6 +46,15 @@ class DateRange:
         hi = datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=zone)
         return lo, hi
 
+    def whole_months(self) -> tuple[date, date]:
+        """(first, last): the first days of the months the range wholly covers (none when
+        first > last) — what month rollups (VideoMonth, QuestionMonth) can answer."""
+        first = self.start if self.start.day == 1 else month_after(self.start)
+        last = self.end.replace(day=1)
+        if (self.end + timedelta(days=1)).day != 1:  # the end's month is not whole
+            last = (last - timedelta(days=1)).replace(day=1)
+        return first, last
+
     def query(self) -> str:
         """The URL query that reproduces this range."""
         if self.key in PRESETS or self.key == "all":
@@ -58,6 +67,16 @@ class DateRange:
         if self.key == "all":
             return "All time"
         return f"{self.start:%d %b %Y} \u2013 {self.end:%d %b %Y}"
+
+
+def month_after(month: date) -> date:
+    """The first day of the month after `month`'s."""
+    return (month.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+def month_sql(column: str) -> str:
+    """SQL for the first day of a date column's month (date arithmetic, no time zone)."""
+    return f"({column} - (extract(day FROM {column})::int - 1))"
 
 
 def zone_for(name: str | None) -> ZoneInfo:

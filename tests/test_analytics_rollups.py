@@ -26,6 +26,7 @@ from analytics.models import (
     CourseDay,
     CourseProgress,
     QuestionFact,
+    QuestionMonth,
     StudentDay,
     VideoDay,
     VideoMonth,
@@ -176,6 +177,7 @@ def _snapshot(creator) -> dict:
         "video_viewers": rows(VideoViewerDay, "video_id", "user_id", "day", "seen"),
         "course_students": _course_students(creator),
         "course_progress": rows(CourseProgress, "user_id", "course_id", "started", "done"),
+        "question_months": rows(QuestionMonth, "video_id", "course_id", "month", "questions"),
     }
 
 
@@ -595,3 +597,55 @@ def test_active_students_from_bitmaps_equal_student_days(world, seed):
             shared = active_sets(creator=creator, rng=wide, course_id=course_id)
             assert cohorts(**kw, active=shared) == matrix
             assert daily(**kw, active=shared) == series
+
+
+@pytest.mark.django_db
+def test_a_closed_month_of_questions_is_read_from_one_row_per_video(world):
+    """QuestionMonth holds a closed month's placed questions per video and course (the
+    current month stays in QuestionFact); the confusion heatmap ranks videos from it for a
+    month the range wholly covers, from QuestionFact for part of a month; a late question
+    into the month rewrites it; a rebuild gives the same rows."""
+    from analytics.selectors import confusion
+    from chat.models import ChatMessage
+
+    creator, course, lessons, students = world
+    feb = datetime(2026, 2, 10, 9, tzinfo=UTC)
+    for i, (lesson, at) in enumerate(
+        [(0, feb), (0, feb + timedelta(days=5)), (1, feb), (1, timezone.now())]
+    ):
+        ask(creator=creator, user=students[i % 3], text=f"Why the flame {i}?", at=at,
+            cite=(lessons[lesson].video, 10.0 + i), course=course)  # fmt: skip
+    rollup_update(creator=creator)
+    month = DateRange("custom", date(2026, 2, 1), date(2026, 2, 28))
+    part = DateRange("custom", date(2026, 2, 1), date(2026, 2, 12))
+    video0, video1 = lessons[0].video_id, lessons[1].video_id
+    assert sorted(
+        QuestionMonth.objects.filter(creator=creator).values_list("video_id", "month", "questions")
+    ) == sorted([(video0, date(2026, 2, 1), 2), (video1, date(2026, 2, 1), 1)])
+
+    def ranked(rng, course_id=None):
+        got = confusion(creator=creator, rng=rng, course_id=course_id)
+        return [(v["video_id"], sum(z)) for v, z in zip(got["videos"], got["z"], strict=True)]
+
+    assert ranked(month) == [(video0, 2), (video1, 1)]
+    assert ranked(month, course.pk) == [(video0, 2), (video1, 1)]
+    assert ranked(part) == [(video0, 1), (video1, 1)]  # 10 Feb only: from QuestionFact
+    # The whole month is read from its rows: hiding the facts' videos leaves the ranking.
+    QuestionFact.objects.filter(creator=creator, day__month=2).update(position=None)
+    assert [v for v, _n in ranked(month)] == [video0, video1]
+    assert ranked(part) == []
+    rollup_rebuild(creator=creator)
+    assert ranked(part) == [(video0, 1), (video1, 1)]
+    # A late answer to a question asked in February (the answer arrives now) refolds the
+    # question, and its closed month with it.
+    late = ask(creator=creator, user=students[2], text="Late one?", at=feb,
+               cite=(lessons[1].video, 5.0), course=course)  # fmt: skip
+    ChatMessage.objects.filter(session=late.session, role="assistant").update(
+        created_at=timezone.now() + timedelta(seconds=1)
+    )
+    rollup_update(creator=creator)
+    assert QuestionMonth.objects.get(creator=creator, video_id=video1).questions == 2
+    assert ranked(month) == [(video0, 2), (video1, 2)][:: 1 if video0 < video1 else -1]
+    incremental = _snapshot(creator)
+    rollup_rebuild(creator=creator)
+    assert _snapshot(creator) == incremental

@@ -9,7 +9,7 @@ from django.db import connection, transaction
 from analytics.models import (
     QuestionFact,
 )
-from analytics.ranges import tz_of, zone_for
+from analytics.ranges import local_today, month_after, month_sql, tz_of, zone_for
 from analytics.rollups.fold import BATCH
 from chat.smalltalk import SMALL_TALK_MODEL
 from creators.models import Creator
@@ -127,3 +127,49 @@ def _set_lexemes(creator_id: int, message_ids: list[int]) -> None:
             "WHERE creator_id = %s AND message_id = ANY(%s)",
             [creator_id, message_ids],
         )
+
+
+_QUESTION_MONTHS = f"""
+    INSERT INTO analytics_questionmonth (creator_id, video_id, course_id, month, questions)
+    SELECT %(creator)s, video_id, course_id, {month_sql("day")}, COUNT(*)
+    FROM analytics_questionfact
+    WHERE creator_id = %(creator)s AND day >= %(lo)s AND day < %(hi)s
+      AND video_id IS NOT NULL AND position IS NOT NULL
+      AND {month_sql("day")} = ANY(%(months)s::date[])
+    GROUP BY 1, 2, 3, 4
+"""
+
+# Closed months with placed questions after the newest materialised one (months close while
+# nothing touches them; an older month is refolded when its days are).
+_MONTHS_MISSING = f"""
+    SELECT DISTINCT {month_sql("day")} FROM analytics_questionfact
+    WHERE creator_id = %(creator)s AND day < %(current)s
+      AND video_id IS NOT NULL AND position IS NOT NULL
+      AND day >= COALESCE((
+          SELECT MAX(month) + 31 FROM analytics_questionmonth WHERE creator_id = %(creator)s
+      ), DATE '0001-01-01')
+"""
+
+
+def question_months_refold(*, creator: Creator, days: Iterable) -> list:
+    """Recompute QuestionMonth for the closed months among `days` (whose questions just
+    changed) and for closed months not materialised yet. Returns the months written."""
+    current = local_today(tz_of(creator)).replace(day=1)
+    with connection.cursor() as cur:
+        cur.execute(_MONTHS_MISSING, {"creator": creator.pk, "current": current})
+        months = {m for (m,) in cur.fetchall()} | {d.replace(day=1) for d in days if d < current}
+        if not months:
+            return []
+        ordered = sorted(months)
+        args = {
+            "creator": creator.pk, "months": ordered, "lo": ordered[0],
+            "hi": month_after(ordered[-1]),
+        }  # fmt: skip
+        with transaction.atomic():
+            cur.execute(
+                "DELETE FROM analytics_questionmonth WHERE creator_id = %(creator)s "
+                "AND month = ANY(%(months)s::date[])",
+                args,
+            )
+            cur.execute(_QUESTION_MONTHS, args)
+    return ordered

@@ -13,6 +13,7 @@ from analytics.models import (
     CourseDay,
     CourseProgress,
     QuestionFact,
+    QuestionMonth,
     RollupState,
     StudentBit,
     StudentDay,
@@ -24,7 +25,7 @@ from analytics.models import (
 from analytics.ranges import tz_of, zone_for
 from analytics.rollups.days import course_days_refold, students_refold
 from analytics.rollups.progress import course_progress_refold
-from analytics.rollups.questions import IN_FLIGHT, questions_refold
+from analytics.rollups.questions import IN_FLIGHT, question_months_refold, questions_refold
 from analytics.rollups.sessions import sessions_refold
 from creators.models import Creator
 
@@ -85,7 +86,9 @@ def rollup_update(*, creator: Creator) -> dict[str, int]:
 
     pairs = sessions_refold(creator=creator, session_ids=session_ids)
     video_buckets_refold(creator=creator, pairs=pairs)
-    pairs |= questions_refold(creator=creator, chat_session_ids=chat_ids)
+    asked = questions_refold(creator=creator, chat_session_ids=chat_ids)
+    question_months_refold(creator=creator, days={day for _user, day in asked})
+    pairs |= asked
     pairs |= progress_pairs
     days = students_refold(creator=creator, pairs=pairs)
     course_days_refold(creator=creator, days=days)
@@ -113,7 +116,7 @@ def rollup_rebuild(*, creator: Creator) -> dict[str, int]:
     """Delete the creator's rollups and fold every fact again (`analytics_rebuild`)."""
     with transaction.atomic():
         rollups = (WatchSession, QuestionFact, StudentDay, CourseDay, VideoDay, VideoMonth)
-        for model in (*rollups, VideoViewerDay, StudentBit, CourseProgress):
+        for model in (*rollups, VideoViewerDay, StudentBit, CourseProgress, QuestionMonth):
             model.objects.filter(creator=creator).delete()
         RollupState.objects.update_or_create(
             creator=creator,

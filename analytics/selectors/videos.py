@@ -5,13 +5,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, Sum, Value
 from django.db.models.functions import Floor, Greatest, Least
 from django.http import Http404
 
 from analytics.buckets import bucket_counts
 from analytics.models import BUCKET_SECONDS, QuestionFact, WatchSession
-from analytics.ranges import DateRange
+from analytics.ranges import DateRange, month_sql
 from analytics.selectors.common import in_range, of_course
 from creators.models import Creator
 
@@ -96,6 +97,44 @@ def _binned(qs: Any, width: float, bins: int | None = None) -> Any:
     return qs.annotate(b=b).order_by()
 
 
+# Placed questions per video over a range: one QuestionMonth row per video and course for
+# each materialised month the range wholly covers, QuestionFact rows for its other days.
+_MOST_QUESTIONED = f"""
+    WITH present AS (
+        SELECT DISTINCT month FROM analytics_questionmonth
+        WHERE creator_id = %(creator)s AND month >= %(first)s AND month <= %(last)s
+    ), other AS (
+        SELECT d::date AS day FROM generate_series(%(start)s::date, %(end)s::date, '1 day') d
+        WHERE {month_sql("d::date")} NOT IN (SELECT month FROM present)
+    )
+    SELECT video_id, SUM(n) FROM (
+        SELECT video_id, questions AS n FROM analytics_questionmonth
+        WHERE creator_id = %(creator)s AND month IN (SELECT month FROM present) {{course}}
+        UNION ALL
+        SELECT video_id, 1 FROM analytics_questionfact
+        WHERE creator_id = %(creator)s AND day = ANY(ARRAY(SELECT day FROM other))
+          AND video_id IS NOT NULL AND position IS NOT NULL {{course}}
+    ) t
+    GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %(top)s
+"""
+
+
+def _most_questioned(creator: Creator, rng: DateRange, course_id: int | None) -> list[tuple]:
+    """[(video id, questions placed on it in the range)] for the TOP_VIDEOS videos with the
+    most, most first (ties: lower id first)."""
+    first, last = rng.whole_months()
+    args = {
+        "creator": creator.pk, "first": first, "last": last, "start": rng.start,
+        "end": rng.end, "course": course_id, "top": TOP_VIDEOS,
+    }  # fmt: skip
+    with connection.cursor() as cur:
+        cur.execute(
+            _MOST_QUESTIONED.format(course="AND course_id = %(course)s" if course_id else ""),
+            args,
+        )
+        return [(video, int(n)) for video, n in cur.fetchall()]
+
+
 def confusion(*, creator: Creator, rng: DateRange, course_id: int | None = None) -> dict:
     """Questions placed on video timelines in the range, for the confusion heatmap.
 
@@ -106,9 +145,7 @@ def confusion(*, creator: Creator, rng: DateRange, course_id: int | None = None)
 
     qs = of_course(in_range(QuestionFact.objects.filter(creator=creator), rng), course_id)
     qs = qs.exclude(video=None).exclude(position=None)
-    top = list(
-        qs.values_list("video_id").annotate(n=Count("id")).order_by("-n", "video_id")[:TOP_VIDEOS]
-    )
+    top = _most_questioned(creator, rng, course_id)
     ids = [v for v, _n in top]
     videos = {
         v["pk"]: v
