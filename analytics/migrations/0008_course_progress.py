@@ -12,7 +12,7 @@ def backfill(apps, schema_editor):
     from analytics.rollups.progress import course_progress_refold
 
     for state in apps.get_model("analytics", "RollupState").objects.all():
-        course_progress_refold(creator_id=state.creator_id, tz=state.timezone, users=None)
+        course_progress_refold(creator_id=state.creator_id, tz=state.timezone, pairs=None)
 
 
 class Migration(migrations.Migration):

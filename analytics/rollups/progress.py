@@ -26,13 +26,25 @@ _REFOLD = """
 """
 
 
-def course_progress_refold(*, creator_id: int, tz: str, users: list[int] | None) -> None:
-    """Recompute the CourseProgress rows of the given students (None: every student) from
-    their LessonProgress rows; days are local dates in the IANA zone `tz`."""
-    only = "AND user_id = ANY(%(users)s)" if users is not None else ""
-    args = {"creator": creator_id, "tz": tz, "users": users}
+def course_progress_refold(
+    *, creator_id: int, tz: str, pairs: list[tuple[int, int]] | None
+) -> None:
+    """Recompute the CourseProgress rows of the given (student, course) pairs (None: every
+    pair) from their LessonProgress rows; days are local dates in the IANA zone `tz`."""
+    only = ""
+    if pairs is not None:
+        only = "AND ({user}, {course}) IN (SELECT unnest(%(users)s::bigint[]), "
+        only += "unnest(%(courses)s::bigint[]))"
+    args = {
+        "creator": creator_id, "tz": tz, "users": [u for u, _c in pairs or ()],
+        "courses": [c for _u, c in pairs or ()],
+    }  # fmt: skip
     with transaction.atomic(), connection.cursor() as cur:
         cur.execute(
-            f"DELETE FROM analytics_courseprogress WHERE creator_id = %(creator)s {only}", args
+            "DELETE FROM analytics_courseprogress WHERE creator_id = %(creator)s "
+            + only.format(user="user_id", course="course_id"),
+            args,
         )
-        cur.execute(_REFOLD.format(users=only.replace("user_id", "lp.user_id")), args)
+        cur.execute(
+            _REFOLD.format(users=only.format(user="lp.user_id", course="m.course_id")), args
+        )

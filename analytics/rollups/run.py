@@ -67,9 +67,9 @@ def rollup_update(*, creator: Creator) -> dict[str, int]:
     )
     pr_mark = progress.aggregate(m=Max("updated_at"))["m"]
     zone = zone_for(tz_of(creator))
-    changed = list(progress.values_list("user_id", "completed_at"))
-    progress_pairs = {(user, done.astimezone(zone).date()) for user, done in changed if done}
-    progress_users = sorted({user for user, _done in changed})
+    changed = list(progress.values_list("user_id", "lesson__module__course_id", "completed_at"))
+    progress_pairs = {(user, done.astimezone(zone).date()) for user, _c, done in changed if done}
+    progress_courses = sorted({(user, course) for user, course, _done in changed})
     messages = _since(
         ChatMessage.objects.filter(creator=creator), "created_at", state.questions_through
     )
@@ -92,8 +92,8 @@ def rollup_update(*, creator: Creator) -> dict[str, int]:
     pairs |= progress_pairs
     days = students_refold(creator=creator, pairs=pairs)
     course_days_refold(creator=creator, days=days)
-    if progress_users:
-        course_progress_refold(creator_id=creator.pk, tz=tz_of(creator), users=progress_users)
+    if progress_courses:
+        course_progress_refold(creator_id=creator.pk, tz=tz_of(creator), pairs=progress_courses)
 
     state.events_through = max(filter(None, [state.events_through, ev_mark]), default=None)
     state.progress_through = max(filter(None, [state.progress_through, pr_mark]), default=None)
