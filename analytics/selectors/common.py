@@ -89,7 +89,8 @@ def active_sets(*, creator: Creator, rng: DateRange, course_id: int | None = Non
             + (" AND course_id = %s" if course_id else ""),
             [creator.pk, rng.start, rng.end, *([course_id] if course_id else [])],
         )
-        masks = {(c, d): int.from_bytes(students, "little") for c, d, students in cur}
+        rows = cur.fetchall()
+    masks = {(c, d): int.from_bytes(students, "little") for c, d, students in rows}
     return ActiveSets(rng.start, rng.end, course_id, masks)
 
 
