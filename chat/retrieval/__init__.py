@@ -20,8 +20,10 @@ Moments (chat.retrieval.moments) are what is ranked and cited; steps 2-3 find ca
    segments is scored by the IDF-weighted share of the question's lexemes it contains
    (plus the cosine similarity of its window when embeddings exist); the best run is the
    citation. Overlapping citations in one video merge into one span.
-6. "Not covered": the best chunk's coverage is compared with a floor calibrated per
-   creator from its own library (calibration), computed off the request path.
+6. "Not covered": the best moment's score is compared with the learned floor raised by
+   w_unknown times the IDF share of the question's words that no chunk holds
+   (moments.question_floor; both learned by bench/fit_retrieval.py). The per-creator
+   calibration (calibration) is still computed off the request path.
 """
 
 from __future__ import annotations
@@ -55,12 +57,14 @@ from chat.retrieval.lexical import (
     lexical_query,
     lexical_rank,
     unsaid_lexemes,
+    vocabulary_size,
 )
 from chat.retrieval.moments import (
     candidate_windows,
     distinct_moments,
     fusion_params,
     pinpoint_moments,
+    question_floor,
     score_windows,
 )
 from chat.retrieval.pinpoint import MAX_SPAN_SEGMENTS, merge_overlapping, pinpoint
@@ -142,6 +146,9 @@ def retrieve(
         del ndoc[wrong]
         ndoc[right] = n
     weights = {lx: idf(n, total) for lx, n in ndoc.items() if lx not in unsaid}
+    unknown_share = sum(weights[lx] for lx in weights if not ndoc[lx]) / (
+        sum(weights.values()) or 1.0
+    )
     lexemes = list(weights)
     lexical = lexical_rank(scope, lexemes, doc_count=calib.doc_count)
     found: dict = {}
@@ -164,14 +171,26 @@ def retrieve(
     )
     ranked = score_windows(windows, weights, params, position=position)
     if explain is not None:
-        explain.update(windows=ranked, params=params, used_vectors=used_vectors, weights=weights)
+        explain.update(
+            windows=ranked,
+            params=params,
+            used_vectors=used_vectors,
+            weights=weights,
+            unknown_share=unknown_share,
+        )
+    # The question is covered when its best moment reaches the question's floor; the
+    # moments cited beside it need the learned floor (their relevance, not the question's).
+    vocabulary = None
+    if unknown_share and params.get("w_unknown"):
+        vocabulary = vocabulary_size(scope.creator_id, version)
+    floor = question_floor(params, unknown_share=unknown_share, vocabulary=vocabulary)
     moments = distinct_moments(ranked, top_k=top_k, floor=params["floor"])
     passages = pinpoint_moments(moments, weights, scope, passage_share=params.get("passage_share"))
     best = moments[0].score if moments else 0.0
     return RetrievalResult(
         passages=passages,
-        covered=bool(passages) and best >= params["floor"],
+        covered=bool(passages) and best >= floor,
         best_relevance=best,
-        floor=params["floor"],
+        floor=floor,
         used_vectors=used_vectors,
     )

@@ -19,6 +19,7 @@ Two plans, chosen by the scope's estimated size:
 
 from __future__ import annotations
 
+import functools
 import math
 
 from django.db import connection
@@ -215,3 +216,14 @@ def lexical_rank(
     ]
     hits.sort(key=lambda h: (-h.bm25, h.chunk_id))
     return hits
+
+
+@functools.lru_cache(maxsize=64)
+def vocabulary_size(creator_id: int, version: str) -> int:
+    """How many distinct lexemes the creator's chunks hold (videos.LexemeFrequency rows
+    with ndoc > 0), at library_version `version` (the cache key: read once per version)."""
+    return (
+        LexemeFrequency.objects.filter(creator_id=creator_id, ndoc__gt=0)
+        .exclude(lexeme=LexemeFrequency.TOTAL)
+        .count()
+    )

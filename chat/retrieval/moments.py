@@ -77,6 +77,39 @@ def fusion_params(*, vectors: bool) -> dict:
     return learned()["hybrid" if vectors else "fulltext"]
 
 
+def question_floor(params: dict, *, unknown_share: float, vocabulary: int | None = None) -> float:
+    """The "not covered" floor for one question: the learned floor plus w_unknown times
+    the IDF-weighted share (0-1) of the question's lexemes that no chunk of the library
+    holds (names of the library and misspellings of its words already set aside). A word
+    the videos never say is evidence that the question is about something else ("How do
+    fireflies produce their light?" over lectures on candle flames), so such a question
+    needs a stronger match to be answered. It decides coverage (the best moment); the
+    other moments cited beside it need the learned floor alone (on the development set
+    holding them to this one too cut start@5 from 0.774 to 0.750 in sample).
+    vocabulary: the library's distinct lexemes (lexical.vocabulary_size). A small library
+    leaves more words unsaid by chance, so the term is scaled by vocabulary_scale.
+    params: a fusion_params() dict (w_unknown 0 when absent); bench/fit_retrieval.py
+    learns floor and w_unknown together (most in-scope questions answered at their moment
+    with no out-of-scope question answered)."""
+    scale = vocabulary_scale(vocabulary) if vocabulary is not None else 1.0
+    return params["floor"] + params.get("w_unknown", 0.0) * unknown_share * scale
+
+
+def vocabulary_scale(vocabulary: int) -> float:
+    """0-1: how far an unsaid word counts in a library of `vocabulary` distinct lexemes,
+    against the library w_unknown was learned on (learned.json provenance
+    "library_lexemes"; 1.0 at or above it, or when unknown). By Zipf's law the share of
+    running English text that a vocabulary of its V commonest words covers grows as
+    H(V) ~ ln V + 0.5772 (Euler-Mascheroni), so the chance that a question's word is one a
+    library says grows that way too: the scale is H(V) / H(reference). A 61-cue excerpt
+    (~380 lexemes) weighs an unsaid word 0.83 of the set's 4 lectures (1,332)."""
+    reference = learned()["provenance"].get("library_lexemes")
+    if not reference or vocabulary >= reference:
+        return 1.0
+    euler = 0.5772156649
+    return max(0.0, math.log(max(vocabulary, 1)) + euler) / (math.log(reference) + euler)
+
+
 @dataclass
 class Window:
     """A candidate moment: a SegmentWindow with its features and score."""
