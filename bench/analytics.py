@@ -448,11 +448,12 @@ def incremental(creator, lessons, students, scale: float, now: datetime, rnd) ->
         rnd=rnd,
         received_after=received_after,
     )
-    t = time.perf_counter()
+    t, cpu0, pg0 = time.perf_counter(), time.process_time(), backend_cpu_seconds()
     result = rollup_update(creator=creator)
     print(
         f"incremental ({day_events:,} new events, {day_events // 100:,} questions): "
-        f"{time.perf_counter() - t:.1f} s ({result})",
+        f"{time.perf_counter() - t:.1f} s; CPU {time.process_time() - cpu0:.1f} s Python + "
+        f"{backend_cpu_seconds() - pg0:.1f} s PostgreSQL ({result})",
         flush=True,
     )
 
