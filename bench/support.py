@@ -49,7 +49,8 @@ def session_cookies(users: Iterable) -> list[dict]:
     works: Django compares the cookie with the X-CSRFToken header)."""
     from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.db import SessionStore
+
+    from chronos.sessions import SessionStore
 
     # The first backend that can load users (django-axes' comes first and cannot).
     backend = next(b for b in settings.AUTHENTICATION_BACKENDS if "axes" not in b.lower())

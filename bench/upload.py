@@ -85,10 +85,10 @@ def seed() -> tuple[str, str, dict]:
     django.setup()
     from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.db import SessionStore
     from django.core.management import call_command
     from django.db import connection
 
+    from chronos.sessions import SessionStore
     from creators.models import Creator, User
 
     call_command("migrate", verbosity=0, interactive=False)

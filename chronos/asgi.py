@@ -19,8 +19,10 @@ every kind of ask the same way (README, "Chat under load"). Everything else (pag
 API, streamed answers, video ranges) stays on the ASGI handler.
 """
 
+import asyncio
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 from a2wsgi import WSGIMiddleware
 from django.core.asgi import get_asgi_application
@@ -46,6 +48,11 @@ heartbeats = WSGIMiddleware(django_wsgi, workers=HEARTBEAT_THREADS)
 chat_json = WSGIMiddleware(django_wsgi, workers=CHAT_THREADS)
 
 from chat.api import wants_stream  # noqa: E402 (after Django is set up)
+from chronos import heartbeats as heartbeat_lane  # noqa: E402
+
+# The heartbeat fast lane's threads (chronos/heartbeats.py); a batch it does not take goes
+# on to `heartbeats` (the full stack on its own pool).
+heartbeat_lane_threads = ThreadPoolExecutor(HEARTBEAT_THREADS, thread_name_prefix="heartbeat")
 
 
 def json_ask(body: bytes) -> bool:
@@ -86,11 +93,28 @@ def _replay(messages: list[dict], receive):
     return replayed
 
 
+async def heartbeat(scope, receive, send):
+    """An ordinary player batch through the fast lane (chronos/heartbeats.py), anything
+    else on the route (or what the lane hands back) through the full stack."""
+    if heartbeat_lane.ordinary(scope):
+        messages, body = await _read_ahead(receive)
+        if body is not None:
+            loop = asyncio.get_running_loop()
+            response = await loop.run_in_executor(
+                heartbeat_lane_threads, heartbeat_lane.answer, scope, body
+            )
+            if response is not None:
+                await django_asgi.send_response(response, send)
+                return
+        receive = _replay(messages, receive)
+    await heartbeats(scope, receive, send)
+
+
 async def application(scope, receive, send):
     """Heartbeats and JSON asks to the WSGI handler's thread pools, every other request
     to Django's ASGI handler."""
     if scope["type"] == "http" and scope["path"] in HEARTBEAT_PATHS:
-        await heartbeats(scope, receive, send)
+        await heartbeat(scope, receive, send)
     elif scope["type"] == "http" and scope["path"] == CHAT_PATH and scope["method"] == "POST":
         messages, body = await _read_ahead(receive)
         app = chat_json if body is not None and json_ask(body) else django_asgi

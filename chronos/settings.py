@@ -136,6 +136,9 @@ else:
     }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# The hottest fixed statements (a heartbeat's) are prepared once per connection
+# (chronos/db.py); off behind a transaction-pooling PgBouncer older than 1.21.
+DB_PREPARED_STATEMENTS = env.bool("DB_PREPARED_STATEMENTS", default=True)
 # DB_POOL=1: a psycopg connection pool per process (Django's "pool" option) instead of a new
 # connection per request (~20 ms each on a loaded machine), and a bound: a process holds at
 # most DB_POOL_SIZE connections however many requests are in flight, so WEB_CONCURRENCY x
@@ -167,8 +170,9 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out users and IPs
-    "django.contrib.auth.backends.ModelBackend",
-    "allauth.account.auth_backends.AuthenticationBackend",
+    # Django's and allauth's backends, the signed-in user read by one fixed statement.
+    "creators.auth.ModelBackend",
+    "creators.auth.AuthenticationBackend",
 ]
 SITE_ID = 1
 LOGIN_URL = "account_login"
@@ -411,6 +415,8 @@ LOGGING = {
 
 # Inside Whop's iframe the app may be framed cross-site: set both to "None" there (with
 # Secure cookies) so sessions and CSRF survive; Lax is right for a first-party deployment.
+# Database sessions, the row read by one fixed statement (chronos/sessions.py).
+SESSION_ENGINE = "chronos.sessions"
 SESSION_COOKIE_SAMESITE = env("SESSION_COOKIE_SAMESITE", default="Lax")
 CSRF_COOKIE_SAMESITE = env("CSRF_COOKIE_SAMESITE", default="Lax")
 if not DEBUG:

@@ -28,7 +28,7 @@ from creators.whop import USER_TOKEN_HEADER, WhopAuthError, whop_user_token_veri
 
 logger = logging.getLogger(__name__)
 
-MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+MODEL_BACKEND = "creators.auth.ModelBackend"
 
 
 class WhopUserTokenMiddleware:

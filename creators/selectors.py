@@ -16,6 +16,29 @@ from django.utils import timezone
 from chronos.errors import NotFound
 from creators.models import Creator, Invite, Membership, User
 
+_USER_FIELDS = [f for f in User._meta.concrete_fields]
+_USER_BY_PK = "SELECT {} FROM {} WHERE {} = %s".format(
+    ", ".join(connection.ops.quote_name(f.column) for f in _USER_FIELDS),
+    connection.ops.quote_name(User._meta.db_table),
+    connection.ops.quote_name(User._meta.pk.column),
+)
+
+
+def user_by_pk(pk: int | str) -> User | None:
+    """The User with primary key `pk` (an int, or its decimal string as a session stores
+    it), every field loaded, or None (no such user, or not a whole number). One fixed
+    statement: the signed-in user is read on every request (creators.auth)."""
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        return None
+    with connection.cursor() as cur:
+        cur.execute(_USER_BY_PK, [pk])
+        row = cur.fetchone()
+    if row is None:
+        return None
+    return User.from_db(connection.alias, [f.attname for f in _USER_FIELDS], row)
+
 
 def creators_managed_by(*, user: User) -> QuerySet[Creator]:
     """Active creators the user owns or is a team member of (admins: all)."""

@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from chronos.db import prepared_cursor
 from courses import selectors
 from courses.intervals import intervals_merge, intervals_total
 from courses.models import LessonProgress, WatchEvent
@@ -296,7 +297,7 @@ def _insert_and_lock(user: User, events: list[CleanEvent], now: datetime) -> tup
     rows: dict[int, LessonProgress] = {}
     lessons: dict[int, LessonFacts] = {}
     checked: dict[int, datetime | None] = {}
-    with connection.cursor() as cur:
+    with prepared_cursor() as cur:
         cur.execute(sql, params)
         for kind, sid, seq, time_a, time_b, pk, lesson_id, num, played, uniq in cur:
             if kind == "l":
@@ -327,7 +328,7 @@ def _insert_and_lock(user: User, events: list[CleanEvent], now: datetime) -> tup
 
 def _progress_write(rows: list[LessonProgress]) -> None:
     """Write the folded fields of locked progress rows in one UPDATE ... FROM unnest()."""
-    with connection.cursor() as cur:
+    with prepared_cursor() as cur:
         cur.execute(
             "UPDATE courses_lessonprogress p SET played_intervals = v.played::jsonb, "
             "unique_seconds = v.uniq, last_position = v.pos, completed_at = v.done, "

@@ -1,0 +1,145 @@
+"""The heartbeat fast lane: the lesson player's ordinary batch (POST /api/v1/watch-events/,
+a signed-in browser session, JSON, valid events) answered without Django's full request
+cycle; any other request on that route goes the full way.
+
+A student's player sends one batch every 10 s while playing (README, "Watch events"), so
+this is the busiest route by far. Through the full stack a batch cost ~15 ms of server CPU,
+about half of it outside the watch service: 18 middlewares, URL resolving, DRF's request
+wrapping and authentication, the a2wsgi bridge. Here the same pieces run, and only those
+(all Django's or the project's own, none re-implemented):
+
+- the request is Django's `ASGIRequest`; the response goes through the middlewares that
+  shape this route's responses (`RESPONSE_MIDDLEWARE`: security headers, the session's
+  Vary/cookie, X-Frame-Options, frame-ancestors, CSP, Permissions-Policy), so it carries the
+  same headers as the full path's (a test compares them);
+- the user comes from `django.contrib.auth.get_user` (session hash verified, inactive
+  users refused) and the CSRF check is DRF's own (`SessionAuthentication.enforce_csrf`'s
+  `CSRFCheck`), as for the API's session authentication;
+- the body is parsed by the input guard's bounded JSON parser (`chronos.input`) and the
+  events are recorded by `courses.services.watch_events_record`, the view's own service.
+
+Anything else falls back (`answer` returns None and the full stack answers): HTTP Basic or
+a Whop user token, no session, a signed-out or CSRF-failing request, a query string, a
+form post (the page-hide `sendBeacon`), bad JSON or unstorable text, a refused batch
+(DomainError: the full path gives the 400 with each event's index; nothing was stored, as
+recording is all or nothing). The fallback re-reads the same body, so the answer is the
+full path's in every case but the ordinary one; a database with no free connection gets
+the same 503 as on the full path.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from django.contrib.auth import get_user
+from django.db import OperationalError, close_old_connections
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.cache import patch_vary_headers
+from django.utils.module_loading import import_string
+from rest_framework.authentication import CSRFCheck
+
+from chronos.errors import DomainError
+from chronos.input import BadInput, json_loads_bounded
+from chronos.middleware import DatabaseBusyMiddleware, database_unavailable
+from courses.api import watch_events
+from courses.services import watch_events_record
+
+PATH = "/api/v1/watch-events/"
+# The middlewares of settings.MIDDLEWARE that shape this route's 202 (in that order); the
+# others only act on pages, sign-in or other routes, or decide things the fast lane
+# leaves to the full path (tests/test_heartbeat_fast_lane.py compares the headers).
+RESPONSE_MIDDLEWARE = (
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "creators.middleware.FrameAncestorsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
+)
+_ALLOW = ", ".join(watch_events.cls().allowed_methods)  # type: ignore[attr-defined]
+# Headers that send a request the full way (their authentication is the full path's).
+_FULL_PATH_HEADERS = (b"authorization", b"x-whop-user-token")
+
+
+class _FullPath(Exception):
+    """This request is not the ordinary batch: let the full stack answer it."""
+
+
+def ordinary(scope: dict[str, Any]) -> bool:
+    """True when the ASGI `scope` may be the ordinary batch: a POST of JSON to PATH with no
+    query string and no other authentication (cheap checks, before the body is read)."""
+    if scope["method"] != "POST" or scope.get("query_string"):
+        return False
+    json_body = False
+    for name, value in scope.get("headers", ()):
+        if name in _FULL_PATH_HEADERS:
+            return False
+        if name == b"content-type":
+            json_body = value.split(b";")[0].strip().lower() == b"application/json"
+    return json_body
+
+
+def _record(request: HttpRequest) -> HttpResponse:
+    """The route's work for a signed-in session: CSRF, the bounded body, the service.
+    Raises _FullPath for anything but an accepted batch."""
+    user = get_user(request)
+    if not user.is_authenticated or not user.is_active:
+        raise _FullPath
+    check = CSRFCheck(lambda _request: None)
+    check.process_request(request)
+    if check.process_view(request, None, (), {}) is not None:
+        raise _FullPath
+    try:
+        body = json_loads_bounded(request.body)
+        if not isinstance(body, dict):
+            raise _FullPath
+        result = watch_events_record(user=user, events=body.get("events"))
+    except (BadInput, DomainError) as error:
+        raise _FullPath from error
+    except OperationalError as error:
+        if not database_unavailable(error):
+            raise
+        busy = DatabaseBusyMiddleware(lambda _request: HttpResponse())
+        response = busy.process_exception(request, error)
+        assert response is not None  # database_unavailable(error) holds
+        return response
+    response = JsonResponse(
+        {"accepted": result.accepted, "duplicates": result.duplicates}, status=202
+    )
+    # What DRF's APIView adds to the route's answers (finalize_response, content negotiation).
+    response["Allow"] = _ALLOW
+    patch_vary_headers(response, ("Accept",))
+    return response
+
+
+def _chain():
+    """The view wrapped in RESPONSE_MIDDLEWARE, outermost first (as Django builds it)."""
+    handler = _record
+    for path in reversed(RESPONSE_MIDDLEWARE):
+        handler = import_string(path)(handler)
+    return handler
+
+
+_answer_with_headers = _chain()
+
+
+def answer(scope: dict[str, Any], body: bytes) -> HttpResponse | None:
+    """Answer an ordinary batch: `scope` is the ASGI HTTP scope, `body` the whole request
+    body. Returns the 202 (or the 503 when no database connection can be had), or None when
+    the full stack must answer (module docstring). Runs in a worker thread: the database
+    connection is this thread's, returned to the pool at the end as after any request."""
+    close_old_connections()
+    try:
+        return _answer_with_headers(_request(scope, body))
+    except Exception:  # _FullPath, or a failure the full stack answers and reports its way
+        return None
+    finally:
+        close_old_connections()
+
+
+def _request(scope: dict[str, Any], body: bytes) -> HttpRequest:
+    """Django's request for `scope`, as the ASGI handler builds it."""
+    from django.core.handlers.asgi import ASGIRequest
+
+    return ASGIRequest(scope, io.BytesIO(body))

@@ -1,0 +1,171 @@
+"""The heartbeat fast lane (chronos/heartbeats.py): the player's ordinary batch is answered
+without the full request cycle, with the full path's answer and headers; everything else
+on the route is handed to the full stack, with nothing stored."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+
+import httpx
+import pytest
+from django.utils import timezone
+
+from courses.models import LessonProgress, WatchEvent
+from tests.courses_support import make_course
+from tests.factories import CreatorFactory
+
+CSRF = "a" * 32
+
+
+@pytest.fixture
+def app(monkeypatch):
+    monkeypatch.setenv("DB_POOL", "0")  # importing chronos.asgi must not change os.environ
+    from chronos.asgi import application
+
+    return application
+
+
+@pytest.fixture
+def lesson(creator):
+    return make_course(creator)[1][0]
+
+
+@pytest.fixture
+def session_key(client, student):
+    client.force_login(student)
+    return client.cookies["sessionid"].value
+
+
+def _batch(lesson, seq=1, session=None, **extra):
+    return {
+        "events": [
+            {
+                "lesson_id": lesson.pk,
+                "session_id": session or str(uuid.uuid4()),
+                "seq": seq,
+                "verb": "heartbeat",
+                "position": 10.0,
+                "from": 0.0,
+                "to": 10.0,
+                "rate": 1,
+                "client_time": timezone.now().isoformat(),
+                **extra,
+            }
+        ]
+    }
+
+
+def _scope(session_key, *, csrf=CSRF, method="POST", query=b"", content_type=b"application/json",
+           extra=()):  # fmt: skip
+    cookies = f"csrftoken={CSRF}" + (f"; sessionid={session_key}" if session_key else "")
+    headers = [(b"host", b"testserver"), (b"cookie", cookies.encode())]
+    if csrf:
+        headers.append((b"x-csrftoken", csrf.encode()))
+    if content_type:
+        headers.append((b"content-type", content_type))
+    return {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
+        "scheme": "http", "path": "/api/v1/watch-events/", "raw_path": b"/api/v1/watch-events/",
+        "root_path": "", "query_string": query, "headers": [*headers, *extra],
+        "server": ("testserver", 80), "client": ("127.0.0.1", 5000),
+    }  # fmt: skip
+
+
+def _lane(scope, body):
+    from chronos import heartbeats
+
+    assert heartbeats.ordinary(scope)
+    return heartbeats.answer(scope, json.dumps(body).encode())
+
+
+def _through_app(app, session_key, body, query=""):
+    async def post():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as web:
+            return await web.post(
+                "/api/v1/watch-events/" + query,
+                json=body,
+                headers={"X-CSRFToken": CSRF,
+                         "Cookie": f"csrftoken={CSRF}; sessionid={session_key}"},
+            )  # fmt: skip
+
+    return asyncio.run(post())
+
+
+def test_the_lane_records_an_ordinary_batch(transactional_db, lesson, session_key, student):
+    response = _lane(_scope(session_key), _batch(lesson))
+    assert response is not None and response.status_code == 202
+    assert json.loads(response.content) == {"accepted": 1, "duplicates": 0}
+    progress = LessonProgress.objects.get(lesson=lesson, user=student)
+    assert (progress.last_position, progress.unique_seconds) == (10.0, 10.0)
+    again = _lane(
+        _scope(session_key), _batch(lesson, session=str(WatchEvent.objects.get().session_id))
+    )
+    assert json.loads(again.content) == {"accepted": 0, "duplicates": 1}
+
+
+def test_the_lanes_answer_and_headers_are_the_full_paths(
+    transactional_db, app, lesson, session_key
+):
+    lane = _through_app(app, session_key, _batch(lesson))
+    # A query string sends the same request the full way (the view ignores it).
+    full = _through_app(app, session_key, _batch(lesson), query="?via=full")
+    assert (lane.status_code, lane.json()) == (full.status_code, full.json()) == (
+        202, {"accepted": 1, "duplicates": 0}
+    )  # fmt: skip
+    skip = {"date", "content-length", "server"}
+    assert {k: v for k, v in lane.headers.items() if k not in skip} == {
+        k: v for k, v in full.headers.items() if k not in skip
+    }
+    assert "content-security-policy" in lane.headers and "x-content-type-options" in lane.headers
+    assert WatchEvent.objects.count() == 2
+
+
+def test_anything_but_the_ordinary_batch_goes_the_full_way(
+    transactional_db, lesson, session_key, student
+):
+    from chronos import heartbeats
+
+    other_lesson = make_course(CreatorFactory())[1][0]  # another tenant's
+    body = _batch(lesson)
+    handed_over = {
+        "no CSRF token": (_scope(session_key, csrf=None), body),
+        "a wrong CSRF token": (_scope(session_key, csrf="b" * 32), body),
+        "signed out": (_scope(None), body),
+        "an unknown session": (_scope("nosuchsessionkey0"), body),
+        "a malformed event": (_scope(session_key), _batch(lesson, verb="jump")),
+        "another tenant's lesson": (_scope(session_key), _batch(other_lesson)),
+        "no events": (_scope(session_key), {"events": []}),
+        "a JSON list": (_scope(session_key), [body]),
+        "a NUL": (_scope(session_key), _batch(lesson, client_time="2026-01-01T00:00:00Z\x00")),
+    }
+    for why, (scope, sent) in handed_over.items():
+        assert _lane(scope, sent) is None, why
+    assert WatchEvent.objects.count() == 0 and not LessonProgress.objects.exists()
+
+    not_ordinary = {
+        "a GET": _scope(session_key, method="GET"),
+        "a query string": _scope(session_key, query=b"x=1"),
+        "a form post (the page-hide beacon)": _scope(
+            session_key, content_type=b"application/x-www-form-urlencoded"
+        ),
+        "HTTP Basic": _scope(session_key, extra=[(b"authorization", b"Basic eDp5")]),
+        "a Whop user token": _scope(session_key, extra=[(b"x-whop-user-token", b"t")]),
+    }
+    for why, scope in not_ordinary.items():
+        assert not heartbeats.ordinary(scope), why
+
+    student.is_active = False
+    student.save()
+    assert _lane(_scope(session_key), body) is None  # an inactive user
+
+
+def test_full_path_answers_what_the_lane_hands_over(transactional_db, app, lesson, session_key):
+    bad = _through_app(app, session_key, _batch(lesson, verb="jump"))
+    assert bad.status_code == 400 and "events[0].verb" in bad.json()["fields"]
+    other_lesson = make_course(CreatorFactory())[1][0]
+    locked = _through_app(app, session_key, _batch(other_lesson))
+    assert locked.status_code == 400 and "events[0].lesson_id" in locked.json()["fields"]
+    assert WatchEvent.objects.count() == 0
