@@ -167,11 +167,13 @@ class StudentDay(DayTotals):
             )
         ]
         indexes = [
-            models.Index(fields=["creator", "day"], name="an_studentday_creator_day"),
             models.Index(fields=["creator", "user", "day"], name="an_studentday_user_day"),
-            # Distinct active students of a range: an index-only scan (creator, day) -> user.
+            # Covering: the students table's per-student totals of a range (and the rollup's
+            # per-day reads) are index-only scans.
             models.Index(
-                fields=["creator", "day", "user", "course"], name="an_studentday_day_user"
+                fields=["creator", "day"],
+                include=["user", "course", "watch_seconds", "questions", "completions"],
+                name="an_studentday_day_totals",
             ),
         ]
 
