@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 # Neyman-Pearson floor: the share of out-of-scope questions allowed through, per
 # configuration. Issue 12 asks for at least 7 of 8 refused AND 0 invented citations, so
 # none with vectors (the offline default): an answered out-of-scope question always carries
-# citations (session 8: 1/8 let 8 of 12 near-topic questions written afterwards through,
+# citations (session 8: 1/8 let 7 of 12 near-topic questions written afterwards through,
 # tests/data/qa/out_of_scope_near.json). Full text alone keeps 1/8: none there refuses
 # plain paraphrases ("What safety equipment took over from candles down in the coal
 # pits?", tests/test_retrieval.py) whose only evidence is two of six words.
