@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import connection
 
 from analytics.ranges import DateRange
@@ -45,7 +47,7 @@ def questions_summary(
 ) -> dict:
     """Both question lists of a range in one query: {"groups": question_groups(),
     "not_covered": not_covered()} (see those for the shapes and definitions)."""
-    args = {
+    args: dict[str, Any] = {
         "creator": creator.pk, "start": rng.start, "end": rng.end, "course": course_id,
         "candidates": GROUP_CANDIDATES, "not_covered": not_covered_limit,
     }  # fmt: skip

@@ -123,7 +123,7 @@ def _most_questioned(creator: Creator, rng: DateRange, course_id: int | None) ->
     """[(video id, questions placed on it in the range)] for the TOP_VIDEOS videos with the
     most, most first (ties: lower id first)."""
     first, last = rng.whole_months()
-    args = {
+    args: dict[str, Any] = {
         "creator": creator.pk, "first": first, "last": last, "start": rng.start,
         "end": rng.end, "course": course_id, "top": TOP_VIDEOS,
     }  # fmt: skip
