@@ -9,25 +9,29 @@ starts uvicorn (ASGI, 2 workers) and lets every student send `rounds` batches of
 heartbeat events each (consecutive 10-second intervals, one session per student), at most
 `concurrency` requests in flight. By default as fast as the server answers (its capacity),
 reported in two phases (every student's first batch, then the others). With `--interval 10`
-each student sends one batch every 10 s, as the lesson player does, its first at a random
-moment of the first STAGGER_SECONDS (an audience that started watching at different times,
-so the lock checks are spread as in a steady audience): an open load of students / interval
-batches a second, reported as one phase (latency at that real load). Every event is stored
+each student sends one batch every 10 s, as the lesson player does, to an audience that is
+already watching: each student has a progress row whose lock verdict was checked a random
+time ago (uniform over its lifetime, PLAYABLE_RECHECK_SECONDS), so re-checks fall as they
+do in a steady audience, and the students' batches are spread evenly over the interval:
+an open load of students / interval batches a second, reported as one phase (latency at
+that real load). Every event is stored
 and folded into LessonProgress; without --interval the students do not wait 10 s between
 heartbeats, so most intervals are (correctly) discarded by the wall-clock rule, which costs
 the same work as accepting them.
 
 Reports, per phase (a student's first batch runs the lesson's lock check; later ones only
-when its verdict is over 60 s old): events accepted per second, batch latency p50/p95 (ms),
-and the server's CPU time per batch (uvicorn workers and PostgreSQL, from /proc) with the
-rate two idle cores would sustain at that cost, plus the load average at the start. The
-server is the Procfile's: chronos.asgi (connection pool on, heartbeats on its WSGI threads).
+when its verdict is older than PLAYABLE_RECHECK_SECONDS): events accepted per second,
+batch latency p50/p95 (ms), and the server's CPU time per batch (uvicorn workers and
+PostgreSQL, from /proc) with the rate two idle cores would sustain at that cost, plus the
+load average at the start. The server is the Procfile's: chronos.asgi (connection pool on,
+heartbeats through chronos.heartbeats' fast lane, the rest on its WSGI threads).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sys
 import time
@@ -47,14 +51,10 @@ from bench.support import (  # noqa: E402
     uvicorn_start,
 )
 
-# Spread of the students' first batches with --interval: the lock verdict's lifetime
-# (courses.services.watch.PLAYABLE_RECHECK_SECONDS), so re-checks fall evenly as they do
-# in an audience that is already watching.
-STAGGER_SECONDS = 60.0
 
-
-def seed(students: int) -> tuple[int, list[dict]]:
-    """(lesson id, cookies per student)."""
+def seed(students: int, watching: bool = False) -> tuple[int, list[dict]]:
+    """(lesson id, cookies per student). `watching`: every student already has a progress
+    row whose lock verdict is a uniformly random age within its lifetime."""
     django_ready("/tmp/chronos-benchwatch")
 
     from courses import services
@@ -75,6 +75,24 @@ def seed(students: int) -> tuple[int, list[dict]]:
         [User(username=f"bench-watcher-{i}", email=f"w{i}@bench.test") for i in range(students)]
     )
     Membership.objects.bulk_create([Membership(creator=creator, user=u) for u in users])
+    if watching:
+        import random
+
+        from django.utils import timezone
+
+        from courses.models import LessonProgress
+        from courses.services.watch import PLAYABLE_RECHECK_SECONDS
+
+        now = timezone.now()
+        LessonProgress.objects.bulk_create([
+            LessonProgress(
+                creator=creator, lesson=lesson, user=u, started_at=now, updated_at=now,
+                playable_checked_at=now - timedelta(
+                    seconds=random.uniform(0, PLAYABLE_RECHECK_SECONDS)
+                ),
+            )
+            for u in users
+        ])  # fmt: skip
     return lesson.pk, session_cookies(users)
 
 
@@ -89,11 +107,11 @@ async def run(
 ):
     """Every student sends `rounds` batches (continuing its own session, seq and playhead
         in `students`), back to back, or one every `interval` seconds from a random moment of
-    the first STAGGER_SECONDS.
+    one interval.
         Returns (latencies ms, errors, wall seconds, events accepted)."""
     import random
 
-    import httpx
+    import aiohttp
 
     latencies: list[float] = []
     errors: list[str] = []
@@ -103,7 +121,14 @@ async def run(
     async def student(state: dict, client) -> None:
         nonlocal accepted
         jar = state["jar"]
-        due = time.perf_counter() + (random.uniform(0, STAGGER_SECONDS) if interval else 0.0)
+        # The session's cookies as a browser sends them (the client keeps no cookie jar:
+        # one connection pool serves every student).
+        headers = {
+            "X-CSRFToken": jar["csrftoken"],
+            "Cookie": "; ".join(f"{k}={v}" for k, v in jar.items()),
+            "Content-Type": "application/json",
+        }
+        due = time.perf_counter() + (random.uniform(0, interval) if interval else 0.0)
         for _ in range(rounds):
             if interval:
                 await asyncio.sleep(max(0.0, due - time.perf_counter()))
@@ -119,26 +144,29 @@ async def run(
                     "client_time": sent.isoformat(),
                 })  # fmt: skip
                 state["at"] = at + 10
+            body = json.dumps({"events": events})
             async with gate:
                 t = time.perf_counter()
                 try:
-                    r = await client.post(
-                        "/api/v1/watch-events/",
-                        json={"events": events},
-                        headers={"X-CSRFToken": jar["csrftoken"]},
-                        cookies=jar,
-                    )
-                except httpx.TransportError as exc:  # counted, not fatal
+                    async with client.post(
+                        "/api/v1/watch-events/", data=body, headers=headers
+                    ) as r:
+                        status, text = r.status, await r.text()
+                except (aiohttp.ClientError, TimeoutError) as exc:  # counted, not fatal
                     errors.append(f"{type(exc).__name__} {exc}")
                     continue
                 latencies.append((time.perf_counter() - t) * 1000)
-            if r.status_code == 202:
-                accepted += r.json()["accepted"]
+            if status == 202:
+                accepted += json.loads(text)["accepted"]
             else:
-                errors.append(f"{r.status_code} {r.text[:200]}")
+                errors.append(f"{status} {text[:200]}")
 
-    limits = httpx.Limits(max_connections=limit, max_keepalive_connections=limit)
-    async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as client:
+    connector = aiohttp.TCPConnector(limit=limit)
+    timeout = aiohttp.ClientTimeout(total=120)
+    async with aiohttp.ClientSession(
+        base_url=url, connector=connector, timeout=timeout,
+        cookie_jar=aiohttp.DummyCookieJar(),
+    ) as client:  # fmt: skip
         t0 = time.perf_counter()
         await asyncio.gather(*(student(state, client) for state in students))
         wall = time.perf_counter() - t0
@@ -153,10 +181,11 @@ def report(
     accepted: int,
     cpu: float,
     db_cpu: float,
+    client_cpu: float = 0.0,
 ) -> None:
     """Print one phase: events/s, p50/p95, errors, server CPU per batch (uvicorn workers +
-    PostgreSQL, from /proc; `db_cpu` of it PostgreSQL's) and the rate two idle cores would
-    sustain at that cost."""
+    PostgreSQL, from /proc; `db_cpu` of it PostgreSQL's), the rate two idle cores would
+    sustain at that cost, and this client's own CPU per batch (it shares the machine)."""
     print(f"  {label}: {accepted} events accepted in {wall:.1f} s = {accepted / wall:.0f} events/s")
     print(f"    batch latency p50 {pct(lat, 0.5):.0f} ms, p95 {pct(lat, 0.95):.0f} ms")
     print(f"    errors {len(errors)}" + (f"; first: {errors[0]}" if errors else ""))
@@ -169,6 +198,7 @@ def report(
             f"    server CPU {per_batch:.1f} ms per batch (uvicorn {per_batch - db:.1f} + "
             f"PostgreSQL {db:.1f}) = ~{capacity:.0f} events/s on 2 idle cores"
         )
+        print(f"    client CPU {client_cpu / batches * 1000:.1f} ms per batch (same machine)")
 
 
 def main() -> None:
@@ -181,7 +211,7 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=0.0, help="seconds between a "
                         "student's batches (0: as fast as the server answers)")  # fmt: skip
     args = parser.parse_args()
-    lesson_id, cookies = seed(args.students)
+    lesson_id, cookies = seed(args.students, watching=bool(args.interval))
     start = datetime.now(UTC)
     students = [
         {"jar": jar, "session": str(uuid.uuid4()), "seq": 0, "at": 0.0, "start": start}
@@ -199,7 +229,7 @@ def main() -> None:
         )
         # Phase 1: every student's first batch (the lesson's lock check runs: no verdict on
         # the progress row yet); phase 2: the other rounds (the verdict is re-checked only
-        # when older than 60 s: as fast as possible, a phase longer than that re-checks too).
+        # when older than PLAYABLE_RECHECK_SECONDS).
         phases = [("first batches", 1), ("later batches", args.rounds - 1)]
         if args.interval:
             phases = [("all batches", args.rounds)]
@@ -207,11 +237,13 @@ def main() -> None:
             if rounds <= 0:
                 continue
             cpu_before = [tree_cpu_seconds(pid) for pid in roots]
+            client_before = time.process_time()
             lat, errors, wall, accepted = asyncio.run(
                 run(url, lesson_id, students, rounds, args.batch, args.concurrency, args.interval)
             )
             cpu = [tree_cpu_seconds(pid) - b for pid, b in zip(roots, cpu_before, strict=True)]
-            report(label, lat, errors, wall, accepted, sum(cpu), sum(cpu[1:]))
+            client = time.process_time() - client_before
+            report(label, lat, errors, wall, accepted, sum(cpu), sum(cpu[1:]), client)
     finally:
         server.terminate()
         server.wait(timeout=20)
