@@ -146,7 +146,8 @@ _MONTHS_MISSING = f"""
     WHERE creator_id = %(creator)s AND day < %(current)s
       AND video_id IS NOT NULL AND position IS NOT NULL
       AND day >= COALESCE((
-          SELECT MAX(month) + 31 FROM analytics_questionmonth WHERE creator_id = %(creator)s
+          SELECT (MAX(month) + interval '1 month')::date FROM analytics_questionmonth
+          WHERE creator_id = %(creator)s
       ), DATE '0001-01-01')
 """
 
