@@ -314,3 +314,37 @@ def test_heartbeats_through_the_web_servers_app_keep_every_check(
     cookies.pop("sessionid")
     assert send(batch, **{"X-CSRFToken": "a" * 32}).status_code == 401  # signed out
     assert WatchEvent.objects.count() == 1
+
+
+def test_opening_the_lesson_page_spares_the_first_heartbeat_its_lock_check(
+    client, creator, student
+):
+    """The lesson page runs the lock rules to show its player; it stamps the verdict on the
+    student's progress row, so the page's first batch is a steady one (the statements of
+    test_a_steady_heartbeat_batch_costs_a_handful_of_queries). Opening a lesson never
+    watched creates no progress row."""
+    from datetime import timedelta
+
+    from courses.models import LessonProgress
+
+    course, lessons = make_course(creator)
+    client.force_login(student)
+    page = f"/learn/{creator.handle}/courses/{course.pk}/lessons/{lessons[1].pk}/"
+    assert client.get(page).status_code == 200
+    assert not LessonProgress.objects.filter(lesson=lessons[1]).exists()
+    r = client.post(
+        "/api/v1/watch-events/", {"events": [_event(lessons[1], 1, position=5.0)]},
+        content_type="application/json",
+    )  # fmt: skip
+    assert r.status_code == 202
+    stale = timezone.now() - timedelta(days=1)
+    LessonProgress.objects.filter(lesson=lessons[1]).update(playable_checked_at=stale)
+    assert client.get(page).status_code == 200
+    assert LessonProgress.objects.get(lesson=lessons[1]).playable_checked_at > stale
+    with CaptureQueriesContext(connection) as ctx:
+        r = client.post(
+            "/api/v1/watch-events/", {"events": [_event(lessons[1], 1, position=9.0)]},
+            content_type="application/json",
+        )  # fmt: skip
+    assert r.status_code == 202
+    assert len([q for q in ctx.captured_queries if "SAVEPOINT" not in q["sql"]]) == 4

@@ -30,6 +30,7 @@ from courses.services.watch import (
     MAX_EVENTS_PER_BATCH,
     CleanEvent,
     WatchResult,
+    playable_verdict_stamp,
     watch_event_clean,
     watch_events_record,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "note_create",
     "note_delete",
     "note_update",
+    "playable_verdict_stamp",
     "watch_event_clean",
     "watch_events_record",
 ]

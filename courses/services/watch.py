@@ -185,6 +185,16 @@ def watch_events_record(*, user: User, events: Any) -> WatchResult:
     return WatchResult(accepted=len(new), duplicates=len(clean) - len(new))
 
 
+def playable_verdict_stamp(*, user: User, lesson_id: int) -> None:
+    """Record that `lesson_id` was just found playable for `user` (the lesson page ran the
+    same lock rules to show its player), on their existing LessonProgress row if any, so the
+    page's first heartbeat batch skips the check (~25 ms of server CPU). No row is created:
+    opening a lesson is not starting it."""
+    LessonProgress.objects.filter(user=user, lesson_id=lesson_id).update(
+        playable_checked_at=timezone.now()
+    )
+
+
 def _raise_unplayable(
     events: list[CleanEvent], playable: set[int], problems: dict[str, list[str]]
 ) -> None:

@@ -73,6 +73,8 @@ def lesson_page(request: HttpRequest, handle: str, pk: int, lesson_id: int) -> H
         user=request.user, creator=creator, course_pk=pk, lesson_pk=lesson_id
     )
     _enroll(request, view)
+    if state.visible and not state.locked:
+        services.playable_verdict_stamp(user=request.user, lesson_id=lesson_id)
     playable = [s for s in view.states if s.visible]
     index = (
         next(i for i, s in enumerate(playable) if s.lesson.pk == lesson_id) if state.visible else 0
