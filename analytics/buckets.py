@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import date
 
 import numpy as np
-from django.db import connection
+from django.db import connection, transaction
 
 from analytics.ranges import DateRange, local_today, month_after, month_sql, tz_of
 from creators.models import Creator
@@ -100,13 +100,19 @@ _ENGAGEMENT = f"""
 """
 
 
-def video_months_refold(*, creator: Creator, days: Iterable[date]) -> list[date]:
-    """Recompute VideoMonth for the closed months (before the creator's current local month)
-    among `days` (whose VideoDay rows just changed) and for closed months not materialised
-    yet. Returns the months written (first days)."""
+def closed_months_refold(
+    *, creator: Creator, days: Iterable[date], missing_sql: str, table: str, fill_sql: str
+) -> list[date]:
+    """Recompute a month rollup `table` for the closed months (before the creator's current
+    local month) among `days` (whose day rows just changed) and for closed months
+    `missing_sql` finds not materialised yet: their rows are deleted and `fill_sql` inserts
+    them again, in one transaction. Both statements take %(creator)s, %(months)s (the
+    months' first days), %(lo)s and %(hi)s (the first day of the first month and of the
+    month after the last); `missing_sql` takes %(creator)s and %(current)s. Returns the
+    months written (first days), oldest first."""
     current = local_today(tz_of(creator)).replace(day=1)
     with connection.cursor() as cur:
-        cur.execute(_MONTHS_MISSING, {"creator": creator.pk, "current": current})
+        cur.execute(missing_sql, {"creator": creator.pk, "current": current})
         months = {m for (m,) in cur.fetchall()} | {d.replace(day=1) for d in days if d < current}
         if not months:
             return []
@@ -115,13 +121,24 @@ def video_months_refold(*, creator: Creator, days: Iterable[date]) -> list[date]
             "creator": creator.pk, "months": ordered, "lo": ordered[0],
             "hi": month_after(ordered[-1]),
         }  # fmt: skip
-        cur.execute(
-            "DELETE FROM analytics_videomonth WHERE creator_id = %(creator)s "
-            "AND month = ANY(%(months)s::date[])",
-            args,
-        )
-        cur.execute(_VIDEO_MONTHS, args)
+        with transaction.atomic():
+            cur.execute(
+                f"DELETE FROM {table} WHERE creator_id = %(creator)s "
+                "AND month = ANY(%(months)s::date[])",
+                args,
+            )
+            cur.execute(fill_sql, args)
     return ordered
+
+
+def video_months_refold(*, creator: Creator, days: Iterable[date]) -> list[date]:
+    """Recompute VideoMonth for the closed months among `days` (whose VideoDay rows just
+    changed) and for closed months not materialised yet (closed_months_refold). Returns
+    the months written (first days)."""
+    return closed_months_refold(
+        creator=creator, days=days, missing_sql=_MONTHS_MISSING,
+        table="analytics_videomonth", fill_sql=_VIDEO_MONTHS,
+    )  # fmt: skip
 
 
 def video_buckets_refold(*, creator: Creator, pairs: Iterable[tuple[int, date]]) -> None:

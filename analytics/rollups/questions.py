@@ -6,10 +6,11 @@ from collections.abc import Iterable
 
 from django.db import connection, transaction
 
+from analytics.buckets import closed_months_refold
 from analytics.models import (
     QuestionFact,
 )
-from analytics.ranges import local_today, month_after, month_sql, tz_of, zone_for
+from analytics.ranges import month_sql, tz_of, zone_for
 from analytics.rollups.fold import BATCH
 from chat.smalltalk import SMALL_TALK_MODEL
 from creators.models import Creator
@@ -155,22 +156,7 @@ _MONTHS_MISSING = f"""
 def question_months_refold(*, creator: Creator, days: Iterable) -> list:
     """Recompute QuestionMonth for the closed months among `days` (whose questions just
     changed) and for closed months not materialised yet. Returns the months written."""
-    current = local_today(tz_of(creator)).replace(day=1)
-    with connection.cursor() as cur:
-        cur.execute(_MONTHS_MISSING, {"creator": creator.pk, "current": current})
-        months = {m for (m,) in cur.fetchall()} | {d.replace(day=1) for d in days if d < current}
-        if not months:
-            return []
-        ordered = sorted(months)
-        args = {
-            "creator": creator.pk, "months": ordered, "lo": ordered[0],
-            "hi": month_after(ordered[-1]),
-        }  # fmt: skip
-        with transaction.atomic():
-            cur.execute(
-                "DELETE FROM analytics_questionmonth WHERE creator_id = %(creator)s "
-                "AND month = ANY(%(months)s::date[])",
-                args,
-            )
-            cur.execute(_QUESTION_MONTHS, args)
-    return ordered
+    return closed_months_refold(
+        creator=creator, days=days, missing_sql=_MONTHS_MISSING,
+        table="analytics_questionmonth", fill_sql=_QUESTION_MONTHS,
+    )  # fmt: skip
