@@ -82,7 +82,9 @@ def ordinary(scope: dict[str, Any]) -> bool:
 
 def _record(request: HttpRequest) -> HttpResponse:
     """The route's work for a signed-in session: CSRF, the bounded body, the service.
-    Raises _FullPath for anything but an accepted batch."""
+    Raises _FullPath for anything but an accepted batch (and DisallowedHost for a Host
+    outside ALLOWED_HOSTS, which the full path answers 400, as CommonMiddleware does)."""
+    request.get_host()
     user = get_user(request)
     if not user.is_authenticated or not user.is_active:
         raise _FullPath

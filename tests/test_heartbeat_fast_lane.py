@@ -140,6 +140,16 @@ def test_anything_but_the_ordinary_batch_goes_the_full_way(
         "no events": (_scope(session_key), {"events": []}),
         "a JSON list": (_scope(session_key), [body]),
         "a NUL": (_scope(session_key), _batch(lesson, client_time="2026-01-01T00:00:00Z\x00")),
+        "a Host outside ALLOWED_HOSTS": (
+            {
+                **_scope(session_key),
+                "headers": [
+                    (b"host", b"evil.example") if k == b"host" else (k, v)
+                    for k, v in _scope(session_key)["headers"]
+                ],
+            },
+            body,
+        ),
     }
     for why, (scope, sent) in handed_over.items():
         assert _lane(scope, sent) is None, why
