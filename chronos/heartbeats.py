@@ -18,9 +18,11 @@ wrapping and authentication, the a2wsgi bridge. Here the same pieces run, and on
 - the body is parsed by the input guard's bounded JSON parser (`chronos.input`) and the
   events are recorded by `courses.services.watch_events_record`, the view's own service.
 
-Anything else falls back (`answer` returns None and the full stack answers): HTTP Basic or
-a Whop user token, no session, a signed-out or CSRF-failing request, a query string, a
-form post (the page-hide `sendBeacon`), bad JSON or unstorable text, a refused batch
+A Whop user token (inside Whop's iframe) is verified as WhopUserTokenMiddleware does and
+must name the session's own user. Anything else falls back (`answer` returns None and the
+full stack answers): HTTP Basic, a token for someone else or one that fails, no session,
+a signed-out or CSRF-failing request, a query string, a form post (the page-hide
+`sendBeacon`), bad JSON or unstorable text, a refused batch
 (DomainError: the full path gives the 400 with each event's index; nothing was stored, as
 recording is all or nothing). The fallback re-reads the same body, so the answer is the
 full path's in every case but the ordinary one; a database with no free connection gets
@@ -44,6 +46,7 @@ from chronos.input import BadInput, json_loads_bounded
 from chronos.middleware import DatabaseBusyMiddleware, database_unavailable
 from courses.api import watch_events
 from courses.services import watch_events_record
+from creators.whop import USER_TOKEN_HEADER, WhopAuthError, whop_user_token_verify
 
 PATH = "/api/v1/watch-events/"
 # The middlewares of settings.MIDDLEWARE that shape this route's 202 (in that order); the
@@ -58,8 +61,8 @@ RESPONSE_MIDDLEWARE = (
     "django_permissions_policy.PermissionsPolicyMiddleware",
 )
 _ALLOW = ", ".join(watch_events.cls().allowed_methods)  # type: ignore[attr-defined]
-# Headers that send a request the full way (their authentication is the full path's).
-_FULL_PATH_HEADERS = (b"authorization", b"x-whop-user-token")
+# Headers that send a request the full way (its authentication is the full path's).
+_FULL_PATH_HEADERS = (b"authorization",)
 
 
 class _FullPath(Exception):
@@ -88,6 +91,16 @@ def _record(request: HttpRequest) -> HttpResponse:
     user = get_user(request)
     if not user.is_authenticated or not user.is_active:
         raise _FullPath
+    token = request.headers.get(USER_TOKEN_HEADER)
+    if token is not None:
+        # Inside Whop's iframe every request carries the user token: the lane takes it when
+        # it verifies and names the session's own user (WhopUserTokenMiddleware would do
+        # nothing more); a refused token or another Whop user is the middleware's to answer.
+        try:
+            if whop_user_token_verify(token) != user.whop_user_id:
+                raise _FullPath
+        except WhopAuthError as error:
+            raise _FullPath from error
     check = CSRFCheck(lambda _request: None)
     check.process_request(request)
     if check.process_view(request, None, (), {}) is not None:

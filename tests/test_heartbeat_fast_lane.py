@@ -162,7 +162,6 @@ def test_anything_but_the_ordinary_batch_goes_the_full_way(
             session_key, content_type=b"application/x-www-form-urlencoded"
         ),
         "HTTP Basic": _scope(session_key, extra=[(b"authorization", b"Basic eDp5")]),
-        "a Whop user token": _scope(session_key, extra=[(b"x-whop-user-token", b"t")]),
     }
     for why, scope in not_ordinary.items():
         assert not heartbeats.ordinary(scope), why
@@ -179,3 +178,33 @@ def test_full_path_answers_what_the_lane_hands_over(transactional_db, app, lesso
     locked = _through_app(app, session_key, _batch(other_lesson))
     assert locked.status_code == 400 and "events[0].lesson_id" in locked.json()["fields"]
     assert WatchEvent.objects.count() == 0
+
+
+def test_inside_whops_iframe_the_lane_takes_the_session_users_own_token(
+    transactional_db, lesson, session_key, student, settings
+):
+    """Every request from Whop's iframe carries x-whop-user-token: verified as the
+    middleware does, naming the session's user, it is an ordinary batch; a token that fails
+    or names another Whop user is the full path's (WhopUserTokenMiddleware signs in or 401s).
+    """
+    from tests.oidc_server import OIDCServer
+
+    server = OIDCServer().start()
+    try:
+        settings.WHOP_APP_ID = "app_chronos_test"
+        settings.WHOP_JWKS_URL = f"{server.base_url}/.well-known/jwks.json"
+        student.whop_user_id = "user_Lane0001"
+        student.save()
+
+        def token(sub):
+            return server.user_token(sub=sub, aud="app_chronos_test").encode()
+
+        own = _scope(session_key, extra=[(b"x-whop-user-token", token("user_Lane0001"))])
+        assert _lane(own, _batch(lesson)).status_code == 202
+        other = _scope(session_key, extra=[(b"x-whop-user-token", token("user_Other0002"))])
+        assert _lane(other, _batch(lesson)) is None
+        forged = _scope(session_key, extra=[(b"x-whop-user-token", b"not.a.token")])
+        assert _lane(forged, _batch(lesson)) is None
+    finally:
+        server.stop()
+    assert WatchEvent.objects.count() == 1
