@@ -126,6 +126,16 @@ class ExtractiveAnswerer:
                     first.append(text)
         return sorted(chosen, key=lambda c: c[0])  # stable: each passage's in order
 
+    def quoted_passages(self, passages) -> list:
+        """The passages select() quotes from, in their order. Answering from these alone
+        numbers the markers 1..n without gaps: a passage whose sentence repeats an earlier
+        one, or is not a whole sentence, would otherwise leave its number unused ([1] [2]
+        [4]). The caller cites from the list it passes (chat.citations_for_answer)."""
+        if passages and all(getattr(p, "kind", "") == "outline" for p in passages):
+            return list(passages)
+        used = {n for n, _ in self.select(passages)}
+        return [p for n, p in enumerate(passages, start=1) if n in used]
+
     def stream(self, *, question: str, passages, history=()) -> Iterator[str]:
         if passages and all(getattr(p, "kind", "") == "outline" for p in passages):
             yield from self._outline(passages)

@@ -401,6 +401,15 @@ def test_extractive_answer_cites_every_moment_then_explains_the_best():
     twice = [moments[1], _moment(30, "Basalt lava is runny and flows far.", "Then it cools.")]
     assert ExtractiveAnswerer().select(twice) == [(1, "Basalt lava is runny and flows far.")]
 
+    # ... and the moment it came from is left out of what the answer numbers, so the
+    # markers have no gap ([1] [2], not [1] [3]).
+    gap = [moments[1], twice[1], moments[2]]
+    assert [n for n, _ in ExtractiveAnswerer().select(gap)] == [1, 3]
+    quoted = ExtractiveAnswerer().quoted_passages(gap)
+    assert quoted == [moments[1], moments[2]]
+    text = "".join(ExtractiveAnswerer().stream(question="lava?", passages=quoted))
+    assert re.findall(r"\[(\d)\]", text) == ["1", "2"]
+
 
 VOLCANO = [
     "Welcome to this short lesson about volcanoes and the chambers of magma beneath them.",

@@ -276,15 +276,17 @@ def answer_stream(
         yield {"event": "delta", "text": text}
     else:
         parts: list[str] = []
-        for delta in answerer.stream(
-            question=question, passages=result.passages, history=history or []
-        ):
+        passages = result.passages
+        quoted = getattr(answerer, "quoted_passages", None)
+        if quoted is not None:  # the offline answer's markers numbered without gaps
+            passages = quoted(passages)
+        for delta in answerer.stream(question=question, passages=passages, history=history or []):
             parts.append(delta)
             yield {"event": "delta", "text": delta}
         text = "".join(parts).strip()
         usage = answerer.usage
         model = usage.model
-        citations = citations_for_answer(text, result.passages)
+        citations = citations_for_answer(text, passages)
         covered = bool(citations)
     cost = chat_cost(model, usage.input_tokens, usage.output_tokens) if usage.paid else Decimal(0)
     yield {"event": "citations", "citations": enrich_all(citations)}
