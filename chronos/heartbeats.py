@@ -35,6 +35,7 @@ import io
 from typing import Any
 
 from django.contrib.auth import get_user
+from django.core.handlers.asgi import ASGIRequest
 from django.db import OperationalError, close_old_connections
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.cache import patch_vary_headers
@@ -155,6 +156,4 @@ def answer(scope: dict[str, Any], body: bytes) -> HttpResponse | None:
 
 def _request(scope: dict[str, Any], body: bytes) -> HttpRequest:
     """Django's request for `scope`, as the ASGI handler builds it."""
-    from django.core.handlers.asgi import ASGIRequest
-
     return ASGIRequest(scope, io.BytesIO(body))

@@ -16,7 +16,7 @@ from django.utils import timezone
 from chronos.errors import NotFound
 from creators.models import Creator, Invite, Membership, User
 
-_USER_FIELDS = [f for f in User._meta.concrete_fields]
+_USER_FIELDS = list(User._meta.concrete_fields)
 _USER_BY_PK = "SELECT {} FROM {} WHERE {} = %s".format(
     ", ".join(connection.ops.quote_name(f.column) for f in _USER_FIELDS),
     connection.ops.quote_name(User._meta.db_table),
