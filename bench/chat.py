@@ -60,6 +60,8 @@ QUESTIONS = [
     "How is the heat arranged inside a candle flame?",
 ]
 
+WARM_UP = "warm up: how does capilary attraction work in a candle?"
+
 
 def seed(students: int) -> tuple[str, str, list[dict], list[dict]]:
     """Seed the bench DB; returns (database_url, creator handle, cookies per student, cookies
@@ -109,10 +111,12 @@ def seed(students: int) -> tuple[str, str, list[dict], list[dict]]:
 
 
 async def run(
-    url: str, creator: str, cookies: list[dict], questions: int, stream: bool, serial=False
-):
+    url: str, creator: str, cookies: list[dict], questions: int, stream: bool, serial=False,
+    question: str | None = None,
+):  # fmt: skip
     """Every student asks `questions` questions in turn, all students at once (serial: one
-    student after another). Returns (latencies in ms, error texts, wall seconds)."""
+    student after another); `question`: this text every time instead of QUESTIONS. Returns
+    (latencies in ms, error texts, wall seconds)."""
     import aiohttp
 
     latencies: list[float] = []
@@ -126,7 +130,7 @@ async def run(
             "Content-Type": "application/json",
         }
         for k in range(questions):
-            q = f"{QUESTIONS[(i + k) % len(QUESTIONS)]} (student {i})"
+            q = question or f"{QUESTIONS[(i + k) % len(QUESTIONS)]} (student {i})"
             payload = json.dumps({"message": q, "creator": creator, "stream": stream})
             t = time.perf_counter()
             async with client.post("/api/v1/chat", data=payload, headers=headers) as r:
@@ -230,18 +234,13 @@ def main() -> None:
         postgres = postmaster_pid()
         roots = [server.pid] + ([postgres] if postgres else [])
     try:
-        import httpx
-
-        # Warm-up (imports, connections): a few requests per worker by the second cohort
-        # (a different question text, so the cache run is not affected).
-        for jar in second[: 2 * args.workers]:
-            httpx.post(
-                f"{url}/api/v1/chat",
-                json={"message": "warm up candle", "creator": creator},
-                headers={"X-CSRFToken": jar["csrftoken"]},
-                cookies=jar,
-                timeout=60,
-            )
+        # Warm-up: 4 requests per worker at once by the second cohort (a different question
+        # text, so the cache run is not affected), so that every worker has imported the
+        # URL conf, opened its pooled connections and loaded the English word list (a
+        # misspelt word: ~0.6 s of CPU once per process, which a measured run would
+        # otherwise charge to its answers, ~4 ms each).
+        warm = second[: 4 * args.workers] or cookies[:1]
+        asyncio.run(run(url, creator, warm, 1, False, question=WARM_UP))
         load = load_average()
         cpu0 = [tree_cpu_seconds(pid) for pid in roots]
         client0 = time.process_time()

@@ -145,6 +145,22 @@ def test_question_lexemes_come_from_postgres(db):
     assert "the" not in lexemes and "do" not in lexemes  # PostgreSQL's stop words
 
 
+def test_sentence_lexemes_are_postgres_s_and_read_once(db, django_assert_num_queries):
+    from chat.retrieval import base
+    from chat.retrieval.base import text_lexemes
+
+    base._text_lexemes.clear()  # this process's memory: other tests may have filled it
+    texts = ["The flame of a candle rises.", "Why do the candles' flames burn upward?"]
+    with django_assert_num_queries(1):
+        first = text_lexemes(texts)
+    assert first[1] == frozenset(question_lexemes(texts[1]))
+    assert "flame" in first[0] and "the" not in first[0]
+    with django_assert_num_queries(0):  # remembered: only texts not seen are sent
+        assert text_lexemes([texts[1], texts[0], texts[1]]) == [first[1], first[0], first[1]]
+    with django_assert_num_queries(1):
+        assert text_lexemes([texts[0], "Wax melts."])[1] == frozenset({"wax", "melt"})
+
+
 def test_or_of_lexemes_finds_chunks_that_lack_some_words(db, lib):
     # "zeppelin" occurs nowhere; an AND query would match nothing.
     scope = scope_resolve(creator=lib.creator)

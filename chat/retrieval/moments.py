@@ -39,8 +39,7 @@ from pathlib import Path
 
 from django.db import connection
 
-from chat.retrieval.base import ChunkHit, Passage, Scope
-from videos.models import SEARCH_CONFIG
+from chat.retrieval.base import ChunkHit, Passage, Scope, text_lexemes
 
 LEARNED_FILE = Path(__file__).resolve().parent / "learned.json"
 # Chunks of the full-text ranking whose windows become candidates (a chunk holds ~35).
@@ -459,13 +458,5 @@ def moment_passage(
 
 
 def _sentence_lexemes(sentences: list[Sentence]) -> None:
-    if not sentences:
-        return
-    with connection.cursor() as cur:
-        cur.execute(
-            "SELECT tsvector_to_array(to_tsvector(%s::regconfig, t)) "
-            "FROM unnest(%s::text[]) WITH ORDINALITY AS u(t, n) ORDER BY n",
-            [SEARCH_CONFIG, [s.text for s in sentences]],
-        )
-        for s, (lexemes,) in zip(sentences, cur.fetchall(), strict=True):
-            s.lexemes = {lx for lx in (lexemes or []) if "\\" not in lx}
+    for s, lexemes in zip(sentences, text_lexemes([s.text for s in sentences]), strict=True):
+        s.lexemes = set(lexemes)
