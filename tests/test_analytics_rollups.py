@@ -597,6 +597,17 @@ def test_active_students_from_bitmaps_equal_student_days(world, seed):
             shared = active_sets(creator=creator, rng=wide, course_id=course_id)
             assert cohorts(**kw, active=shared) == matrix
             assert daily(**kw, active=shared) == series
+    # A deleted student: their bits stay set in the old days' bitmaps (StudentBit keeps the
+    # bit, user None) but they are nobody's progress any more.
+    gone = max(students, key=lambda u: StudentDay.objects.filter(user=u).count())
+    assert StudentBit.objects.filter(creator=creator, user=gone).exists()
+    gone.delete()
+    for rng in (DateRange("custom", BASE.date(), BASE.date() + timedelta(days=119)),):
+        for course_id in (None, course.pk):
+            want = _oracle(creator, rng, course_id, lesson_total)
+            summary = progress_summary(creator=creator, rng=rng, course_id=course_id)
+            assert [b["students"] for b in summary["distribution"]] == want["spread"], rng
+            assert summary["funnel"] == want["funnel"], (rng, course_id)
 
 
 @pytest.mark.django_db

@@ -55,7 +55,8 @@ def progress_summary(
     lessons, Thinkific's definition; a course without lessons counts as one)}. Progress by the
     range's end comes from CourseProgress (one row per student and course); the active
     pairs from the range's ActiveSets (`active`, or read here): per course, the union of
-    its days' student bitmaps, decoded in SQL through StudentBit."""
+    its days' student bitmaps — the started pairs' students are tested in it in SQL (their
+    StudentBit), the rest are its popcount (less deleted students' bits), at 0%."""
     from courses.models import Enrollment, Lesson, Module
 
     sets = active_sets_for(active, creator=creator, rng=rng, course_id=course_id)
@@ -78,29 +79,29 @@ def progress_summary(
             SELECT DISTINCT user_id, course_id FROM {Enrollment._meta.db_table}
             WHERE creator_id = %(creator)s AND enrolled_at >= %(lo)s AND enrolled_at < %(hi)s
               {course_sql.format(col="course_id")}
-        ), a AS (  -- each student's bit tested in each course's mask
-            SELECT b.user_id, m.course_id
-            FROM unnest(%(courses)s::bigint[], %(masks)s::bytea[]) AS m(course_id, mask)
-            JOIN {StudentBit._meta.db_table} b
-              ON b.creator_id = %(creator)s AND b.bit < 8 * length(m.mask)
-            WHERE get_bit(m.mask, b.bit) = 1 AND b.user_id IS NOT NULL
         ), p AS (  -- pairs started by the range's end: lessons done by then (done days <= end)
-            SELECT user_id, course_id, width_bucket(%(end)s::date, done) AS done
-            FROM {CourseProgress._meta.db_table}
-            WHERE creator_id = %(creator)s AND started <= %(end)s
-              {course_sql.format(col="course_id")}
+            SELECT user_id, course_id, done, total, CASE {bins} END AS bin FROM (
+                SELECT c.user_id, c.course_id, width_bucket(%(end)s::date, c.done) AS done,
+                       GREATEST(n.total, 1) AS total
+                FROM {CourseProgress._meta.db_table} c LEFT JOIN n USING (course_id)
+                WHERE c.creator_id = %(creator)s AND c.started <= %(end)s
+                  {course_sql.format(col="c.course_id")}
+            ) started
         )
-        SELECT -1, COUNT(*), COUNT(p.user_id),
-               COUNT(*) FILTER (WHERE p.done * 2 >= GREATEST(n.total, 1)),
-               COUNT(*) FILTER (WHERE p.done >= GREATEST(n.total, 1))
-        FROM e LEFT JOIN p USING (user_id, course_id) LEFT JOIN n USING (course_id)
-        UNION ALL
-        SELECT bin, COUNT(*), 0, 0, 0 FROM (
-            SELECT CASE {bins} END AS bin FROM (
-                SELECT COALESCE(p.done, 0) AS done, GREATEST(n.total, 1) AS total
-                FROM a LEFT JOIN p USING (user_id, course_id) LEFT JOIN n USING (course_id)
-            ) pairs
-        ) binned WHERE bin IS NOT NULL GROUP BY bin
+        SELECT -1, COUNT(*), COUNT(p.user_id), COUNT(*) FILTER (WHERE p.done * 2 >= p.total),
+               COUNT(*) FILTER (WHERE p.done >= p.total)
+        FROM e LEFT JOIN p USING (user_id, course_id)
+        UNION ALL  -- started pairs active in the range (the student's bit in the course's mask)
+        SELECT COALESCE(p.bin, -3), COUNT(*), 0, 0, 0
+        FROM p
+        JOIN unnest(%(courses)s::bigint[], %(masks)s::bytea[]) AS m(course_id, mask)
+          USING (course_id)
+        JOIN {StudentBit._meta.db_table} b ON b.creator_id = %(creator)s AND b.user_id = p.user_id
+        WHERE b.bit < 8 * length(m.mask) AND get_bit(m.mask, b.bit) = 1
+        GROUP BY p.bin
+        UNION ALL  -- the bits of deleted students (their masks' bits name nobody now)
+        SELECT -2, bit, 0, 0, 0 FROM {StudentBit._meta.db_table}
+        WHERE creator_id = %(creator)s AND user_id IS NULL
     """
     params: dict[str, Any] = {
         "creator": creator.pk, "lo": lo, "hi": hi, "end": rng.end, "course": course_id,
@@ -112,11 +113,18 @@ def progress_summary(
         rows = cur.fetchall()
     counts = [0] * len(PROGRESS_BINS)
     funnel = {"enrolled": 0, "started": 0, "half": 0, "completed": 0}
+    gone = matched = 0  # the deleted students' bits; active pairs with progress
     for key, a, b, c, d in rows:
         if key == -1:
             funnel = {"enrolled": a, "started": b, "half": c, "completed": d}
+        elif key == -2:
+            gone |= 1 << a
         else:
-            counts[key] = a
+            matched += a
+            if key >= 0:  # -3: more lessons done than the course has now (in no bin)
+                counts[key] = a
+    # The other active pairs had not started by the range's end: 0 lessons done, bin 0.
+    counts[0] += sum((mask & ~gone).bit_count() for mask in per_course.values()) - matched
     return {
         "funnel": funnel,
         "distribution": [
