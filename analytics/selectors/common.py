@@ -31,14 +31,19 @@ def of_course(qs: Any, course_id: int | None, field: str = "course_id") -> Any:
 
 class ActiveSets:
     """The students active per (course, day) over a span, as bitmasks (ints: bit
-    StudentBit.bit per student, from CourseDay.students). Distinct students over any part of
-    the span and any of its courses are the popcount of a union: no read counts distinct
-    StudentDay rows. course_id: the one course the masks were read for (None: every course,
-    including activity outside any course under the key None)."""
+    StudentBit.bit per student, from CourseDay.students), and the same CourseDay rows'
+    totals. Distinct students over any part of the span and any of its courses are the
+    popcount of a union: no read counts distinct StudentDay rows. course_id: the one course
+    the masks were read for (None: every course, including activity outside any course
+    under the key None). totals: {(course, day): (watch_seconds, questions,
+    questions_not_covered, completions)} — what the cards and the daily series sum."""
 
-    def __init__(self, start: date, end: date, course_id: int | None, masks: dict) -> None:
+    def __init__(
+        self, start: date, end: date, course_id: int | None, masks: dict, totals: dict
+    ) -> None:
         self.start, self.end, self.course_id = start, end, course_id
         self.masks: dict[tuple[int | None, date], int] = masks
+        self.totals: dict[tuple[int | None, date], tuple[float, int, int, int]] = totals
         self._days: dict[date, int] | None = None
 
     def days(self) -> dict[date, int]:
@@ -84,14 +89,16 @@ def active_sets(*, creator: Creator, rng: DateRange, course_id: int | None = Non
     """ActiveSets of the range (one query: one CourseDay row per course and day)."""
     with connection.cursor() as cur:
         cur.execute(
-            f"SELECT course_id, day, students FROM {CourseDay._meta.db_table} "
+            "SELECT course_id, day, students, watch_seconds, questions, questions_not_covered, "
+            f"completions FROM {CourseDay._meta.db_table} "
             "WHERE creator_id = %s AND day >= %s AND day <= %s"
             + (" AND course_id = %s" if course_id else ""),
             [creator.pk, rng.start, rng.end, *([course_id] if course_id else [])],
         )
         rows = cur.fetchall()
-    masks = {(c, d): int.from_bytes(students, "little") for c, d, students in rows}
-    return ActiveSets(rng.start, rng.end, course_id, masks)
+    masks = {(c, d): int.from_bytes(students, "little") for c, d, students, *_t in rows}
+    totals = {(c, d): tuple(t) for c, d, _s, *t in rows}
+    return ActiveSets(rng.start, rng.end, course_id, masks, totals)
 
 
 def active_sets_for(

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, timedelta
-from typing import Any
 
-from django.db.models import Q, Sum
-
-from analytics.models import CourseDay
 from analytics.ranges import DateRange
-from analytics.selectors.common import ActiveSets, active_sets_for, in_range, of_course
+from analytics.selectors.common import ActiveSets, active_sets_for
 from creators.models import Creator
 
 CARD_KEYS = (
@@ -52,32 +48,30 @@ def _totals(
     course_id: int | None,
     active: ActiveSets | None = None,
 ) -> list[dict]:
-    """overview() of each range: one query over CourseDay (each range is a FILTER of the
-    aggregates) and the active students' union per range (ActiveSets, one more query when
-    `active` does not cover the ranges)."""
+    """overview() of each range from the CourseDay rows of their span (ActiveSets: `active`
+    when it covers the span, else one query): the totals summed per range, the active
+    students as the popcount of the range's union of bitmaps."""
     span = DateRange("custom", min(r.start for r in ranges), max(r.end for r in ranges))
-    sums: dict[str, Any] = {}
-    for i, r in enumerate(ranges):
-        within = Q(day__gte=r.start, day__lte=r.end)
-        sums |= {
-            f"w{i}": Sum("watch_seconds", filter=within),
-            f"c{i}": Sum("completions", filter=within),
-            f"q{i}": Sum("questions", filter=within),
-            f"nc{i}": Sum("questions_not_covered", filter=within),
-        }
-    days = of_course(in_range(CourseDay.objects.filter(creator=creator), span), course_id)
-    got = days.aggregate(**sums)
     sets = active_sets_for(active, creator=creator, rng=span, course_id=course_id)
-    return [
-        {
-            "active_students": sets.union(r.start, r.end).bit_count(),
-            "watch_seconds": round(got[f"w{i}"] or 0.0, 1),
-            "lesson_completions": got[f"c{i}"] or 0,
-            "questions": got[f"q{i}"] or 0,
-            "questions_not_covered": got[f"nc{i}"] or 0,
-        }
-        for i, r in enumerate(ranges)
-    ]
+    out = []
+    for r in ranges:
+        watch, done, asked, uncovered = 0.0, 0, 0, 0
+        for (_course, day), (w, q, nc, c) in sets.totals.items():
+            if r.start <= day <= r.end:
+                watch += w
+                done += c
+                asked += q
+                uncovered += nc
+        out.append(
+            {
+                "active_students": sets.union(r.start, r.end).bit_count(),
+                "watch_seconds": round(watch, 1),
+                "lesson_completions": done,
+                "questions": asked,
+                "questions_not_covered": uncovered,
+            }
+        )
+    return out
 
 
 def cards(data: dict) -> list[dict]:
@@ -133,18 +127,16 @@ def daily(
     while d <= rng.end:
         xs.append(d)
         d += timedelta(days=7 if weekly else 1)
-    rows = of_course(in_range(CourseDay.objects.filter(creator=creator), rng), course_id)
-    agg: dict[date, list] = defaultdict(lambda: [0.0, 0, 0, 0])
-    for day, w, q, nc, c in rows.values_list(
-        "day", "watch_seconds", "questions", "questions_not_covered", "completions"
-    ):
-        a = agg[period(day)]
-        a[0] += w
-        a[1] += q
-        a[2] += nc
-        a[3] += c
-    # Distinct students per period: the union of the period's per-course-day sets.
     sets = active_sets_for(active, creator=creator, rng=rng, course_id=course_id)
+    agg: dict[date, list] = defaultdict(lambda: [0.0, 0, 0, 0])
+    for (_course, day), (w, q, nc, c) in sets.totals.items():
+        if rng.start <= day <= rng.end:
+            a = agg[period(day)]
+            a[0] += w
+            a[1] += q
+            a[2] += nc
+            a[3] += c
+    # Distinct students per period: the union of the period's per-course-day sets.
     active_per = {
         p: mask.bit_count() for p, mask in sets.by_day(period, rng.start, rng.end).items()
     }
