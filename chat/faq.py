@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from django.http import Http404
 
 from chat.models import ChatMessage, CreatorFAQ
+from chronos.db import prepared_cursor
 from chronos.errors import DomainError
 from creators.models import Creator, User
 
@@ -100,7 +101,7 @@ def faq_match(*, creator: Creator, question: str) -> tuple[CreatorFAQ, float] | 
     None when none reaches FAQ_SIMILARITY. Newer entries win ties."""
     # Raw: this runs on every question, most creators have no entries, and the ORM's
     # compiling cost ~1 ms of CPU each time. Newest first (CreatorFAQ.Meta.ordering).
-    with connection.cursor() as cur:
+    with prepared_cursor() as cur:
         cur.execute(
             f"SELECT id, lexemes FROM {CreatorFAQ._meta.db_table} WHERE creator_id = %s "
             "ORDER BY created_at DESC, id DESC",

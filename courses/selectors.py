@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import connection
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
+from chronos.db import prepared_cursor
 from courses.models import Course, Enrollment, Lesson, LessonNote, LessonProgress, Module
 from creators.models import Creator, User
 from creators.selectors import (
@@ -407,7 +407,7 @@ def lock_inputs_digest(*, user: User, creator: Creator) -> str:
                AND p.completed_at IS NOT NULL)
         ))
     """
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, {"creator": creator.pk, "user": user.pk})
         return cursor.fetchone()[0]
 

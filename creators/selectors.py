@@ -13,6 +13,7 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from chronos.db import prepared_cursor
 from chronos.errors import NotFound
 from creators.models import Creator, Invite, Membership, User
 
@@ -79,7 +80,7 @@ def creator_access(*, user: User, creator: Creator) -> CreatorAccess:
     ORM against < 1 ms (tests/test_chat_isolation.py checks it against both querysets)."""
     if not user.is_authenticated:
         return CreatorAccess(manages=False, learns=False)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             """
             SELECT c.is_active, c.owner_id = %(user)s

@@ -33,6 +33,7 @@ from billing.limits import TierLimits, limits_for, tiers_above
 from billing.meters import library_usage
 from billing.models import QuestionUsage
 from billing.selectors import ALERT_AT
+from chronos.db import prepared_cursor
 from chronos.errors import LimitExceeded, RateLimited
 from creators.models import Creator, User
 from creators.timezones import creator_zone, local_day_bounds, local_month_bounds
@@ -85,7 +86,7 @@ def _advisory_lock(namespace: int, creator_id: int) -> None:
     """Hold a transaction-level advisory lock on (namespace, creator) until commit."""
     if not connection.in_atomic_block:
         raise RuntimeError("Advisory quota locks need a transaction (transaction.atomic).")
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [namespace, creator_id % 2**31])
 
 
@@ -303,7 +304,7 @@ used AS (
 ),
 ins AS (
     INSERT INTO billing_questionusage (creator_id, user_id, source, asked_at)
-    SELECT %(creator)s, %(user)s, %(source)s, %(now)s FROM c, used
+    SELECT %(creator)s, %(user)s::bigint, %(source)s, %(now)s FROM c, used
     WHERE c.tier = %(tier)s
       AND (%(monthly_limit)s::int IS NULL OR used.monthly < %(monthly_limit)s::int)
       AND (%(student_limit)s::int IS NULL OR used.mine < %(student_limit)s::int)
@@ -372,7 +373,7 @@ def _consume(
     day_start = day_end = None
     if per_student and limits.questions_per_student_period == "day":
         day_start, day_end = local_day_bounds(creator=creator, at=now)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             _CONSUME_SQL,
             {

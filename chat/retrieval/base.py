@@ -8,8 +8,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import connection
-
+from chronos.db import prepared_cursor
 from chronos.errors import DomainError
 from creators.models import Creator
 from videos.models import SEARCH_CONFIG, Video
@@ -204,7 +203,7 @@ def scope_resolve(
 def library_version(*, creator: Creator) -> str:
     """A digest of the creator's completed videos (ids and updated_at): it changes whenever
     a video completes, is re-processed, edited or deleted. 32 hex chars."""
-    with connection.cursor() as cur:
+    with prepared_cursor() as cur:
         cur.execute(
             """
             SELECT md5(coalesce(string_agg(id::text || ':' || extract(epoch FROM updated_at)::text,
@@ -219,7 +218,7 @@ def library_version(*, creator: Creator) -> str:
 def question_lexemes(question: str) -> list[str]:
     """The question's lexemes as PostgreSQL normalises them (stop words removed), in the
     same configuration as the chunks' search vectors."""
-    with connection.cursor() as cur:
+    with prepared_cursor() as cur:
         cur.execute(
             "SELECT tsvector_to_array(to_tsvector(%s::regconfig, %s))",
             [SEARCH_CONFIG, question or ""],
@@ -246,7 +245,7 @@ def text_lexemes(texts: list[str]) -> list[frozenset[str]]:
     found: dict[str, frozenset[str] | None] = {t: known.get(t) for t in texts}
     missing = [t for t, lexemes in found.items() if lexemes is None]
     if missing:
-        with connection.cursor() as cur:
+        with prepared_cursor() as cur:
             cur.execute(
                 "SELECT tsvector_to_array(to_tsvector(%s::regconfig, t)) "
                 "FROM unnest(%s::text[]) WITH ORDINALITY AS u(t, n) ORDER BY n",

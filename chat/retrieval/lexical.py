@@ -25,6 +25,7 @@ import math
 from django.db import connection
 
 from chat.retrieval.base import ChunkHit, Scope
+from chronos.db import prepared_cursor
 from videos.models import SEARCH_CONFIG, LexemeFrequency
 
 # Chunks returned by a full-text search (best BM25 first); also what fusion and the
@@ -149,11 +150,11 @@ def naming_lexemes(scope: Scope, ndoc: dict[str, int]) -> set[str]:
     unseen = {lx for lx, n in ndoc.items() if n == 0}
     if not unseen:
         return set()
-    with connection.cursor() as cur:
+    with prepared_cursor() as cur:
         cur.execute(
             f"""SELECT tsvector_to_array(to_tsvector(%(config)s::regconfig, concat_ws(' ',
                 (SELECT string_agg(title, ' ') FROM {Video._meta.db_table}
-                 WHERE creator_id = %(creator)s AND id = ANY(%(videos)s)),
+                 WHERE creator_id = %(creator)s AND id = ANY(%(videos)s::bigint[])),
                 (SELECT string_agg(title, ' ') FROM {Course._meta.db_table}
                  WHERE creator_id = %(creator)s),
                 (SELECT concat_ws(' ', company_name, handle) FROM {Creator._meta.db_table}

@@ -40,6 +40,7 @@ from pathlib import Path
 from django.db import connection
 
 from chat.retrieval.base import ChunkHit, Passage, Scope, text_lexemes
+from chronos.db import prepared_cursor
 
 LEARNED_FILE = Path(__file__).resolve().parent / "learned.json"
 # Chunks of the full-text ranking whose windows become candidates (a chunk holds ~35).
@@ -367,7 +368,7 @@ def moment_sentences(
         )
         for m in moments
     ]
-    with connection.cursor() as cur:
+    with prepared_cursor() as cur:
         cur.execute(
             """
             SELECT r.n, s.index, s.start, s."end", s.text, v.title

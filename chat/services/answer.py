@@ -34,6 +34,7 @@ from chat.retrieval import (
     scope_resolve,
 )
 from chat.smalltalk import SMALL_TALK_MODEL, small_talk_kind, small_talk_reply
+from chronos.db import prepared_cursor
 from chronos.errors import DomainError, NotFound
 from courses.selectors import lock_inputs_digest
 from creators.models import Creator, User
@@ -315,7 +316,7 @@ CACHE_PRUNE_EVERY = 50
 def _cache_get(creator: Creator, key: str, fresh_after: datetime) -> AnswerCacheEntry | None:
     """The entry `key` of `creator` stored since `fresh_after`, or None: one raw SELECT (the
     ORM's compiling cost ~1 ms of CPU per question); the fields an answer reads."""
-    with connection.cursor() as cur:
+    with prepared_cursor() as cur:
         cur.execute(
             f"SELECT answer, citations, covered, model FROM {AnswerCacheEntry._meta.db_table} "
             "WHERE creator_id = %s AND key = %s AND created_at >= %s ORDER BY id LIMIT 1",
@@ -343,7 +344,7 @@ def _cache_store(creator: Creator, key: str, answer: Answer) -> None:
             creator=creator, created_at__lt=now - timedelta(seconds=CACHE_TTL_SECONDS)
         ).delete()
     citations = AnswerCacheEntry._meta.get_field("citations")
-    with connection.cursor() as cur:
+    with prepared_cursor() as cur:
         cur.execute(
             f"""
             INSERT INTO {AnswerCacheEntry._meta.db_table}

@@ -32,6 +32,7 @@ from chat.services.answer import (
     ledger_record,
 )
 from chat.smalltalk import SMALL_TALK_MODEL
+from chronos.db import prepared_cursor
 from chronos.errors import DomainError
 from creators.models import Creator, User
 
@@ -229,7 +230,7 @@ def _answer_store(answer: ChatMessage, session: ChatSession, final: Answer) -> N
     answer.status = ChatMessage.Status.DONE
     session.updated_at = timezone.now()
     citations = ChatMessage._meta.get_field("citations")
-    with connection.cursor() as cur:
+    with prepared_cursor() as cur:
         cur.execute(
             _STORE_SQL,
             {
