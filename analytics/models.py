@@ -181,6 +181,40 @@ class StudentDay(DayTotals):
         return f"{self.user_id} {self.course_id} {self.day}"
 
 
+class StudentMonth(models.Model):
+    """Per student per closed local month (before the creator's current month), across
+    courses: the sums of the month's StudentDay rows (watch seconds, questions,
+    completions). The whole-studio students table reads a month a range wholly covers from
+    here — one row per student instead of one per student, course and day — once the
+    creator's month is materialised (every row of a month is written at once); other days
+    from StudentDay."""
+
+    creator = models.ForeignKey("creators.Creator", on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    month = models.DateField(help_text="The month's first day (local).")
+    watch_seconds = models.FloatField(default=0.0)
+    questions = models.PositiveIntegerField(default=0)
+    completions = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["creator", "month", "user"], name="an_student_month_unique"
+            )
+        ]
+        indexes = [
+            # Covering: a month's per-student totals are an index-only scan.
+            models.Index(
+                fields=["creator", "month"],
+                include=["user", "watch_seconds", "questions", "completions"],
+                name="an_studentmonth_totals",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.month:%Y-%m}"
+
+
 class CourseDay(DayTotals):
     """Per course per local day (course None: activity outside any course).
 

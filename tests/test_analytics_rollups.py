@@ -28,6 +28,7 @@ from analytics.models import (
     QuestionFact,
     QuestionMonth,
     StudentDay,
+    StudentMonth,
     VideoDay,
     VideoMonth,
     VideoViewerDay,
@@ -178,6 +179,9 @@ def _snapshot(creator) -> dict:
         "course_students": _course_students(creator),
         "course_progress": rows(CourseProgress, "user_id", "course_id", "started", "done"),
         "question_months": rows(QuestionMonth, "video_id", "course_id", "month", "questions"),
+        "student_months": rows(
+            StudentMonth, "user_id", "month", "watch_seconds", "questions", "completions"
+        ),
     }
 
 
@@ -657,6 +661,89 @@ def test_a_closed_month_of_questions_is_read_from_one_row_per_video(world):
     rollup_update(creator=creator)
     assert QuestionMonth.objects.get(creator=creator, video_id=video1).questions == 2
     assert ranked(month) == [(video0, 2), (video1, 2)][:: 1 if video0 < video1 else -1]
+    incremental = _snapshot(creator)
+    rollup_rebuild(creator=creator)
+    assert _snapshot(creator) == incremental
+
+
+def _students_oracle(creator, rng: DateRange, course_id: int | None = None) -> list[tuple]:
+    """The students table's ranking summed straight from StudentDay rows in Python:
+    [(user id, watch seconds rounded to 0.1, questions, completions)], most watch first."""
+    per: dict = defaultdict(lambda: [0.0, 0, 0])
+    days = StudentDay.objects.filter(creator=creator, day__gte=rng.start, day__lte=rng.end)
+    if course_id:
+        days = days.filter(course_id=course_id)
+    for user, w, q, c in days.values_list("user_id", "watch_seconds", "questions", "completions"):
+        per[user][0] += w
+        per[user][1] += q
+        per[user][2] += c
+    ranked = sorted(per.items(), key=lambda item: (-item[1][0], item[0]))
+    return [(u, round(w, 1), q, c) for u, (w, q, c) in ranked]
+
+
+@pytest.mark.django_db
+def test_the_students_table_reads_closed_months_from_one_row_per_student(world):
+    """StudentMonth holds each student's closed months across courses (the current month
+    stays in StudentDay); the whole-studio students table sums whole months from it and
+    other days from StudentDay — equal to summing StudentDay for ranges cutting months, with
+    a course filter, after a late completion into a closed month and after a rebuild."""
+    from analytics.selectors import students as students_table
+    from courses.models import LessonProgress
+
+    creator, course, lessons, students = world
+    course2, lessons2 = course_with_videos(creator, n=1, duration=DURATION, title="Wax")
+    rnd = random.Random(7)
+    for i in range(30):  # January to April 2026, every student in both courses
+        at = datetime(2026, 1, 1, 8, tzinfo=UTC) + timedelta(days=rnd.randint(0, 119))
+        lesson = rnd.choice([*lessons, *lessons2])
+        play(creator=creator, user=students[i % 3], lesson=lesson, at=at,
+             segments=[("heartbeat", 0.0, rnd.uniform(5, DURATION))])  # fmt: skip
+        if i % 4 == 0:
+            ask(creator=creator, user=students[i % 3], text=f"Why {i}?", at=at,
+                cite=(lesson.video, 5.0), course=course)  # fmt: skip
+    play(creator=creator, user=students[0], lesson=lessons[0], at=timezone.now(),
+         segments=[("heartbeat", 0.0, 20.0)])  # fmt: skip
+    rollup_update(creator=creator)
+    months = sorted(
+        set(StudentMonth.objects.filter(creator=creator).values_list("month", flat=True))
+    )
+    assert months == [date(2026, m, 1) for m in (1, 2, 3, 4)]  # not the current month
+    ranges = [
+        DateRange("custom", date(2026, 1, 1), date(2026, 4, 30)),  # four whole months
+        DateRange("custom", date(2026, 1, 15), date(2026, 3, 31)),  # part, two whole
+        DateRange("custom", date(2026, 2, 3), date(2026, 2, 20)),  # inside one month
+        DateRange("custom", date(2026, 1, 1), timezone.now().date()),  # to the current month
+    ]
+
+    def table(rng, course_id=None, limit=20, offset=0):
+        rows = students_table(creator=creator, rng=rng, course_id=course_id, limit=limit,
+                              offset=offset)  # fmt: skip
+        return [(r["user_id"], r["watch_seconds"], r["questions"], r["completions"]) for r in rows]
+
+    for rng in ranges:
+        assert table(rng) == _students_oracle(creator, rng), rng
+        assert table(rng, limit=1, offset=1) == _students_oracle(creator, rng)[1:2], rng
+        for course_id in (course.pk, course2.pk):  # a course tab sums its StudentDay rows
+            assert table(rng, course_id) == _students_oracle(creator, rng, course_id), rng
+    # A whole month is read from its rows: emptying February's days leaves its sums.
+    whole = ranges[0]
+    want = table(whole)
+    StudentDay.objects.filter(creator=creator, day__month=2).update(watch_seconds=0.0)
+    assert table(whole) == want
+    inside = table(ranges[2])  # part of February: its (emptied) days
+    assert inside == _students_oracle(creator, ranges[2]) and inside
+    assert all(w == 0.0 for _u, w, _q, _c in inside)
+    rollup_rebuild(creator=creator)
+    assert table(whole) == want == _students_oracle(creator, whole)
+    # A late completion in March (written now) refolds the day and its closed month.
+    progress(creator=creator, user=students[1], lesson=lessons2[0],
+             at=datetime(2026, 3, 10, 9, tzinfo=UTC), intervals=[[0, DURATION]])  # fmt: skip
+    LessonProgress.objects.filter(user=students[1]).update(updated_at=timezone.now())
+    rollup_update(creator=creator)
+    after = table(whole)
+    assert sum(c for *_r, c in after) == sum(c for *_r, c in want) + 1
+    for rng in ranges:
+        assert table(rng) == _students_oracle(creator, rng), rng
     incremental = _snapshot(creator)
     rollup_rebuild(creator=creator)
     assert _snapshot(creator) == incremental

@@ -1,4 +1,5 @@
-"""Per student and per course per day rollups (StudentDay, CourseDay)."""
+"""Per student and per course per day rollups (StudentDay, CourseDay) and per student per
+closed month (StudentMonth)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate
 
+from analytics.buckets import closed_months_refold
 from analytics.models import (
     CourseDay,
     QuestionFact,
     StudentDay,
     WatchSession,
 )
-from analytics.ranges import tz_of, zone_for
+from analytics.ranges import month_sql, tz_of, zone_for
 from analytics.rollups.fold import BATCH
 from creators.models import Creator
 
@@ -170,3 +172,42 @@ def course_days_refold(*, creator: Creator, days: Iterable) -> None:
         with transaction.atomic():
             CourseDay.objects.filter(creator=creator, day__in=batch).delete()
             CourseDay.objects.bulk_create(objs, batch_size=2000)
+
+
+_STUDENT_MONTHS = f"""
+    INSERT INTO analytics_studentmonth
+        (creator_id, user_id, month, watch_seconds, questions, completions)
+    SELECT %(creator)s, user_id, {month_sql("day")}, SUM(watch_seconds), SUM(questions),
+           SUM(completions)
+    FROM analytics_studentday
+    WHERE creator_id = %(creator)s AND day >= %(lo)s AND day < %(hi)s
+      AND {month_sql("day")} = ANY(%(months)s::date[])
+    GROUP BY 2, 3
+"""
+
+# Closed months with StudentDay rows but no StudentMonth rows yet (two index probes a month
+# since the first day, not a scan of every StudentDay row).
+_STUDENT_MONTHS_MISSING = f"""
+    SELECT m::date FROM generate_series(
+        (SELECT {month_sql("MIN(day)")} FROM analytics_studentday
+         WHERE creator_id = %(creator)s)::timestamp,
+        %(current)s::timestamp - interval '1 month', interval '1 month'
+    ) m
+    WHERE (
+        SELECT 1 FROM analytics_studentday WHERE creator_id = %(creator)s
+          AND day >= m::date AND day < (m + interval '1 month')::date LIMIT 1
+    ) IS NOT NULL AND (
+        SELECT 1 FROM analytics_studentmonth
+        WHERE creator_id = %(creator)s AND month = m::date LIMIT 1
+    ) IS NULL
+"""
+
+
+def student_months_refold(*, creator: Creator, days: Iterable) -> list:
+    """Recompute StudentMonth for the closed months among `days` (whose StudentDay rows just
+    changed) and for closed months not materialised yet (analytics.buckets.
+    closed_months_refold). Returns the months written (first days), oldest first."""
+    return closed_months_refold(
+        creator=creator, days=days, missing_sql=_STUDENT_MONTHS_MISSING,
+        table="analytics_studentmonth", fill_sql=_STUDENT_MONTHS,
+    )  # fmt: skip

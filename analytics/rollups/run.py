@@ -17,13 +17,14 @@ from analytics.models import (
     RollupState,
     StudentBit,
     StudentDay,
+    StudentMonth,
     VideoDay,
     VideoMonth,
     VideoViewerDay,
     WatchSession,
 )
 from analytics.ranges import tz_of, zone_for
-from analytics.rollups.days import course_days_refold, students_refold
+from analytics.rollups.days import course_days_refold, student_months_refold, students_refold
 from analytics.rollups.progress import course_progress_refold
 from analytics.rollups.questions import IN_FLIGHT, question_months_refold, questions_refold
 from analytics.rollups.sessions import sessions_refold
@@ -92,6 +93,7 @@ def rollup_update(*, creator: Creator) -> dict[str, int]:
     pairs |= progress_pairs
     days = students_refold(creator=creator, pairs=pairs)
     course_days_refold(creator=creator, days=days)
+    student_months_refold(creator=creator, days=days)
     if progress_courses:
         course_progress_refold(creator_id=creator.pk, tz=tz_of(creator), pairs=progress_courses)
 
@@ -115,8 +117,9 @@ def rollup_update(*, creator: Creator) -> dict[str, int]:
 def rollup_rebuild(*, creator: Creator) -> dict[str, int]:
     """Delete the creator's rollups and fold every fact again (`analytics_rebuild`)."""
     with transaction.atomic():
-        rollups = (WatchSession, QuestionFact, StudentDay, CourseDay, VideoDay, VideoMonth)
-        for model in (*rollups, VideoViewerDay, StudentBit, CourseProgress, QuestionMonth):
+        rollups = (WatchSession, QuestionFact, StudentDay, CourseDay, VideoDay)
+        months = (VideoMonth, QuestionMonth, StudentMonth)
+        for model in (*rollups, *months, VideoViewerDay, StudentBit, CourseProgress):
             model.objects.filter(creator=creator).delete()
         RollupState.objects.update_or_create(
             creator=creator,

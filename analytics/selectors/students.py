@@ -6,11 +6,12 @@ from collections import defaultdict
 from datetime import date, timedelta
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, Max, Q, Sum
 from django.http import Http404
 
 from analytics.models import QuestionFact, StudentDay
-from analytics.ranges import DateRange
+from analytics.ranges import DateRange, month_sql
 from analytics.selectors.common import in_range, of_course
 from analytics.selectors.progress import lesson_counts
 from creators.models import Creator
@@ -30,12 +31,15 @@ def students(
     progress (0..1: completed lessons / lessons of the courses they touched)}]."""
     from creators.models import User
 
-    qs = of_course(in_range(StudentDay.objects.filter(creator=creator), rng), course_id)
-    rows = list(
-        qs.values("user_id")
-        .annotate(w=Sum("watch_seconds"), q=Sum("questions"), c=Sum("completions"))
-        .order_by("-w", "user_id")[offset : offset + limit]
-    )
+    if course_id:
+        qs = of_course(in_range(StudentDay.objects.filter(creator=creator), rng), course_id)
+        rows = list(
+            qs.values("user_id")
+            .annotate(w=Sum("watch_seconds"), q=Sum("questions"), c=Sum("completions"))
+            .order_by("-w", "user_id")[offset : offset + limit]
+        )
+    else:
+        rows = _studio_totals(creator, rng, limit, offset)
     ids = [r["user_id"] for r in rows]
     last = dict(
         StudentDay.objects.filter(creator=creator, user_id__in=ids)
@@ -60,6 +64,45 @@ def students(
         }
         for r in rows
     ]
+
+
+# Per student over a range, every course: a month the range wholly covers from its
+# StudentMonth rows once the creator's month is materialised, every other day from StudentDay.
+_STUDIO_TOTALS = f"""
+    WITH present AS (
+        SELECT m::date AS month
+        FROM generate_series(%(first)s::timestamp, %(last)s::timestamp, interval '1 month') m
+        WHERE (  -- one index probe a month
+            SELECT 1 FROM analytics_studentmonth
+            WHERE creator_id = %(creator)s AND month = m::date LIMIT 1
+        ) IS NOT NULL
+    ), other AS (
+        SELECT d::date AS day FROM generate_series(%(start)s::date, %(end)s::date, '1 day') d
+        WHERE {month_sql("d::date")} NOT IN (SELECT month FROM present)
+    )
+    SELECT user_id, SUM(w), SUM(q), SUM(c) FROM (
+        SELECT user_id, watch_seconds AS w, questions AS q, completions AS c
+        FROM analytics_studentmonth
+        WHERE creator_id = %(creator)s AND month = ANY(ARRAY(SELECT month FROM present))
+        UNION ALL
+        SELECT user_id, watch_seconds, questions, completions FROM analytics_studentday
+        WHERE creator_id = %(creator)s AND day = ANY(ARRAY(SELECT day FROM other))
+    ) t
+    GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %(limit)s OFFSET %(offset)s
+"""
+
+
+def _studio_totals(creator: Creator, rng: DateRange, limit: int, offset: int) -> list[dict]:
+    """students()'s ranked rows for every course: [{"user_id", "w", "q", "c"}] (watch
+    seconds, questions, completions in the range), most watch time first."""
+    first, last = rng.whole_months()
+    args = {
+        "creator": creator.pk, "first": first, "last": last, "start": rng.start,
+        "end": rng.end, "limit": limit, "offset": offset,
+    }  # fmt: skip
+    with connection.cursor() as cur:
+        cur.execute(_STUDIO_TOTALS, args)
+        return [{"user_id": u, "w": w, "q": q, "c": c} for u, w, q, c in cur.fetchall()]
 
 
 def _user_progress(
