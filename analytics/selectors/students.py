@@ -96,7 +96,7 @@ def _studio_totals(creator: Creator, rng: DateRange, limit: int, offset: int) ->
     """students()'s ranked rows for every course: [{"user_id", "w", "q", "c"}] (watch
     seconds, questions, completions in the range), most watch time first."""
     first, last = rng.whole_months()
-    args = {
+    args: dict[str, Any] = {
         "creator": creator.pk, "first": first, "last": last, "start": rng.start,
         "end": rng.end, "limit": limit, "offset": offset,
     }  # fmt: skip
