@@ -57,7 +57,7 @@ from chat.streaming import relay, sse_event, sse_response
 from chronos.api import ERROR_RESPONSES, ErrorSerializer, error_json, page_of
 from chronos.errors import DomainError
 from chronos.schema import described_by
-from creators.selectors import creator_for_api
+from creators.selectors import creator_for_api, creator_for_api_access
 
 logger = logging.getLogger(__name__)
 
@@ -327,11 +327,11 @@ def chat_endpoint(request):
         data = _body(drf_request)
         args = _chat_args(data)
         handle = data.get("creator") or request.GET.get("creator")
-        creator = creator_for_api(user=user, handle=handle, learn=True)
+        creator, access = creator_for_api_access(user=user, handle=handle, learn=True)
         if args.pop("stream"):
-            events = chat_ask_stream(user=user, creator=creator, **args)
+            events = chat_ask_stream(user=user, creator=creator, access=access, **args)
             return sse_response(relay(_sse(events), on_error=_STREAM_ERROR))
-        result = chat_ask(user=user, creator=creator, **args)
+        result = chat_ask(user=user, creator=creator, access=access, **args)
     except Exception as exc:
         return _error(exc)
     return JsonResponse(

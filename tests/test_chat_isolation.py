@@ -110,7 +110,12 @@ def test_creator_access_agrees_with_the_access_querysets(db):
     from django.utils import timezone
 
     from creators.models import CreatorMember, Membership
-    from creators.selectors import creator_access, creators_learnable_by, creators_managed_by
+    from creators.selectors import (
+        creator_access,
+        creator_by_handle_access,
+        creators_learnable_by,
+        creators_managed_by,
+    )
     from tests.factories import UserFactory
 
     creator, other = CreatorFactory(), CreatorFactory()
@@ -135,6 +140,14 @@ def test_creator_access_agrees_with_the_access_querysets(db):
             manages = creators_managed_by(user=user).filter(pk=target.pk).exists()
             learns = creators_learnable_by(user=user).filter(pk=target.pk).exists()
             assert (access.manages, access.learns) == (manages, learns), (name, target.handle)
+            # The API's read of the creator by handle (creator row and access in one).
+            row, by_handle = creator_by_handle_access(user=user, handle=target.handle)
+            assert by_handle == access and row == target, (name, target.handle)
+            assert (row.handle, row.tier, row.owner_id) == (target.handle, target.tier,
+                                                            target.owner_id)  # fmt: skip
     assert users["member"] and creator_access(user=users["member"], creator=creator).learns
     anonymous = creator_access(user=AnonymousUser(), creator=creator)
     assert (anonymous.manages, anonymous.learns) == (False, False)
+    row, anonymous = creator_by_handle_access(user=AnonymousUser(), handle=creator.handle)
+    assert row == creator and (anonymous.manages, anonymous.learns) == (False, False)
+    assert creator_by_handle_access(user=users["member"], handle="no-such-handle")[0] is None

@@ -33,6 +33,7 @@ from chat.services.reply import answer_events
 from chat.smalltalk import NEW_CHAT_TITLE, small_talk_kind
 from chronos.db import prepared_cursor
 from creators.models import Creator, User
+from creators.selectors import CreatorAccess
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +87,7 @@ def chat_ask(
     video_id: int | None = None,
     position: float | None = None,
     source: str = QuestionUsage.Source.BROWSER,
+    access: CreatorAccess | None = None,
 ) -> ChatResult:
     """Answer `message` and return the whole result (see chat_ask_stream for the rules).
 
@@ -103,6 +105,7 @@ def chat_ask(
         position=position,
         source=source,
         answering=True,  # consumed right here: no other stream may claim the turn
+        access=access,
     )
     session_event: dict = {}
     citations: list[dict] = []
@@ -159,6 +162,7 @@ def chat_question_save(
     position: float | None = None,
     source: str = QuestionUsage.Source.BROWSER,
     answering: bool = False,
+    access: CreatorAccess | None = None,
 ) -> PendingAnswer:
     """Save a question and its pending answer (nothing is answered yet: see
     chat_answer_stream). The allowance is consumed here: the student asked. answering:
@@ -174,9 +178,11 @@ def chat_question_save(
     existing session keeps its scope unless course_id/video_ids are given (then the session
     takes that scope). video_id / position (seconds >= 0): asked from a lesson, the
     player's video and second; retrieval leans toward that moment and the question records
-    them (ChatMessage.video / video_position)."""
+    them (ChatMessage.video / video_position). access: `user`'s creators.selectors.
+    creator_access on `creator` when the caller read it in this request (else read here)."""
     text = question_clean(message)
-    access = learner_check(user, creator)
+    if access is None or not access.learns:
+        access = learner_check(user, creator)
     session = None
     rescoped = False
     if session_id is not None:
@@ -357,6 +363,7 @@ def chat_ask_stream(
     position: float | None = None,
     source: str = QuestionUsage.Source.BROWSER,
     answering: bool = False,
+    access: CreatorAccess | None = None,
 ) -> Iterator[dict[str, Any]]:
     """chat_question_save then chat_answer_stream, as one stream (REST and CLI): yields
     {"event": "session", "session_id", "title"} first, then chat_answer_stream's events,
@@ -375,6 +382,7 @@ def chat_ask_stream(
         position=position,
         source=source,
         answering=answering,
+        access=access,
     )
     return _ask_events(user, creator, pending)
 
