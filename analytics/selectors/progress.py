@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import reduce
+from operator import or_
 from typing import Any
 
 from django.db import connection
@@ -167,49 +169,58 @@ def cohorts(
     sets = active_sets_for(active, creator=creator, rng=rng, course_id=course_id)
     lo, hi = rng.bounds_utc()
     course_sql = "AND e.course_id = %s" if course_id else ""
-    with connection.cursor() as cur:
+    with connection.cursor() as cur:  # per course and enrolment day: how many, whose bits
         cur.execute(
-            f"""SELECT e.course_id, (e.enrolled_at AT TIME ZONE %s)::date - %s, b.bit
+            f"""SELECT e.course_id, (e.enrolled_at AT TIME ZONE %s)::date - %s, COUNT(*),
+                   array_agg(b.bit) FILTER (WHERE b.bit IS NOT NULL)
             FROM {Enrollment._meta.db_table} e
             LEFT JOIN {StudentBit._meta.db_table} b
               ON b.creator_id = e.creator_id AND b.user_id = e.user_id
             WHERE e.creator_id = %s AND e.enrolled_at >= %s AND e.enrolled_at < %s
-              {course_sql}""",
+              {course_sql}
+            GROUP BY 1, 2""",
             [tz_of(creator), rng.start, creator.pk, lo, hi, *([course_id] if course_id else [])],
         )
         rows = cur.fetchall()
-    # Days are counted from the range's start: i is rng.start + i days.
+    # Days are counted from the range's start: i is rng.start + i days; cohort k (its
+    # Monday) starts on day 7k - shift.
     n, shift = rng.days, rng.start.weekday()
-    counts: dict[int, int] = {}  # cohort (its Monday) -> enrolments
-    enrolled: dict[tuple, int] = {}  # (course, enrolment day) -> the enrolled students' bits
-    for course, day, bit in rows:
-        cohort = day - (shift + day) % 7
-        counts[cohort] = counts.get(cohort, 0) + 1
-        if bit is not None:  # never active: no bit
-            enrolled[(course, day)] = enrolled.get((course, day), 0) | (1 << bit)
-    week: dict[int | None, list[int]] = {}  # course -> students active on days i .. i + 6
+    counts: dict[int, int] = {}  # cohort -> enrolments
+    windows: dict[int | None, list[int]] = {}  # course -> students active on days i .. i + 6
+    for course, _day, _n, _bits in rows:
+        windows[course] = []
     for (course, d), mask in sets.masks.items():
-        if rng.start <= d <= rng.end:
-            week.setdefault(course, [0] * n)[(d - rng.start).days] |= mask
-    for course, one in week.items():  # days i..i+1, i..i+3, then i..i+5 | i+6
+        one = windows.get(course)
+        if one is not None and rng.start <= d <= rng.end:
+            if not one:
+                one += [0] * n
+            one[(d - rng.start).days] |= mask
+    for course, one in windows.items():  # days i..i+1, i..i+3, then i..i+5 | i+6
+        if not one:
+            continue
         two = [a | b for a, b in zip(one, [*one[1:], 0], strict=True)]
         four = [a | b for a, b in zip(two, [*two[2:], 0, 0], strict=True)]
-        week[course] = [
+        windows[course] = [
             a | b | c
             for a, b, c in zip(four, [*two[4:], *[0] * 4], [*one[6:], *[0] * 6], strict=True)
         ]
-    hits: dict[tuple, int] = {}  # (cohort, week) -> the active students' bits
-    for (course, day), who in enrolled.items():
-        windows = week.get(course)
-        if windows is None:
-            continue
-        cohort = day - (shift + day) % 7
-        for w, first in enumerate(range(day, min(n, day + 7 * COHORT_WEEKS), 7)):
-            hit = who & windows[first]
-            if hit:
-                hits[(cohort, w)] = hits.get((cohort, w), 0) | hit
-    size = {rng.start + timedelta(days=c): k for c, k in counts.items()}
-    active_in = {(rng.start + timedelta(days=c), w): m for (c, w), m in hits.items()}
+    hits: list[list[int]] = [[0] * COHORT_WEEKS for _k in range((n + shift + 6) // 7)]
+    for course, day, enrolments, bits in rows:
+        k = (day + shift) // 7
+        counts[k] = counts.get(k, 0) + enrolments
+        who = reduce(or_, map((1).__lshift__, bits), 0) if bits else 0  # never active: no bit
+        one = windows[course]
+        if who and one:
+            row = hits[k]  # week w of the enrolment: its window on day day + 7w
+            for w, window in enumerate(one[day : day + 7 * COHORT_WEEKS : 7]):
+                row[w] |= who & window
+    size = {rng.start + timedelta(days=7 * k - shift): m for k, m in counts.items()}
+    active_in = {
+        (rng.start + timedelta(days=7 * k - shift), w): mask
+        for k, row in enumerate(hits)
+        for w, mask in enumerate(row)
+        if mask
+    }
     starts = sorted(size)
     weeks = list(range(COHORT_WEEKS))
     matrix = []
