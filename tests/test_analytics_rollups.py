@@ -747,3 +747,48 @@ def test_the_students_table_reads_closed_months_from_one_row_per_student(world):
     incremental = _snapshot(creator)
     rollup_rebuild(creator=creator)
     assert _snapshot(creator) == incremental
+
+
+def _groups_by_all_pairs(keys: list[tuple], limit: int) -> list[dict]:
+    """question_groups()' grouping by comparing every pair of lexeme sets (single link at
+    Jaccard >= SIMILARITY): what the prefix-filtered comparison must reproduce."""
+    from analytics.selectors import SIMILARITY
+
+    sets = [frozenset(k.split()) for k, *_ in keys]
+    group = list(range(len(keys)))
+    for i in range(len(sets)):
+        for j in range(i):
+            if len(sets[i] & sets[j]) / len(sets[i] | sets[j]) >= SIMILARITY:
+                old, new = group[i], group[j]
+                group = [new if g == old else g for g in group]
+    out: dict[int, dict] = {}
+    for i, (_k, n, nc, text) in enumerate(keys):
+        g = out.setdefault(group[i], {"question": text, "count": 0, "not_covered": 0,
+                                      "examples": []})  # fmt: skip
+        g["count"] += n
+        g["not_covered"] += nc
+        if len(g["examples"]) < 3 and text not in g["examples"]:
+            g["examples"].append(text)
+    return sorted(out.values(), key=lambda g: (-g["count"], g["question"]))[:limit]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    sets=st.lists(
+        st.sets(st.sampled_from("abcdefghij"), min_size=1, max_size=7), min_size=1, max_size=40
+    ),
+    seed=st.integers(0, 1000),
+)
+def test_question_groups_equal_an_all_pairs_comparison(sets, seed):
+    """The question lists' grouping compares only sets whose rarest-first prefixes share a
+    lexeme; it finds the same groups as comparing every pair (sizes 1-7, a small alphabet
+    so that many pairs are near the threshold)."""
+    from analytics.selectors.questions import _grouped
+
+    rnd = random.Random(seed)
+    keys = sorted(
+        {" ".join(sorted(s)) for s in sets},
+        key=lambda k: (-len(k), k),
+    )
+    rows = [(k, rnd.randint(1, 9), rnd.randint(0, 1), f"q {k}") for k in keys]
+    assert _grouped(rows, 100) == _groups_by_all_pairs(rows, 100)

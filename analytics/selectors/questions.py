@@ -91,12 +91,20 @@ def _grouped(keys: list[tuple], limit: int) -> list[dict]:
             i = parent[i]
         return i
 
-    # Only sets sharing a lexeme can be similar: compare each set with the earlier sets
-    # that share one (an inverted index), not with all of them.
+    # Prefix filtering (AllPairs, Bayardo et al. 2007): with each set's lexemes ordered
+    # rarest first, two sets with Jaccard >= SIMILARITY share a lexeme among the first
+    # |set| - floor(SIMILARITY * |set|) + 1 of each (a prefix at least as long as the
+    # bound's), so each set is compared only with earlier sets whose prefix shares one of
+    # its prefix's lexemes — the pairs found are exactly all similar pairs.
+    df: dict[str, int] = {}
+    for a in sets:
+        for lexeme in a:
+            df[lexeme] = df.get(lexeme, 0) + 1
     earlier: dict[str, list[int]] = {}
     for i, a in enumerate(sets):
         la = len(a)
-        for j in {j for lexeme in a for j in earlier.get(lexeme, ())}:
+        prefix = sorted(a, key=lambda lexeme: (df[lexeme], lexeme))[: la - int(SIMILARITY * la) + 1]
+        for j in {j for lexeme in prefix for j in earlier.get(lexeme, ())}:
             lb = len(sets[j])
             # Jaccard <= min/max of the sizes: most pairs are ruled out without a set op.
             if min(la, lb) < SIMILARITY * max(la, lb):
@@ -104,7 +112,7 @@ def _grouped(keys: list[tuple], limit: int) -> list[dict]:
             shared = len(a & sets[j])
             if shared / (la + lb - shared) >= SIMILARITY:
                 parent[find(i)] = find(j)
-        for lexeme in a:
+        for lexeme in prefix:
             earlier.setdefault(lexeme, []).append(i)
     groups: dict[int, dict] = {}
     for i, (_k, n, nc, text) in enumerate(keys):
