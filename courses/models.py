@@ -183,6 +183,39 @@ class LessonProgress(models.Model):
         return f"{self.user} / {self.lesson}: {self.unique_seconds:.0f}s"
 
 
+class PendingHeartbeat(models.Model):
+    """A heartbeat the player's fast lane stored (courses.services.watch_heartbeats_append)
+    and nobody has folded into LessonProgress yet; deleted when folded
+    (watch_pending_fold: the worker's minute schedule, the student's next non-heartbeat
+    batch, or any read of their progress). A work queue, not a record: the event itself is
+    the WatchEvent row. Its rows are only ever written in the statement that inserts that
+    WatchEvent, which checks the same references, so the foreign keys carry no database
+    constraint (each would cost a trigger on the busiest insert)."""
+
+    event = models.OneToOneField(
+        WatchEvent, on_delete=models.CASCADE, primary_key=True, db_constraint=False,
+        related_name="+",
+    )  # fmt: skip
+    # Indexed only as (user, lesson): the queue stays small, and each index is a write.
+    creator = models.ForeignKey(
+        "creators.Creator", on_delete=models.CASCADE, db_constraint=False, db_index=False,
+        related_name="+",
+    )  # fmt: skip
+    user = models.ForeignKey(
+        "creators.User", on_delete=models.CASCADE, db_constraint=False, db_index=False,
+        related_name="+",
+    )  # fmt: skip
+    lesson = models.ForeignKey(
+        Lesson, on_delete=models.CASCADE, db_constraint=False, db_index=False, related_name="+"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "lesson"], name="pendingheartbeat_user_lesson")]
+
+    def __str__(self) -> str:
+        return f"pending {self.event_id}"
+
+
 class LessonNote(models.Model):
     """A student's private note at a second of a lesson."""
 

@@ -12,12 +12,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
 from chronos.db import prepared_cursor
-from courses.models import Course, Enrollment, Lesson, LessonNote, LessonProgress, Module
+from courses.models import (
+    Course,
+    Enrollment,
+    Lesson,
+    LessonNote,
+    LessonProgress,
+    Module,
+    PendingHeartbeat,
+)
 from creators.models import Creator, User
 from creators.selectors import (
     CreatorAccess,
@@ -245,6 +253,29 @@ class CourseView:
         return next((s for s in self.states if s.lesson.pk == lesson_id), None)
 
 
+def _progress_folded(*, user: User, course_ids: list[int]) -> dict[int, LessonProgress]:
+    """The user's LessonProgress in these courses by lesson id, with what their player sent
+    through the fast lane folded in: when a row has heartbeats queued (PendingHeartbeat),
+    they are folded (courses.services.watch_pending_fold) and the rows read again, so a
+    page or a lock rule never decides on a stale row. One statement when nothing is queued."""
+    from courses.services.watch import watch_pending_fold  # services import selectors
+
+    rows = LessonProgress.objects.filter(
+        user=user, lesson__module__course_id__in=course_ids
+    ).annotate(
+        queued=Exists(
+            PendingHeartbeat.objects.filter(
+                user_id=OuterRef("user_id"), lesson_id=OuterRef("lesson_id")
+            )
+        )
+    )
+    progress: dict[int, LessonProgress] = {p.lesson_id: p for p in rows}
+    if any(p.queued for p in rows):
+        watch_pending_fold(user_id=user.pk)
+        progress = {p.lesson_id: p for p in rows.all()}
+    return progress
+
+
 def course_views(
     *,
     user: User,
@@ -254,8 +285,8 @@ def course_views(
     manager: bool | None = None,
 ) -> list[CourseView]:
     """CourseView for each course (all of `creator`), in a constant number of queries
-    (modules+lessons+videos, enrollments, progress, and the manager check unless the
-    caller already knows `manager`)."""
+    (modules+lessons+videos, enrollments, progress, and the manager check unless the caller
+    already knows `manager`)."""
     if manager is None:
         manager = user_manages(user=user, creator=creator)
     ids = [c.pk for c in courses]
@@ -266,10 +297,7 @@ def course_views(
         .prefetch_related(Prefetch("lessons", queryset=lessons, to_attr="lesson_list"))
     )
     enrollments = {e.course_id: e for e in Enrollment.objects.filter(user=user, course_id__in=ids)}
-    progress = {
-        p.lesson_id: p
-        for p in LessonProgress.objects.filter(user=user, lesson__module__course_id__in=ids)
-    }
+    progress = _progress_folded(user=user, course_ids=ids)
     views = []
     for course in courses:
         own = [m for m in modules if m.course_id == course.pk]
@@ -372,7 +400,8 @@ def lock_inputs_digest(*, user: User, creator: Creator) -> str:
     creator (active, owner), the user (staff), their team seat and membership (status,
     valid_until), the creator's videos (id, status), courses (status, sequential), modules
     and lessons (order, video, drip days, preview), and the user's enrollments and
-    completed lessons. One statement. Any write to those rows changes it, so an answer
+    completed lessons (heartbeats the fast lane queued for the user folded first). One
+    statement when none are queued. Any write to those rows changes it, so an answer
     of unlocked_video_ids remembered under this digest is current until its own `until`
     (time alone only opens drip locks). Keep it in step with the lock rules above."""
     sql = """
@@ -405,11 +434,19 @@ def lock_inputs_digest(*, user: User, creator: Creator) -> str:
              FROM courses_lessonprogress p
              WHERE p.creator_id = %(creator)s AND p.user_id = %(user)s
                AND p.completed_at IS NOT NULL)
-        ))
+        )), EXISTS (SELECT 1 FROM courses_pendingheartbeat q WHERE q.user_id = %(user)s)
     """
     with prepared_cursor() as cursor:
         cursor.execute(sql, {"creator": creator.pk, "user": user.pk})
-        return cursor.fetchone()[0]
+        digest, queued = cursor.fetchone()
+    if queued:  # fold what the fast lane queued first: it may complete a lesson
+        from courses.services.watch import watch_pending_fold  # services import selectors
+
+        watch_pending_fold(user_id=user.pk)
+        with prepared_cursor() as cursor:
+            cursor.execute(sql, {"creator": creator.pk, "user": user.pk})
+            digest, _queued = cursor.fetchone()
+    return digest
 
 
 def notes_for_lesson(*, user: User, lesson: Lesson) -> QuerySet[LessonNote]:

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from chronos.schedules import Periodic
 from courses import services
+
+SCHEDULES = (
+    Periodic(
+        "courses: fold pending heartbeats", "courses.tasks.pending_heartbeats_fold", minutes=1
+    ),
+)
 
 
 def enrollments_sync(membership_id: int) -> int:
@@ -17,3 +24,9 @@ def enrollments_sync(membership_id: int) -> int:
     return services.enrollments_sync_membership(
         creator_id=membership.creator_id, user_id=membership.user_id, active=active
     )
+
+
+def pending_heartbeats_fold() -> int:
+    """Fold every heartbeat the fast lane queued (SCHEDULES: every minute). Returns how
+    many were folded."""
+    return services.watch_pending_fold()

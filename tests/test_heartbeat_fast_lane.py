@@ -12,7 +12,7 @@ import httpx
 import pytest
 from django.utils import timezone
 
-from courses.models import LessonProgress, WatchEvent
+from courses.models import LessonProgress, PendingHeartbeat, WatchEvent
 from tests.courses_support import make_course
 from tests.factories import CreatorFactory
 
@@ -104,6 +104,22 @@ def test_the_lane_records_an_ordinary_batch(transactional_db, lesson, session_ke
         _scope(session_key), _batch(lesson, session=str(WatchEvent.objects.get().session_id))
     )
     assert json.loads(again.content) == {"accepted": 0, "duplicates": 1}
+
+
+def test_the_lanes_steady_heartbeat_is_queued_and_folded_on_read(
+    transactional_db, lesson, session_key, student, client
+):
+    session = str(uuid.uuid4())
+    _lane(_scope(session_key), _batch(lesson, session=session))  # first: the full fold
+    later = _batch(lesson, seq=2, session=session, position=20.0, **{"from": 10.0, "to": 20.0})
+    response = _lane(_scope(session_key), later)
+    assert json.loads(response.content) == {"accepted": 1, "duplicates": 0}
+    assert PendingHeartbeat.objects.filter(user=student).count() == 1
+    assert LessonProgress.objects.get(lesson=lesson, user=student).last_position == 10.0
+    course_id = lesson.module.course_id
+    outline = client.get(f"/api/v1/courses/{course_id}/outline/").json()
+    (state,) = [x for m in outline["modules"] for x in m["lessons"] if x["id"] == lesson.pk]
+    assert state["resume_at"] == 20.0 and not PendingHeartbeat.objects.exists()
 
 
 def test_the_lanes_answer_and_headers_are_the_full_paths(

@@ -9,10 +9,11 @@ from django_q.models import Schedule
 
 from analytics.tasks import SCHEDULES as ANALYTICS
 from billing.tasks import SCHEDULES as BILLING
+from courses.tasks import SCHEDULES as COURSES
 from creators.tasks import SCHEDULES as CREATORS
 from videos.tasks import SCHEDULES as VIDEOS
 
-DECLARED = {p.name: p for p in (*ANALYTICS, *BILLING, *CREATORS, *VIDEOS)}
+DECLARED = {p.name: p for p in (*ANALYTICS, *BILLING, *COURSES, *CREATORS, *VIDEOS)}
 
 
 def _stored() -> dict[str, tuple]:
@@ -26,7 +27,7 @@ def _declared() -> dict[str, tuple]:
 
 @pytest.mark.django_db(transaction=True)
 def test_every_declared_schedule_is_stored_and_comes_back_after_a_flush():
-    assert len(DECLARED) == 7
+    assert len(DECLARED) == 8
     assert _stored() == _declared()
     call_command("flush", interactive=False, verbosity=0)
     assert _stored() == _declared()

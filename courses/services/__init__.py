@@ -3,7 +3,8 @@
 - builder: courses, modules and lessons (create/update/delete)
 - order: the whole order of a course (PUT /order/) and one-step moves
 - enrollment: created on first visit, switched with the membership
-- watch: player events stored append-only and folded into LessonProgress
+- watch: player events stored append-only and folded into LessonProgress (the fast
+  lane's heartbeats queued and folded in bulk)
 - notes: timestamped lesson notes
 
 Keyword-only, typed, transactional. Errors: chronos.errors.DomainError with field
@@ -33,6 +34,8 @@ from courses.services.watch import (
     playable_verdict_stamp,
     watch_event_clean,
     watch_events_record,
+    watch_heartbeats_append,
+    watch_pending_fold,
 )
 
 __all__ = [
@@ -59,4 +62,6 @@ __all__ = [
     "playable_verdict_stamp",
     "watch_event_clean",
     "watch_events_record",
+    "watch_heartbeats_append",
+    "watch_pending_fold",
 ]

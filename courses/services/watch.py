@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -161,7 +161,7 @@ def watch_events_record(*, user: User, events: Any) -> WatchResult:
         _raise_unplayable(clean, set(playable), problems)
     now = timezone.now()
     with transaction.atomic():
-        new, previous, rows, lessons, checked = _insert_and_lock(user, clean, now)
+        new, previous, rows, lessons, checked, pending_lessons = _insert_and_lock(user, clean, now)
         fresh_since = now - timedelta(seconds=PLAYABLE_RECHECK_SECONDS)
         stale = {
             e.lesson_id
@@ -173,12 +173,26 @@ def watch_events_record(*, user: User, events: Any) -> WatchResult:
         if stale:  # rolls the statement above back when a lesson is not playable
             playable = selectors.lessons_playable(user=user, lesson_ids=stale)
             _raise_unplayable(clean, set(playable) | (set(lessons) - stale), {})
+            if pending_lessons & set(rows):  # the check's read folded them: read them again
+                folded, _facts = _progress_lock([(user.pk, lesson_id) for lesson_id in rows])
+                for lesson_id, row in rows.items():
+                    again = folded[(user.pk, lesson_id)]
+                    row.played_intervals, row.unique_seconds = (
+                        again.played_intervals,
+                        again.unique_seconds,
+                    )
+                    row.last_position, row.completed_at = again.last_position, again.completed_at
             for lesson_id in stale & set(rows):
                 rows[lesson_id].playable_checked_at = now
         by_lesson: dict[int, list[CleanEvent]] = {}
         for event in new:
             by_lesson.setdefault(event.lesson_id, []).append(event)
         if by_lesson:
+            if pending := pending_lessons & set(rows):  # the lane's heartbeats go first
+                keys = [(user.pk, lesson_id) for lesson_id in sorted(pending)]
+                _pending_fold_into(
+                    {(user.pk, k): rows[k] for k in pending}, lessons, _pending_claim(keys)
+                )
             for lesson_id, lesson_events in by_lesson.items():
                 _fold(rows[lesson_id], lessons[lesson_id], lesson_events, previous, now)
             _progress_write(list(rows.values()))
@@ -236,7 +250,8 @@ _EVENT_VALUES = (
 # and `prog` write; `prog` reads `ins`'s RETURNING list (the lessons that got a new event).
 # Events join the lessons they name (`les`): an unknown lesson stores nothing and is
 # reported. One row shape for the five kinds: 'l' lesson, 'c' verdict time, 'p' previous
-# event, 'i' inserted event, 'g' progress; then their columns.
+# event, 'i' inserted event, 'g' progress, 'q' a lesson with heartbeats pending (the fast
+# lane's, courses.models.PendingHeartbeat); then their columns.
 _INSERT_AND_LOCK = (
     "WITH les AS (SELECT l.id, l.creator_id, l.video_id, v.duration_seconds "
     "FROM courses_lesson l LEFT JOIN videos_video v ON v.id = l.video_id "
@@ -258,7 +273,9 @@ _INSERT_AND_LOCK = (
     "FROM les WHERE les.id IN (SELECT lesson_id FROM ins) ORDER BY les.id "
     "ON CONFLICT (lesson_id, user_id) DO UPDATE SET updated_at = EXCLUDED.updated_at "
     "RETURNING id, lesson_id, last_position, played_intervals, unique_seconds, started_at, "
-    "completed_at) "
+    "completed_at), "
+    "pq AS (SELECT DISTINCT lesson_id FROM courses_pendingheartbeat "
+    "WHERE user_id = %(user)s AND lesson_id = ANY(%(lessons)s::bigint[])) "
     "SELECT 'l', NULL::uuid, video_id::bigint, NULL::timestamptz, NULL::timestamptz, "
     "creator_id::bigint, id::bigint, duration_seconds::float8, NULL::jsonb, NULL::float8 "
     "FROM les "
@@ -268,7 +285,8 @@ _INSERT_AND_LOCK = (
     "NULL FROM prev "
     "UNION ALL SELECT 'i', session_id, seq, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM ins "
     "UNION ALL SELECT 'g', NULL, NULL, started_at, completed_at, id, lesson_id, last_position, "
-    "played_intervals, unique_seconds FROM prog"
+    "played_intervals, unique_seconds FROM prog "
+    "UNION ALL SELECT 'q', NULL, NULL, NULL, NULL, NULL, lesson_id, NULL, NULL, NULL FROM pq"
 )
 
 
@@ -278,6 +296,7 @@ def _insert_and_lock(user: User, events: list[CleanEvent], now: datetime) -> tup
     dict[int, LessonProgress],
     dict[int, LessonFacts],
     dict[int, datetime | None],
+    set[int],
 ]:  # fmt: skip
     """One statement (one round trip): the lessons the events name (with their video's
     duration) and the user's verdict times for them; from the snapshot before it, each
@@ -288,24 +307,17 @@ def _insert_and_lock(user: User, events: list[CleanEvent], now: datetime) -> tup
     concurrent batches of two tabs fold one after the other). Returns (the events inserted,
     duplicates inside the batch counted once; previous events by session; progress rows by
     lesson id, fields as stored; lesson facts by id; playable_checked_at by lesson id, for
-    lessons the user has a progress row of). Django's psycopg setup hands jsonb over as
-    text, hence json.loads."""
+    lessons the user has a progress row of; the lessons with heartbeats pending). Django's
+    psycopg setup hands jsonb over as text, hence json.loads."""
     params: dict[str, Any] = {
         "lessons": sorted({e.lesson_id for e in events}),
         "sessions": sorted({e.session_id for e in events}),
         "user": user.pk,
         "now": now,
     }
-    values = []
-    for n, e in enumerate(events):
-        names = [f"e{n}_{k}" for k in range(9)]
-        values.append(_EVENT_VALUES % tuple(f"%({name})s" for name in names))
-        params.update(zip(names, (
-            e.lesson_id, e.session_id, e.seq, e.verb, e.position, e.time_from, e.time_to,
-            e.rate, e.client_time,
-        ), strict=True))  # fmt: skip
-    sql = _INSERT_AND_LOCK.replace("{events}", ",".join(values))
+    sql = _INSERT_AND_LOCK.replace("{events}", _event_values(events, params))
     inserted: set[tuple[uuid.UUID, int]] = set()
+    pending: set[int] = set()
     previous: Previous = {}
     rows: dict[int, LessonProgress] = {}
     lessons: dict[int, LessonFacts] = {}
@@ -321,6 +333,8 @@ def _insert_and_lock(user: User, events: list[CleanEvent], now: datetime) -> tup
                 previous[uuid.UUID(str(sid))] = (seq, time_a, time_b)
             elif kind == "i":
                 inserted.add((uuid.UUID(str(sid)), seq))
+            elif kind == "q":
+                pending.add(lesson_id)
             elif kind == "g":
                 rows[lesson_id] = LessonProgress(
                     id=pk, lesson_id=lesson_id, user_id=user.pk, last_position=num,
@@ -330,13 +344,33 @@ def _insert_and_lock(user: User, events: list[CleanEvent], now: datetime) -> tup
     for row in rows.values():
         row.creator_id = lessons[row.lesson_id].creator_id
         row.playable_checked_at = checked.get(row.lesson_id)
+    return _inserted(events, inserted), previous, rows, lessons, checked, pending
+
+
+def _event_values(events: list[CleanEvent], params: dict[str, Any]) -> str:
+    """The VALUES rows of `events` for the insert statements (lesson_id, session_id, seq,
+    verb, position, time_from, time_to, rate, client_time), their values added to `params`."""
+    values = []
+    for n, e in enumerate(events):
+        names = [f"e{n}_{k}" for k in range(9)]
+        values.append(_EVENT_VALUES % tuple(f"%({name})s" for name in names))
+        params.update(zip(names, (
+            e.lesson_id, e.session_id, e.seq, e.verb, e.position, e.time_from, e.time_to,
+            e.rate, e.client_time,
+        ), strict=True))  # fmt: skip
+    return ",".join(values)
+
+
+def _inserted(events: list[CleanEvent], keys: set[tuple[uuid.UUID, int]]) -> list[CleanEvent]:
+    """The events whose (session_id, seq) the insert returned, in batch order; an event
+    sent twice in one batch counts once."""
     new, seen = [], set()
     for e in events:
         key = (e.session_id, e.seq)
-        if key in inserted and key not in seen:
+        if key in keys and key not in seen:
             seen.add(key)
             new.append(e)
-    return new, previous, rows, lessons, checked
+    return new
 
 
 def _progress_write(rows: list[LessonProgress]) -> None:
@@ -359,6 +393,207 @@ def _progress_write(rows: list[LessonProgress]) -> None:
                 [r.playable_checked_at for r in rows],
             ],
         )
+
+
+# --- the fast lane's heartbeats: stored at once, folded in bulk ------------------------------
+# A steady heartbeat batch is most of the route's traffic (one per student every 10 s) and
+# changes nothing a student sees until they pause, seek, finish, leave or open a page: the
+# fast lane stores it with one statement and queues it (PendingHeartbeat); it is folded by
+# the student's next other batch, by any read of their progress (courses.selectors.
+# course_views) and by the worker's minute schedule (README, "Watch events").
+
+_APPEND = (
+    "WITH ok AS (SELECT l.id, l.creator_id, l.video_id FROM courses_lesson l "
+    "JOIN courses_lessonprogress p ON p.lesson_id = l.id AND p.user_id = %(user)s "
+    "WHERE l.id = %(lesson)s AND l.video_id IS NOT NULL "
+    "AND p.playable_checked_at > %(fresh_since)s), "
+    f"ins AS (INSERT INTO courses_watchevent ({_EVENT_COLUMNS}) "
+    "SELECT ok.creator_id, ok.id, ok.video_id, %(user)s, e.session_id, e.seq, e.verb, "
+    "e.position, e.time_from, e.time_to, e.rate, e.client_time, %(now)s "
+    "FROM (VALUES {events}) AS e(lesson_id, session_id, seq, verb, position, time_from, "
+    "time_to, rate, client_time) JOIN ok ON ok.id = e.lesson_id "
+    "ON CONFLICT (session_id, seq) DO NOTHING RETURNING id, creator_id, session_id, seq), "
+    "pend AS (INSERT INTO courses_pendingheartbeat (event_id, creator_id, user_id, lesson_id) "
+    "SELECT id, creator_id, %(user)s, %(lesson)s FROM ins) "
+    "SELECT 'k', NULL::uuid, NULL::bigint FROM ok "
+    "UNION ALL SELECT 'i', session_id, seq FROM ins"
+)
+
+
+def watch_heartbeats_append(*, user_id: int, events: Any) -> WatchResult | None:
+    """Store a batch of heartbeats to be folded later (one statement, no transaction): the
+    player's steady batch, for the fast lane (chronos/heartbeats.py).
+
+    events: as for watch_events_record. Takes only well-formed `heartbeat` events of one
+    lesson whose playable verdict on the user's LessonProgress is younger than
+    PLAYABLE_RECHECK_SECONDS (so the lock rules were checked as recently as on the full
+    path); for any other batch it stores nothing and returns None, and the caller records
+    it with watch_events_record, which checks, reports and folds everything. Idempotent on
+    (session_id, seq) like it. Returns WatchResult(accepted, duplicates)."""
+    if not isinstance(events, list) or not 0 < len(events) <= MAX_EVENTS_PER_BATCH:
+        return None
+    clean = []
+    for i, raw in enumerate(events):
+        event, _errors = watch_event_clean(i, raw)
+        if event is None or event.verb != WatchEvent.Verb.HEARTBEAT:
+            return None
+        clean.append(event)
+    if len({e.lesson_id for e in clean}) != 1:
+        return None
+    now = timezone.now()
+    params: dict[str, Any] = {
+        "user": user_id,
+        "lesson": clean[0].lesson_id,
+        "now": now,
+        "fresh_since": now - timedelta(seconds=PLAYABLE_RECHECK_SECONDS),
+    }
+    sql = _APPEND.replace("{events}", _event_values(clean, params))
+    fresh, inserted = False, set()
+    with prepared_cursor() as cur:
+        cur.execute(sql, params)
+        for kind, sid, seq in cur:
+            if kind == "k":
+                fresh = True
+            else:
+                inserted.add((uuid.UUID(str(sid)), seq))
+    if not fresh:
+        return None
+    new = _inserted(clean, inserted)
+    return WatchResult(accepted=len(new), duplicates=len(clean) - len(new))
+
+
+# Progress rows folded per transaction by watch_pending_fold.
+PENDING_FOLD_BATCH = 500
+
+
+def watch_pending_fold(*, user_id: int | None = None) -> int:
+    """Fold the queued heartbeats (PendingHeartbeat) into LessonProgress, in the order they
+    were received, exactly as watch_events_record would have folded them then; for one
+    user (a read of their progress) or everyone (the worker's minute schedule,
+    courses.tasks.pending_heartbeats_fold). Progress rows are locked in (lesson, user) order,
+    PENDING_FOLD_BATCH per transaction; a row's queue is claimed under its lock, so no
+    heartbeat is folded twice. One statement when nothing is queued.
+    Returns the number of heartbeats folded."""
+    folded = 0
+    where = "WHERE user_id = %s " if user_id is not None else ""
+    while True:
+        with connection.cursor() as cur:
+            cur.execute(
+                f"SELECT DISTINCT user_id, lesson_id FROM courses_pendingheartbeat {where}"
+                "ORDER BY lesson_id, user_id LIMIT %s",
+                [*([user_id] if user_id is not None else []), PENDING_FOLD_BATCH],
+            )
+            keys = cur.fetchall()
+        if not keys:
+            return folded
+        with transaction.atomic():
+            rows, lessons = _progress_lock(keys)
+            claimed = _pending_claim(keys)
+            _pending_fold_into(rows, lessons, claimed)
+            now = timezone.now()
+            changed = [rows[key] for key in {(c[0], c[1]) for c in claimed} if key in rows]
+            for row in changed:
+                row.updated_at = now  # analytics reads changes since its watermark by this
+            if changed:
+                _progress_write(changed)
+        folded += len(claimed)
+        if len(keys) < PENDING_FOLD_BATCH:
+            return folded
+
+
+def _progress_lock(
+    keys: list[tuple[int, int]],
+) -> tuple[dict[tuple[int, int], LessonProgress], dict[int, LessonFacts]]:
+    """Lock the LessonProgress rows of (user_id, lesson_id) `keys` in (lesson, user) order;
+    returns them by key, as stored, and the facts of their lessons by id."""
+    rows: dict[tuple[int, int], LessonProgress] = {}
+    lessons: dict[int, LessonFacts] = {}
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT p.id, p.lesson_id, p.user_id, p.last_position, p.played_intervals, "
+            "p.unique_seconds, p.started_at, p.completed_at, p.updated_at, "
+            "p.playable_checked_at, l.creator_id, l.video_id, v.duration_seconds "
+            "FROM courses_lessonprogress p JOIN courses_lesson l ON l.id = p.lesson_id "
+            "LEFT JOIN videos_video v ON v.id = l.video_id "
+            "WHERE (p.user_id, p.lesson_id) IN "
+            "(SELECT * FROM unnest(%s::bigint[], %s::bigint[])) "
+            "ORDER BY p.lesson_id, p.user_id FOR UPDATE OF p",
+            [[user for user, _lesson in keys], [lesson for _user, lesson in keys]],
+        )
+        for (pk, lesson_id, user_id, position, played, uniq, started, done, updated, checked,
+             creator_id, video_id, duration) in cur:  # fmt: skip
+            lessons[lesson_id] = LessonFacts(
+                creator_id=creator_id, video_id=video_id, duration=duration
+            )
+            rows[(user_id, lesson_id)] = LessonProgress(
+                id=pk, creator_id=creator_id, lesson_id=lesson_id, user_id=user_id,
+                last_position=position, played_intervals=json.loads(played),
+                unique_seconds=uniq, started_at=started, completed_at=done, updated_at=updated,
+                playable_checked_at=checked,
+            )  # fmt: skip
+    return rows, lessons
+
+
+# A claimed heartbeat with the latest event of its session stored before it:
+# (user_id, lesson_id, received_at, event, previous or None).
+Claimed = tuple[int, int, datetime, CleanEvent, tuple[int, datetime | None, datetime] | None]
+
+
+def _pending_claim(keys: list[tuple[int, int]]) -> list[Claimed]:
+    """Delete the queue entries of (user_id, lesson_id) `keys` (their progress rows locked
+    by the caller) and return their heartbeats, oldest first, each with the latest event
+    of its session received before it (the `previous` watch_events_record would have read
+    then)."""
+    with prepared_cursor() as cur:
+        cur.execute(
+            "WITH claimed AS (DELETE FROM courses_pendingheartbeat WHERE (user_id, lesson_id) "
+            "IN (SELECT * FROM unnest(%s::bigint[], %s::bigint[])) RETURNING event_id) "
+            "SELECT e.user_id, e.lesson_id, e.received_at, e.session_id, e.seq, e.verb, "
+            "e.position, e.time_from, e.time_to, e.rate, e.client_time, "
+            "pv.seq, pv.client_time, pv.received_at "
+            "FROM claimed JOIN courses_watchevent e ON e.id = claimed.event_id "
+            "LEFT JOIN LATERAL (SELECT w.seq, w.client_time, w.received_at "
+            "FROM courses_watchevent w WHERE w.session_id = e.session_id "
+            "AND w.received_at < e.received_at ORDER BY w.seq DESC LIMIT 1) pv ON true "
+            "ORDER BY e.received_at, e.session_id, e.seq",
+            [[user for user, _lesson in keys], [lesson for _user, lesson in keys]],
+        )
+        claimed: list[Claimed] = []
+        for (user_id, lesson_id, received, sid, seq, verb, position, time_from, time_to, rate,
+             client_time, prev_seq, prev_client, prev_received) in cur:  # fmt: skip
+            event = CleanEvent(
+                index=0, lesson_id=lesson_id, session_id=uuid.UUID(str(sid)), seq=seq,
+                verb=verb, position=position, time_from=time_from, time_to=time_to, rate=rate,
+                client_time=client_time,
+            )  # fmt: skip
+            previous = None if prev_seq is None else (prev_seq, prev_client, prev_received)
+            claimed.append((user_id, lesson_id, received, event, previous))
+    return claimed
+
+
+def _pending_fold_into(
+    rows: dict[tuple[int, int], LessonProgress],
+    lessons: dict[int, LessonFacts],
+    claimed: list[Claimed],
+) -> None:
+    """Fold claimed heartbeats into their (locked) progress rows, in memory, one received
+    batch at a time as watch_events_record folded it: same `previous`, same `now` (the
+    time it was received). A batch received before the row was last written (a commit that
+    raced a later batch) adds its intervals but does not move the resume point back."""
+    batches: dict[tuple[int, int, datetime], tuple[list[CleanEvent], Previous]] = {}
+    for user_id, lesson_id, received, event, previous in claimed:
+        events, before = batches.setdefault((user_id, lesson_id, received), ([], {}))
+        events.append(event)
+        if previous is not None:
+            before[event.session_id] = previous
+    for (user_id, lesson_id, received), (events, before) in batches.items():
+        row = rows.get((user_id, lesson_id))
+        if row is None:  # no progress row to fold into (its lesson is being deleted)
+            continue
+        written_at, position = row.updated_at, row.last_position
+        _fold(row, lessons[lesson_id], events, before, received)
+        if received < written_at:
+            row.last_position = position
 
 
 def _fold(
