@@ -6,53 +6,85 @@ import math
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Sum, Value
-from django.db.models.functions import Floor, Greatest, Least
 from django.http import Http404
 
 from analytics.buckets import bucket_counts
-from analytics.models import BUCKET_SECONDS, QuestionFact, WatchSession
+from analytics.models import BUCKET_SECONDS
 from analytics.ranges import DateRange, month_sql
-from analytics.selectors.common import in_range, of_course
 from creators.models import Creator
 
 TOP_VIDEOS = 10
+
+
+# Per video over a range: watch time and distinct viewers from the sessions, distinct
+# students who completed it from LessonProgress, its title — one statement.
+_TOP_VIDEOS = """
+    WITH s AS (
+        SELECT video_id, SUM(watch_seconds) AS w, COUNT(DISTINCT user_id) AS n
+        FROM analytics_watchsession
+        WHERE creator_id = %(creator)s AND day >= %(start)s AND day <= %(end)s
+          AND video_id IS NOT NULL {session_course}
+        GROUP BY 1
+    ), d AS (
+        SELECT l.video_id, COUNT(DISTINCT p.user_id) AS n
+        FROM courses_lessonprogress p JOIN courses_lesson l ON l.id = p.lesson_id {module}
+        WHERE p.creator_id = %(creator)s AND p.completed_at >= %(lo)s AND p.completed_at < %(hi)s
+          AND l.video_id IS NOT NULL {done_course}
+        GROUP BY 1
+    )
+    SELECT COALESCE(s.video_id, d.video_id), s.w, s.n, d.n, v.title
+    FROM s FULL JOIN d ON d.video_id = s.video_id
+    LEFT JOIN videos_video v
+      ON v.id = COALESCE(s.video_id, d.video_id) AND v.creator_id = %(creator)s
+"""
 
 
 def top_videos(*, creator: Creator, rng: DateRange, course_id: int | None = None) -> list[dict]:
     """Per video in the range: {video_id, title, watch_seconds, viewers, completions,
     completion_rate (0..1: students who completed it in the range / its viewers)}, sorted by
     watch time (all videos with activity; callers slice)."""
-    from courses.models import LessonProgress
-    from videos.models import Video
-
-    sessions = of_course(in_range(WatchSession.objects.filter(creator=creator), rng), course_id)
-    per = {
-        vid: {"video_id": vid, "watch_seconds": round(w or 0.0, 1), "viewers": n, "completions": 0}
-        for vid, w, n in sessions.exclude(video=None)
-        .values_list("video_id")
-        .annotate(w=Sum("watch_seconds"), n=Count("user_id", distinct=True))
-        .order_by()
-    }
     lo, hi = rng.bounds_utc()
-    done = LessonProgress.objects.filter(
-        creator=creator, completed_at__gte=lo, completed_at__lt=hi, lesson__video__isnull=False
+    sql = _TOP_VIDEOS.format(
+        session_course="AND course_id = %(course)s" if course_id else "",
+        module="JOIN courses_module m ON m.id = l.module_id" if course_id else "",
+        done_course="AND m.course_id = %(course)s" if course_id else "",
     )
-    done = of_course(done, course_id, "lesson__module__course_id")
-    for vid, n in (
-        done.values_list("lesson__video_id").annotate(n=Count("user_id", distinct=True)).order_by()
-    ):
-        per.setdefault(vid, {"video_id": vid, "watch_seconds": 0.0, "viewers": 0})
-        per[vid]["completions"] = n
-    titles = dict(Video.objects.filter(creator=creator, pk__in=per).values_list("pk", "title"))
+    args: dict[str, Any] = {
+        "creator": creator.pk, "start": rng.start, "end": rng.end, "lo": lo, "hi": hi,
+        "course": course_id,
+    }  # fmt: skip
+    with connection.cursor() as cur:
+        cur.execute(sql, args)
+        rows = cur.fetchall()
     out = []
-    for vid, row in per.items():
-        viewers = max(row["viewers"], row["completions"])
-        row["title"] = titles.get(vid, f"Video {vid}")
-        row["completion_rate"] = round(row["completions"] / viewers, 3) if viewers else 0.0
-        out.append(row)
+    for vid, w, n, done, title in rows:
+        viewers = max(n or 0, done or 0)
+        out.append(
+            {
+                "video_id": vid,
+                "watch_seconds": round(w or 0.0, 1),
+                "viewers": n or 0,
+                "completions": done or 0,
+                "title": title if title is not None else f"Video {vid}",
+                "completion_rate": round((done or 0) / viewers, 3) if viewers else 0.0,
+            }
+        )
     out.sort(key=lambda r: (-r["watch_seconds"], r["title"]))
     return out
+
+
+# The video (another creator's: no row) and its placed questions per bucket over a range.
+_VIDEO_QUESTIONS = """
+    SELECT v.duration_seconds, q.b, q.n
+    FROM videos_video v LEFT JOIN (
+        SELECT FLOOR(GREATEST(position, 0.0) / %(width)s::float8) AS b, COUNT(*) AS n
+        FROM analytics_questionfact
+        WHERE creator_id = %(creator)s AND video_id = %(video)s
+          AND day >= %(start)s AND day <= %(end)s AND position IS NOT NULL
+        GROUP BY 1
+    ) q ON TRUE
+    WHERE v.id = %(video)s AND v.creator_id = %(creator)s
+"""
 
 
 def engagement(*, creator: Creator, video_id: int, rng: DateRange) -> dict:
@@ -61,20 +93,21 @@ def engagement(*, creator: Creator, video_id: int, rng: DateRange) -> dict:
     {"bucket_seconds": 5, "duration": float seconds, "buckets": [{start, unique_viewers,
     plays}], "questions": [{start, count}]}. Raises Http404 for another creator's video.
     """
-    from videos.models import Video
-
-    video = Video.objects.filter(creator=creator, pk=video_id).values("duration_seconds").first()
-    if video is None:
+    args: dict[str, Any] = {
+        "creator": creator.pk, "video": video_id, "start": rng.start, "end": rng.end,
+        "width": float(BUCKET_SECONDS),
+    }  # fmt: skip
+    with connection.cursor() as cur:
+        cur.execute(_VIDEO_QUESTIONS, args)
+        rows = cur.fetchall()
+    if not rows:
         raise Http404("No such video.")
+    qcount = {b: n for _d, b, n in rows if b is not None}
     plays, viewers = bucket_counts(creator=creator, video_id=video_id, rng=rng)
-    duration = float(video["duration_seconds"] or 0.0)
+    duration = float(rows[0][0] or 0.0)
     size = max(math.ceil(duration / BUCKET_SECONDS), len(plays))
     plays += [0] * (size - len(plays))
     viewers += [0] * (size - len(viewers))
-    questions = in_range(
-        QuestionFact.objects.filter(creator=creator, video_id=video_id), rng
-    ).exclude(position=None)
-    qcount = dict(_binned(questions, BUCKET_SECONDS).values_list("b").annotate(n=Count("id")))
     return {
         "bucket_seconds": BUCKET_SECONDS,
         "duration": duration or size * BUCKET_SECONDS,
@@ -86,15 +119,6 @@ def engagement(*, creator: Creator, video_id: int, rng: DateRange) -> dict:
             {"start": int(i) * BUCKET_SECONDS, "count": qcount[i]} for i in sorted(qcount)
         ],
     }
-
-
-def _binned(qs: Any, width: float, bins: int | None = None) -> Any:
-    """QuestionFact rows annotated with b = their position's bin of `width` seconds (negative
-    positions in bin 0; with `bins`, positions past the last bin in the last one)."""
-    b: Any = Floor(Greatest("position", Value(0.0)) / Value(float(width)))
-    if bins is not None:
-        b = Least(b, Value(float(bins - 1)))
-    return qs.annotate(b=b).order_by()
 
 
 # Placed questions per video over a range: one QuestionMonth row per video and course for
@@ -118,56 +142,60 @@ _MOST_QUESTIONED = f"""
     GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %(top)s
 """
 
+# The ranked videos' titles and durations (another creator's video: none).
+_RANKED_VIDEOS = f"""
+    SELECT r.video_id, r.n, v.title, v.duration_seconds
+    FROM ({_MOST_QUESTIONED}) r(video_id, n)
+    LEFT JOIN videos_video v ON v.id = r.video_id AND v.creator_id = %(creator)s
+    ORDER BY r.n DESC, r.video_id
+"""
 
-def _most_questioned(creator: Creator, rng: DateRange, course_id: int | None) -> list[tuple]:
-    """[(video id, questions placed on it in the range)] for the TOP_VIDEOS videos with the
-    most, most first (ties: lower id first)."""
-    first, last = rng.whole_months()
-    args: dict[str, Any] = {
-        "creator": creator.pk, "first": first, "last": last, "start": rng.start,
-        "end": rng.end, "course": course_id, "top": TOP_VIDEOS,
-    }  # fmt: skip
-    with connection.cursor() as cur:
-        cur.execute(
-            _MOST_QUESTIONED.format(course="AND course_id = %(course)s" if course_id else ""),
-            args,
-        )
-        return [(video, int(n)) for video, n in cur.fetchall()]
+# Placed questions of the given videos per bin of %(width)s seconds (negative positions in
+# bin 0, positions past the last bin %(last)s in it).
+_CONFUSION_BINS = """
+    SELECT video_id, LEAST(FLOOR(GREATEST(position, 0.0) / %(width)s::float8), %(last)s::float8),
+           COUNT(*)
+    FROM analytics_questionfact
+    WHERE creator_id = %(creator)s AND day >= %(start)s AND day <= %(end)s {course}
+      AND video_id = ANY(%(ids)s::bigint[]) AND position IS NOT NULL
+    GROUP BY 1, 2
+"""
 
 
 def confusion(*, creator: Creator, rng: DateRange, course_id: int | None = None) -> dict:
     """Questions placed on video timelines in the range, for the confusion heatmap.
 
     {"videos": [{video_id, title, duration}], "bin_seconds": int, "z": [[count per bin]]}
-    for the (up to TOP_VIDEOS) videos with the most placed questions.
+    for the (up to TOP_VIDEOS) videos with the most placed questions (most first, ties:
+    lower id first).
     """
-    from videos.models import Video
-
-    qs = of_course(in_range(QuestionFact.objects.filter(creator=creator), rng), course_id)
-    qs = qs.exclude(video=None).exclude(position=None)
-    top = _most_questioned(creator, rng, course_id)
-    ids = [v for v, _n in top]
-    videos = {
-        v["pk"]: v
-        for v in Video.objects.filter(creator=creator, pk__in=ids).values(
-            "pk", "title", "duration_seconds"
-        )
-    }
-    longest = max([videos[v]["duration_seconds"] or 0 for v in ids if v in videos] + [60.0])
-    bin_seconds = max(BUCKET_SECONDS, math.ceil(longest / 60 / BUCKET_SECONDS) * BUCKET_SECONDS)
-    nbins = math.ceil(longest / bin_seconds)
-    z = {v: [0] * nbins for v in ids}
-    binned = _binned(qs.filter(video_id__in=ids), bin_seconds, nbins)
-    for vid, b, n in binned.values_list("video_id", "b").annotate(n=Count("id")).order_by():
-        z[vid][int(b)] = n
+    first, last = rng.whole_months()
+    course = "AND course_id = %(course)s" if course_id else ""
+    args: dict[str, Any] = {
+        "creator": creator.pk, "first": first, "last": last, "start": rng.start,
+        "end": rng.end, "course": course_id, "top": TOP_VIDEOS,
+    }  # fmt: skip
+    with connection.cursor() as cur:
+        cur.execute(_RANKED_VIDEOS.format(course=course), args)
+        top = cur.fetchall()
+        ids = [v for v, _n, _title, _duration in top]
+        longest = max([d or 0 for _v, _n, title, d in top if title is not None] + [60.0])
+        bin_seconds = max(BUCKET_SECONDS, math.ceil(longest / 60 / BUCKET_SECONDS) * BUCKET_SECONDS)
+        nbins = math.ceil(longest / bin_seconds)
+        z = {v: [0] * nbins for v in ids}
+        if ids:
+            args |= {"ids": ids, "width": float(bin_seconds), "last": float(nbins - 1)}
+            cur.execute(_CONFUSION_BINS.format(course=course), args)
+            for vid, b, n in cur.fetchall():
+                z[vid][int(b)] = n
     return {
         "videos": [
             {
                 "video_id": v,
-                "title": videos.get(v, {}).get("title", f"Video {v}"),
-                "duration": videos.get(v, {}).get("duration_seconds"),
+                "title": title if title is not None else f"Video {v}",
+                "duration": duration,
             }
-            for v in ids
+            for v, _n, title, duration in top
         ],
         "bin_seconds": bin_seconds,
         "z": [z[v] for v in ids],
