@@ -168,3 +168,21 @@ class CreatorFAQ(models.Model):
 
     def __str__(self) -> str:
         return self.question[:60]
+
+
+class ScopeMemo(models.Model):
+    """A student's resolved retrieval scope, shared by every web process
+    (chat.services.answer.chat_scope): `key` (sha256 hex) names the creator, the student,
+    the scope asked for and the digest of every row the lock rules read
+    (courses.selectors.lock_inputs_digest), so a row is only ever read for the inputs it
+    was resolved from; `scope` is the chat.retrieval.Scope as JSON; `expires` ends it
+    (300 s at most, or the moment a drip lock in it opens). Disposable: the table is
+    UNLOGGED (see the migration) and expired rows are pruned now and then."""
+
+    key = models.CharField(max_length=64, primary_key=True)  # sha256 hex
+    creator_id = models.BigIntegerField()
+    scope = models.JSONField()
+    expires = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return self.key

@@ -104,3 +104,29 @@ def test_a_drip_lock_opens_when_its_date_passes(lib, course):
         assert two not in _cited(chat_ask(message=QUESTION, **ask))
         frozen.tick(61)  # Lecture II's drip date has passed
         assert two in _cited(chat_ask(message=QUESTION + " ", **ask))
+
+
+def test_a_scope_resolved_by_one_process_serves_the_others(lib, course):
+    """A student's resolved scope is shared (chat.ScopeMemo) under the digest of the lock
+    rules' inputs: a process that has not resolved it reads it instead of running the
+    rules, and a change to those inputs is resolved anew."""
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from chat.models import ScopeMemo
+
+    course, lessons = course
+    two = lib.videos["faraday-2"].pk
+    ask = dict(user=lib.student, creator=lib.creator, course_id=course.pk)
+    first = chat_ask(message=QUESTION, **ask)
+    assert two not in _cited(first) and ScopeMemo.objects.count() == 1
+    cache.clear()  # as another process: nothing remembered in this one
+    with CaptureQueriesContext(connection) as queries:
+        second = chat_ask(message=QUESTION + " ", **ask)
+    assert _cited(second) == _cited(first)
+    assert not any('"courses_lesson"' in q["sql"] for q in queries.captured_queries)
+    services.lesson_update(lesson=lessons[1], is_preview=True)  # new inputs: resolved anew
+    cache.clear()
+    assert two in _cited(chat_ask(message=QUESTION + "  ", **ask))
+    assert ScopeMemo.objects.count() == 2

@@ -4,6 +4,7 @@ session flow (chat.services.ask) and by `manage.py ask`."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import random
@@ -26,7 +27,7 @@ from chat.answerers import NOT_COVERED, AnswerUsage
 from chat.citations import citations_for_answer, enrich_all
 from chat.context import context_retrieve
 from chat.faq import faq_answer
-from chat.models import AnswerCacheEntry
+from chat.models import AnswerCacheEntry, ScopeMemo
 from chat.retrieval import (
     Scope,
     cache_key,
@@ -132,7 +133,9 @@ def chat_scope(
     creator, when the caller already checked.
 
     A user's scope is resolved once and remembered (SCOPE_CACHE_SECONDS) under the digest
-    of its inputs: one statement per question instead of the lock rules' dozen."""
+    of its inputs: one statement per question instead of the lock rules' dozen. It is
+    remembered by this process and in chat.ScopeMemo for the others (one more statement
+    on a process's first question of that scope)."""
     if user is None:
         scope = scope_resolve(creator=creator, course_id=course_id, video_ids=video_ids)
     else:
@@ -156,7 +159,11 @@ def _scope_remembered(
     asked = ",".join(sorted(str(v) for v in video_ids or []))
     key = f"chat:scope:{creator.pk}:{user.pk}:{course_id}:{asked}:{digest}"
     now = timezone.now()
-    scope = cache.get(key)
+    scope = cache.get(key)  # this process's memory
+    if scope is None:  # another process may have resolved it (ScopeMemo)
+        scope, expires = _scope_shared(key, creator, now)
+        if scope is not None:
+            cache.set(key, scope, max(1, int((expires - now).total_seconds())))
     if scope is None or (scope.valid_until is not None and scope.valid_until <= now):
         scope = scope_resolve(
             creator=creator, course_id=course_id, video_ids=video_ids, user=user, manager=manager
@@ -165,7 +172,73 @@ def _scope_remembered(
         if scope.valid_until is not None:
             ttl = min(ttl, max(1, int((scope.valid_until - now).total_seconds())))
         cache.set(key, scope, ttl)
+        _scope_share(key, creator, scope, now + timedelta(seconds=ttl))
     return scope
+
+
+# Expired ScopeMemo rows are deleted on roughly one store in this many.
+SCOPE_PRUNE_EVERY = 50
+
+
+def _scope_shared(key: str, creator: Creator, now: datetime) -> tuple[Scope | None, datetime]:
+    """(the Scope another process stored under `key` and when it expires), or (None, now)."""
+    with prepared_cursor() as cur:
+        cur.execute(
+            f"SELECT scope, expires FROM {ScopeMemo._meta.db_table} "
+            "WHERE key = %s AND expires > %s",
+            [_memo_key(key), now],
+        )
+        row = cur.fetchone()
+    if row is None:
+        return None, now
+    data = json.loads(row[0]) if isinstance(row[0], str) else row[0]
+    until = data["valid_until"]
+    scope = Scope(
+        creator_id=creator.pk,
+        video_ids=tuple(data["video_ids"]),
+        course_id=data["course_id"],
+        requested_video_ids=_tuple_or_none(data["requested_video_ids"]),
+        library_videos=data["library_videos"],
+        excluded_video_ids=_tuple_or_none(data["excluded_video_ids"]),
+        valid_until=datetime.fromisoformat(until) if until else None,
+    )
+    return scope, row[1]
+
+
+def _memo_key(key: str) -> str:
+    """ScopeMemo.key: sha256 hex of the process cache's key (which lists the videos asked
+    for, so may be long)."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _tuple_or_none(values: list | None) -> tuple | None:
+    return tuple(values) if values is not None else None
+
+
+def _scope_share(key: str, creator: Creator, scope: Scope, expires: datetime) -> None:
+    """Store `scope` under `key` for the other processes until `expires` (one upsert)."""
+    if random.randrange(SCOPE_PRUNE_EVERY) == 0:
+        ScopeMemo.objects.filter(expires__lt=timezone.now()).delete()
+    data = {
+        "video_ids": list(scope.video_ids),
+        "course_id": scope.course_id,
+        "requested_video_ids": _list_or_none(scope.requested_video_ids),
+        "library_videos": scope.library_videos,
+        "excluded_video_ids": _list_or_none(scope.excluded_video_ids),
+        "valid_until": scope.valid_until.isoformat() if scope.valid_until else None,
+    }
+    field = ScopeMemo._meta.get_field("scope")
+    with prepared_cursor() as cur:
+        cur.execute(
+            f"INSERT INTO {ScopeMemo._meta.db_table} (key, creator_id, scope, expires) "
+            "VALUES (%s, %s, %s, %s) ON CONFLICT (key) DO UPDATE SET "
+            "creator_id = EXCLUDED.creator_id, scope = EXCLUDED.scope, expires = EXCLUDED.expires",
+            [_memo_key(key), creator.pk, field.get_db_prep_save(data, connection), expires],
+        )
+
+
+def _list_or_none(values: tuple | None) -> list | None:
+    return list(values) if values is not None else None
 
 
 # --- answering (no session) ------------------------------------------------------------------
