@@ -9,7 +9,9 @@ between runs), embedded with --embedder, and a student who asks every question t
 chat.services.chat_ask (each in a new session; follow-ups in the session of the question
 they follow). Prints moment
 hit@5 / hit@1, start within 15 s @5, out-of-scope refused, invented citations, follow-ups
-answered and p50/p95 ms per question (see tests/qa_eval.py for the definitions).
+answered and p50/p95 ms per question (see tests/qa_eval.py for the definitions), then
+hit@5 and start@5 per kind of question: "paraphrase" alone is what the held-out set of
+issue 12 is made of.
 """
 
 from __future__ import annotations
@@ -73,6 +75,9 @@ def main() -> int:
     print(f"invented citations    {f['invented']}")
     print(f"follow-ups answered   {f['followups']}/{f['followups_total']}")
     print(f"ms per question       p50 {f['p50_ms']:.0f}  p95 {f['p95_ms']:.0f}")
+    for kind, k in f["by_kind"].items():
+        name = kind or "no kind"
+        print(f"  {name:<11} {k['n']:3} q: hit@5 {k['hit5']:.3f}, start@5 {k['start5']:.3f}")
     if args.details:
         rows = [
             {"id": o.item["id"], "covered": o.covered, "ms": round(o.ms),

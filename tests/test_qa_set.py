@@ -17,11 +17,28 @@ from tests.chat_library import qa_questions
 from tests.qa_eval import ask_all, build_library, embed_library, sentence_starts_at
 
 # Floors per configuration (measured figures in the README minus a small margin).
+# The paraphrases alone (38 of the 84, what issue 12's held-out set is made of) have their
+# own floors: a change that keeps the overall figures by trading paraphrases for direct
+# questions fails too.
 FLOORS = {
-    # measured (bench/qa.py): hit@5 0.845, start@5 0.774, follow-ups 6/10, refused 24/24
-    "local": {"hit5": 0.82, "start5": 0.75, "followups": 5, "oos_refused": 23},
-    # measured: hit@5 0.690, start@5 0.679, follow-ups 5/10, refused 19/24 (target: 0.60)
-    "none": {"hit5": 0.65, "start5": 0.64, "followups": 3, "oos_refused": 17},
+    # measured (bench/qa.py): hit@5 0.845, start@5 0.774, follow-ups 6/10, refused 24/24;
+    # paraphrases hit@5 0.684, start@5 0.605
+    "local": {
+        "hit5": 0.82,
+        "start5": 0.75,
+        "followups": 5,
+        "oos_refused": 23,
+        "paraphrase": {"hit5": 0.65, "start5": 0.57},
+    },
+    # measured: hit@5 0.690, start@5 0.679, follow-ups 5/10, refused 19/24 (target: 0.60);
+    # paraphrases hit@5 0.342, start@5 0.342
+    "none": {
+        "hit5": 0.65,
+        "start5": 0.64,
+        "followups": 3,
+        "oos_refused": 17,
+        "paraphrase": {"hit5": 0.31, "start5": 0.31},
+    },
 }
 
 
@@ -64,6 +81,9 @@ def test_development_set_holds_its_floors(db, settings, qa_library, embedder):
     assert f["start5"] >= floors["start5"], summary
     assert f["followups"] >= floors["followups"], summary
     assert f["oos_refused"] >= floors["oos_refused"], summary
+    paraphrases = f["by_kind"]["paraphrase"]
+    assert paraphrases["hit5"] >= floors["paraphrase"]["hit5"], summary
+    assert paraphrases["start5"] >= floors["paraphrase"]["start5"], summary
 
     lectures = {v.pk: name for name, v in videos.items()}
     for outcome in report.outcomes:
