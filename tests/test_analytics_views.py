@@ -254,13 +254,13 @@ def test_dashboard_query_count_is_constant(owner_client, history, creator):
     with CaptureQueriesContext(connection) as big:
         assert owner_client.get("/studio/acme/analytics/?range=30d").status_code == 200
     assert len(big) == len(small)
-    # 23 for the dashboard itself (the rollup watermark of the cache key included; one read
+    # 21 for the dashboard itself (the rollup watermark of the cache key included; one read
     # of CourseDay — the active students' bitmaps and the day totals — serves the cards,
     # series, spread and cohorts, one the two question lists, one the top videos, two each
-    # the engagement and confusion charts) + 6 for the shared analytics cache (read; cull
+    # the engagement and confusion charts, three the students table) + 6 for the shared analytics cache (read; cull
     # count, savepoint, lookup, insert) + 4 for the studio-wide plan banner
     # (billing.context_processors).
-    assert len(big) <= 33, "\n".join(q["sql"][:150] for q in big.captured_queries)
+    assert len(big) <= 31, "\n".join(q["sql"][:150] for q in big.captured_queries)
 
 
 def test_data_tables_show_every_row_escaped(owner_client, history):
