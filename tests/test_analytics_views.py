@@ -257,9 +257,9 @@ def test_dashboard_query_count_is_constant(owner_client, history, creator):
     # 21 for the dashboard itself (the rollup watermark of the cache key included; one read
     # of CourseDay — the active students' bitmaps and the day totals — serves the cards,
     # series, spread and cohorts, one the two question lists, one the top videos, two each
-    # the engagement and confusion charts, three the students table) + 6 for the shared analytics cache (read; cull
-    # count, savepoint, lookup, insert) + 4 for the studio-wide plan banner
-    # (billing.context_processors).
+    # the engagement and confusion charts, three the students table) + 6 for the shared
+    # analytics cache (read; cull count, savepoint, lookup, insert) + 4 for the studio-wide
+    # plan banner (billing.context_processors).
     assert len(big) <= 31, "\n".join(q["sql"][:150] for q in big.captured_queries)
 
 
