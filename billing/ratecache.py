@@ -28,6 +28,8 @@ from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
 from django.db import connections
 from django.utils import timezone
 
+from chronos.db import prepared_cursor
+
 TABLE = "billing_ratecounter"
 # Expired rows are deleted on roughly one `add` in CULL_EVERY.
 CULL_EVERY = 200
@@ -48,7 +50,8 @@ class PostgresCounterCache(BaseCache):
         return timezone.now() + timedelta(seconds=max(0, seconds))
 
     def _execute(self, sql: str, params: list) -> list[tuple]:
-        with connections[self.alias].cursor() as cursor:
+        # Prepared once per connection (chronos.db): a question's burst check runs two.
+        with prepared_cursor(connections[self.alias]) as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall() if cursor.description else []
 

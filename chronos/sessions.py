@@ -12,6 +12,8 @@ from django.contrib.sessions.backends import db
 from django.db import connections, router
 from django.utils import timezone
 
+from chronos.db import prepared_cursor
+
 
 class SessionStore(db.SessionStore):
     """django.contrib.sessions.backends.db.SessionStore with a raw read of the row."""
@@ -22,7 +24,7 @@ class SessionStore(db.SessionStore):
         the row is missing or expired (the next save creates a new key)."""
         model = self.model
         table = model._meta.db_table
-        with connections[router.db_for_read(model)].cursor() as cur:
+        with prepared_cursor(connections[router.db_for_read(model)]) as cur:
             cur.execute(
                 f"SELECT session_data, expire_date FROM {table} "
                 "WHERE session_key = %s AND expire_date > %s",

@@ -33,7 +33,7 @@ def user_by_pk(pk: int | str) -> User | None:
         pk = int(pk)
     except (TypeError, ValueError):
         return None
-    with connection.cursor() as cur:
+    with prepared_cursor() as cur:
         cur.execute(_USER_BY_PK, [pk])
         row = cur.fetchone()
     if row is None:
