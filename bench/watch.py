@@ -16,7 +16,8 @@ do in a steady audience, and the students' batches are spread evenly over the in
 an open load of students / interval batches a second, reported as one phase (latency at
 that real load). Every event is stored and folded into LessonProgress (a steady
 heartbeat is queued by the fast lane and folded in bulk, as the worker does every minute:
-here at the end of each phase, its CPU counted in the server's); without --interval the
+here at the end of each phase, its CPU counted in the server's). Like the player, each
+student keeps the watch ticket an answer carries and sends it back. Without --interval the
 students do not wait 10 s between heartbeats, so most intervals are (correctly) discarded
 by the wall-clock rule, which costs the same work as accepting them.
 
@@ -146,6 +147,8 @@ async def run(
                 })  # fmt: skip
                 state["at"] = at + 10
             body = json.dumps({"events": events})
+            if state.get("ticket"):
+                headers["X-Watch-Ticket"] = state["ticket"]
             async with gate:
                 t = time.perf_counter()
                 try:
@@ -153,6 +156,7 @@ async def run(
                         "/api/v1/watch-events/", data=body, headers=headers
                     ) as r:
                         status, text = r.status, await r.text()
+                        state["ticket"] = r.headers.get("X-Watch-Ticket") or state.get("ticket")
                 except (aiohttp.ClientError, TimeoutError) as exc:  # counted, not fatal
                     errors.append(f"{type(exc).__name__} {exc}")
                     continue

@@ -12,11 +12,15 @@ wrapping and authentication, the a2wsgi bridge. Here the same pieces run, and on
   shape this route's responses (`RESPONSE_MIDDLEWARE`: security headers, the session's
   Vary/cookie, X-Frame-Options, frame-ancestors, CSP, Permissions-Policy), so it carries the
   same headers as the full path's (a test compares them);
-- the user comes from `django.contrib.auth.get_user` (session hash verified, inactive
-  users refused) and the CSRF check is DRF's own (`SessionAuthentication.enforce_csrf`'s
+- the user comes from the player's watch ticket (courses/watch_tickets.py: signed by the
+  server, bound to the session cookie, trusted 300 s, then renewed by a batch on the full
+  path) or else from `django.contrib.auth.get_user` (session hash verified, inactive
+  users refused); the CSRF check is DRF's own (`SessionAuthentication.enforce_csrf`'s
   `CSRFCheck`), as for the API's session authentication;
-- the body is parsed by the input guard's bounded JSON parser (`chronos.input`) and the
-  events are recorded by `courses.services.watch_events_record`, the view's own service.
+- the body is parsed by the input guard's bounded JSON parser (`chronos.input`); a steady
+  heartbeat batch is stored and queued by `courses.services.watch_heartbeats_append`
+  (folded later, in bulk), any other by `courses.services.watch_events_record`, the
+  view's own service.
 
 A Whop user token (inside Whop's iframe) is verified as WhopUserTokenMiddleware does and
 must name the session's own user. Anything else falls back (`answer` returns None and the
@@ -48,6 +52,7 @@ from chronos.input import BadInput, json_loads_bounded
 from chronos.middleware import DatabaseBusyMiddleware, database_unavailable
 from courses.api import watch_events
 from courses.services import watch_events_record, watch_heartbeats_append
+from courses.watch_tickets import WATCH_TICKET_HEADER, watch_ticket_holder, watch_ticket_issue
 from creators.whop import USER_TOKEN_HEADER, WhopAuthError, whop_user_token_verify
 
 PATH = "/api/v1/watch-events/"
@@ -87,20 +92,30 @@ def ordinary(scope: dict[str, Any]) -> bool:
 
 
 def _record(request: HttpRequest) -> HttpResponse:
-    """The route's work for a signed-in session: CSRF, the bounded body, the service.
-    Raises _FullPath for anything but an accepted batch (and DisallowedHost for a Host
-    outside ALLOWED_HOSTS, which the full path answers 400, as CommonMiddleware does)."""
+    """The route's work for a signed-in session: who speaks (a watch ticket, else the
+    session and the user), CSRF, the bounded body, the service. Raises _FullPath for
+    anything but an accepted batch (and DisallowedHost for a Host outside ALLOWED_HOSTS,
+    which the full path answers 400, as CommonMiddleware does)."""
     request.get_host()
-    user = get_user(request)
-    if not user.is_authenticated or not user.is_active:
-        raise _FullPath
+    holder = watch_ticket_holder(
+        request.headers.get(WATCH_TICKET_HEADER),
+        session_key=request.COOKIES.get(settings.SESSION_COOKIE_NAME),
+    )
+    user: Any = None
+    if holder is not None:
+        user_id, whop_user_id = holder.user_id, holder.whop_user_id
+        # The full path reads the session, so its answers vary by the cookie: say so too.
+        request.session.accessed = True  # type: ignore[attr-defined]
+    else:
+        user = _session_user(request)
+        user_id, whop_user_id = user.pk, user.whop_user_id
     token = request.headers.get(USER_TOKEN_HEADER)
     if token is not None:
         # Inside Whop's iframe every request carries the user token: the lane takes it when
         # it verifies and names the session's own user (WhopUserTokenMiddleware would do
         # nothing more); a refused token or another Whop user is the middleware's to answer.
         try:
-            if whop_user_token_verify(token) != user.whop_user_id:
+            if whop_user_token_verify(token) != whop_user_id:
                 raise _FullPath
         except WhopAuthError as error:
             raise _FullPath from error
@@ -113,9 +128,9 @@ def _record(request: HttpRequest) -> HttpResponse:
         if not isinstance(body, dict):
             raise _FullPath
         events = body.get("events")
-        result = watch_heartbeats_append(user_id=user.pk, events=events) or watch_events_record(
-            user=user, events=events
-        )
+        result = watch_heartbeats_append(user_id=user_id, events=events)
+        if result is None:  # not a steady batch: the whole service, for the session's user
+            result = watch_events_record(user=user or _session_user(request), events=events)
     except (BadInput, DomainError) as error:
         raise _FullPath from error
     except OperationalError as error:
@@ -131,7 +146,22 @@ def _record(request: HttpRequest) -> HttpResponse:
     # What DRF's APIView adds to the route's answers (finalize_response, content negotiation).
     response["Allow"] = _ALLOW
     patch_vary_headers(response, ("Accept",))
+    if holder is None:  # signed in by the session: a new ticket, as the full path gives
+        response[WATCH_TICKET_HEADER] = watch_ticket_issue(
+            user_id=user_id,
+            whop_user_id=whop_user_id,
+            session_key=request.session.session_key or "",
+        )
     return response
+
+
+def _session_user(request: HttpRequest) -> Any:
+    """The session's user, as Django's auth middleware finds it; _FullPath when signed out
+    or inactive (the full path answers those)."""
+    user = get_user(request)
+    if not user.is_authenticated or not user.is_active:
+        raise _FullPath
+    return user
 
 
 def _chain():

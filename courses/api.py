@@ -24,6 +24,7 @@ from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -31,6 +32,7 @@ from rest_framework.response import Response
 from chronos.api import ERROR_RESPONSES
 from courses import selectors, services
 from courses.models import Course, Lesson, Module
+from courses.watch_tickets import WATCH_TICKET_HEADER, watch_ticket_issue
 from creators.selectors import creator_for_api
 
 if TYPE_CHECKING:
@@ -431,7 +433,8 @@ def course_outline(request: Request, pk: int) -> Response:
 @api_view(["POST"])
 def watch_events(request: Request) -> Response:
     """POST {events: [{lesson_id, session_id, seq, verb, position, from, to, rate,
-    client_time}]} -> 202 {accepted, duplicates}; 400 {"events[<i>].<field>": [...]}."""
+    client_time}]} -> 202 {accepted, duplicates} (with a fresh X-Watch-Ticket header for a
+    session); 400 {"events[<i>].<field>": [...]}."""
     events = request.data.get("events") if hasattr(request.data, "get") else None
     if isinstance(events, str):  # sendBeacon posts a form: events=<JSON>&csrfmiddlewaretoken=
         try:
@@ -439,7 +442,16 @@ def watch_events(request: Request) -> Response:
         except ValueError:
             events = None
     result = services.watch_events_record(user=request.user, events=events)
-    return Response(
+    response = Response(
         {"accepted": result.accepted, "duplicates": result.duplicates},
         status=status.HTTP_202_ACCEPTED,
     )
+    if isinstance(request.successful_authenticator, SessionAuthentication):
+        # A new watch ticket for the player (courses.watch_tickets): its next batches take
+        # the fast lane without reading the session.
+        response[WATCH_TICKET_HEADER] = watch_ticket_issue(
+            user_id=request.user.pk,
+            whop_user_id=request.user.whop_user_id,
+            session_key=request.session.session_key or "",
+        )
+    return response

@@ -3,12 +3,15 @@ enrollment on first visit; locks explained; query counts that do not grow with l
 
 from __future__ import annotations
 
+import re
+
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from courses import services
 from courses.models import Enrollment, LessonNote
+from courses.watch_tickets import watch_ticket_holder
 from tests.courses_support import make_course
 from videos.models import TranscriptSegment
 
@@ -84,6 +87,11 @@ def test_lesson_page_captions_and_notes(student_client, student, creator):
     ).content.decode()
     assert "<video" in html and 'kind="captions"' in html and "lesson-player.js" in html
     assert "Next lesson" in html and "<script>" not in html
+    # The player's watch ticket speaks for this student's session only.
+    ticket = re.search(r'data-watch-ticket="([^"]+)"', html).group(1)
+    session_key = student_client.cookies["sessionid"].value
+    holder = watch_ticket_holder(ticket, session_key=session_key)
+    assert holder is not None and holder.user_id == student.pk
     vtt = student_client.get(u("captions", creator, pk=course.pk, lesson_id=lesson.pk))
     assert vtt["Content-Type"].startswith("text/vtt")
     assert (

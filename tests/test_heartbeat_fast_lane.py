@@ -7,12 +7,20 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from datetime import timedelta
 
 import httpx
 import pytest
 from django.utils import timezone
+from freezegun import freeze_time
 
 from courses.models import LessonProgress, PendingHeartbeat, WatchEvent
+from courses.watch_tickets import (
+    WATCH_TICKET_SECONDS,
+    TicketHolder,
+    watch_ticket_holder,
+    watch_ticket_issue,
+)
 from tests.courses_support import make_course
 from tests.factories import CreatorFactory
 
@@ -80,16 +88,15 @@ def _lane(scope, body):
     return heartbeats.answer(scope, json.dumps(body).encode())
 
 
-def _through_app(app, session_key, body, query=""):
+def _through_app(app, session_key, body, query="", ticket=None):
+    headers = {"X-CSRFToken": CSRF, "Cookie": f"csrftoken={CSRF}; sessionid={session_key}"}
+    if ticket:
+        headers["X-Watch-Ticket"] = ticket
+
     async def post():
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as web:
-            return await web.post(
-                "/api/v1/watch-events/" + query,
-                json=body,
-                headers={"X-CSRFToken": CSRF,
-                         "Cookie": f"csrftoken={CSRF}; sessionid={session_key}"},
-            )  # fmt: skip
+            return await web.post("/api/v1/watch-events/" + query, json=body, headers=headers)
 
     return asyncio.run(post())
 
@@ -131,12 +138,55 @@ def test_the_lanes_answer_and_headers_are_the_full_paths(
     assert (lane.status_code, lane.json()) == (full.status_code, full.json()) == (
         202, {"accepted": 1, "duplicates": 0}
     )  # fmt: skip
-    skip = {"date", "content-length", "server"}
+    skip = {"date", "content-length", "server", "x-watch-ticket"}
     assert {k: v for k, v in lane.headers.items() if k not in skip} == {
         k: v for k, v in full.headers.items() if k not in skip
     }
     assert "content-security-policy" in lane.headers and "x-content-type-options" in lane.headers
     assert WatchEvent.objects.count() == 2
+    # The full path hands the player a ticket; with it the lane answers the same way.
+    ticket = full.headers["x-watch-ticket"]
+    with_ticket = _through_app(app, session_key, _batch(lesson), ticket=ticket)
+    assert (with_ticket.status_code, with_ticket.json()) == (202, lane.json())
+    assert {k: v for k, v in with_ticket.headers.items() if k not in skip} == {
+        k: v for k, v in full.headers.items() if k not in skip
+    }
+
+
+def test_with_a_watch_ticket_a_steady_batch_reads_neither_session_nor_user(
+    transactional_db, lesson, session_key, student
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    session = str(uuid.uuid4())
+    _lane(_scope(session_key), _batch(lesson, session=session))  # the first, full fold
+    ticket = watch_ticket_issue(user_id=student.pk, whop_user_id="", session_key=session_key)
+    with CaptureQueriesContext(connection) as queries:
+        response = _lane(
+            _scope(session_key, extra=[(b"x-watch-ticket", ticket.encode())]),
+            _batch(lesson, seq=2, session=session),
+        )
+    assert json.loads(response.content) == {"accepted": 1, "duplicates": 0}
+    assert len(queries) == 1 and "courses_pendingheartbeat" in queries[0]["sql"]
+    assert PendingHeartbeat.objects.filter(user=student).count() == 1
+
+
+def test_a_ticket_counts_only_for_its_own_session_while_young_and_unaltered(
+    transactional_db, lesson, session_key, student
+):
+    ticket = watch_ticket_issue(user_id=student.pk, whop_user_id="", session_key=session_key)
+    assert watch_ticket_holder(ticket, session_key=session_key) == TicketHolder(student.pk, "")
+    forged = ticket[:-2] + ("AA" if not ticket.endswith("AA") else "BB")
+    assert watch_ticket_holder(forged, session_key=session_key) is None
+    assert watch_ticket_holder(ticket, session_key="another-session-key") is None
+    assert watch_ticket_holder(ticket, session_key=None) is None
+    with freeze_time(timezone.now() + timedelta(seconds=WATCH_TICKET_SECONDS + 1)):
+        assert watch_ticket_holder(ticket, session_key=session_key) is None
+    # Without its session cookie a ticket is nothing: the full path answers (signed out).
+    signed_out = _scope(None, extra=[(b"x-watch-ticket", ticket.encode())])
+    assert _lane(signed_out, _batch(lesson)) is None
+    assert not WatchEvent.objects.exists()
 
 
 def test_anything_but_the_ordinary_batch_goes_the_full_way(

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST, require_safe
 from chronos.errors import DomainError
 from courses import selectors, services
 from courses.captions import segments_to_vtt
+from courses.watch_tickets import watch_ticket_issue
 from creators.selectors import creator_get_learnable
 from videos.selectors import segments_for_video
 from videos.streaming import serve_media
@@ -92,6 +93,11 @@ def lesson_page(request: HttpRequest, handle: str, pk: int, lesson_id: int) -> H
         "notes": list(selectors.notes_for_lesson(user=request.user, lesson=lesson)),
         "active_tab": "courses",
         "events_url": reverse("api-watch-events"),
+        "watch_ticket": watch_ticket_issue(
+            user_id=request.user.pk,
+            whop_user_id=request.user.whop_user_id,
+            session_key=request.session.session_key or "",
+        ),
     }
     return render(request, "courses/lesson.html", context, status=200)
 
