@@ -77,8 +77,8 @@ def progress_summary(
             SELECT m.course_id, COUNT(*) AS total
             FROM {Lesson._meta.db_table} l JOIN {Module._meta.db_table} m ON m.id = l.module_id
             WHERE l.creator_id = %(creator)s GROUP BY 1
-        ), e AS (
-            SELECT DISTINCT user_id, course_id FROM {Enrollment._meta.db_table}
+        ), e AS (  -- one row per pair (Enrollment's course-user constraint)
+            SELECT user_id, course_id FROM {Enrollment._meta.db_table}
             WHERE creator_id = %(creator)s AND enrolled_at >= %(lo)s AND enrolled_at < %(hi)s
               {course_sql.format(col="course_id")}
         ), p AS (  -- pairs started by the range's end: lessons done by then (done days <= end)
