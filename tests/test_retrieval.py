@@ -161,6 +161,38 @@ def test_sentence_lexemes_are_postgres_s_and_read_once(db, django_assert_num_que
         assert text_lexemes([texts[0], "Wax melts."])[1] == frozenset({"wax", "melt"})
 
 
+def test_remembered_chunk_windows_are_the_windows_postgres_gives(
+    db, lib, django_assert_num_queries
+):
+    """candidate_windows reads a chunk's windows once per library version (moments.
+    _chunk_windows): the same windows, with the same lexemes of the question, as the
+    statement that tests each window in PostgreSQL."""
+    from chat.retrieval import lexical_rank
+    from chat.retrieval import moments as m
+
+    m._windows_by_chunk.clear()  # this process's memory: other tests may have filled it
+    scope = scope_resolve(creator=lib.creator)
+    version = library_version(creator=lib.creator)
+    doc_count = calibration_ensure(creator=lib.creator).doc_count
+
+    def row(w):
+        return (w.id, w.video_id, w.chunk_id, w.first, w.last, w.start, w.end,
+                frozenset(w.lexemes), w.cos)  # fmt: skip
+
+    for question, _lecture, _truth in PARAPHRASES[:6]:
+        lexemes = question_lexemes(question)
+        hits = lexical_rank(scope, lexemes, doc_count=doc_count)
+        tested = m.candidate_windows(scope, hits, [], lexemes=lexemes)
+        read = m.candidate_windows(scope, hits, [], lexemes=lexemes, version=version)
+        assert tested and sorted(map(row, read)) == sorted(map(row, tested)), question
+        assert any(w.lexemes for w in read)
+    lexemes = question_lexemes(PARAPHRASES[0][0])
+    hits = lexical_rank(scope, lexemes, doc_count=doc_count)
+    with django_assert_num_queries(0):  # its chunks were read above: remembered
+        again = m.candidate_windows(scope, hits, [], lexemes=lexemes, version=version)
+    assert again and {w.chunk_id for w in again} <= {h.chunk_id for h in hits}
+
+
 def test_or_of_lexemes_finds_chunks_that_lack_some_words(db, lib):
     # "zeppelin" occurs nowhere; an AND query would match nothing.
     scope = scope_resolve(creator=lib.creator)

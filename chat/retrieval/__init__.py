@@ -168,6 +168,7 @@ def retrieve(
         model=embedder.model_name if used_vectors else "",
         position=position,
         lexemes=lexemes,
+        version=version,
     )
     ranked = score_windows(windows, weights, params, position=position)
     if explain is not None:

@@ -33,6 +33,7 @@ import itertools
 import json
 import math
 import re
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -150,18 +151,30 @@ def candidate_windows(
     model: str = "",
     position: tuple[int, float] | None = None,
     lexemes: list[str] | None = None,
+    version: str | None = None,
 ) -> list[Window]:
     """The candidate windows with their lexemes and (when `vector` is given) their cosine
     similarity under `model`. position: (video_id, seconds) of the player, or None.
     lexemes: the question's; when given, a window carries only those of them it contains
     (all that scoring reads; PostgreSQL tests each with ts_delete, a binary search, instead
     of ~240 windows' ~30 lexemes each being sent and made into sets in Python), else all
-    of its own."""
+    of its own. version: the creator's library_version; with it and lexemes, a question
+    with neither vector windows nor a player position reads the windows of its chunks
+    from this process's memory (_chunk_windows: the same windows and lexemes)."""
     chunk_ids = [h.chunk_id for h in lexical[:LEXICAL_CHUNKS]]
     window_ids = [w for w, _ in vector_windows]
     pvideo, pos = position if position and position[0] in scope.video_ids else (None, None)
     if not chunk_ids and not window_ids and pvideo is None:
         return []
+    if version is not None and lexemes is not None and not window_ids and pvideo is None:
+        wanted = {lx for lx in lexemes if "\\" not in lx}
+        allowed = set(scope.video_ids)
+        return [
+            Window(id=r[0], video_id=r[1], chunk_id=r[2], first=r[3], last=r[4], start=r[5],
+                   end=r[6], lexemes=set(r[7] & wanted))
+            for r in _chunk_windows(scope.creator_id, version, chunk_ids)
+            if r[1] in allowed
+        ]  # fmt: skip
     from chat.retrieval.vector import vector_literal
 
     with connection.cursor() as cur:
@@ -209,6 +222,47 @@ def candidate_windows(
         for r in rows
         if r[1] in allowed
     ]
+
+
+# Chunks whose windows (with all their lexemes) each process remembers: a chunk holds ~35
+# windows of ~30 lexemes, ~40 KB, so ~16 MB.
+WINDOW_CACHE_CHUNKS = 400
+_windows_by_chunk: dict[tuple[int, str, int], list[tuple]] = {}
+
+
+def _chunk_windows(creator_id: int, version: str, chunk_ids: list[int]) -> list[tuple]:
+    """The windows of `chunk_ids` as (id, video_id, chunk_id, first, last, start, end,
+    frozenset of all its lexemes), chunk by chunk. A library version's windows never change
+    (a processed video's new windows come with a new version), so each process reads a
+    chunk's windows once per version, in one statement for the chunks it has not seen,
+    instead of testing ~240 windows against the question's lexemes in PostgreSQL on every
+    question (~1.5 ms of PostgreSQL CPU)."""
+    known = _windows_by_chunk
+    found = {c: known.get((creator_id, version, c)) for c in chunk_ids}
+    missing = [c for c, rows in found.items() if rows is None]
+    if missing:
+        new: dict[int, list[tuple]] = {c: [] for c in missing}
+        with prepared_cursor() as cur:
+            cur.execute(
+                """
+                SELECT w.id, w.video_id, w.chunk_id, w.first_segment_index,
+                       w.last_segment_index, w.start, w."end", tsvector_to_array(w.search_vector)
+                FROM videos_segmentwindow w
+                WHERE w.creator_id = %s AND w.chunk_id = ANY(%s::bigint[])
+                ORDER BY w.id
+                """,
+                [creator_id, missing],
+            )
+            for r in cur.fetchall():
+                lexemes = frozenset(sys.intern(lx) for lx in (r[7] or []) if "\\" not in lx)
+                new[r[2]].append((*r[:5], float(r[5]), float(r[6]), lexemes))
+        if len(known) + len(new) > WINDOW_CACHE_CHUNKS:
+            for old in list(known)[: len(known) // 2 + len(new)]:
+                known.pop(old, None)
+        for c, rows in new.items():
+            known[(creator_id, version, c)] = rows
+        found.update(new)
+    return [r for c in chunk_ids for r in found[c] or ()]
 
 
 def score_windows(
