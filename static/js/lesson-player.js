@@ -87,6 +87,8 @@
   });
 
   video.addEventListener("playing", function () {
+    var status = document.getElementById("lesson-status");
+    if (status && status.textContent.trim() === "Not started") status.textContent = "In progress";
     clearInterval(timer);
     timer = setInterval(function () { closeInterval("heartbeat"); flush(); }, HEARTBEAT_MS);
     if (openFrom == null) openFrom = video.currentTime;  // else: open since a seek/buffering
