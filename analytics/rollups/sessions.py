@@ -39,56 +39,58 @@ def sessions_refold(*, creator: Creator, session_ids: Iterable) -> set[int]:
                 "user_id", "day"
             )
         )
-        rows = (
-            WatchEvent.objects.filter(creator=creator, session_id__in=batch)
-            .order_by()
-            .values_list(
-                "session_id",
-                "seq",
-                "verb",
-                "time_from",
-                "time_to",
-                "received_at",
-                "user_id",
-                "video_id",
-                "lesson_id",
+        # Each session's first event (by arrival, then seq: its student and start) and last
+        # arrival in SQL, so only two timestamps a session are converted to Python; the
+        # events themselves carry no timestamp (the fold orders them by seq).
+        table = WatchEvent._meta.db_table
+        with connection.cursor() as cur:
+            cur.execute(
+                "SELECT DISTINCT ON (session_id) session_id, user_id, received_at, "
+                "MAX(received_at) OVER (PARTITION BY session_id) "
+                f"FROM {table} WHERE creator_id = %s AND session_id = ANY(%s::uuid[]) "
+                "ORDER BY session_id, received_at, seq",
+                [creator.pk, batch],
             )
-        )
-        grouped: dict = defaultdict(list)
-        for row in rows.iterator(chunk_size=5000):
-            grouped[row[0]].append(row)
-        video_ids = {r[0][7] for r in grouped.values() if r[0][7]}
+            ends = {sid: (user, first, last) for sid, user, first, last in cur.fetchall()}
+            cur.execute(
+                "SELECT session_id, seq, verb, time_from, time_to, video_id, lesson_id "
+                f"FROM {table} WHERE creator_id = %s AND session_id = ANY(%s::uuid[])",
+                [creator.pk, batch],
+            )
+            grouped: dict = defaultdict(list)
+            for row in cur.fetchall():
+                grouped[row[0]].append(row)
+        video_ids = {r[0][5] for r in grouped.values() if r[0][5]}
         durations = dict(
             Video.objects.filter(pk__in=video_ids).values_list("pk", "duration_seconds")
         )
-        courses = _course_of_lessons({r[0][8] for r in grouped.values() if r[0][8]})
+        courses = _course_of_lessons({r[0][6] for r in grouped.values() if r[0][6]})
         objs = []
         for sid, evs in grouped.items():
-            first = min(evs, key=lambda r: (r[5], r[1]))
-            video_id = next((r[7] for r in evs if r[7]), None)
-            lesson_id = next((r[8] for r in evs if r[8]), None)
+            user_id, started, ended = ends[sid]
+            video_id = next((r[5] for r in evs if r[5]), None)
+            lesson_id = next((r[6] for r in evs if r[6]), None)
             fold = fold_segments(
                 (Segment(r[1], r[2], r[3], r[4]) for r in evs), durations.get(video_id)
             )
-            started = first[5]
             objs.append(
                 WatchSession(
                     creator=creator,
                     session_id=sid,
-                    user_id=first[6],
+                    user_id=user_id,
                     video_id=video_id,
                     lesson_id=lesson_id,
                     course_id=courses.get(lesson_id),
                     day=started.astimezone(zone).date(),
                     started_at=started,
-                    ended_at=max(r[5] for r in evs),
+                    ended_at=ended,
                     events=len(evs),
                     watch_seconds=fold.watch_seconds,
                     furthest=fold.furthest,
                     buckets=fold.buckets,
                 )
             )
-            touched.add((first[6], objs[-1].day))
+            touched.add((user_id, objs[-1].day))
         with transaction.atomic():
             WatchSession.objects.filter(creator=creator, session_id__in=batch).delete()
             _sessions_copy(objs)
