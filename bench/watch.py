@@ -108,23 +108,25 @@ async def run(
     interval: float = 0.0,
 ):
     """Every student sends `rounds` batches (continuing its own session, seq and playhead
-        in `students`), back to back, or one every `interval` seconds from a random moment of
-    one interval.
-        Returns (latencies ms, errors, wall seconds, events accepted)."""
+    in `students`), back to back, or one every `interval` seconds from a random moment of
+    one interval, over `limit` keep-alive connections (bench/httpload.py).
+    Returns (latencies ms, errors, wall seconds, events accepted)."""
     import random
 
-    import aiohttp
+    from httptools import HttpParserError
+
+    from bench.httpload import KeepAliveClient
 
     latencies: list[float] = []
     errors: list[str] = []
     accepted = 0
     gate = asyncio.Semaphore(limit)
+    client = KeepAliveClient(url, limit)
 
-    async def student(state: dict, client) -> None:
+    async def student(state: dict) -> None:
         nonlocal accepted
         jar = state["jar"]
-        # The session's cookies as a browser sends them (the client keeps no cookie jar:
-        # one connection pool serves every student).
+        # The session's cookies as a browser sends them.
         headers = {
             "X-CSRFToken": jar["csrftoken"],
             "Cookie": "; ".join(f"{k}={v}" for k, v in jar.items()),
@@ -146,35 +148,31 @@ async def run(
                     "client_time": sent.isoformat(),
                 })  # fmt: skip
                 state["at"] = at + 10
-            body = json.dumps({"events": events})
-            if state.get("ticket"):
+            body = json.dumps({"events": events}).encode()
+            if state.get("ticket"):  # the player sends back the ticket it was handed
                 headers["X-Watch-Ticket"] = state["ticket"]
             async with gate:
                 t = time.perf_counter()
                 try:
-                    async with client.post(
-                        "/api/v1/watch-events/", data=body, headers=headers
-                    ) as r:
-                        status, text = r.status, await r.text()
-                        state["ticket"] = r.headers.get("X-Watch-Ticket") or state.get("ticket")
-                except (aiohttp.ClientError, TimeoutError) as exc:  # counted, not fatal
+                    status, answer_headers, text = await client.post(
+                        "/api/v1/watch-events/", body, headers
+                    )
+                except (OSError, TimeoutError, HttpParserError) as exc:  # counted, not fatal
                     errors.append(f"{type(exc).__name__} {exc}")
                     continue
                 latencies.append((time.perf_counter() - t) * 1000)
+            state["ticket"] = answer_headers.get("x-watch-ticket") or state.get("ticket")
             if status == 202:
                 accepted += json.loads(text)["accepted"]
             else:
-                errors.append(f"{status} {text[:200]}")
+                errors.append(f"{status} {text[:200]!r}")
 
-    connector = aiohttp.TCPConnector(limit=limit)
-    timeout = aiohttp.ClientTimeout(total=120)
-    async with aiohttp.ClientSession(
-        base_url=url, connector=connector, timeout=timeout,
-        cookie_jar=aiohttp.DummyCookieJar(),
-    ) as client:  # fmt: skip
-        t0 = time.perf_counter()
-        await asyncio.gather(*(student(state, client) for state in students))
-        wall = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    try:
+        await asyncio.gather(*(student(state) for state in students))
+    finally:
+        client.close()
+    wall = time.perf_counter() - t0
     return latencies, errors, wall, accepted
 
 
