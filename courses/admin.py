@@ -11,6 +11,7 @@ from courses.models import (
     LessonNote,
     LessonProgress,
     Module,
+    PendingHeartbeat,
     WatchEvent,
 )
 
@@ -75,6 +76,15 @@ class WatchEventAdmin(ReadOnlyAdmin):
     list_display = ("received_at", "user", "lesson", "verb", "position", "time_from", "time_to")
     list_filter = ("verb", "creator")
     raw_id_fields = ("user", "lesson", "video")
+
+
+@admin.register(PendingHeartbeat)
+class PendingHeartbeatAdmin(ReadOnlyAdmin):
+    """The fast lane's heartbeats not folded yet (the worker folds them every minute)."""
+
+    list_display = ("event", "user", "lesson", "creator")
+    list_filter = ("creator",)
+    raw_id_fields = ("event", "user", "lesson")
 
 
 @admin.register(LessonProgress)
