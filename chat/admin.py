@@ -6,6 +6,7 @@ from chat.models import (
     ChatSession,
     CreatorFAQ,
     RetrievalCalibration,
+    ScopeMemo,
 )
 
 
@@ -53,3 +54,14 @@ class CreatorFAQAdmin(admin.ModelAdmin):
     search_fields = ("question", "answer")
     raw_id_fields = ("creator", "created_by", "source_message")
     readonly_fields = ("question", "lexemes")  # lexemes are derived from the question
+
+
+@admin.register(ScopeMemo)
+class ScopeMemoAdmin(admin.ModelAdmin):
+    """Resolved retrieval scopes the web processes share (disposable, read-only here)."""
+
+    list_display = ("key", "creator_id", "expires")
+    readonly_fields = ("key", "creator_id", "scope", "expires")
+
+    def has_add_permission(self, request) -> bool:
+        return False
