@@ -143,7 +143,9 @@ def watch_events_record(*, user: User, events: Any) -> WatchResult:
     All or nothing: any malformed event, or one naming another lesson, raises DomainError
     (fields {"events[<index>].<field>": [message], ...}) and nothing is stored.
     Idempotent on (session_id, seq): a resent event counts as a duplicate and is not
-    folded twice. Returns WatchResult(accepted, duplicates)."""
+    folded twice. Heartbeats the fast lane queued for the same progress rows
+    (watch_heartbeats_append) are folded first, in the order they were received.
+    Returns WatchResult(accepted, duplicates)."""
     if not isinstance(events, list) or not events:
         raise _invalid({"events": ["events must be a non-empty list."]})
     if len(events) > MAX_EVENTS_PER_BATCH:
