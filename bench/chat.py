@@ -117,13 +117,16 @@ async def run(
     """Every student asks `questions` questions in turn, all students at once (serial: one
     student after another); `question`: this text every time instead of QUESTIONS. Returns
     (latencies in ms, error texts, wall seconds)."""
-    import aiohttp
+    from httptools import HttpParserError
+
+    from bench.httpload import KeepAliveClient
 
     latencies: list[float] = []
     errors: list[str] = []
+    client = KeepAliveClient(url, max(len(cookies), 1))
 
-    async def student(i: int, jar: dict, client):
-        # The session's cookies as a browser sends them (one pool, no cookie jar).
+    async def student(i: int, jar: dict):
+        # The session's cookies as a browser sends them.
         headers = {
             "X-CSRFToken": jar["csrftoken"],
             "Cookie": "; ".join(f"{k}={v}" for k, v in jar.items()),
@@ -131,11 +134,14 @@ async def run(
         }
         for k in range(questions):
             q = question or f"{QUESTIONS[(i + k) % len(QUESTIONS)]} (student {i})"
-            payload = json.dumps({"message": q, "creator": creator, "stream": stream})
+            payload = json.dumps({"message": q, "creator": creator, "stream": stream}).encode()
             t = time.perf_counter()
-            async with client.post("/api/v1/chat", data=payload, headers=headers) as r:
-                body = await r.read()  # a stream: every event until the server closes it
-            status = r.status
+            try:
+                # A stream: every event until the server ends it.
+                status, _headers, body = await client.post("/api/v1/chat", payload, headers)
+            except (OSError, TimeoutError, HttpParserError) as exc:
+                errors.append(f"{type(exc).__name__} {exc}")
+                continue
             if stream:
                 ok = status == 200 and b"event: done" in body
             else:
@@ -144,18 +150,16 @@ async def run(
             if not ok:
                 errors.append(f"{status} {body[:200].decode(errors='replace')}")
 
-    timeout = aiohttp.ClientTimeout(total=120)
-    async with aiohttp.ClientSession(
-        base_url=url, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar(),
-        connector=aiohttp.TCPConnector(limit=max(len(cookies), 1)),
-    ) as client:  # fmt: skip
-        t0 = time.perf_counter()
+    t0 = time.perf_counter()
+    try:
         if serial:
             for i, jar in enumerate(cookies):
-                await student(i, jar, client)
+                await student(i, jar)
         else:
-            await asyncio.gather(*(student(i, jar, client) for i, jar in enumerate(cookies)))
-        wall = time.perf_counter() - t0
+            await asyncio.gather(*(student(i, jar) for i, jar in enumerate(cookies)))
+    finally:
+        client.close()
+    wall = time.perf_counter() - t0
     return latencies, errors, wall
 
 

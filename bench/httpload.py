@@ -4,7 +4,8 @@ asyncio, responses parsed by httptools (the C parser uvicorn itself uses).
 The load generator shares the two cores with the server it measures, so its own cost
 counts against the server's figures: aiohttp spent ~0.8 ms of CPU per request here (httpx
 ~11), this ~0.1-0.2 (bench/watch.py prints it). It speaks only what the benches send:
-requests with a Content-Length body, responses with Content-Length or chunked bodies.
+requests with a Content-Length body; responses with Content-Length, chunked or
+connection-delimited bodies (a streamed answer).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class _Connection(asyncio.Protocol):
         self.waiter: asyncio.Future | None = None
         self.headers: dict[str, str] = {}
         self.body: list[bytes] = []
+        self.started = False  # the response's headers have arrived
         self.closed = False
 
     def connection_made(self, transport) -> None:  # type: ignore[override]
@@ -37,6 +39,8 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if exc is None and self.started:  # a body delimited by the connection's end
+            self.on_message_complete()
         self._fail(exc or ConnectionResetError("the server closed the connection"))
 
     def _fail(self, error: BaseException) -> None:
@@ -44,6 +48,9 @@ class _Connection(asyncio.Protocol):
             self.waiter.set_exception(error)
 
     # httptools callbacks
+    def on_headers_complete(self) -> None:
+        self.started = True
+
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
 
@@ -58,7 +65,7 @@ class _Connection(asyncio.Protocol):
     async def send(self, request: bytes) -> tuple[int, dict[str, str], bytes]:
         assert self.transport is not None
         self.waiter = asyncio.get_running_loop().create_future()
-        self.headers, self.body = {}, []
+        self.headers, self.body, self.started = {}, [], False
         self.transport.write(request)
         return await self.waiter
 
