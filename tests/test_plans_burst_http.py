@@ -70,7 +70,7 @@ def _seconds_left_in_window(key: str) -> float:
     end = ts - (ts % WINDOW) + (zlib.crc32(key.encode()) % WINDOW)
     if end < ts:
         end += WINDOW
-    return end - now
+    return max(end - now, 0.0)  # a window ending at this whole second has 0 s left
 
 
 @pytest.mark.django_db(transaction=True)
