@@ -12,7 +12,8 @@ reported in two phases (every student's first batch, then the others). With `--i
 each student sends one batch every 10 s, as the lesson player does, to an audience that is
 already watching: each student has a progress row whose lock verdict was checked a random
 time ago (uniform over its lifetime, PLAYABLE_RECHECK_SECONDS), so re-checks fall as they
-do in a steady audience, and the students' batches are spread evenly over the interval:
+do in a steady audience, each holds the watch ticket its lesson page handed out (also of a
+random age), and the students' batches are spread evenly over the interval:
 an open load of students / interval batches a second, reported as one phase (latency at
 that real load). Every event is stored and folded into LessonProgress (a steady
 heartbeat is queued by the fast lane and folded in bulk, as the worker does every minute:
@@ -96,6 +97,31 @@ def seed(students: int, watching: bool = False) -> tuple[int, list[dict]]:
             for u in users
         ])  # fmt: skip
     return lesson.pk, session_cookies(users)
+
+
+def tickets_as_issued(cookies: list[dict]) -> list[str]:
+    """A watch ticket per student as their lesson page handed it out, at a uniformly random
+    moment of its lifetime (WATCH_TICKET_SECONDS), so renewals fall as they do in an
+    audience that is already watching (the verdicts' ages are spread the same way)."""
+    import random
+    from unittest import mock
+
+    from django.core import signing
+
+    from chronos.sessions import SessionStore
+    from courses.watch_tickets import WATCH_TICKET_SECONDS, watch_ticket_issue
+
+    tickets = []
+    for jar in cookies:
+        user_id = int(SessionStore(session_key=jar["sessionid"])["_auth_user_id"])
+        issued = int(time.time() - random.uniform(0, WATCH_TICKET_SECONDS))
+        with mock.patch.object(
+            signing.TimestampSigner, "timestamp", lambda _self, at=issued: signing.b62_encode(at)
+        ):
+            tickets.append(
+                watch_ticket_issue(user_id=user_id, whop_user_id="", session_key=jar["sessionid"])
+            )
+    return tickets
 
 
 async def run(
@@ -233,10 +259,12 @@ def main() -> None:
     args = parser.parse_args()
     lesson_id, cookies = seed(args.students, watching=bool(args.interval))
     start = datetime.now(UTC)
+    tickets = tickets_as_issued(cookies) if args.interval else [None] * len(cookies)
     students = [
-        {"jar": jar, "session": str(uuid.uuid4()), "seq": 0, "at": 0.0, "start": start}
-        for jar in cookies
-    ]
+        {"jar": jar, "session": str(uuid.uuid4()), "seq": 0, "at": 0.0, "start": start,
+         "ticket": ticket}
+        for jar, ticket in zip(cookies, tickets, strict=True)
+    ]  # fmt: skip
     server, url = uvicorn_start(workers=args.workers, env={})
     try:
         postgres = postmaster_pid()
