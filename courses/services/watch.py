@@ -176,14 +176,8 @@ def watch_events_record(*, user: User, events: Any) -> WatchResult:
             playable = selectors.lessons_playable(user=user, lesson_ids=stale)
             _raise_unplayable(clean, set(playable) | (set(lessons) - stale), {})
             if pending_lessons & set(rows):  # the check's read folded them: read them again
-                folded, _facts = _progress_lock([(user.pk, lesson_id) for lesson_id in rows])
-                for lesson_id, row in rows.items():
-                    again = folded[(user.pk, lesson_id)]
-                    row.played_intervals, row.unique_seconds = (
-                        again.played_intervals,
-                        again.unique_seconds,
-                    )
-                    row.last_position, row.completed_at = again.last_position, again.completed_at
+                again, _facts = _progress_lock([(user.pk, lesson_id) for lesson_id in rows])
+                rows = {lesson_id: again[(user.pk, lesson_id)] for lesson_id in rows}
             for lesson_id in stale & set(rows):
                 rows[lesson_id].playable_checked_at = now
         by_lesson: dict[int, list[CleanEvent]] = {}
