@@ -289,7 +289,7 @@ def test_who_may_record_watching_a_lesson(db, creator, student):
     assert set(selectors.lessons_playable(user=creator.owner, lesson_ids=ids)) == ids
     assert set(selectors.lessons_playable(user=student, lesson_ids=ids)) == {lessons[0].pk}
     Membership.objects.filter(user=student).update(status=Membership.Status.CANCELED)
-    assert selectors.lessons_playable(user=student, lesson_ids=ids) == {}
+    assert selectors.lessons_playable(user=student, lesson_ids=ids) == set()
 
 
 def test_unlocked_video_ids(db, creator, student, other_creator):
