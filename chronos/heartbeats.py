@@ -130,7 +130,10 @@ def _record(request: HttpRequest) -> HttpResponse:
         events = body.get("events")
         result = watch_heartbeats_append(user_id=user_id, events=events)
         if result is None:  # not a steady batch: the whole service, for the session's user
-            result = watch_events_record(user=user or _session_user(request), events=events)
+            user = user or _session_user(request)
+            if user.pk != user_id:  # a ticket never outlives its session's sign-in
+                raise _FullPath
+            result = watch_events_record(user=user, events=events)
     except (BadInput, DomainError) as error:
         raise _FullPath from error
     except OperationalError as error:

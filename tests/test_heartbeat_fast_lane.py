@@ -189,6 +189,19 @@ def test_a_ticket_counts_only_for_its_own_session_while_young_and_unaltered(
     assert not WatchEvent.objects.exists()
 
 
+def test_a_ticket_naming_another_user_than_its_session_records_nothing(
+    transactional_db, lesson, session_key, student
+):
+    """A batch the queue does not take is recorded for the session's user: when the ticket
+    names someone else (it cannot be forged, but a session may outlive a sign-in), the lane
+    hands it to the full path instead of recording it for either."""
+    other = CreatorFactory().owner
+    ticket = watch_ticket_issue(user_id=other.pk, whop_user_id="", session_key=session_key)
+    played = _batch(lesson, verb="played")
+    assert _lane(_scope(session_key, extra=[(b"x-watch-ticket", ticket.encode())]), played) is None
+    assert not WatchEvent.objects.exists()
+
+
 def test_anything_but_the_ordinary_batch_goes_the_full_way(
     transactional_db, lesson, session_key, student
 ):
