@@ -60,6 +60,13 @@ class WhopUser:
         }
 
 
+def forget_whop_key_sets() -> None:
+    """Drop whop-sdk's module-level JWKS cache (its own test hook)."""
+    from whop_sdk.lib.verify_user_token import _reset_jwks_cache
+
+    _reset_jwks_cache()
+
+
 @dataclass
 class OIDCServer:
     client_id: str = "app_client_test"
@@ -88,6 +95,9 @@ class OIDCServer:
         return f"http://{host}:{port}"
 
     def start(self) -> OIDCServer:
+        # A new key under a URL an earlier server may have had (ports are reused): whop-sdk
+        # caches key sets by URL, and would otherwise check our tokens against the old key.
+        forget_whop_key_sets()
         server = self
 
         class Handler(BaseHTTPRequestHandler):

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tests.loopback import LoopbackServer, Request, Response
-from tests.oidc_server import OIDCServer
+from tests.oidc_server import OIDCServer, forget_whop_key_sets
 
 API_KEY = "apik_loopback_test"
 APP_ID = "app_chronos_test"
@@ -51,6 +51,7 @@ class WhopAPI:
         return self.server.base_url
 
     def start(self) -> WhopAPI:
+        forget_whop_key_sets()  # see OIDCServer.start
         self.server.start()
         return self
 
