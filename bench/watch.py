@@ -17,7 +17,10 @@ random age), and the students' batches are spread evenly over the interval:
 an open load of students / interval batches a second, reported as one phase (latency at
 that real load). Every event is stored and folded into LessonProgress (a steady
 heartbeat is queued by the fast lane and folded in bulk, as the worker does every minute:
-here at the end of each phase, its CPU counted in the server's). Like the player, each
+with --interval by a process beside the server that folds every `--fold-every` seconds,
+as the worker's schedule does, so its bursts compete with the server's as they would; what
+is left is folded at the end of each phase; its CPU is counted in the server's). Like the
+player, each
 student keeps the watch ticket an answer carries and sends it back. Without --interval the
 students do not wait 10 s between heartbeats, so most intervals are (correctly) discarded
 by the wall-clock rule, which costs the same work as accepting them.
@@ -214,6 +217,39 @@ def fold_queued(postgres: int | None) -> tuple[int, float]:
     return folded, (after[0] - before[0]) + (after[1] - before[1])
 
 
+def fold_every(seconds: float) -> None:
+    """The worker's minute job in a process of its own (see --fold-every): every `seconds`,
+    fold what the fast lane queued, until terminated."""
+    django_ready("/tmp/chronos-benchwatch")
+    from courses.services import watch_pending_fold
+
+    print("ready", flush=True)
+    while True:
+        time.sleep(seconds)
+        print(watch_pending_fold(), flush=True)
+
+
+def fold_process_start(seconds: float):
+    """Start fold_every(seconds) in a child process (same database settings); returns once
+    it is set up: (the process, its CPU seconds so far)."""
+    import subprocess
+
+    child = subprocess.Popen(
+        [sys.executable, __file__, "--fold-loop", str(seconds)], stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+    return child, tree_cpu_seconds(child.pid)
+
+
+def fold_process_stop(child, cpu_at_start: float) -> tuple[int, float]:
+    """Stop the child of fold_process_start: (heartbeats it folded, its CPU seconds since it
+    was ready; its SQL's CPU is PostgreSQL's)."""
+    cpu = tree_cpu_seconds(child.pid) - cpu_at_start
+    child.terminate()
+    out, _err = child.communicate(timeout=20)
+    return sum(int(line) for line in out.split()), cpu
+
+
 def report(
     label: str,
     lat: list[float],
@@ -256,7 +292,14 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--interval", type=float, default=0.0, help="seconds between a "
                         "student's batches (0: as fast as the server answers)")  # fmt: skip
+    parser.add_argument("--fold-every", type=float, default=60.0, help="with --interval: "
+                        "seconds between the worker's folds of queued heartbeats, run beside "
+                        "the server (courses.tasks.SCHEDULES: 60)")  # fmt: skip
+    parser.add_argument("--fold-loop", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.fold_loop:
+        fold_every(args.fold_loop)
+        return
     lesson_id, cookies = seed(args.students, watching=bool(args.interval))
     start = datetime.now(UTC)
     tickets = tickets_as_issued(cookies) if args.interval else [None] * len(cookies)
@@ -266,6 +309,7 @@ def main() -> None:
         for jar, ticket in zip(cookies, tickets, strict=True)
     ]  # fmt: skip
     server, url = uvicorn_start(workers=args.workers, env={})
+    folder = None
     try:
         postgres = postmaster_pid()
         roots = [server.pid] + ([postgres] if postgres else [])
@@ -284,6 +328,7 @@ def main() -> None:
         for label, rounds in phases:
             if rounds <= 0:
                 continue
+            folder = fold_process_start(args.fold_every) if args.interval else None
             cpu_before = [tree_cpu_seconds(pid) for pid in roots]
             client_before = time.process_time()
             lat, errors, wall, accepted = asyncio.run(
@@ -291,9 +336,14 @@ def main() -> None:
             )
             cpu = [tree_cpu_seconds(pid) - b for pid, b in zip(roots, cpu_before, strict=True)]
             client = time.process_time() - client_before
-            fold = fold_queued(postgres)
+            beside = fold_process_stop(*folder) if folder is not None else (0, 0.0)
+            folder = None
+            at_end = fold_queued(postgres)
+            fold = (beside[0] + at_end[0], beside[1] + at_end[1])
             report(label, lat, errors, wall, accepted, sum(cpu), sum(cpu[1:]), client, fold)
     finally:
+        if folder is not None:
+            folder[0].kill()
         server.terminate()
         server.wait(timeout=20)
 
