@@ -45,6 +45,7 @@ class ActiveSets:
         self.masks: dict[tuple[int | None, date], int] = masks
         self.totals: dict[tuple[int | None, date], tuple[float, int, int, int]] = totals
         self._days: dict[date, int] | None = None
+        self._day_totals: dict[date, list] | None = None
 
     def days(self) -> dict[date, int]:
         """{day: everyone active that day, any course} (computed once)."""
@@ -53,6 +54,24 @@ class ActiveSets:
             for (_course, day), mask in self.masks.items():
                 self._days[day] = self._days.get(day, 0) | mask
         return self._days
+
+    def day_totals(self) -> dict[date, list]:
+        """{day: [watch_seconds, questions, questions_not_covered, completions]}: the totals
+        of that day's rows summed over courses (computed once; the cards and the series sum
+        these per range or period instead of every (course, day) row each)."""
+        if self._day_totals is None:
+            out: dict[date, list] = {}
+            for (_course, day), (w, q, nc, c) in self.totals.items():
+                a = out.get(day)
+                if a is None:
+                    out[day] = [w, q, nc, c]
+                else:
+                    a[0] += w
+                    a[1] += q
+                    a[2] += nc
+                    a[3] += c
+            self._day_totals = out
+        return self._day_totals
 
     def covers(self, rng: DateRange, course_id: int | None) -> bool:
         """Whether these sets hold every row a read of `rng` and `course_id` needs."""
@@ -75,13 +94,12 @@ class ActiveSets:
                 out[k] = out.get(k, 0) | mask
         return out
 
-    def by(self, key: Callable[[int | None, date], Any], start: date, end: date) -> dict:
-        """{key(course, day): union of the masks of the days in [start, end] with that key}."""
-        out: dict[Any, int] = {}
+    def by_course(self, start: date, end: date) -> dict[int | None, int]:
+        """{course: everyone active in it on a day in [start, end]} (None: outside courses)."""
+        out: dict[int | None, int] = {}
         for (course, day), mask in self.masks.items():
             if start <= day <= end:
-                k = key(course, day)
-                out[k] = out.get(k, 0) | mask
+                out[course] = out.get(course, 0) | mask
         return out
 
 

@@ -56,7 +56,7 @@ def _totals(
     out = []
     for r in ranges:
         watch, done, asked, uncovered = 0.0, 0, 0, 0
-        for (_course, day), (w, q, nc, c) in sets.totals.items():
+        for day, (w, q, nc, c) in sets.day_totals().items():
             if r.start <= day <= r.end:
                 watch += w
                 done += c
@@ -129,7 +129,7 @@ def daily(
         d += timedelta(days=7 if weekly else 1)
     sets = active_sets_for(active, creator=creator, rng=rng, course_id=course_id)
     agg: dict[date, list] = defaultdict(lambda: [0.0, 0, 0, 0])
-    for (_course, day), (w, q, nc, c) in sets.totals.items():
+    for day, (w, q, nc, c) in sets.day_totals().items():
         if rng.start <= day <= rng.end:
             a = agg[period(day)]
             a[0] += w

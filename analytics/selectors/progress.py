@@ -62,7 +62,7 @@ def progress_summary(
     from courses.models import Enrollment, Lesson, Module
 
     sets = active_sets_for(active, creator=creator, rng=rng, course_id=course_id)
-    per_course = sets.by(lambda course, _day: course, rng.start, rng.end)
+    per_course = sets.by_course(rng.start, rng.end)
     per_course.pop(None, None)  # activity outside any course has no progress
 
     lo, hi = rng.bounds_utc()
@@ -213,7 +213,8 @@ def cohorts(
         if who and one:
             row = hits[k]  # week w of the enrolment: its window on day day + 7w
             for w, window in enumerate(one[day : day + 7 * COHORT_WEEKS : 7]):
-                row[w] |= who & window
+                if seen := who & window:  # most enrolment days have nobody back that week
+                    row[w] |= seen
     size = {rng.start + timedelta(days=7 * k - shift): m for k, m in counts.items()}
     active_in = {
         (rng.start + timedelta(days=7 * k - shift), w): mask

@@ -66,10 +66,12 @@ _STUDIO_TOTALS = f"""
     WITH present AS (
         SELECT m::date AS month
         FROM generate_series(%(first)s::timestamp, %(last)s::timestamp, interval '1 month') m
-        WHERE (  -- one index probe a month
-            SELECT 1 FROM analytics_studentmonth
-            WHERE creator_id = %(creator)s AND month = m::date LIMIT 1
-        ) IS NOT NULL
+        WHERE (  -- one index probe a month: the first materialised month from m on (the
+                 -- ORDER BY keeps it an index probe; "= m LIMIT 1" was planned as a scan
+                 -- of the table, the creator's months being stored in order)
+            SELECT month FROM analytics_studentmonth
+            WHERE creator_id = %(creator)s AND month >= m::date ORDER BY month LIMIT 1
+        ) = m::date
     ), other AS (
         SELECT d::date AS day FROM generate_series(%(start)s::date, %(end)s::date, '1 day') d
         WHERE {month_sql("d::date")} NOT IN (SELECT month FROM present)
@@ -77,7 +79,8 @@ _STUDIO_TOTALS = f"""
     SELECT user_id, SUM(w), SUM(q), SUM(c) FROM (
         SELECT user_id, watch_seconds AS w, questions AS q, completions AS c
         FROM analytics_studentmonth
-        WHERE creator_id = %(creator)s AND month = ANY(ARRAY(SELECT month FROM present))
+        WHERE creator_id = %(creator)s AND month >= %(first)s AND month <= %(last)s
+          AND month = ANY(ARRAY(SELECT month FROM present))
         UNION ALL
         SELECT user_id, watch_seconds, questions, completions FROM analytics_studentday
         WHERE creator_id = %(creator)s AND day = ANY(ARRAY(SELECT day FROM other))
