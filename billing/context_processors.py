@@ -22,8 +22,13 @@ def plan_alerts(request) -> dict:
 
     def alerts():
         from billing.selectors import usage_summary
+        from creators.context_processors import managed_creators
 
-        creator = Creator.objects.managed_by(user).filter(handle=handle).first()
+        # The top navigation's list (read once per request) holds the studio unless it is
+        # inactive or past the list's first 20: then one lookup by handle.
+        creator = next((c for c in managed_creators(request) if c.handle == handle), None)
+        if creator is None:
+            creator = Creator.objects.managed_by(user).filter(handle=handle).first()
         return usage_summary(creator=creator).alerts if creator else []
 
     return {"plan_alerts": alerts}

@@ -8,13 +8,24 @@ from django.conf import settings
 from creators.selectors import creators_learnable_by, creators_managed_by
 
 
+def managed_creators(request) -> list:
+    """The active creators the signed-in user manages (the top navigation's first 20), read
+    once per request: the studio's plan banner (billing.context_processors) finds its
+    creator here instead of querying again."""
+    memo = getattr(request, "_nav_managed_creators", None)
+    if memo is None:
+        memo = list(creators_managed_by(user=request.user).filter(is_active=True)[:20])
+        request._nav_managed_creators = memo
+    return memo
+
+
 def navigation(request) -> dict:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
 
     def managed():
-        return list(creators_managed_by(user=user).filter(is_active=True)[:20])
+        return managed_creators(request)
 
     def learnable():
         return list(creators_learnable_by(user=user)[:20])
