@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from django.core.cache import caches
+from django.db import connection
 
 from analytics.models import RollupState
 from creators.models import Creator
@@ -26,8 +27,13 @@ CACHE_SECONDS = 900
 
 def rollup_watermark(*, creator: Creator) -> str:
     """The creator's rollup watermark (RollupState.updated_at, ISO) or "none" (never rolled)."""
-    mark = RollupState.objects.filter(creator=creator).values_list("updated_at", flat=True).first()
-    return mark.isoformat() if mark else "none"
+    with connection.cursor() as cur:  # raw: read on every analytics view, cached or not
+        cur.execute(
+            f"SELECT updated_at FROM {RollupState._meta.db_table} WHERE creator_id = %s",
+            [creator.pk],
+        )
+        row = cur.fetchone()  # RollupState is one-to-one with Creator: one row at most
+    return row[0].isoformat() if row and row[0] else "none"
 
 
 def rollup_cached(*, creator: Creator, key: str, compute: Callable[[], T]) -> T:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 
 from django.core.cache import caches
+from django.db import connection
 from django.http import Http404, QueryDict
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -25,9 +26,16 @@ from creators.models import Creator
 
 
 def _courses(creator: Creator) -> list:
+    """The creator's courses by title, only pk and title loaded (one raw statement)."""
     from courses.models import Course
 
-    return list(Course.objects.filter(creator=creator).only("pk", "title").order_by("title"))
+    with connection.cursor() as cur:
+        cur.execute(
+            f"SELECT id, title FROM {Course._meta.db_table} WHERE creator_id = %s "
+            "ORDER BY title, id",
+            [creator.pk],
+        )
+        return [Course.from_db(connection.alias, ["id", "title"], row) for row in cur.fetchall()]
 
 
 def _video_choices(creator: Creator, top: list[dict]) -> list[dict]:

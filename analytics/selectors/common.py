@@ -7,7 +7,6 @@ from datetime import date
 from typing import Any
 
 from django.db import connection
-from django.db.models import Min
 
 from analytics.models import CourseDay
 from analytics.ranges import DateRange
@@ -15,8 +14,13 @@ from creators.models import Creator
 
 
 def first_day(*, creator: Creator) -> date | None:
-    """The earliest local day with any rollup row (what "all time" starts at)."""
-    return CourseDay.objects.filter(creator=creator).aggregate(d=Min("day"))["d"]
+    """The earliest local day with any rollup row (what "all time" starts at). One raw
+    statement (every analytics page reads it; the ORM's aggregate cost ~1 ms of Python)."""
+    with connection.cursor() as cur:
+        cur.execute(
+            f"SELECT MIN(day) FROM {CourseDay._meta.db_table} WHERE creator_id = %s", [creator.pk]
+        )
+        return cur.fetchone()[0]
 
 
 def in_range(qs: Any, rng: DateRange) -> Any:

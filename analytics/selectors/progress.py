@@ -8,7 +8,6 @@ from operator import or_
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count
 
 from analytics.models import CourseProgress, StudentBit
 from analytics.ranges import DateRange, tz_of
@@ -28,15 +27,18 @@ PROGRESS_BINS = (
 
 
 def lesson_counts(*, creator: Creator) -> dict[int, int]:
-    """{course_id: number of lessons} of the creator's courses."""
-    from courses.models import Lesson
+    """{course_id: number of lessons} of the creator's courses (courses without lessons
+    absent). One raw statement."""
+    from courses.models import Lesson, Module
 
-    return dict(
-        Lesson.objects.filter(creator=creator)
-        .values_list("module__course_id")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
+    with connection.cursor() as cur:
+        cur.execute(
+            f"SELECT m.course_id, COUNT(*) FROM {Lesson._meta.db_table} l "
+            f"JOIN {Module._meta.db_table} m ON m.id = l.module_id "
+            "WHERE l.creator_id = %s GROUP BY 1",
+            [creator.pk],
+        )
+        return dict(cur.fetchall())
 
 
 def progress_summary(
