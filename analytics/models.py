@@ -375,3 +375,36 @@ class QuestionMonth(models.Model):
 
     def __str__(self) -> str:
         return f"{self.video_id} {self.course_id} {self.month:%Y-%m}"
+
+
+class QuestionGroupMonth(models.Model):
+    """Per closed local month (before the creator's current month) per course (None: asked
+    outside a course) per lexeme set: the question lists' aggregate of its QuestionFact rows
+    (how many, how many not covered, the greatest wording of all and of the not covered
+    ones, the newest not-covered time and message id). The two question lists
+    (analytics.selectors.questions_summary) read one row per course and set for each month
+    a range wholly covers once the creator's month is materialised (every row of a month
+    is written at once), QuestionFact for its other days; each column merges across months
+    exactly (sums and maxima). Rows per month: one per distinct (course, lexeme set) asked
+    that month, so at most one per question (as many when every wording differs)."""
+
+    creator = models.ForeignKey("creators.Creator", on_delete=models.CASCADE, related_name="+")
+    course = models.ForeignKey(
+        "courses.Course", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    month = models.DateField(help_text="The month's first day (local).")
+    lexemes = models.TextField(blank=True)
+    questions = models.PositiveIntegerField(default=0)
+    not_covered = models.PositiveIntegerField(default=0)
+    text = models.TextField(help_text="The greatest wording (MAX(text)) of the month's set.")
+    not_covered_text = models.TextField(null=True, blank=True)
+    last_not_covered_at = models.DateTimeField(null=True, blank=True)
+    last_not_covered_message_id = models.BigIntegerField(
+        null=True, blank=True, help_text="The greatest not-covered ChatMessage id (no FK)."
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["creator", "month"], name="an_qgroupmonth_month")]
+
+    def __str__(self) -> str:
+        return f"{self.course_id} {self.month:%Y-%m} {self.lexemes[:40]}"

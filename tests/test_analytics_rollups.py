@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
+from django.db import transaction
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -26,6 +27,7 @@ from analytics.models import (
     CourseDay,
     CourseProgress,
     QuestionFact,
+    QuestionGroupMonth,
     QuestionMonth,
     StudentDay,
     StudentMonth,
@@ -179,6 +181,18 @@ def _snapshot(creator) -> dict:
         "course_students": _course_students(creator),
         "course_progress": rows(CourseProgress, "user_id", "course_id", "started", "done"),
         "question_months": rows(QuestionMonth, "video_id", "course_id", "month", "questions"),
+        "question_group_months": rows(
+            QuestionGroupMonth,
+            "course_id",
+            "month",
+            "lexemes",
+            "questions",
+            "not_covered",
+            "text",
+            "not_covered_text",
+            "last_not_covered_at",
+            "last_not_covered_message_id",
+        ),
         "student_months": rows(
             StudentMonth, "user_id", "month", "watch_seconds", "questions", "completions"
         ),
@@ -661,6 +675,94 @@ def test_a_closed_month_of_questions_is_read_from_one_row_per_video(world):
     rollup_update(creator=creator)
     assert QuestionMonth.objects.get(creator=creator, video_id=video1).questions == 2
     assert ranked(month) == [(video0, 2), (video1, 2)][:: 1 if video0 < video1 else -1]
+    incremental = _snapshot(creator)
+    rollup_rebuild(creator=creator)
+    assert _snapshot(creator) == incremental
+
+
+@pytest.mark.django_db
+def test_question_lists_read_closed_months_from_their_group_rows(world):
+    """QuestionGroupMonth holds a closed month's question groups per course and lexeme set
+    (the current month stays in QuestionFact); both question lists read it for the months a
+    range wholly covers and QuestionFact for its other days, and equal the lists grouped
+    from the facts alone (the month rows deleted) and a plain Python count of the facts,
+    for ranges cutting months, with and without a course; a late answer into a closed
+    month refolds it; a rebuild gives the same rows."""
+    from analytics.selectors import questions_summary
+    from chat.models import ChatMessage
+
+    creator, course, _lessons, students = world
+    wordings = [
+        "Why does the flame point up?",
+        "Why does the flame point upwards?",
+        "What is the wick made of?",
+        "Will this be on the exam?",
+        "What is the wick made from?",
+    ]
+    times = [
+        datetime(2026, 1, 30, 9, tzinfo=UTC),
+        datetime(2026, 2, 10, 9, tzinfo=UTC),
+        datetime(2026, 2, 27, 9, tzinfo=UTC),
+        datetime(2026, 3, 3, 9, tzinfo=UTC),
+        timezone.now().replace(day=1, hour=0, minute=0, second=0, microsecond=0),  # this month
+    ]
+    for i in range(23):
+        ask(creator=creator, user=students[i % 3], text=wordings[i % 5],
+            at=times[i % 5] + timedelta(minutes=i), covered=i % 4 != 0,
+            course=course if i % 3 else None)  # fmt: skip
+    rollup_update(creator=creator)
+    months = set(QuestionGroupMonth.objects.filter(creator=creator).values_list("month", flat=True))
+    assert months == {date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1)}
+    today = timezone.now().date()
+    ranges = [
+        DateRange("custom", date(2026, 2, 1), date(2026, 2, 28)),  # one whole month
+        DateRange("custom", date(2026, 1, 15), date(2026, 3, 20)),  # cuts two months
+        DateRange("custom", date(2026, 2, 5), date(2026, 2, 12)),  # part of one
+        DateRange("custom", date(2025, 12, 1), today),  # every month and today
+    ]
+
+    def lists(rng, course_id):
+        return questions_summary(creator=creator, rng=rng, course_id=course_id)
+
+    def counted(rng, course_id) -> dict:
+        """{lexemes: (asked, not covered)} straight from the facts."""
+        out: dict = defaultdict(lambda: [0, 0])
+        facts = QuestionFact.objects.filter(creator=creator, day__gte=rng.start, day__lte=rng.end)
+        for lexemes, covered in (
+            facts.filter(course_id=course_id) if course_id else facts
+        ).values_list("lexemes", "covered"):
+            out[lexemes][0] += 1
+            out[lexemes][1] += covered is False
+        return {k: tuple(v) for k, v in out.items()}
+
+    def check():
+        got = {(r.start, c): lists(r, c) for r in ranges for c in (None, course.pk)}
+        for (start, c), summary in got.items():
+            rng = next(r for r in ranges if r.start == start)
+            want = counted(rng, c)
+            assert sum(g["count"] for g in summary["groups"]) == sum(n for n, _nc in want.values())
+            assert sorted(n["count"] for n in summary["not_covered"]) == sorted(
+                nc for _n, nc in want.values() if nc
+            )
+        with transaction.atomic():  # the same lists grouped from the facts alone
+            QuestionGroupMonth.objects.filter(creator=creator).delete()
+            for (start, c), summary in got.items():
+                rng = next(r for r in ranges if r.start == start)
+                assert lists(rng, c) == summary, (rng, c)
+            transaction.set_rollback(True)
+
+    check()
+    # A late answer to a question asked in February (the answer arrives now) refolds the
+    # question, and its closed month with it.
+    late = ask(creator=creator, user=students[2], text="Is the wick made of cotton?",
+               at=times[1], covered=False, course=course)  # fmt: skip
+    ChatMessage.objects.filter(session=late.session, role="assistant").update(
+        created_at=timezone.now() + timedelta(seconds=1)
+    )
+    rollup_update(creator=creator)
+    feb = lists(ranges[0], None)
+    assert late.pk in {n["message_id"] for n in feb["not_covered"]}  # a wording of its own
+    check()
     incremental = _snapshot(creator)
     rollup_rebuild(creator=creator)
     assert _snapshot(creator) == incremental

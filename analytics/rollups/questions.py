@@ -160,3 +160,39 @@ def question_months_refold(*, creator: Creator, days: Iterable) -> list:
         creator=creator, days=days, missing_sql=_MONTHS_MISSING,
         table="analytics_questionmonth", fill_sql=_QUESTION_MONTHS,
     )  # fmt: skip
+
+
+# The question lists' groups of closed months (QuestionGroupMonth), one row per course and
+# lexeme set: the aggregates questions_summary would compute from the month's facts.
+_GROUP_MONTHS = f"""
+    INSERT INTO analytics_questiongroupmonth (
+        creator_id, course_id, month, lexemes, questions, not_covered, text,
+        not_covered_text, last_not_covered_at, last_not_covered_message_id
+    )
+    SELECT %(creator)s, course_id, {month_sql("day")}, lexemes, COUNT(*),
+           COUNT(*) FILTER (WHERE NOT covered), MAX(text), MAX(text) FILTER (WHERE NOT covered),
+           MAX(asked_at) FILTER (WHERE NOT covered), MAX(message_id) FILTER (WHERE NOT covered)
+    FROM analytics_questionfact
+    WHERE creator_id = %(creator)s AND day >= %(lo)s AND day < %(hi)s
+      AND {month_sql("day")} = ANY(%(months)s::date[])
+    GROUP BY 2, 3, 4
+"""
+
+# Closed months with questions after the newest materialised one.
+_GROUP_MONTHS_MISSING = f"""
+    SELECT DISTINCT {month_sql("day")} FROM analytics_questionfact
+    WHERE creator_id = %(creator)s AND day < %(current)s
+      AND day >= COALESCE((
+          SELECT (MAX(month) + interval '1 month')::date FROM analytics_questiongroupmonth
+          WHERE creator_id = %(creator)s
+      ), DATE '0001-01-01')
+"""
+
+
+def question_group_months_refold(*, creator: Creator, days: Iterable) -> list:
+    """Recompute QuestionGroupMonth for the closed months among `days` (whose questions just
+    changed) and for closed months not materialised yet. Returns the months written."""
+    return closed_months_refold(
+        creator=creator, days=days, missing_sql=_GROUP_MONTHS_MISSING,
+        table="analytics_questiongroupmonth", fill_sql=_GROUP_MONTHS,
+    )  # fmt: skip

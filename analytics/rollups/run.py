@@ -13,6 +13,7 @@ from analytics.models import (
     CourseDay,
     CourseProgress,
     QuestionFact,
+    QuestionGroupMonth,
     QuestionMonth,
     RollupState,
     StudentBit,
@@ -26,7 +27,12 @@ from analytics.models import (
 from analytics.ranges import tz_of, zone_for
 from analytics.rollups.days import course_days_refold, student_months_refold, students_refold
 from analytics.rollups.progress import course_progress_refold
-from analytics.rollups.questions import IN_FLIGHT, question_months_refold, questions_refold
+from analytics.rollups.questions import (
+    IN_FLIGHT,
+    question_group_months_refold,
+    question_months_refold,
+    questions_refold,
+)
 from analytics.rollups.sessions import sessions_refold
 from creators.models import Creator
 
@@ -89,6 +95,7 @@ def rollup_update(*, creator: Creator) -> dict[str, int]:
     video_buckets_refold(creator=creator, pairs=pairs)
     asked = questions_refold(creator=creator, chat_session_ids=chat_ids)
     question_months_refold(creator=creator, days={day for _user, day in asked})
+    question_group_months_refold(creator=creator, days={day for _user, day in asked})
     pairs |= asked
     pairs |= progress_pairs
     days = students_refold(creator=creator, pairs=pairs)
@@ -118,7 +125,7 @@ def rollup_rebuild(*, creator: Creator) -> dict[str, int]:
     """Delete the creator's rollups and fold every fact again (`analytics_rebuild`)."""
     with transaction.atomic():
         rollups = (WatchSession, QuestionFact, StudentDay, CourseDay, VideoDay)
-        months = (VideoMonth, QuestionMonth, StudentMonth)
+        months = (VideoMonth, QuestionMonth, QuestionGroupMonth, StudentMonth)
         for model in (*rollups, *months, VideoViewerDay, StudentBit, CourseProgress):
             model.objects.filter(creator=creator).delete()
         RollupState.objects.update_or_create(

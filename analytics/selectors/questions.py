@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db import connection
 
-from analytics.ranges import DateRange
+from analytics.ranges import DateRange, month_sql
 from creators.models import Creator
 
 # Two questions join one group when their lexeme sets' Jaccard similarity is at least this.
@@ -16,17 +16,42 @@ SIMILARITY = 0.6
 GROUP_CANDIDATES = 300
 
 
-# One scan of the range's questions for both lists: per lexeme set, every question and the
-# not-covered ones; the groups' candidates (the most asked sets) and the newest not-covered
-# sets are two bounded slices of it.
-_SUMMARY = """
-    WITH g AS (
-        SELECT lexemes, COUNT(*) AS n, COUNT(*) FILTER (WHERE NOT covered) AS nc,
-               MAX(text) AS text, MAX(text) FILTER (WHERE NOT covered) AS nc_text,
-               MAX(asked_at) FILTER (WHERE NOT covered) AS last,
-               MAX(message_id) FILTER (WHERE NOT covered) AS mid
-        FROM analytics_questionfact
-        WHERE creator_id = %(creator)s AND day >= %(start)s AND day <= %(end)s {course}
+# Both lists from one grouping of the range's questions per lexeme set: every question and
+# the not-covered ones; the groups' candidates (the most asked sets) and the newest
+# not-covered sets are two bounded slices of it. A month the range wholly covers is read
+# from its QuestionGroupMonth rows once the creator's month is materialised (one index
+# probe a month), every other day from QuestionFact; each column merges exactly (counts
+# summed, the rest maxima), so the lists equal one grouping of the range's facts.
+_SUMMARY = f"""
+    WITH present AS (
+        SELECT m::date AS month
+        FROM generate_series(%(first)s::timestamp, %(last)s::timestamp, interval '1 month') m
+        WHERE (
+            SELECT month FROM analytics_questiongroupmonth
+            WHERE creator_id = %(creator)s AND month >= m::date ORDER BY month LIMIT 1
+        ) = m::date
+    ), other AS (
+        SELECT d::date AS day FROM generate_series(%(start)s::date, %(end)s::date, '1 day') d
+        WHERE {month_sql("d::date")} NOT IN (SELECT month FROM present)
+    ), g AS (
+        SELECT lexemes, SUM(n) AS n, SUM(nc) AS nc, MAX(text) AS text,
+               MAX(nc_text) AS nc_text, MAX(last) AS last, MAX(mid) AS mid
+        FROM (
+            SELECT lexemes, questions AS n, not_covered AS nc, text,
+                   not_covered_text AS nc_text, last_not_covered_at AS last,
+                   last_not_covered_message_id AS mid
+            FROM analytics_questiongroupmonth
+            WHERE creator_id = %(creator)s AND month >= %(first)s AND month <= %(last)s
+              AND month = ANY(ARRAY(SELECT month FROM present)) {{course}}
+            UNION ALL
+            SELECT lexemes, 1, CASE WHEN NOT covered THEN 1 ELSE 0 END, text,
+                   CASE WHEN NOT covered THEN text END,
+                   CASE WHEN NOT covered THEN asked_at END,
+                   CASE WHEN NOT covered THEN message_id END
+            FROM analytics_questionfact
+            WHERE creator_id = %(creator)s AND day = ANY(ARRAY(SELECT day FROM other))
+              {{course}}
+        ) t
         GROUP BY lexemes
     )
     (SELECT 0, lexemes, n, nc, text, NULL::timestamptz, NULL::bigint FROM g
@@ -47,8 +72,10 @@ def questions_summary(
 ) -> dict:
     """Both question lists of a range in one query: {"groups": question_groups(),
     "not_covered": not_covered()} (see those for the shapes and definitions)."""
+    first, last = rng.whole_months()
     args: dict[str, Any] = {
         "creator": creator.pk, "start": rng.start, "end": rng.end, "course": course_id,
+        "first": first, "last": last,
         "candidates": GROUP_CANDIDATES, "not_covered": not_covered_limit,
     }  # fmt: skip
     sql = _SUMMARY.format(course="AND course_id = %(course)s" if course_id else "")
