@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+import psycopg
 from django.db import connection
 
 from analytics.models import CourseDay
@@ -107,9 +108,28 @@ class ActiveSets:
         return out
 
 
+class _BinaryResults(psycopg.Cursor):
+    """A psycopg cursor (server-side binding) whose results come in PostgreSQL's binary
+    format: a CourseDay bitmap arrives as its bytes instead of ~500 characters of hex that
+    the server encodes and the client decodes (the year's 3,870 rows: ~19 -> ~13 ms of
+    Python, less server time). The values are the same Python objects as in text format."""
+
+    def execute(self, query: Any, params: Any = None, *, prepare: bool | None = None,
+                binary: bool | None = None) -> Any:  # fmt: skip
+        return super().execute(query, params, prepare=prepare, binary=True)
+
+
+def binary_cursor() -> Any:
+    """A Django cursor (execute wrappers and query logging as for any cursor) on the
+    default connection that fetches rows in binary format."""
+    connection.ensure_connection()
+    connection.validate_thread_sharing()
+    return connection.make_cursor(_BinaryResults(connection.connection))
+
+
 def active_sets(*, creator: Creator, rng: DateRange, course_id: int | None = None) -> ActiveSets:
     """ActiveSets of the range (one query: one CourseDay row per course and day)."""
-    with connection.cursor() as cur:
+    with binary_cursor() as cur:
         cur.execute(
             "SELECT course_id, day, students, watch_seconds, questions, questions_not_covered, "
             f"completions FROM {CourseDay._meta.db_table} "
@@ -118,8 +138,10 @@ def active_sets(*, creator: Creator, rng: DateRange, course_id: int | None = Non
             [creator.pk, rng.start, rng.end, *([course_id] if course_id else [])],
         )
         rows = cur.fetchall()
-    masks = {(c, d): int.from_bytes(students, "little") for c, d, students, *_t in rows}
-    totals = {(c, d): tuple(t) for c, d, _s, *t in rows}
+    masks, totals = {}, {}
+    for c, d, students, *t in rows:
+        masks[c, d] = int.from_bytes(students, "little")
+        totals[c, d] = tuple(t)
     return ActiveSets(rng.start, rng.end, course_id, masks, totals)
 
 

@@ -11,7 +11,7 @@ from django.db import connection
 
 from analytics.models import CourseProgress, StudentBit
 from analytics.ranges import DateRange, tz_of
-from analytics.selectors.common import ActiveSets, active_sets_for
+from analytics.selectors.common import ActiveSets, active_sets_for, binary_cursor
 from creators.models import Creator
 
 # Weeks shown in the cohort retention matrix (PostHog's default weekly view shows 8-12).
@@ -171,7 +171,7 @@ def cohorts(
     sets = active_sets_for(active, creator=creator, rng=rng, course_id=course_id)
     lo, hi = rng.bounds_utc()
     course_sql = "AND e.course_id = %s" if course_id else ""
-    with connection.cursor() as cur:  # per course and enrolment day: how many, whose bits
+    with binary_cursor() as cur:  # per course and enrolment day: how many, whose bits
         cur.execute(
             f"""SELECT e.course_id, (e.enrolled_at AT TIME ZONE %s)::date - %s, COUNT(*),
                    array_agg(b.bit) FILTER (WHERE b.bit IS NOT NULL)
