@@ -124,7 +124,9 @@ def binary_cursor() -> Any:
     default connection that fetches rows in binary format."""
     connection.ensure_connection()
     connection.validate_thread_sharing()
-    return connection.make_cursor(_BinaryResults(connection.connection))
+    # django-stubs type make_cursor's argument as Django's own wrapper; Django passes it the
+    # driver's cursor, as here.
+    return connection.make_cursor(_BinaryResults(connection.connection))  # type: ignore[arg-type]
 
 
 def active_sets(*, creator: Creator, rng: DateRange, course_id: int | None = None) -> ActiveSets:
