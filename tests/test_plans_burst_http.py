@@ -64,13 +64,15 @@ def _web_process(port: int, env: dict, logs: Path) -> subprocess.Popen:
 
 def _seconds_left_in_window(key: str) -> float:
     """Seconds until django-ratelimit's fixed window for `key` ends (its own formula:
-    django_ratelimit.core._get_window, a per-key offset from the epoch's minutes)."""
+    django_ratelimit.core._get_window, a per-key offset from the epoch's minutes). The
+    window named `end` still takes the whole second `end` (int(time) == end keeps its
+    key), so it ends at end + 1."""
     now = time.time()
     ts = int(now)
     end = ts - (ts % WINDOW) + (zlib.crc32(key.encode()) % WINDOW)
     if end < ts:
         end += WINDOW
-    return max(end - now, 0.0)  # a window ending at this whole second has 0 s left
+    return end + 1 - now
 
 
 @pytest.mark.django_db(transaction=True)
