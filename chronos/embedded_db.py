@@ -10,6 +10,7 @@ processes using it and, in "stop" mode, stops the server when the last one exits
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 
@@ -20,7 +21,12 @@ def embedded_database_url(data_dir: Path, *, cleanup_mode: str | None = "stop") 
     when the last attached process exits, "delete" also removes the data (tests), None
     leaves it running. Raises RuntimeError if the server cannot start.
     """
-    import pgserver  # imported lazily: only needed when no DATABASE_URL is configured
+    with warnings.catch_warnings():
+        # pgserver's import asks platformdirs for a runtime dir (its lock file); without
+        # XDG_RUNTIME_DIR (containers, CI, ssh) the private /tmp fallback is right, and the
+        # warning would print once per process of `make run`.
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
+        import pgserver  # imported lazily: only needed when no DATABASE_URL is configured
 
     data_dir.mkdir(parents=True, exist_ok=True)
     # pgserver keeps its socket in the data directory; Unix sockets allow ~100 characters.
