@@ -11,6 +11,11 @@ retrieving:
   exchange the videos did not cover carries nothing, and neither does a question that
   names a subject of its own the videos never mention ("how do I cook pasta?" after a
   question about candles: carrying the candles would answer it with them).
+
+A question that leans wholly on an earlier exchange ("What is it used for?", "Why does that
+happen?") with none to lean on (the first of a chat, or after answers the videos did not
+cover) and outside a lesson (where "it" is the moment playing) gets the tutor's request for
+its subject instead of quotes matched on "used" (dangling_reference, clarification_reply).
 """
 
 from __future__ import annotations
@@ -30,6 +35,24 @@ REFERS_BACK = re.compile(
 # REFERRING_LEXEMES content words (a longer question names its own subject).
 SHORT_LEXEMES = 3
 REFERRING_LEXEMES = 6
+# Content words (PostgreSQL lexemes) of asking about something already named: what it is for,
+# is called, means, is made of, why it happens or matters, "explain that in simpler terms".
+# A question of these alone and a word that refers back names no subject of its own.
+ASKING_LEXEMES = frozenset(
+    {
+        "call", "caus", "clarifi", "come", "could", "describ", "detail", "differ", "easi",
+        "easier", "elabor", "exampl", "explain", "give", "happen", "import", "like", "look",
+        "made", "make", "matter", "mean", "meant", "mention", "name", "purpos", "reason",
+        "repeat", "said", "say", "show", "simpl", "simpler", "stand", "talk", "tell", "term",
+        "understand", "use", "word", "work", "would",
+    }
+)  # fmt: skip
+# Words a clarification quotes back ("What does “it” refer to?").
+_REFERRING = re.compile(
+    r"\b(it|its|that|this|they|them|those|these|he|she|him|her)\b", re.IGNORECASE
+)
+# Longer messages name their subject (or are not questions this rule is for).
+DANGLING_MAX_CHARS = 80
 # Exchanges the LLM rewrite reads (the prompt keeps the last 5 for the answer itself).
 REWRITE_EXCHANGES = 3
 
@@ -51,6 +74,36 @@ def is_follow_up(question: str, lexemes: list[str]) -> bool:
     """True when `question` (with its content lexemes) leans on the previous exchange."""
     n = len(set(lexemes))
     return n <= SHORT_LEXEMES or (n <= REFERRING_LEXEMES and bool(REFERS_BACK.search(question)))
+
+
+def dangling_reference(question: str) -> bool:
+    """True when `question` names no subject of its own and leans wholly on an earlier
+    exchange: it refers back (REFERS_BACK) and every content word is one of ASKING_LEXEMES
+    ("What is it used for?", "Why does that happen?", "Can you explain that in simpler
+    terms?", "Why?"); "Why does a flame point up?" or "How bright is it?" name one. The
+    caller decides whether an earlier answered exchange or a lesson's moment gives it a
+    subject. At most one lexeme look-up (chat.retrieval.base.text_lexemes, cached), only
+    for a short question with a referring word."""
+    if len(question) > DANGLING_MAX_CHARS or not REFERS_BACK.search(question):
+        return False
+    from chat.retrieval.base import text_lexemes
+
+    return text_lexemes([question])[0] <= ASKING_LEXEMES
+
+
+def clarification_reply(question: str) -> str:
+    """The tutor's own reply to a dangling_reference question with nothing to refer to:
+    which word it cannot resolve, and the two ways to ask (name the subject, or ask from a
+    lesson, where the player's moment is the subject)."""
+    word = _REFERRING.search(question)
+    if word:
+        asks = f"What does “{word.group(1).lower()}” refer to? "
+    else:
+        asks = "What would you like explained? "
+    return (
+        asks + "This chat has no earlier answer to go on, so ask again naming the subject, "
+        "or ask from a lesson: there “it” and “that” mean the moment you are watching."
+    )
 
 
 def new_subject(question: str, lexemes: list[str], scope) -> bool:

@@ -59,11 +59,12 @@ def test_offline_follow_up_carries_the_previous_question(db, lib):
         c["video_id"] == video.pk and c["start"] <= hi + 5 and c["end"] >= lo - 5
         for c in follow.citations
     ), follow.citations
-    # Alone, with no conversation, the same words find nothing to cite.
+    # Alone, with no conversation, "that" refers to nothing: the tutor asks what it means
+    # instead of citing passages matched on "explain" and "terms".
     alone = chat_ask(
         user=lib.student, creator=lib.creator, message="Can you explain that in simpler terms?"
     )
-    assert not alone.covered
+    assert not alone.citations and "What does “that” refer to?" in alone.answer
 
 
 def test_a_refused_exchange_carries_nothing_into_the_next_question(db, lib):
@@ -340,6 +341,63 @@ def test_small_talk_gets_the_tutors_own_reply_free_and_out_of_analytics(db, lib)
         "Why does a candle turned upside down go out?",
         "Can you explain that in simpler terms?",
     ]
+
+
+def test_a_question_with_nothing_to_refer_to_asks_for_its_subject(db, lib):
+    from analytics.models import QuestionFact
+    from analytics.rollups import rollup_update
+    from billing.models import QuestionUsage
+    from chat.followups import dangling_reference
+
+    for leaning in [
+        "What is it used for?",
+        "Why does that happen?",
+        "Why?",
+        "What does he mean by that?",
+        "What is this about?",
+        "Give me an example",
+    ]:
+        assert dangling_reference(leaning), leaning
+    for named in [
+        "How bright is it?",
+        "What is the gas that burns?",
+        "Why is it that wax melts?",
+        "Why does a flame point upwards?",
+        "Explain combustion",
+        "What is this lecture about?",
+        "What does Faraday say?",
+    ]:
+        assert not dangling_reference(named), named
+
+    used = QuestionUsage.objects.filter(creator=lib.creator).count()
+    first = chat_ask(user=lib.student, creator=lib.creator, message="What is it used for?")
+    assert not first.citations and first.answer.startswith("What does “it” refer to?")
+    assert ChatSession.objects.get(pk=first.session_id).title == "New chat"
+    again = chat_ask(user=lib.student, creator=lib.creator, message="Why does that happen?",
+                     session_id=first.session_id)  # fmt: skip
+    assert not again.citations and "“that”" in again.answer
+    named = "Why does a candle turned upside down go out?"
+    asked = chat_ask(user=lib.student, creator=lib.creator, message=named,
+                     session_id=first.session_id)  # fmt: skip
+    assert asked.citations
+    assert ChatSession.objects.get(pk=first.session_id).title == heuristic_title(named)
+    # Now "that" has an answer to refer to: a follow-up, cited like the question before it.
+    follow = chat_ask(user=lib.student, creator=lib.creator, message="Why does that happen?",
+                      session_id=first.session_id)  # fmt: skip
+    assert follow.citations and {c["video_id"] for c in follow.citations} & {
+        c["video_id"] for c in asked.citations
+    }
+    # From a lesson the player's moment is the subject: answered from around it.
+    video = lib.videos["faraday-2"]
+    cue = _cue(lib, "faraday-2", 133)
+    lesson = chat_ask(user=lib.student, creator=lib.creator, message="What is it used for?",
+                      video_id=video.pk, position=cue["end"] + 3)  # fmt: skip
+    assert lesson.citations and lesson.citations[0]["video_id"] == video.pk
+    # The two requests for a subject cost nothing and stay out of the creator's analytics.
+    assert QuestionUsage.objects.filter(creator=lib.creator).count() == used + 3
+    rollup_update(creator=lib.creator)
+    facts = QuestionFact.objects.filter(creator=lib.creator, message__session=first.session_id)
+    assert sorted(f.text for f in facts) == sorted([named, "Why does that happen?"])
 
 
 def test_ask_command_continues_a_session(db, lib):

@@ -27,6 +27,7 @@ from chat.answerers import NOT_COVERED, AnswerUsage
 from chat.citations import citations_for_answer, enrich_all
 from chat.context import context_retrieve
 from chat.faq import faq_answer
+from chat.followups import clarification_reply, dangling_reference
 from chat.models import AnswerCacheEntry, ScopeMemo
 from chat.retrieval import (
     Scope,
@@ -274,10 +275,12 @@ def answer_stream(
     talk = small_talk_kind(question)
     if talk is not None:  # "hi", "thanks": the tutor's own words, nothing to cite
         text = small_talk_reply(talk, creator_name=creator.company_name or creator.handle)
-        yield {"event": "delta", "text": text}
-        yield {"event": "citations", "citations": []}
-        answer = Answer(text, [], True, SMALL_TALK_MODEL, latency_ms=_ms(started))
-        yield {"event": "answer", "answer": answer}
+        yield from _own_words(text, started)
+        return
+    if position is None and not history and dangling_reference(question):
+        # "What is it used for?" with no earlier answer: ask for the subject (free like small
+        # talk: chat.services.ask) rather than quote passages matched on "used".
+        yield from _own_words(clarification_reply(question), started)
         return
     answerer = answerer or answerers_mod.get_answerer()
     faq = faq_answer(creator=creator, question=question)
@@ -378,6 +381,15 @@ def answer_stream(
     )
     if not contextual:
         _cache_store(creator, key, answer)
+    yield {"event": "answer", "answer": answer}
+
+
+def _own_words(text: str, started: float) -> Iterator[dict]:
+    """answer_stream's events for a reply in the tutor's own words (no passage, no
+    citation; model SMALL_TALK_MODEL, which history and analytics leave out)."""
+    yield {"event": "delta", "text": text}
+    yield {"event": "citations", "citations": []}
+    answer = Answer(text, [], True, SMALL_TALK_MODEL, latency_ms=_ms(started))
     yield {"event": "answer", "answer": answer}
 
 

@@ -25,12 +25,13 @@ from billing.services.allowances import (
     question_burst_check,
 )
 from chat.answerers import AnswererError, heuristic_title
+from chat.followups import dangling_reference
 from chat.models import ChatMessage, ChatSession
 from chat.retrieval import Scope
 from chat.selectors import session_get
 from chat.services.answer import chat_scope, clean_position, learner_check, question_clean
 from chat.services.reply import answer_events
-from chat.smalltalk import NEW_CHAT_TITLE, small_talk_kind
+from chat.smalltalk import NEW_CHAT_TITLE, SMALL_TALK_MODEL, small_talk_kind
 from chronos.db import prepared_cursor
 from creators.models import Creator, User
 from creators.selectors import CreatorAccess
@@ -150,6 +151,18 @@ class PendingAnswer:
     scope: Scope | None = None
 
 
+def _answered_before(session: ChatSession | None) -> bool:
+    """True when `session` holds an answer from the videos (not small talk) that a question
+    leaning on an earlier exchange can refer to (chat.services.reply's history)."""
+    if session is None:
+        return False
+    return (
+        ChatMessage.objects.filter(session=session, role=ChatMessage.Role.ASSISTANT, covered=True)
+        .exclude(model=SMALL_TALK_MODEL)
+        .exists()
+    )
+
+
 def chat_question_save(
     *,
     user: User,
@@ -200,8 +213,12 @@ def chat_question_save(
     )
     video_id, position = clean_position(creator, video_id, position)
     # The plan's question allowances, before answering (cached answers count too); small
-    # talk ("hi", "thanks") is answered without the videos and costs none.
-    if small_talk_kind(text) is None:
+    # talk ("hi", "thanks") and a question with nothing to refer to ("What is it used
+    # for?" opening a chat) are answered in the tutor's own words and cost none.
+    own_words = small_talk_kind(text) is not None or (
+        position is None and dangling_reference(text) and not _answered_before(session)
+    )
+    if not own_words:
         allowance = question_allowance_consume(
             creator=creator, user=user, source=source, student=not access.manages
         )
@@ -211,7 +228,7 @@ def chat_question_save(
         allowance = question_allowance_status(creator=creator, user=user)
     status = ChatMessage.Status.ANSWERING if answering else ChatMessage.Status.PENDING
     if session is None:  # the session and both turns: one statement
-        title = NEW_CHAT_TITLE if small_talk_kind(text) else heuristic_title(text)
+        title = NEW_CHAT_TITLE if own_words else heuristic_title(text)
         session, question, answer = _session_open(
             creator, user, title, scope, text, video_id, position, status
         )
@@ -230,7 +247,7 @@ def chat_question_save(
             session.course_id = scope.course_id
             session.video_ids = list(scope.requested_video_ids or [])
             fields += ["course", "video_ids"]
-        if session.title == NEW_CHAT_TITLE and not small_talk_kind(text):
+        if session.title == NEW_CHAT_TITLE and not own_words:
             session.title = heuristic_title(text)  # opened with "hi": named by its question
             fields.append("title")
         # The question and its pending answer in one INSERT (ids in this order).
