@@ -29,6 +29,21 @@ LONGEST_MODULES = (
 )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _end_server_thread_connections(django_db_setup, django_db_blocker):
+    """chronos.asgi's fixed thread pools (heartbeats, JSON asks) keep one connection per
+    thread by design, and tests drive that app in this process: end those sessions before
+    pytest-django drops the test database ("being accessed by other users" otherwise)."""
+    yield
+    from django.db import connection
+
+    with django_db_blocker.unblock(), connection.cursor() as cur:
+        cur.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
 def pytest_collection_modifyitems(items):
     rank = {name: i for i, name in enumerate(LONGEST_MODULES)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: order kept
