@@ -54,13 +54,29 @@ def title(name: str) -> str:
     return json.loads(LECTURES[name].with_suffix(".json").read_text())["title"]
 
 
-def qa_questions() -> list[dict]:
-    """The development set: [{id, video, question, start, end, kind, follows?}] from every
-    tests/data/qa/*.json file (video/start/end null for out-of-scope questions)."""
+def qa_questions(source: Path | None = None) -> list[dict]:
+    """A question set: [{id, video, question, start, end, kind?, follows?}] from every *.json
+    file of `source` (a directory, or one file; default QA_DIR, the development set).
+    video/start/end are null for out-of-scope questions."""
+    source = source or QA_DIR
     out: list[dict] = []
-    for path in sorted(QA_DIR.glob("*.json")):
+    for path in sorted(source.glob("*.json")) if source.is_dir() else [source]:
         out.extend(json.loads(path.read_text()))
     return out
+
+
+def caption_lectures_add(directory: Path, names: set[str]) -> None:
+    """Register the caption file (.vtt or .srt) of `directory` named after each of `names`
+    (a question's `video`: `mylecture.vtt` is "mylecture") as a caption-only lecture titled
+    by that name, for measuring the tutor on lectures outside tests/data (bench/qa.py
+    --captions). Names the project already knows keep their lecture. Raises ValueError for
+    a name with no caption file, or with two (`x.vtt` and `x.srt`)."""
+    for name in sorted(names - set(LECTURES) - set(CAPTION_LECTURES)):
+        found = [p for p in (directory / f"{name}.vtt", directory / f"{name}.srt") if p.exists()]
+        if len(found) != 1:
+            raise ValueError(f"lecture {name!r}: expected one of {name}.vtt, {name}.srt "
+                             f"in {directory}, found {len(found)}")  # fmt: skip
+        CAPTION_LECTURES[name] = (found[0], name)
 
 
 def ingest_lecture(creator, name: str, *, title_override: str | None = None):
