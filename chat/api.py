@@ -180,13 +180,21 @@ class MessageUsageSerializer(serializers.Serializer):
     cached = serializers.BooleanField()
 
 
+_COVERED = (
+    "false: the videos do not cover the question (the answer says so; no citations). true "
+    "with citations: answered from the videos; true without: the tutor's own words (a "
+    "greeting or thanks, or a request to name the subject of a question like 'What is it "
+    "used for?' asked with no earlier answer), which cost no question allowance"
+)
+
+
 class MessageSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     role = serializers.ChoiceField(ChatMessage.Role.choices)
     content = serializers.CharField(allow_blank=True)
     content_html = serializers.CharField(allow_null=True, help_text="assistant messages only")
     citations = serializers.ListField(child=serializers.DictField())
-    covered = serializers.BooleanField()
+    covered = serializers.BooleanField(help_text=_COVERED)
     usage = MessageUsageSerializer()
     created_at = serializers.DateTimeField()
 
@@ -231,7 +239,7 @@ class ChatAnswerSerializer(serializers.Serializer):
     answer = serializers.CharField(allow_blank=True, help_text="Markdown")
     answer_html = serializers.CharField(allow_blank=True, help_text="Sanitised HTML")
     citations = serializers.ListField(child=serializers.DictField())
-    covered = serializers.BooleanField()
+    covered = serializers.BooleanField(help_text=_COVERED)
     usage = MessageUsageSerializer()
     allowance = AllowanceSerializer()
 
