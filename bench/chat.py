@@ -63,9 +63,10 @@ QUESTIONS = [
 WARM_UP = "warm up: how does capilary attraction work in a candle?"
 
 
-def seed(students: int) -> tuple[str, str, list[dict], list[dict]]:
+def seed(students: int, embedder: str = "none") -> tuple[str, str, list[dict], list[dict]]:
     """Seed the bench DB; returns (database_url, creator handle, cookies per student, cookies
-    per student of the second cohort)."""
+    per student of the second cohort). embedder "local": the lectures' chunks and windows
+    are embedded by the local model, as the pipeline does for the offline default."""
     django_ready("/tmp/chronos-benchchat")
     from django.db import connection
     from django.utils import timezone
@@ -82,6 +83,11 @@ def seed(students: int) -> tuple[str, str, list[dict], list[dict]]:
         handle="bench-chat", company_name="Bench Institution", tier=Tier.PRO
     )
     videos = [build_rows(creator, "faraday-1"), build_rows(creator, "faraday-2")]
+    if embedder == "local":
+        from tests.qa_eval import embed_library
+        from videos.embedders import LocalEmbedder
+
+        embed_library(dict(enumerate(videos)), LocalEmbedder())
     calibration_ensure(creator=creator)
     course = services.course_create(creator=creator, title="The Chemical History of a Candle")
     services.course_update(course=course, status="published", sequential=True)
@@ -217,6 +223,13 @@ def main() -> None:
     parser.add_argument("--serial", action="store_true")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--profile", type=int, default=0, metavar="N")
+    parser.add_argument(
+        "--embedder",
+        choices=["none", "local"],
+        default="none",
+        help="the server's embedder: none (full text, the bench's configuration since "
+        "session 4) or local (the offline default: every question embedded by MiniLM)",
+    )
     args = parser.parse_args()
     if args.profile:  # the server's configuration: extractive answers, full text only
         os.environ.update(CHRONOS_ANSWERER="extractive", CHRONOS_EMBEDDER="none")
@@ -230,10 +243,10 @@ def main() -> None:
         cookies = json.loads(Path(args.cookies).read_text())[: 2 * args.students]
         cookies, second = cookies[: args.students], cookies[args.students :]
     else:
-        _db_url, creator, cookies, second = seed(args.students)
+        _db_url, creator, cookies, second = seed(args.students, args.embedder)
         server, url = uvicorn_start(
             workers=args.workers,
-            env={"CHRONOS_ANSWERER": "extractive", "CHRONOS_EMBEDDER": "none"},
+            env={"CHRONOS_ANSWERER": "extractive", "CHRONOS_EMBEDDER": args.embedder},
         )
         postgres = postmaster_pid()
         roots = [server.pid] + ([postgres] if postgres else [])
@@ -257,6 +270,7 @@ def main() -> None:
         mode = ("stream (SSE)" if args.stream else "JSON") + (", serial" if args.serial else "")
         print(
             f"{args.students} students x {args.questions} questions, {mode}, extractive, "
+            f"embedder {args.embedder}, "
             f"{args.workers} uvicorn workers; load average before: {load}, after: "
             f"{load_average()}"
         )
