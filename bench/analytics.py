@@ -35,6 +35,7 @@ Uses its own embedded PostgreSQL under /tmp/chronos-bench-analytics (or DATABASE
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import random
 import sys
@@ -565,7 +566,11 @@ def load(scale: float, now: datetime, rnd: random.Random):
 
 
 def csv_bench(rows: int, owner) -> None:
-    """Stream a `rows`-row watch-session export; report time and the peak Python heap."""
+    """Stream a `rows`-row watch-session export three ways and report time and the process's
+    peak RSS while streaming: through the Django test client (the view's iterator, as WSGI
+    serves it), through the web server's app (chronos.asgi: the export goes to its WSGI file
+    pool) and through Django's ASGI handler alone (which reads a synchronous body whole
+    before sending: what the web server did before session 11)."""
     from creators.models import Creator
 
     creator = Creator.objects.create(handle=HANDLE + "-csv", company_name="CSV", owner=owner)
@@ -582,25 +587,78 @@ def csv_bench(rows: int, owner) -> None:
     client = Client()
     client.force_login(owner)
     start = (datetime.now(UTC) - timedelta(days=400)).date()
-    response = client.get(
-        f"/studio/{HANDLE}-csv/analytics/export.csv?report=watch&from={start}"
-        f"&to={datetime.now(UTC).date()}"
-    )
-    rss_start = rss_mb()
-    rss_peak = rss_start
+    path = f"/studio/{HANDLE}-csv/analytics/export.csv"
+    query = f"report=watch&from={start}&to={datetime.now(UTC).date()}"
+    response = client.get(f"{path}?{query}")
+    rss_start = rss_peak = rss_mb()
     t = time.perf_counter()
     lines = size = 0
-    for chunk in response.streaming_content:
+    for n, chunk in enumerate(response.streaming_content):
         lines += chunk.count(b"\n")
         size += len(chunk)
-        if lines % 20000 == 0:
+        if n % 10 == 0:
             rss_peak = max(rss_peak, rss_mb())
-    elapsed = time.perf_counter() - t
-    print(
-        f"csv: {lines - 1:,} rows, {size / 1e6:.0f} MB in {elapsed:.1f} s; process RSS "
-        f"{rss_start:.0f} MB before, peak {rss_peak:.0f} MB while streaming"
-    )
+    _csv_report("test client", lines, size, time.perf_counter() - t, rss_start, rss_peak)
+
+    from chronos.asgi import application, django_asgi
+
+    cookie = f"sessionid={client.cookies['sessionid'].value}"
+    for label, app in (("chronos.asgi", application), ("Django's ASGI handler alone", django_asgi)):
+        rss_start = rss_mb()
+        t = time.perf_counter()
+        lines, size, rss_peak = asyncio.run(_asgi_get(app, path, query, cookie))
+        _csv_report(label, lines, size, time.perf_counter() - t, rss_start, rss_peak)
     creator.delete()
+
+
+def _csv_report(label, lines, size, elapsed, rss_start, rss_peak) -> None:
+    print(
+        f"csv through {label}: {lines - 1:,} rows, {size / 1e6:.0f} MB in {elapsed:.1f} s; "
+        f"process RSS {rss_start:.0f} MB before, peak {rss_peak:.0f} MB while streaming",
+        flush=True,
+    )
+
+
+async def _asgi_get(app, path: str, query: str, cookie: str) -> tuple[int, int, float]:
+    """GET path?query through the ASGI `app` in this process: (lines, bytes, peak RSS MB),
+    the RSS read every 10 body messages as they arrive; prints when the first byte came."""
+    got = {"lines": 0, "bytes": 0, "messages": 0, "peak": rss_mb(), "first": 0.0}
+    started = time.perf_counter()
+    finished = asyncio.Event()
+    asked = False
+
+    async def receive():
+        nonlocal asked
+        if not asked:
+            asked = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await finished.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        if message["type"] != "http.response.body":
+            return
+        body = message.get("body", b"")
+        if not got["messages"]:
+            got["first"] = time.perf_counter() - started
+        got["lines"] += body.count(b"\n")
+        got["bytes"] += len(body)
+        got["messages"] += 1
+        if got["messages"] % 10 == 0:
+            got["peak"] = max(got["peak"], rss_mb())
+        if not message.get("more_body"):
+            finished.set()
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+        "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "",
+        "query_string": query.encode(), "server": ("testserver", 80),
+        "client": ("127.0.0.1", 5000),
+        "headers": [(b"host", b"testserver"), (b"cookie", cookie.encode())],
+    }  # fmt: skip
+    await app(scope, receive, send)
+    print(f"  first byte after {got['first']:.2f} s", flush=True)
+    return got["lines"], got["bytes"], max(got["peak"], rss_mb())
 
 
 if __name__ == "__main__":

@@ -15,8 +15,11 @@ in README ("Watch events"). Questions asked for a JSON answer (POST /api/v1/chat
 "stream") go to the same WSGI handler on their own pool of CHAT_THREADS threads: the
 router reads the (small) body first and replays it; a streamed answer, a body it cannot
 read as a JSON object or one over CHAT_PEEK_BYTES stays on the ASGI handler, which answers
-every kind of ask the same way (README, "Chat under load"). Everything else (pages, the
-API, streamed answers, video ranges) stays on the ASGI handler.
+every kind of ask the same way (README, "Chat under load"). Static files (WhiteNoise) and
+the analytics CSV exports, whose bodies are synchronous iterators the ASGI handler would
+read whole before sending, go to a third pool of FILE_THREADS threads (streams_sync).
+Everything else (pages, the API, streamed answers, video ranges: an async body) stays on
+the ASGI handler.
 """
 
 import asyncio
@@ -43,17 +46,42 @@ CHAT_PATH = "/api/v1/chat"
 # read ahead (the ASGI handler takes them as they come).
 CHAT_PEEK_BYTES = 64 * 1024
 
+# Threads serving static files and CSV exports per process (see `streams_sync`).
+FILE_THREADS = int(os.environ.get("FILE_THREADS", "4"))
+
 django_asgi = get_asgi_application()
 django_wsgi = get_wsgi_application()
 heartbeats = WSGIMiddleware(django_wsgi, workers=HEARTBEAT_THREADS)
 chat_json = WSGIMiddleware(django_wsgi, workers=CHAT_THREADS)
+files = WSGIMiddleware(django_wsgi, workers=FILE_THREADS)
+
+from django.conf import settings  # noqa: E402
+from django.urls import reverse  # noqa: E402
 
 from chat.api import wants_stream  # noqa: E402 (after Django is set up)
 from chronos import heartbeats as heartbeat_lane  # noqa: E402
 
+STATIC_PREFIX = settings.STATIC_URL if settings.STATIC_URL.startswith("/") else "/static/"
+EXPORT_API_PATH = reverse("api-analytics-export")  # /api/v1/analytics/export/
+EXPORT_STUDIO_SUFFIX = "/analytics/export.csv"  # /studio/<handle>/analytics/export.csv
+
 # The heartbeat fast lane's threads (chronos/heartbeats.py); a batch it does not take goes
 # on to `heartbeats` (the full stack on its own pool).
 heartbeat_lane_threads = ThreadPoolExecutor(HEARTBEAT_THREADS, thread_name_prefix="heartbeat")
+
+
+def streams_sync(path: str) -> bool:
+    """True for the responses whose body is a synchronous iterator: WhiteNoise's static
+    files (it has no ASGI support) and the analytics CSV exports (rows from server-side
+    cursors). Django's ASGI handler reads such a body whole before sending any of it
+    ("StreamingHttpResponse must consume synchronous iterators"): a 1M-row export held
+    ~120 MB of text. The WSGI handler on the `files` pool sends them as they are made,
+    a2wsgi's bounded queue (10 messages) holding back a slow client."""
+    if path.startswith(STATIC_PREFIX):
+        return True
+    return path == EXPORT_API_PATH or (
+        path.startswith("/studio/") and path.endswith(EXPORT_STUDIO_SUFFIX)
+    )
 
 
 def json_ask(body: bytes) -> bool:
@@ -112,14 +140,16 @@ async def heartbeat(scope, receive, send):
 
 
 async def application(scope, receive, send):
-    """Heartbeats and JSON asks to the WSGI handler's thread pools, every other request
-    to Django's ASGI handler."""
+    """Heartbeats, JSON asks, static files and CSV exports to the WSGI handler's thread
+    pools, every other request to Django's ASGI handler."""
     if scope["type"] == "http" and scope["path"] in HEARTBEAT_PATHS:
         await heartbeat(scope, receive, send)
     elif scope["type"] == "http" and scope["path"] == CHAT_PATH and scope["method"] == "POST":
         messages, body = await _read_ahead(receive)
         app = chat_json if body is not None and json_ask(body) else django_asgi
         await app(scope, _replay(messages, receive), send)
+    elif scope["type"] == "http" and streams_sync(scope["path"]):
+        await files(scope, receive, send)
     else:
         await django_asgi(scope, receive, send)
 
