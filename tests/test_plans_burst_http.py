@@ -12,7 +12,6 @@ import socket
 import subprocess
 import sys
 import time
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -26,11 +25,12 @@ from billing.models import QuestionUsage
 from billing.services.allowances import BURST_RATE
 from tests.chat_library import build_rows
 from tests.factories import CreatorFactory, MembershipFactory
+from tests.ratelimit_window import BURST_WINDOW, start_in_one_window
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "pw-Chronos-123"  # tests.factories.UserFactory's
 QUESTION = "Where was the paraffin wax obtained from?"
-WINDOW = 60  # seconds: BURST_RATE is per minute
+
 assert BURST_RATE == "10/m"
 
 
@@ -62,19 +62,6 @@ def _web_process(port: int, env: dict, logs: Path) -> subprocess.Popen:
         )  # fmt: skip
 
 
-def _seconds_left_in_window(key: str) -> float:
-    """Seconds until django-ratelimit's fixed window for `key` ends (its own formula:
-    django_ratelimit.core._get_window, a per-key offset from the epoch's minutes). The
-    window named `end` still takes the whole second `end` (int(time) == end keeps its
-    key), so it ends at end + 1."""
-    now = time.time()
-    ts = int(now)
-    end = ts - (ts % WINDOW) + (zlib.crc32(key.encode()) % WINDOW)
-    if end < ts:
-        end += WINDOW
-    return end + 1 - now
-
-
 @pytest.mark.django_db(transaction=True)
 def test_burst_limit_over_http_across_two_web_processes(tmp_path):
     creator = CreatorFactory(tier="pro")  # 500 questions a day each: only the burst limits
@@ -99,9 +86,7 @@ def test_burst_limit_over_http_across_two_web_processes(tmp_path):
             _wait_port(port, proc)
         # Eleven questions must fall in one fixed window: start in a fresh one if less
         # than half of the current window is left.
-        left = _seconds_left_in_window(f"user:{student.pk}")
-        if left < WINDOW / 2:
-            time.sleep(left + 0.5)
+        start_in_one_window(f"user:{student.pk}", needed=BURST_WINDOW / 2)
         # All eleven at once, alternating between the processes: each is counted before it
         # is answered, so the count is settled within a second or two however slow the
         # answers are on a loaded machine.
@@ -132,7 +117,7 @@ def test_burst_limit_over_http_across_two_web_processes(tmp_path):
     assert all(a.json()["covered"] for a in answers if a.status_code == 200)
     refused = next(a for a in answers if a.status_code == 429)
     retry_after = int(refused.headers["Retry-After"])
-    assert 1 <= retry_after <= WINDOW
+    assert 1 <= retry_after <= BURST_WINDOW
     body = refused.json()
     assert body["code"] == "rate_limited" and body["retry_after"] == retry_after
     assert f"ask again in {retry_after} seconds" in body["error"]
