@@ -79,6 +79,27 @@ def month_sql(column: str) -> str:
     return f"({column} - (extract(day FROM {column})::int - 1))"
 
 
+def month_split_ctes(month_table: str) -> str:
+    """SQL for two CTEs splitting a range between a monthly rollup and its daily facts:
+    `present` (the months from %(first)s to %(last)s that `month_table` holds for
+    %(creator)s, one index probe a month) and `other` (the days from %(start)s to %(end)s
+    outside those months). Readers sum `present`'s month rows and `other`'s day rows."""
+    return f"""
+    present AS (
+        SELECT m::date AS month
+        FROM generate_series(%(first)s::timestamp, %(last)s::timestamp, interval '1 month') m
+        WHERE (  -- one index probe a month: the first materialised month from m on (the
+                 -- ORDER BY keeps it an index probe; "= m LIMIT 1" was planned as a scan
+                 -- of the table, the creator's months being stored in order)
+            SELECT month FROM {month_table}
+            WHERE creator_id = %(creator)s AND month >= m::date ORDER BY month LIMIT 1
+        ) = m::date
+    ), other AS (
+        SELECT d::date AS day FROM generate_series(%(start)s::date, %(end)s::date, '1 day') d
+        WHERE {month_sql("d::date")} NOT IN (SELECT month FROM present)
+    )"""
+
+
 def zone_for(name: str | None) -> ZoneInfo:
     """ZoneInfo for an IANA name; UTC when the name is empty or unknown."""
     try:

@@ -140,17 +140,25 @@ _QUESTION_MONTHS = f"""
     GROUP BY 1, 2, 3, 4
 """
 
-# Closed months with placed questions after the newest materialised one (months close while
-# nothing touches them; an older month is refolded when its days are).
-_MONTHS_MISSING = f"""
+
+def _months_missing(month_table: str, where: str = "") -> str:
+    """SQL for the closed months with questions (`where`: more conditions on the facts)
+    after the newest month `month_table` holds (months close while nothing touches them; an
+    older month is refolded when its days are): closed_months_refold's `missing_sql`."""
+    return f"""
     SELECT DISTINCT {month_sql("day")} FROM analytics_questionfact
-    WHERE creator_id = %(creator)s AND day < %(current)s
-      AND video_id IS NOT NULL AND position IS NOT NULL
+    WHERE creator_id = %(creator)s AND day < %(current)s {where}
       AND day >= COALESCE((
-          SELECT (MAX(month) + interval '1 month')::date FROM analytics_questionmonth
+          SELECT (MAX(month) + interval '1 month')::date FROM {month_table}
           WHERE creator_id = %(creator)s
       ), DATE '0001-01-01')
 """
+
+
+# Closed months with placed questions (a video and a second) not materialised yet.
+_MONTHS_MISSING = _months_missing(
+    "analytics_questionmonth", "AND video_id IS NOT NULL AND position IS NOT NULL"
+)
 
 
 def question_months_refold(*, creator: Creator, days: Iterable) -> list:
@@ -178,15 +186,8 @@ _GROUP_MONTHS = f"""
     GROUP BY 2, 3, 4
 """
 
-# Closed months with questions after the newest materialised one.
-_GROUP_MONTHS_MISSING = f"""
-    SELECT DISTINCT {month_sql("day")} FROM analytics_questionfact
-    WHERE creator_id = %(creator)s AND day < %(current)s
-      AND day >= COALESCE((
-          SELECT (MAX(month) + interval '1 month')::date FROM analytics_questiongroupmonth
-          WHERE creator_id = %(creator)s
-      ), DATE '0001-01-01')
-"""
+# Closed months with questions not materialised yet.
+_GROUP_MONTHS_MISSING = _months_missing("analytics_questiongroupmonth")
 
 
 def question_group_months_refold(*, creator: Creator, days: Iterable) -> list:

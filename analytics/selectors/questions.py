@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db import connection
 
-from analytics.ranges import DateRange, month_sql
+from analytics.ranges import DateRange, month_split_ctes
 from creators.models import Creator
 
 # Two questions join one group when their lexeme sets' Jaccard similarity is at least this.
@@ -23,17 +23,7 @@ GROUP_CANDIDATES = 300
 # probe a month), every other day from QuestionFact; each column merges exactly (counts
 # summed, the rest maxima), so the lists equal one grouping of the range's facts.
 _SUMMARY = f"""
-    WITH present AS (
-        SELECT m::date AS month
-        FROM generate_series(%(first)s::timestamp, %(last)s::timestamp, interval '1 month') m
-        WHERE (
-            SELECT month FROM analytics_questiongroupmonth
-            WHERE creator_id = %(creator)s AND month >= m::date ORDER BY month LIMIT 1
-        ) = m::date
-    ), other AS (
-        SELECT d::date AS day FROM generate_series(%(start)s::date, %(end)s::date, '1 day') d
-        WHERE {month_sql("d::date")} NOT IN (SELECT month FROM present)
-    ), g AS (
+    WITH {month_split_ctes("analytics_questiongroupmonth")}, g AS (
         SELECT lexemes, SUM(n) AS n, SUM(nc) AS nc, MAX(text) AS text,
                MAX(nc_text) AS nc_text, MAX(last) AS last, MAX(mid) AS mid
         FROM (

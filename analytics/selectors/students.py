@@ -11,7 +11,7 @@ from django.db.models import Count, Sum
 from django.http import Http404
 
 from analytics.models import QuestionFact, StudentDay
-from analytics.ranges import DateRange, month_sql
+from analytics.ranges import DateRange, month_split_ctes
 from analytics.selectors.common import in_range, of_course
 from analytics.selectors.progress import lesson_counts
 from creators.models import Creator
@@ -63,19 +63,7 @@ def students(
 # Per student over a range, every course: a month the range wholly covers from its
 # StudentMonth rows once the creator's month is materialised, every other day from StudentDay.
 _STUDIO_TOTALS = f"""
-    WITH present AS (
-        SELECT m::date AS month
-        FROM generate_series(%(first)s::timestamp, %(last)s::timestamp, interval '1 month') m
-        WHERE (  -- one index probe a month: the first materialised month from m on (the
-                 -- ORDER BY keeps it an index probe; "= m LIMIT 1" was planned as a scan
-                 -- of the table, the creator's months being stored in order)
-            SELECT month FROM analytics_studentmonth
-            WHERE creator_id = %(creator)s AND month >= m::date ORDER BY month LIMIT 1
-        ) = m::date
-    ), other AS (
-        SELECT d::date AS day FROM generate_series(%(start)s::date, %(end)s::date, '1 day') d
-        WHERE {month_sql("d::date")} NOT IN (SELECT month FROM present)
-    )
+    WITH {month_split_ctes("analytics_studentmonth")}
     SELECT user_id, SUM(w), SUM(q), SUM(c) FROM (
         SELECT user_id, watch_seconds AS w, questions AS q, completions AS c
         FROM analytics_studentmonth
