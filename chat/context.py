@@ -5,7 +5,9 @@
   lesson's video, the video whose title the question names, the scope's only video, or
   the video the previous answer cited;
 - a follow-up -> the standalone query of chat.followups (an LLM rewrite, or offline the
-  previous question carried in), searched first in the videos the previous answer cited;
+  previous question carried in), searched first in the videos the previous answer cited,
+  biased toward the moments it cited (what a follow-up asks is most often said next to
+  what was just answered);
 - asked from a lesson -> the player's (video, second) biases retrieval toward that moment;
   a question that names no subject of its own ("what did he just say?") is answered from
   the moments around the player's position.
@@ -43,6 +45,8 @@ class Retrieved:
     note: str = ""  # said instead of "The videos don't cover this." when not covered
 
 
+# The previous answer's moments a follow-up is biased toward (its first citations).
+MAX_NEAR = 5
 # A lecture asked for by name or number that this chat cannot see.
 OUTSIDE_SCOPE = (
     "\u201c{title}\u201d isn't open to you yet (a lesson still locked, or a video outside "
@@ -57,7 +61,7 @@ def context_retrieve(
     scope: Scope,
     question: str,
     history: list[tuple[str, str]] | None = None,
-    cited_video_ids: list[int] | None = None,
+    cited_moments: list[tuple[int, float, float]] | None = None,
     answerer=None,
     embedder=None,
     video_id: int | None = None,
@@ -65,10 +69,12 @@ def context_retrieve(
     version: str | None = None,
 ) -> Retrieved:
     """Retrieve for `question` in `scope` (see module doc). history: earlier (question,
-    answer) pairs of the session, oldest first; cited_video_ids: the videos the previous
-    answer cited; video_id/position: the lesson's video and the player's second; version:
-    the library_version the caller already read (else read by retrieval)."""
+    answer) pairs of the session, oldest first; cited_moments: the previous answer's
+    citations [(video_id, start, end)] in seconds, in citation order; video_id/position:
+    the lesson's video and the player's second; version: the library_version the caller
+    already read (else read by retrieval)."""
     history = history or []
+    cited_video_ids = list(dict.fromkeys(v for v, _start, _end in cited_moments or []))
     if is_outline_question(question):
         named = titled_video_id(scope=scope, question=question)  # before the lesson's own
         if named is None and lecture_number(question) is not None:
@@ -111,6 +117,9 @@ def context_retrieve(
         answerer=answerer,
         scope=scope,
     )
+    # A follow-up outside a lesson is asked where the previous answer was (in a lesson the
+    # player's moment is where it is asked).
+    near = (cited_moments or [])[:MAX_NEAR] if resolved.rewritten and where is None else []
     preferred = tuple(v for v in resolved.prefer_video_ids if v in scope.video_ids)
     if preferred and set(preferred) != set(scope.video_ids):
         narrowed = replace(scope, video_ids=tuple(sorted(preferred)), excluded_video_ids=None)
@@ -120,6 +129,7 @@ def context_retrieve(
             question=resolved.query,
             embedder=embedder,
             position=where,
+            near=near,
             version=version,
         )
         if result.covered:
@@ -130,6 +140,7 @@ def context_retrieve(
         question=resolved.query,
         embedder=embedder,
         position=where,
+        near=near,
         version=version,
     )
     return Retrieved(result, resolved.query, resolved.usage)

@@ -85,6 +85,43 @@ def test_a_refused_exchange_carries_nothing_into_the_next_question(db, lib):
     ]
 
 
+def test_moments_near_the_previous_answer_rank_first_but_are_not_cited_for_nearness(db, lib):
+    """A follow-up's search is biased toward the moments the previous answer cited
+    (retrieve's `near`): of the moments that answer, the one next to them comes before the
+    others that answer as well. The
+    bias orders; it is no evidence: near a passage that says nothing of the question (the
+    opening of lecture 2), what is cited and whether it is covered do not change."""
+    from chat.retrieval import retrieve, scope_resolve
+
+    scope = scope_resolve(creator=lib.creator)
+    question = "Why does a candle turned upside down go out?"
+    alone = retrieve(creator=lib.creator, scope=scope, question=question)
+    # Fewer than five moments answer: a free place a moment owed to nearness could take.
+    assert alone.covered and 3 <= len(alone.passages) < 5
+    later = alone.passages[2]
+    near = retrieve(
+        creator=lib.creator,
+        scope=scope,
+        question=question,
+        near=[(later.video_id, later.start, later.end)],
+    )
+    # The third moment (tied with the second) comes second; the first, better by more than
+    # the bias (0.93 against 0.33 for both), stays first.
+    order = [(p.video_id, p.start) for p in near.passages]
+    assert order[:2] == [(alone.passages[0].video_id, alone.passages[0].start),
+                         (later.video_id, later.start)], order  # fmt: skip
+    opening = (lib.videos["faraday-2"].pk, 0.0, 20.0)
+    beside = retrieve(creator=lib.creator, scope=scope, question=question, near=[opening])
+    assert beside.covered == alone.covered
+    assert {(p.video_id, p.start) for p in beside.passages} == {
+        (p.video_id, p.start) for p in alone.passages
+    }
+    # Nor does nearness answer what the videos do not cover.
+    cup = "Who won the 2018 cup?"
+    assert not retrieve(creator=lib.creator, scope=scope, question=cup).covered
+    assert not retrieve(creator=lib.creator, scope=scope, question=cup, near=[opening]).covered
+
+
 def _rewrite_handler_anthropic(standalone: str, seen: list):
     def handler(req):
         body = req.json()

@@ -29,6 +29,7 @@ Moments (chat.retrieval.moments) are what is ranked and cited; steps 2-3 find ca
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from chat.retrieval.base import (
     RRF_K,
@@ -114,6 +115,7 @@ def retrieve(
     top_k: int = TOP_K,
     embedder=None,
     position: tuple[int, float] | None = None,
+    near: Sequence[tuple[int, float, float]] = (),
     explain: dict | None = None,
     version: str | None = None,
 ) -> RetrievalResult:
@@ -121,7 +123,9 @@ def retrieve(
 
     embedder: an object with .model_name and .embed(texts, creator=, subject=) (see
     videos.embedders.get_embedder); None -> full-text only. position: (video_id, seconds)
-    of the player when asked from a lesson (biases toward that moment). Returns a
+    of the player when asked from a lesson (biases toward that moment). near: the moments
+    the previous answer cited [(video_id, start, end)] in seconds, for a follow-up (biases
+    toward them the same way; chat.context). Returns a
     RetrievalResult whose passages are distinct moments, best first (at most top_k);
     covered is False when the best moment scores under the learned floor (passages are then
     still returned, for inspection, but callers must not cite them). explain: a dict that
@@ -167,10 +171,11 @@ def retrieve(
         vector=found.get("vector"),
         model=embedder.model_name if used_vectors else "",
         position=position,
+        near=near,
         lexemes=lexemes,
         version=version,
     )
-    ranked = score_windows(windows, weights, params, position=position)
+    ranked = score_windows(windows, weights, params, position=position, near=near)
     if explain is not None:
         explain.update(
             windows=ranked,
@@ -187,7 +192,8 @@ def retrieve(
     floor = question_floor(params, unknown_share=unknown_share, vocabulary=vocabulary)
     moments = distinct_moments(ranked, top_k=top_k, floor=params["floor"])
     passages = pinpoint_moments(moments, weights, scope, passage_share=params.get("passage_share"))
-    best = moments[0].score if moments else 0.0
+    # Coverage is decided on evidence: a follow-up's proximity prior orders, it does not answer.
+    best = max((m.evidence for m in moments), default=0.0)
     return RetrievalResult(
         passages=passages,
         covered=bool(passages) and best >= floor,

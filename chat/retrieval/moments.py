@@ -3,12 +3,13 @@ full text and vector similarity, pinpointed to the sentence that answers.
 
 1. Candidates: the SegmentWindows (3 consecutive cues, stride 1) inside the best
    LEXICAL_CHUNKS chunks of the full-text ranking, plus the windows the vector index
-   returned, plus (asked from a lesson) the windows around the player's position.
+   returned, plus (asked from a lesson) the windows around the player's position, plus
+   (a follow-up) the windows around the moments the previous answer cited.
 2. Features per window: `lex`, the IDF-weighted share (0-1) of the question's lexemes the
    window contains; `cos`, its cosine similarity to the question (0 without vectors).
 3. Score z = w_lex * lex + w_cos * cos, plus w_ctx times the mean z of the neighbouring
    candidate windows (an answer is a passage: support from the cues around a window),
-   plus a position prior near the player; weights and the
+   plus a position prior near the player or the previous answer's moments; weights and the
    "not covered" floor LEARNED on the development set by bench/fit_retrieval.py and stored
    with their provenance in chat/retrieval/learned.json (one set per configuration: with
    vectors, full text only). A convex/linear fusion of normalised scores, tuned, beats
@@ -54,6 +55,12 @@ LEXICAL_CHUNKS = 8
 POSITION_BEFORE = 60.0
 POSITION_AHEAD = 5.0
 POSITION_DECAY = 30.0
+# A follow-up: windows up to NEAR_SECONDS before or after a moment the previous answer cited
+# are candidates, with the player's prior (decaying with the gap in seconds, e-folding
+# POSITION_DECAY). What a follow-up asks about ("How bright is it?", "Why is it there?") is
+# most often said next to what was just answered: the conversation is at that moment the
+# way a lesson's chat is at the player's.
+NEAR_SECONDS = 60.0
 # Neighbouring windows (cue offsets each side) whose scores support a window (the learned
 # w_ctx weighs their mean; bench/fit_retrieval.py fits it).
 CONTEXT_WINDOWS = 2
@@ -126,6 +133,14 @@ class Window:
     cos: float = 0.0
     lex: float = 0.0
     score: float = 0.0
+    # The part of score owed to the previous answer's moments (score_windows' `near`): it
+    # orders, but a moment must reach the floor without it (evidence, not proximity).
+    near_prior: float = 0.0
+
+    @property
+    def evidence(self) -> float:
+        """The score without the follow-up's proximity prior."""
+        return self.score - self.near_prior
 
 
 @dataclass
@@ -150,23 +165,26 @@ def candidate_windows(
     vector=None,
     model: str = "",
     position: tuple[int, float] | None = None,
+    near: Sequence[tuple[int, float, float]] = (),
     lexemes: list[str] | None = None,
     version: str | None = None,
 ) -> list[Window]:
     """The candidate windows with their lexemes and (when `vector` is given) their cosine
-    similarity under `model`. position: (video_id, seconds) of the player, or None.
+    similarity under `model`. position: (video_id, seconds) of the player, or None. near:
+    the previous answer's cited moments [(video_id, start, end)] in seconds (a follow-up),
+    whose surroundings (NEAR_SECONDS each side) are candidates too.
     lexemes: the question's; when given, a window carries only those of them it contains
     (all that scoring reads; PostgreSQL tests each with ts_delete, a binary search, instead
     of ~240 windows' ~30 lexemes each being sent and made into sets in Python), else all
     of its own. version: the creator's library_version; with it and lexemes, a question
-    with neither vector windows nor a player position reads the windows of its chunks
-    from this process's memory (_chunk_windows: the same windows and lexemes)."""
+    with neither vector windows nor a player position nor moments near reads the windows of
+    its chunks from this process's memory (_chunk_windows: the same windows and lexemes)."""
     chunk_ids = [h.chunk_id for h in lexical[:LEXICAL_CHUNKS]]
     window_ids = [w for w, _ in vector_windows]
-    pvideo, pos = position if position and position[0] in scope.video_ids else (None, None)
-    if not chunk_ids and not window_ids and pvideo is None:
+    spans = anchor_spans(scope, position, near)
+    if not chunk_ids and not window_ids and not spans:
         return []
-    if version is not None and lexemes is not None and not window_ids and pvideo is None:
+    if version is not None and lexemes is not None and not window_ids and not spans:
         wanted = {lx for lx in lexemes if "\\" not in lx}
         allowed = set(scope.video_ids)
         return [
@@ -177,6 +195,14 @@ def candidate_windows(
         ]  # fmt: skip
     from chat.retrieval.vector import vector_literal
 
+    # One range test per span (at most 1 + 5), each the index-friendly shape of a player's.
+    around = "".join(
+        f' OR (w.video_id = %(v{i})s AND w.start <= %(hi{i})s AND w."end" >= %(lo{i})s)'
+        for i in range(len(spans))
+    )
+    ranges = {}
+    for i, (video, lo, hi) in enumerate(spans):
+        ranges |= {f"v{i}": video, f"lo{i}": lo, f"hi{i}": hi}
     with connection.cursor() as cur:
         cur.execute(
             """
@@ -190,18 +216,16 @@ def candidate_windows(
                         THEN 1 - (w.embedding <=> %(vec)s::vector) END
             FROM videos_segmentwindow w
             WHERE w.creator_id = %(creator)s
-              AND (w.chunk_id = ANY(%(chunks)s) OR w.id = ANY(%(ids)s)
-                   OR (w.video_id = %(pvideo)s AND w.start <= %(hi)s AND w."end" >= %(lo)s))
-            """,
+              AND (w.chunk_id = ANY(%(chunks)s) OR w.id = ANY(%(ids)s)"""
+            + around
+            + ")",
             {
+                **ranges,
                 "vec": vector_literal(vector) if vector is not None else None,
                 "model": model,
                 "creator": scope.creator_id,
                 "chunks": chunk_ids,
                 "ids": window_ids,
-                "pvideo": pvideo,
-                "hi": (pos or 0) + POSITION_AHEAD,
-                "lo": (pos or 0) - POSITION_BEFORE,
                 "lexemes": lexemes,
             },
         )
@@ -265,23 +289,51 @@ def _chunk_windows(creator_id: int, version: str, chunk_ids: list[int]) -> list[
     return [r for c in chunk_ids for r in found[c] or ()]
 
 
+def anchor_spans(
+    scope: Scope,
+    position: tuple[int, float] | None,
+    near: Sequence[tuple[int, float, float]] = (),
+) -> list[tuple[int, float, float]]:
+    """[(video_id, from, to)] in seconds: where candidate windows are added around the
+    player's position (POSITION_BEFORE before it to POSITION_AHEAD after) and around each
+    of the previous answer's moments `near` (NEAR_SECONDS each side), videos of `scope` only."""
+    spans = []
+    if position is not None and position[0] in scope.video_ids:
+        spans.append((position[0], position[1] - POSITION_BEFORE, position[1] + POSITION_AHEAD))
+    spans += [
+        (video, start - NEAR_SECONDS, end + NEAR_SECONDS)
+        for video, start, end in near
+        if video in scope.video_ids
+    ]
+    return spans
+
+
 def score_windows(
     windows: list[Window],
     weights: dict[str, float],
     params: dict,
     *,
     position: tuple[int, float] | None = None,
+    near: Sequence[tuple[int, float, float]] = (),
 ) -> list[Window]:
     """Set each window's lex and score (see module doc); return them best first (ties: the
-    earlier moment). weights: {lexeme: IDF} of the question's lexemes."""
+    earlier moment). weights: {lexeme: IDF} of the question's lexemes. position: the
+    player's (video_id, seconds); near: the previous answer's moments [(video_id, start,
+    end)]; each adds position_prior decaying with a window's distance in seconds (e-folding
+    POSITION_DECAY; the nearest of `near` counts, kept apart in Window.near_prior)."""
     total = sum(weights.values()) or 1.0
     for w in windows:
         w.lex = sum(v for lx, v in weights.items() if lx in w.lexemes) / total
     fuse(windows, params)
+    prior = position_prior(params)
     for w in windows:
         if position is not None and w.video_id == position[0]:
             gap = max(0.0, position[1] - w.end, w.start - position[1])
-            w.score += position_prior(params) * math.exp(-gap / POSITION_DECAY)
+            w.score += prior * math.exp(-gap / POSITION_DECAY)
+        gaps = [max(0.0, s - w.end, w.start - e) for v, s, e in near if v == w.video_id]
+        if gaps:
+            w.near_prior = prior * math.exp(-min(gaps) / POSITION_DECAY)
+            w.score += w.near_prior
     return sorted(windows, key=lambda w: (-w.score, w.video_id, w.first))
 
 
@@ -309,26 +361,32 @@ def fuse(windows: list[Window], params: dict) -> None:
 
 
 def position_prior(params: dict) -> float:
-    """The weight of the player-position prior: the score of half the lexemes matched."""
+    """The weight of the position prior (the player's, or the previous answer's moments):
+    the score of half the lexemes matched."""
     return 0.5 * params["w_lex"]
 
 
 def distinct_moments(ranked: list[Window], *, top_k: int, floor: float) -> list[Window]:
     """Best-first windows that neither overlap nor touch a better one in the same video; at
-    most top_k; all but the first must reach `floor`."""
+    most top_k; all but the first must reach `floor` by their evidence (Window.evidence:
+    a follow-up's proximity prior orders moments but cites none on its own), and the first
+    too when any does (else it alone is returned, for inspection)."""
     chosen: list[Window] = []
     for w in ranked:
         if len(chosen) >= top_k:
             break
-        if chosen and w.score < floor:
-            break
+        if chosen and w.evidence < floor:
+            if w.score < floor:
+                break
+            continue
         if any(
             c.video_id == w.video_id and w.first <= c.last + 1 and w.last >= c.first - 1
             for c in chosen
         ):
             continue
         chosen.append(w)
-    return chosen
+    # A first moment owed to proximity alone is dropped when any moment has the evidence.
+    return [c for c in chosen if c.evidence >= floor] or chosen[:1]
 
 
 def split_sentences(segments: list[tuple[int, float, float, str]]) -> list[Sentence]:

@@ -253,14 +253,15 @@ def answer_stream(
     history: list[tuple[str, str]] | None = None,
     answerer: Any = None,
     subject: str = "",
-    cited_video_ids: list[int] | None = None,
+    cited_moments: list[tuple[int, float, float]] | None = None,
     video_id: int | None = None,
     position: float | None = None,
 ) -> Iterator[dict]:
     """Answer `question` inside `scope` without touching sessions.
 
-    history / cited_video_ids: the session's earlier (question, answer) pairs and the videos
-    its last answer cited (follow-ups, chat.context); video_id / position: the lesson's video
+    history / cited_moments: the session's earlier (question, answer) pairs and its last
+    answer's citations [(video_id, start, end)] in seconds (follow-ups, chat.context);
+    video_id / position: the lesson's video
     and the player's second (seconds) when asked from a lesson. A question with history or
     a player position depends on its context, so it is neither served from nor stored in
     the answer cache.
@@ -331,7 +332,7 @@ def answer_stream(
         version=version,
         question=question,
         history=history,
-        cited_video_ids=cited_video_ids,
+        cited_moments=cited_moments,
         answerer=answerer if getattr(answerer, "paid", False) else None,
         embedder=embedder,
         video_id=video_id,

@@ -157,7 +157,7 @@ def answer_events(
             question=question.content,
             history=[] if new_session else _history(session, before=question.pk),
             answerer=answerer,
-            cited_video_ids=[] if new_session else _last_cited_videos(session, before=question.pk),
+            cited_moments=[] if new_session else _last_cited_moments(session, before=question.pk),
             video_id=question.video_id,
             position=question.video_position,
         ):
@@ -275,9 +275,10 @@ def _llm_title(
     return session.title
 
 
-def _last_cited_videos(session: ChatSession, *, before: int) -> list[int]:
-    """The video ids cited by the session's last answer before message `before` (small
-    talk skipped: "thanks!" does not end the subject), in citation order."""
+def _last_cited_moments(session: ChatSession, *, before: int) -> list[tuple[int, float, float]]:
+    """The moments cited by the session's last answer before message `before` (small talk
+    skipped: "thanks!" does not end the subject): [(video_id, start, end)] in seconds, in
+    citation order."""
     last = (
         messages_for_session(session=session)
         .filter(role=ChatMessage.Role.ASSISTANT, id__lt=before)
@@ -286,8 +287,11 @@ def _last_cited_videos(session: ChatSession, *, before: int) -> list[int]:
         .only("citations")
         .first()
     )
-    ids = [c.get("video_id") for c in (last.citations if last else []) if c.get("video_id")]
-    return list(dict.fromkeys(ids))
+    return [
+        (c["video_id"], float(c.get("start") or 0.0), float(c.get("end") or c.get("start") or 0.0))
+        for c in (last.citations if last else [])
+        if c.get("video_id")
+    ]
 
 
 def _history(session: ChatSession, *, before: int) -> list[tuple[str, str]]:
