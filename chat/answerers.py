@@ -18,6 +18,7 @@ raise AnswererError with a message fit for a student.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -73,7 +74,8 @@ class ExtractiveAnswerer:
     whole sentences of the transcript around the best moments (the answering sentence of
     each moment, best first, the first moment continued by the sentences that follow it
     while the budget allows),
-    each cited [n], none repeated; quoted as a block because they are the lecturer's words.
+    each cited [n], none repeated; quoted as a block because they are the lecturer's words,
+    one paragraph per moment.
     Outline passages (kind "outline": "what is this lecture about?") become a list of the
     lecture's parts in order. No model, no cost.
     """
@@ -146,7 +148,13 @@ class ExtractiveAnswerer:
             return
         titles = list(dict.fromkeys(passages[n - 1].video_title for n, _ in chosen))
         yield lecture_intro(titles) + "\n\n"
-        yield "> " + " ".join(f"{escape_markdown(text)} [{n}]" for n, text in chosen)
+        # One paragraph per moment: sentences said together read together, and a student
+        # sees where one moment of the lectures ends and another begins.
+        paragraphs = [
+            " ".join(f"{escape_markdown(text)} [{n}]" for _, text in group)
+            for n, group in itertools.groupby(chosen, key=lambda c: c[0])
+        ]
+        yield "> " + "\n>\n> ".join(paragraphs)
 
     def _outline(self, passages) -> Iterator[str]:
         title, item = None, 0

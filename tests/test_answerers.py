@@ -356,7 +356,11 @@ def test_extractive_answer_quotes_sentences_with_markers(db, lib, settings):
     cited_titles = {c["video_title"] for c in result.citations}
     assert cited_titles and all(t in intro for t in cited_titles)
     assert body.startswith("> ")
-    fragments = [f.strip() for f in re.split(r"\[\d+\]", body[2:]) if f.strip()]
+    # A block quote, one paragraph per moment quoted.
+    quote = re.sub(r"^>[ ]?", "", body, flags=re.MULTILINE)
+    cited_in = [re.findall(r"\[(\d+)\]", para) for para in quote.split("\n\n")]
+    assert all(len(set(markers)) == 1 for markers in cited_in), body
+    fragments = [f.strip() for f in re.split(r"\[\d+\]", quote) if f.strip()]
     assert 2 <= len(fragments) <= 5, body
     assert all(is_sentence(f.replace("\\", "")) for f in fragments), fragments
     assert len(set(fragments)) == len(fragments)  # no repetition

@@ -96,7 +96,8 @@ def test_development_set_holds_its_floors(db, settings, qa_library, embedder):
         if outcome.covered and outcome.citations:
             intro, _, body = outcome.answer.partition("\n\n")
             assert is_sentence(intro.replace("\\", "")) or intro.endswith(":"), intro
-            fragments = [x.strip() for x in re.split(r"\[\d+\]", body.lstrip("> ")) if x.strip()]
+            quote = re.sub(r"^>[ ]?", "", body, flags=re.MULTILINE)
+            fragments = [x.strip() for x in re.split(r"\[\d+\]", quote) if x.strip()]
             assert fragments and all(is_sentence(x.replace("\\", "")) for x in fragments), (
                 outcome.item["id"],
                 fragments,
