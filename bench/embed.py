@@ -8,8 +8,9 @@ embedded from a cold per-process cache each run, so every cue goes through the t
 and ONNX Runtime. By default the windows are embedded as the pipeline does
 (LocalEmbedder.embed_passages: each cue encoded once, a window pooled from its cues);
 --whole encodes each window's text whole (the earlier path). Prints windows/s per run
-and the median. --threads sets ONNX Runtime's intra-op threads (CHRONOS_EMBEDDER_THREADS;
-0 = ONNX Runtime's default, one per core);
+and the median. --threads sets how many texts are encoded at once, each ONNX run on one
+core (CHRONOS_EMBEDDER_THREADS; 0 = one per core; before session 12 it set ONNX Runtime's
+intra-op threads of a single run);
 --batch the texts per ONNX run (videos.embedders.LOCAL_BATCH). --float runs the weights
 package's model.onnx as shipped (float arithmetic, the local model until session 10) in
 place of the integer model (videos/local_model.py), for comparison.
@@ -30,7 +31,9 @@ sys.path.insert(0, str(ROOT))
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--threads", type=int, default=None, help="ONNX intra-op threads")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="texts encoded at once (one core each)"
+    )
     parser.add_argument("--batch", type=int, default=None, help="texts per ONNX run")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--whole", action="store_true", help="encode each window whole")

@@ -282,7 +282,7 @@ CHRONOS_UPLOAD_PART_BYTES = max(
 CHRONOS_UPLOAD_ABANDON_HOURS = env.float("CHRONOS_UPLOAD_ABANDON_HOURS", default=24.0)
 CHRONOS_TRANSCRIBER = env("CHRONOS_TRANSCRIBER", default="auto")  # auto|whisper|local
 CHRONOS_EMBEDDER = env("CHRONOS_EMBEDDER", default="auto")  # auto|openai|local|none
-# ONNX Runtime intra-op threads of the local embedder (0 = one per core).
+# Texts the local embedder encodes at once, each run on one core (0 = one per core).
 CHRONOS_EMBEDDER_THREADS = env.int("CHRONOS_EMBEDDER_THREADS", default=0)
 # How the local embedder embeds 3-cue windows: whole (each window's text; the quality
 # default) or cues (each cue once, a window pooled from its cues: ~2.4x faster ingest, a

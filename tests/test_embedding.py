@@ -209,6 +209,28 @@ def test_windows_pooled_from_cues_when_configured(creator, settings):
         windows_from_cues(embedder)
 
 
+def test_local_embedder_encodes_texts_in_parallel_with_the_same_vectors(settings):
+    """CHRONOS_EMBEDDER_THREADS texts are encoded at once, each ONNX run on one core: every
+    text gets the vector it gets encoded alone, in the order asked (the pool hands out
+    interleaved slices of the texts sorted by length)."""
+    from tests.chat_library import cues
+    from videos import embedders
+
+    texts = [c["text"] for c in cues("faraday-1")[40:57]]  # 17: slices of unequal length
+    embedder = embedders.LocalEmbedder()
+    settings.CHRONOS_EMBEDDER_THREADS = 1
+    embedders._LOCAL_CACHE.clear()
+    alone = embedder.embed(texts)
+    settings.CHRONOS_EMBEDDER_THREADS = 3
+    assert embedders.local_workers() == 3
+    embedders._LOCAL_CACHE.clear()
+    parallel = embedder.embed(texts)
+    assert len(parallel) == len(texts)
+    for one, other in zip(alone, parallel, strict=True):
+        assert other == pytest.approx(one, abs=1e-6)
+    assert alone[0] != pytest.approx(alone[1], abs=1e-3)  # distinct texts, distinct vectors
+
+
 def test_integer_model_multiplies_the_packages_own_int8_weights(settings, tmp_path):
     """The local model is the package's graph with its 36 linear layers rewritten to
     DynamicQuantizeMatMul over the SAME int8 weights (+128 as uint8, same scales), built

