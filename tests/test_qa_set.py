@@ -180,3 +180,54 @@ def test_a_follow_up_lands_next_to_the_moment_just_answered(db, settings, qa_lib
         c["video_id"] == lecture and c["start"] <= 1011.79 + 5 and c["end"] >= 1005.685 - 5
         for c in follow.citations
     ), follow.citations
+
+
+def test_a_paraphrase_refused_for_its_unsaid_words_alone_is_read_by_an_llm(
+    db, settings, qa_library
+):
+    """ "What job were the earliest electronic machines originally built to do?" (m-04: the
+    lecture says "the first real computer ... for computational simulation to help engineers
+    solve problems in ballistics"): its best moment reaches the learned floor, but words
+    the videos never say raise its own, so offline it is refused. With an LLM answerer the
+    passages go to the model (real anthropic SDK, loopback server), which answers citing the
+    moment, or says they don't cover it (not covered, no citation, the call billed); a
+    question far from every passage never reaches the model."""
+    from billing.models import UsageLedgerEntry
+    from chat.services import question_answer
+    from tests.loopback import loopback_server
+    from tests.test_answerers import _use_anthropic, anthropic_handler
+
+    creator, _student, videos = qa_library
+    settings.CHRONOS_EMBEDDER = "local"
+    settings.CHRONOS_ANSWERER = "extractive"
+    settings.CHRONOS_PROVIDER_MAX_RETRIES = 0
+    AnswerCacheEntry.objects.filter(creator=creator).delete()
+    question = "What job were the earliest electronic machines originally built to do?"
+    offline = question_answer(creator=creator, question=question)
+    assert not offline.covered and offline.citations == []
+
+    settings.CHRONOS_ANSWERER = "auto"
+    reply = ["They were built for computational simulation, for ballistics [1]."]
+    with loopback_server(anthropic_handler(reply)) as server:
+        _use_anthropic(settings, server)
+        answer = question_answer(creator=creator, question=question)
+        streamed = [r.json() for r in server.requests if r.json().get("stream")]
+    assert len(streamed) == 1
+    assert "problems in ballistics" in streamed[0]["messages"][-1]["content"]
+    lecture = videos["mit1690"].pk
+    assert answer.covered and answer.citations, answer
+    first = answer.citations[0]
+    assert first["video_id"] == lecture and first["start"] <= 148.44 + 5
+    assert first["end"] >= 134.063 - 5, first
+
+    near_topic = "How do fireflies produce their light?"  # its best moment reaches the floor
+    billed = UsageLedgerEntry.objects.filter(creator=creator).count()
+    with loopback_server(anthropic_handler(["The videos don't cover this."])) as server:
+        _use_anthropic(settings, server)
+        declined = question_answer(creator=creator, question=near_topic)
+        asked = [r for r in server.requests if r.json().get("stream")]
+        far = question_answer(creator=creator, question="How do I renew my passport?")
+        after_far = [r for r in server.requests if r.json().get("stream")]
+    assert len(asked) == 1 and not declined.covered and declined.citations == []
+    assert declined.paid and UsageLedgerEntry.objects.filter(creator=creator).count() == billed + 1
+    assert len(after_far) == 1 and not far.covered and far.citations == []

@@ -194,9 +194,11 @@ def retrieve(
     passages = pinpoint_moments(moments, weights, scope, passage_share=params.get("passage_share"))
     # Coverage is decided on evidence: a follow-up's proximity prior orders, it does not answer.
     best = max((m.evidence for m in moments), default=0.0)
+    covered = bool(passages) and best >= floor
     return RetrievalResult(
         passages=passages,
-        covered=bool(passages) and best >= floor,
+        covered=covered,
+        borderline=bool(passages) and not covered and best >= params["floor"],
         best_relevance=best,
         floor=floor,
         used_vectors=used_vectors,

@@ -118,7 +118,10 @@ class Passage:
 
 @dataclass
 class RetrievalResult:
-    """passages: best first (merged, pinpointed); covered: best relevance >= floor."""
+    """passages: best first (merged, pinpointed); covered: best relevance >= floor;
+    borderline: not covered only because words the videos never say raised this question's
+    floor (the best moment reaches the configuration's own floor): a reader of the passages
+    (an LLM answerer) decides instead (chat.services.answer)."""
 
     passages: list[Passage] = field(default_factory=list)
     covered: bool = False
@@ -126,6 +129,7 @@ class RetrievalResult:
     floor: float = 0.0
     empty_library: bool = False
     used_vectors: bool = False
+    borderline: bool = False
 
 
 def scope_resolve(

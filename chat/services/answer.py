@@ -348,7 +348,12 @@ def answer_stream(
             subject=f"{subject or 'chat'}:rewrite",
         )
     usage = AnswerUsage(provider=answerer.provider, model=answerer.model, paid=False)
-    if not result.covered:
+    # Refused by words the videos never say alone (paraphrases are): an LLM reads the
+    # passages and decides, answering or saying they don't cover it (no citation, covered
+    # false). Offline the refusal stands: no reader can tell a paraphrase from a near-topic
+    # question (README, "The tutor").
+    reader = result.borderline and getattr(answerer, "paid", False)
+    if not result.covered and not reader:
         text, citations, covered = found.note or NOT_COVERED, [], False
         model = answerer.model
         yield {"event": "delta", "text": text}
