@@ -36,7 +36,15 @@
     sendBtn.disabled = busy;
     form.setAttribute("aria-busy", busy ? "true" : "false");
     sendBtn.textContent = busy && !noLibrary ? "Answering…" : "Send";
-    if (!busy && !("ontouchstart" in window)) input.focus();
+    if (!busy && !("ontouchstart" in window) && !typingElsewhere()) input.focus();
+  }
+
+  /** True while the caret is in another field (a conversation being renamed, the search):
+   *  every htmx swap settles through here, and the rename form's swap must keep its caret. */
+  function typingElsewhere() {
+    var active = document.activeElement;
+    return !!active && active !== input && !form.contains(active) &&
+      /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName);
   }
 
   /** After htmx changed the log: link markers, give a refused question back, scroll. */
