@@ -206,9 +206,9 @@ class LocalEmbedder:
         missing.sort(key=len)
         workers = min(local_workers(), len(missing))
         if workers > 1:
-            # Texts in parallel, each run on one core: ~1.1-1.35x the windows per second of
-            # one run spread over both cores, whose per-operator hand-offs cost more than
-            # they save on a 384-wide model (bench/embed.py, README "Tutor"). Interleaved
+            # Texts in parallel, each run on one core: ~1.6x the windows per second of one
+            # run spread over both cores, whose per-operator hand-offs cost about what they
+            # save on a 384-wide model (bench/embed.py, README "Benchmarks"). Interleaved
             # slices of the length-sorted texts give the workers equal work.
             with ThreadPoolExecutor(workers, thread_name_prefix="local-embed") as pool:
                 slices = [missing[i::workers] for i in range(workers)]

@@ -328,9 +328,9 @@ def score_windows(
     prior = position_prior(params)
     for w in windows:
         if position is not None and w.video_id == position[0]:
-            gap = max(0.0, position[1] - w.end, w.start - position[1])
+            gap = _gap(w, position[1], position[1])
             w.score += prior * math.exp(-gap / POSITION_DECAY)
-        gaps = [max(0.0, s - w.end, w.start - e) for v, s, e in near if v == w.video_id]
+        gaps = [_gap(w, start, end) for video, start, end in near if video == w.video_id]
         if gaps:
             w.near_prior = prior * math.exp(-min(gaps) / POSITION_DECAY)
             w.score += w.near_prior
@@ -358,6 +358,11 @@ def fuse(windows: list[Window], params: dict) -> None:
         ]
         if near:
             w.score += w_ctx * sum(near) / len(near)
+
+
+def _gap(w: Window, start: float, end: float) -> float:
+    """Seconds between window `w` and the span start..end of its video (0 when they meet)."""
+    return max(0.0, start - w.end, w.start - end)
 
 
 def position_prior(params: dict) -> float:
