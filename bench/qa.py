@@ -95,6 +95,11 @@ def main() -> int:
     print(f"out-of-scope refused  {f['oos_refused']}/{f['oos_total']}")
     print(f"invented citations    {f['invented']}")
     print(f"follow-ups answered   {f['followups']}/{f['followups_total']}")
+    print(
+        f"refused in scope      {f['refused_in_scope']}/{f['n']}, their moment among the "
+        f"closest offered: {f['refused_nearest_hit']}"
+    )
+    print(f"out of scope offered closest moments  {f['oos_nearest']}/{f['oos_total']}")
     print(f"ms per question       p50 {f['p50_ms']:.0f}  p95 {f['p95_ms']:.0f}")
     for kind, k in f["by_kind"].items():
         name = kind or "no kind"
@@ -104,6 +109,8 @@ def main() -> int:
             {"id": o.item["id"], "covered": o.covered, "ms": round(o.ms),
              "citations": [{k: c.get(k) for k in ("video_id", "start", "end", "quote")}
                            for c in o.citations],
+             "nearest": [{k: c.get(k) for k in ("video_id", "start", "end")}
+                         for c in o.nearest],
              "answer": o.answer}
             for o in report.outcomes
         ]  # fmt: skip

@@ -186,6 +186,11 @@ _COVERED = (
     "greeting or thanks, or a request to name the subject of a question like 'What is it "
     "used for?' asked with no earlier answer), which cost no question allowance"
 )
+_NEAREST = (
+    "With covered false: the closest moments the videos come to the question (the same keys "
+    "as citations), at most 3, offered as suggestions and not as the answer's sources; empty "
+    "when nothing came close or the question is covered"
+)
 
 
 class MessageSerializer(serializers.Serializer):
@@ -195,6 +200,7 @@ class MessageSerializer(serializers.Serializer):
     content_html = serializers.CharField(allow_null=True, help_text="assistant messages only")
     citations = serializers.ListField(child=serializers.DictField())
     covered = serializers.BooleanField(help_text=_COVERED)
+    nearest = serializers.ListField(child=serializers.DictField(), help_text=_NEAREST)
     usage = MessageUsageSerializer()
     created_at = serializers.DateTimeField()
 
@@ -240,6 +246,7 @@ class ChatAnswerSerializer(serializers.Serializer):
     answer_html = serializers.CharField(allow_blank=True, help_text="Sanitised HTML")
     citations = serializers.ListField(child=serializers.DictField())
     covered = serializers.BooleanField(help_text=_COVERED)
+    nearest = serializers.ListField(child=serializers.DictField(), help_text=_NEAREST)
     usage = MessageUsageSerializer()
     allowance = AllowanceSerializer()
 
@@ -317,8 +324,8 @@ def chat_endpoint(request):
     """Ask a question. Body: {message, session_id?, course_id?, video_ids?, video_id?,
     position? (seconds), stream?, creator?}.
 
-    200 -> {session_id, message_id, title, answer, answer_html, citations[], covered, usage,
-    allowance: {remaining, allowed, period, resets_at, few_left, text}};
+    200 -> {session_id, message_id, title, answer, answer_html, citations[], covered,
+    nearest[], usage, allowance: {remaining, allowed, period, resets_at, few_left, text}};
     stream -> text/event-stream of session/delta*/citations/done (or error) events.
     400 bad input or empty library, 401 not signed in, 403 CSRF, 404 creator/session not the
     user's, 503 provider outage (the question is saved).
@@ -351,6 +358,7 @@ def chat_endpoint(request):
             "answer_html": result.answer_html,
             "citations": result.citations,
             "covered": result.covered,
+            "nearest": result.nearest,
             "usage": result.usage,
             "allowance": result.allowance,
         }
@@ -387,6 +395,7 @@ def message_payload(message: ChatMessage) -> dict:
         else None,
         "citations": enrich_all(message.citations or []),
         "covered": message.covered,
+        "nearest": enrich_all(message.nearest or []),
         "usage": {
             "model": message.model,
             "input_tokens": message.input_tokens,

@@ -52,6 +52,9 @@ class ChatMessage(models.Model):
     """One turn. Assistant turns carry citations and usage.
 
     citations: [{video_id, video_title, start, end, quote, score}] (seconds, floats).
+    nearest: a question the videos don't cover (covered false) whose best moments came close
+    (chat.services.answer.nearest_moments): up to 3 of them, the same dicts, offered as the
+    closest the videos come, never as citations of the answer.
     cost_usd: Decimal USD from billing.prices.chat_cost; latency_ms: wall time to answer.
     status: an assistant turn is saved "pending" with the question (chat.services.ask
     chat_question_save), "answering" while one stream produces it, "done" once answered.
@@ -72,6 +75,7 @@ class ChatMessage(models.Model):
     content = models.TextField()
     citations = models.JSONField(default=list, blank=True)
     covered = models.BooleanField(default=True)
+    nearest = models.JSONField(default=list, blank=True, db_default=[])
     model = models.CharField(max_length=100, blank=True)
     input_tokens = models.PositiveIntegerField(default=0)
     output_tokens = models.PositiveIntegerField(default=0)

@@ -3,7 +3,8 @@ stored ChatMessage (history, stream's final event) or from a question that was r
 
 Shape: {pk, role ("user"|"assistant"), state ("answered"|"uncovered"|"pending"|"error"|
 "limit"), content, html (sanitised answer HTML), citations [chat.citations.enrich_all
-dicts (with video_label), start as float seconds], stream_url (pending turns: where the
+dicts (with video_label), start as float seconds], nearest (uncovered turns: the closest
+moments, the same dicts), stream_url (pending turns: where the
 page's SSE connects), error, retry (the question to put back in the composer), failed (a
 user turn that got no answer)}.
 """
@@ -35,16 +36,20 @@ def message_view(*, message: ChatMessage, handle: str) -> dict[str, Any]:
         )
         return view
     view["html"] = markdown_to_safe_html(message.content)
-    view["citations"] = [
-        {**c, "start": float(c.get("start") or 0)} for c in enrich_all(message.citations or [])
-    ]
+    view["citations"] = _cards(message.citations)
     if message.covered:
         view["state"] = "answered"
     else:
         view["state"] = "uncovered"
+        view["nearest"] = _cards(message.nearest)
         # The "not covered" bubble has its own heading; repeat the answer only if it says more.
         view["says_more"] = (message.content or "").strip() != NOT_COVERED
     return view
+
+
+def _cards(moments: list[dict] | None) -> list[dict[str, Any]]:
+    """Stored citation dicts as the cards show them (enrich_all; start as float seconds)."""
+    return [{**c, "start": float(c.get("start") or 0)} for c in enrich_all(moments or [])]
 
 
 def refusal_views(*, question: str, error: DomainError | str) -> list[dict[str, Any]]:

@@ -9,6 +9,9 @@ Metrics (over in-scope questions that are not follow-ups unless named):
 - out-of-scope refused: answered "not covered"; invented citations: citations given to
   out-of-scope questions (should be 0);
 - follow-ups answered: hit@5 for follow-ups, asked in the session of the question they follow;
+- refused in scope / their moment among the closest: in-scope questions answered "not
+  covered", and how many of those offer the truth moment among the closest moments
+  (ChatResult.nearest: shown, not cited); out of scope offered closest moments;
 - p50/p95 ms: wall time per question through the service.
 """
 
@@ -29,13 +32,14 @@ START_SLACK = 15.0
 @dataclass
 class Outcome:
     """One asked question: its item, the citations [{video_id, start, end, ...}], covered,
-    milliseconds."""
+    milliseconds, and the closest moments offered with a refusal (same dicts)."""
 
     item: dict
     citations: list[dict]
     covered: bool
     ms: float
     answer: str = ""
+    nearest: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -50,10 +54,11 @@ class Report:
         ]
 
     def figures(self) -> dict:
-        """{hit5, hit1, start5, followups, oos_refused, oos_total, invented, n, p50_ms,
-        p95_ms, by_kind} (fractions 0-1 for rates). by_kind: {kind: {n, hit5, start5}} over
-        the in-scope questions of each `kind` ("direct", "paraphrase"): the held-out set
-        issue 12 is judged on is paraphrases only, so their figures are the honest guide."""
+        """{hit5, hit1, start5, followups, oos_refused, oos_total, invented, refused_in_scope,
+        refused_nearest_hit, oos_nearest, n, p50_ms, p95_ms, by_kind} (fractions 0-1 for
+        rates). by_kind: {kind: {n, hit5, start5}} over the in-scope questions of each
+        `kind` ("direct", "paraphrase"): the held-out set issue 12 is judged on is
+        paraphrases only, so their figures are the honest guide."""
         main = self._in_scope(False)
         follow = self._in_scope(True)
         oos = [o for o in self.outcomes if o.item["video"] is None]
@@ -75,6 +80,11 @@ class Report:
             "oos_refused": sum(1 for o in oos if not o.covered),
             "oos_total": len(oos),
             "invented": sum(len(o.citations) for o in oos),
+            "refused_in_scope": sum(1 for o in main if not o.covered),
+            "refused_nearest_hit": sum(
+                1 for o in main if not o.covered and _overlaps(o, o.nearest)
+            ),
+            "oos_nearest": sum(1 for o in oos if o.nearest),
             "p50_ms": pct(0.5),
             "p95_ms": pct(0.95),
             "by_kind": {
@@ -95,8 +105,12 @@ def _right_video(o: Outcome, c: dict) -> bool:
 
 def hit(o: Outcome, k: int) -> bool:
     """A top-k citation overlaps the truth span (± HIT_SLACK s)."""
+    return _overlaps(o, o.citations[:k])
+
+
+def _overlaps(o: Outcome, moments: list[dict]) -> bool:
     lo, hi = o.item["start"] - HIT_SLACK, o.item["end"] + HIT_SLACK
-    return any(_right_video(o, c) and c["start"] <= hi and c["end"] >= lo for c in o.citations[:k])
+    return any(_right_video(o, c) and c["start"] <= hi and c["end"] >= lo for c in moments)
 
 
 def start_hit(o: Outcome) -> bool:
@@ -149,7 +163,14 @@ def _ask_each(items, user, creator, videos, sessions, report, chat_ask) -> None:
         ms = (time.perf_counter() - started) * 1000
         sessions[item["id"]] = result.session_id
         report.outcomes.append(
-            Outcome(item, result.citations, result.covered, ms, answer=result.answer)
+            Outcome(
+                item,
+                result.citations,
+                result.covered,
+                ms,
+                answer=result.answer,
+                nearest=result.nearest,
+            )
         )
 
 

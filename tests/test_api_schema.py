@@ -99,7 +99,7 @@ def test_real_payloads_with_data_conform_to_the_schema(live_server, creator):
     schema["/api/v1/chat"]["POST"].validate_response(answer)
     assert set(answer.json()) == {
         "session_id", "message_id", "title", "answer", "answer_html", "citations", "covered",
-        "usage", "allowance",
+        "nearest", "usage", "allowance",
     }  # fmt: skip
     streamed = http.post(f"{live_server.url}/api/v1/chat", json={**body, "stream": True})
     assert streamed.headers["Content-Type"].startswith("text/event-stream")

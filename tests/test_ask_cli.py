@@ -30,7 +30,7 @@ def test_json_prints_exactly_one_object(db, lib):
         "--creator", lib.creator.handle, "Where was the paraffin wax obtained from?", "--json"
     )
     data = json.loads(out)  # raises if anything else is on stdout
-    assert set(data) == {"answer", "citations", "covered", "session_id"}
+    assert set(data) == {"answer", "citations", "covered", "nearest", "session_id"}
     assert data["covered"] is True
     citation = data["citations"][0]
     assert set(citation) == {"video_id", "video_title", "start", "end", "quote", "score"}
@@ -44,7 +44,13 @@ def test_json_out_of_scope(db, lib):
     )
     session_id = data.pop("session_id")
     assert isinstance(session_id, int)
-    assert data == {"answer": "The videos don't cover this.", "citations": [], "covered": False}
+    # far from every passage: not even a closest moment to offer
+    assert data == {
+        "answer": "The videos don't cover this.",
+        "citations": [],
+        "covered": False,
+        "nearest": [],
+    }
 
 
 def test_course_option_limits_the_scope(db, lib):

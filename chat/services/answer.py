@@ -10,7 +10,7 @@ import logging
 import random
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -30,6 +30,7 @@ from chat.faq import faq_answer
 from chat.followups import clarification_reply, dangling_reference
 from chat.models import AnswerCacheEntry, ScopeMemo
 from chat.retrieval import (
+    RetrievalResult,
     Scope,
     cache_key,
     library_version,
@@ -51,6 +52,9 @@ CACHE_TTL_SECONDS = 600
 # Longest question accepted, in characters.
 MAX_MESSAGE_CHARS = 4000
 EMPTY_LIBRARY = "This creator has no processed videos yet."
+# Closest moments offered with a "not covered" reply (nearest_moments): a few to scan, not a
+# second list of answers.
+NEAREST_MOMENTS = 3
 EMPTY_SCOPE = "None of the selected videos has been processed yet."
 
 
@@ -75,6 +79,8 @@ class Answer:
     cached: bool = False
     provider: str = ""
     paid: bool = False
+    # Not covered, but its best moments came close: offered as such, not cited (nearest_moments).
+    nearest: list[dict] = field(default_factory=list)
 
     def usage_dict(self) -> dict[str, Any]:
         return {
@@ -353,9 +359,11 @@ def answer_stream(
     # false). Offline the refusal stands: no reader can tell a paraphrase from a near-topic
     # question (README, "The tutor").
     reader = result.borderline and getattr(answerer, "paid", False)
+    nearest: list[dict] = []
     if not result.covered and not reader:
         text, citations, covered = found.note or NOT_COVERED, [], False
         model = answerer.model
+        nearest = [] if found.note else nearest_moments(result)
         yield {"event": "delta", "text": text}
     else:
         parts: list[str] = []
@@ -384,10 +392,27 @@ def answer_stream(
         latency_ms=_ms(started),
         provider=usage.provider,
         paid=usage.paid,
+        nearest=nearest,
     )
-    if not contextual:
+    # A refusal with nearest moments is not cached (the cache keeps no nearest moments; a
+    # refusal costs no model call to make again).
+    if not contextual and not nearest:
         _cache_store(creator, key, answer)
     yield {"event": "answer", "answer": answer}
+
+
+def nearest_moments(result: RetrievalResult) -> list[dict]:
+    """The moments to offer with a "not covered" reply: when the question was refused only
+    because words the videos never say raised its floor (result.borderline: its best moment
+    reaches the configuration's own floor, chat.retrieval), its best NEAREST_MOMENTS
+    passages as citation dicts {video_id, video_title, start, end (seconds), quote, score};
+    else []. Shown as the closest the videos come, never as the answer's citations: such
+    questions are in-scope paraphrases and near-topic questions alike (README, "The tutor":
+    on the development set 7 of the 8 in-scope questions refused this way have their moment
+    among them; 14 of the 24 out-of-scope questions get some)."""
+    if result.covered or not result.borderline:
+        return []
+    return [p.as_citation() for p in result.passages[:NEAREST_MOMENTS]]
 
 
 def _own_words(text: str, started: float) -> Iterator[dict]:

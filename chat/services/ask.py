@@ -46,6 +46,8 @@ class ChatResult:
     answer: Markdown text; answer_html: the same rendered and sanitised (safe to insert).
     citations: [{video_id, video_title, start, end (seconds), quote, score, n, start_label
     ("5:42"), end_label, stream_url}]; covered: False when the videos do not cover it.
+    nearest: with covered False, the closest moments the videos come to it (same keys as
+    citations; chat.services.answer.nearest_moments), offered, not cited; else [].
     usage: {model, input_tokens, output_tokens, cost_usd (str, USD), latency_ms, cached}.
     allowance: what the asker may still ask (allowance_payload): {remaining, allowed,
     period, resets_at, few_left, text}.
@@ -58,6 +60,7 @@ class ChatResult:
     answer_html: str
     citations: list[dict[str, Any]] = field(default_factory=list)
     covered: bool = True
+    nearest: list[dict[str, Any]] = field(default_factory=list)
     usage: dict[str, Any] = field(default_factory=dict)
     allowance: dict[str, Any] = field(default_factory=dict)
 
@@ -130,6 +133,7 @@ def chat_ask(
                 answer_html=event["answer_html"],
                 citations=citations,
                 covered=event["covered"],
+                nearest=event.get("nearest") or [],
                 usage=event["usage"],
                 allowance=event.get("allowance") or {},
             )

@@ -19,7 +19,7 @@ def session_export(
     """(content, content_type) of the user's session.
 
     fmt: "markdown"/"md" -> text/markdown; "json" -> application/json with
-    {"session": {...}, "messages": [{id, role, content, citations, covered, model,
+    {"session": {...}, "messages": [{id, role, content, citations, covered, nearest, model,
     created_at}]} (a student's own words and answers: no token counts, costs or latency,
     which are the creator's business). DomainError for another format;
     NotFound if the session is not theirs."""
@@ -46,6 +46,7 @@ def session_export(
                     "content": m.content,
                     "citations": m.citations,
                     "covered": m.covered,
+                    "nearest": m.nearest,
                     "model": m.model,
                     "created_at": m.created_at.isoformat(),
                 }
@@ -62,9 +63,11 @@ def session_export(
     for m in messages:
         who = "You" if m.role == ChatMessage.Role.USER else "Tutor"
         lines += [f"## {who} ({m.created_at:%Y-%m-%d %H:%M})", "", m.content, ""]
-        if m.citations:
-            lines.append("Sources:")
-            for c in m.citations:
+        for heading, moments in (("Sources:", m.citations), ("Closest moments:", m.nearest)):
+            if not moments:
+                continue
+            lines.append(heading)
+            for c in moments:
                 marker = f"[{c['n']}] " if c.get("n") else ""
                 quote = " ".join(str(c.get("quote", "")).split())
                 lines.append(

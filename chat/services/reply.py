@@ -20,6 +20,7 @@ from billing.models import UsageLedgerEntry
 from billing.prices import chat_cost
 from chat import answerers as answerers_mod
 from chat.answerers import AnswererError
+from chat.citations import enrich_all
 from chat.formatting import markdown_to_safe_html
 from chat.models import ChatMessage, ChatSession
 from chat.retrieval import Scope
@@ -52,9 +53,10 @@ def chat_answer_stream(
 ) -> Iterator[dict[str, Any]]:
     """Answer the pending assistant turn `message_id` (saved by chat_question_save),
     yielding {"event": "delta", "text"}*, {"event": "citations", "citations": [...]},
-    then {"event": "done", "message_id", "answer", "answer_html", "covered", "usage",
-    "title"} or {"event": "error", "message"} (provider outage: the question is kept, the
-    pending turn is deleted).
+    then {"event": "done", "message_id", "answer", "answer_html", "covered", "nearest"
+    (chat.services.answer.nearest_moments, enriched like citations), "usage", "title"} or
+    {"event": "error", "message"} (provider outage: the question is kept, the pending turn
+    is deleted).
 
     Reconnect-safe: a turn already answered yields its "done" at once; a turn another
     stream is answering is waited for (ANSWER_WAIT_SECONDS), or taken over once stale
@@ -95,6 +97,7 @@ def _done_event(msg: ChatMessage, title: str) -> dict[str, Any]:
         "answer": msg.content,
         "answer_html": markdown_to_safe_html(msg.content),
         "covered": msg.covered,
+        "nearest": enrich_all(msg.nearest or []),
         "usage": {
             "model": msg.model,
             "input_tokens": msg.input_tokens,
@@ -205,6 +208,7 @@ _STORE_SQL = f"""
 WITH done AS (
     UPDATE {ChatMessage._meta.db_table}
     SET content = %(content)s, citations = %(citations)s, covered = %(covered)s,
+        nearest = %(nearest)s,
         model = %(model)s, input_tokens = %(input_tokens)s, output_tokens = %(output_tokens)s,
         cost_usd = %(cost_usd)s, latency_ms = %(latency_ms)s, cached = %(cached)s,
         status = %(status)s
@@ -221,6 +225,7 @@ def _answer_store(answer: ChatMessage, session: ChatSession, final: Answer) -> N
     answer.content = final.answer
     answer.citations = final.citations
     answer.covered = final.covered
+    answer.nearest = final.nearest
     answer.model = final.model
     answer.input_tokens = final.input_tokens
     answer.output_tokens = final.output_tokens
@@ -237,6 +242,7 @@ def _answer_store(answer: ChatMessage, session: ChatSession, final: Answer) -> N
                 "content": answer.content,
                 "citations": citations.get_db_prep_save(answer.citations, connection),
                 "covered": answer.covered,
+                "nearest": citations.get_db_prep_save(answer.nearest, connection),
                 "model": answer.model,
                 "input_tokens": answer.input_tokens,
                 "output_tokens": answer.output_tokens,

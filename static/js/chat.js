@@ -86,7 +86,7 @@
   });
 
   function unmarkPlaying() {
-    document.querySelectorAll(".cite-card.is-playing").forEach(function (c) { c.classList.remove("is-playing"); });
+    document.querySelectorAll(".cite-card.is-playing, .near-card.is-playing").forEach(function (c) { c.classList.remove("is-playing"); });
   }
 
   function play(start) {
@@ -152,7 +152,7 @@
       if (!menu.contains(target)) menu.removeAttribute("open");
     });
     var starter = target.closest(".chat-starter");
-    var card = target.closest(".cite-card");
+    var card = target.closest(".cite-card, .near-card"); // a source, or a closest moment
     var marker = target.closest(".cite-marker");
     if (starter) {
       e.preventDefault(); // htmx posts it: the starter goes through the box like a typed question

@@ -249,7 +249,7 @@
     document.body.addEventListener("htmx:sseMessage", syncAsk);
     askLog.addEventListener("click", function (event) {
       var marker = event.target.closest(".cite-marker");
-      var card = marker ? window.ChronosCites.cardFor(marker) : event.target.closest(".cite-card");
+      var card = marker ? window.ChronosCites.cardFor(marker) : event.target.closest(".cite-card, .near-card");
       if (!card || !card.dataset.src) return;
       var start = parseFloat(card.dataset.start) || 0;
       if (card.dataset.videoId === String(root.dataset.videoId)) seekTo(start);

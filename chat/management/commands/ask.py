@@ -5,7 +5,9 @@ Answers from the creator's processed videos with the configured answerer, inside
 session (the creator owner's: the same path as the chat page), so follow-ups can be
 scripted: --session ID continues that session (its history resolves "why?" or "that").
 --json prints exactly one JSON object {answer, citations: [{video_id, video_title, start,
-end, quote, score}], covered, session_id} on stdout and nothing else (logs go to stderr).
+end, quote, score}], covered, nearest, session_id} on stdout and nothing else (logs go to
+stderr); nearest: with covered false, the closest moments the videos come to the question
+(the citations' keys), offered rather than cited.
 A creator without an owner is answered without a session (session_id null).
 """
 
@@ -76,11 +78,13 @@ class Command(BaseCommand):
         except DomainError as exc:  # bad input, empty library, provider outage, not found
             raise CommandError(" ".join(exc.messages)) from exc
         citations = [{k: c.get(k) for k in CITATION_KEYS} for c in answer.citations]
+        nearest = [{k: c.get(k) for k in CITATION_KEYS} for c in answer.nearest]
         if opts["json"]:
             payload = {
                 "answer": answer.answer,
                 "citations": citations,
                 "covered": answer.covered,
+                "nearest": nearest,
                 "session_id": session_id,
             }
             self.stdout.write(json.dumps(payload, ensure_ascii=False))
@@ -89,8 +93,17 @@ class Command(BaseCommand):
         if citations:
             self.stdout.write("")
             for n, c in enumerate(answer.citations, start=1):
-                self.stdout.write(
-                    f"[{c.get('n', n)}] {c['video_title']} "
-                    f"{format_timestamp(c['start'])}-{format_timestamp(c['end'])} "
-                    f"(video {c['video_id']}, score {c['score']:.2f})"
-                )
+                self.stdout.write(f"[{c.get('n', n)}] {_moment_line(c)}")
+        if nearest:
+            self.stdout.write("")
+            self.stdout.write("The closest the videos come:")
+            for c in nearest:
+                self.stdout.write(f"- {_moment_line(c)}")
+
+
+def _moment_line(c: dict) -> str:
+    """'Title 1:02-1:20 (video 3, score 0.84)' for a citation dict (start/end in seconds)."""
+    return (
+        f"{c['video_title']} {format_timestamp(c['start'])}-{format_timestamp(c['end'])} "
+        f"(video {c['video_id']}, score {c['score']:.2f})"
+    )
