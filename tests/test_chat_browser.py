@@ -369,3 +369,50 @@ def test_questions_left_and_the_friendly_limit(library, asgi_server, browser):
     page.screenshot(path=str(SHOTS / "chat-375-limit.png"))
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     assert not errors, errors
+
+
+def test_a_refusals_closest_moment_plays_from_its_second(library, asgi_server, browser):
+    """A "not covered" reply that offers a closest moment (ChatMessage.nearest, stored as
+    chat.services.answer makes it: a borderline refusal with the local embedder) shows it
+    as an unnumbered card, not a source, and a click plays the video from that second."""
+    from chat.models import ChatMessage, ChatSession
+
+    creator, student, video = library
+    session = ChatSession.objects.create(creator=creator, user=student, title="Bog wood")
+    ChatMessage.objects.create(
+        creator=creator, session=session, role="user", content="Where was old fuel dug up?"
+    )
+    moment = {
+        "video_id": video.pk,
+        "video_title": video.title,
+        "start": 108.615,
+        "end": 118.0,
+        "quote": "taken out of some of the bogs in Ireland",
+        "score": 1.5,
+    }
+    ChatMessage.objects.create(
+        creator=creator,
+        session=session,
+        role="assistant",
+        content="The videos don't cover this.",
+        covered=False,
+        nearest=[moment],
+    )
+    page, errors = signed_in_page(browser, asgi_server, student, width=1440, height=900)
+    page.goto(f"{asgi_server.url}/learn/{creator.handle}/chat/{session.pk}/")
+    reply = page.locator(".msg-assistant").last
+    assert "msg-uncovered" in reply.get_attribute("class")
+    assert "This moment comes closest" in reply.inner_text()
+    assert reply.locator(".cite-card").count() == 0
+    card = reply.locator(".near-card")
+    assert card.count() == 1 and "Ireland" in card.inner_text()
+    card.click()
+    page.wait_for_function(
+        """() => { const v = document.querySelector('#player');
+             return v.readyState >= 1 && !v.seeking && !v.paused && v.currentTime >= 108
+               && v.currentTime < 114; }""",
+        timeout=15_000,
+    )
+    assert "is-playing" in card.get_attribute("class")
+    page.screenshot(path=str(SHOTS / "chat-1440-closest-moment.png"))
+    assert errors == []
