@@ -221,10 +221,27 @@ def _dashboard(creator: Creator, rng: DateRange, course_id: int | None, first_da
         "courses": courses,
         "course_id": course_id,
         "video_choices": choices,
-        **selectors.questions_summary(creator=creator, rng=rng, course_id=course_id),
+        **_questions_with_nearest(
+            creator, selectors.questions_summary(creator=creator, rng=rng, course_id=course_id)
+        ),
         "students": selectors.students(**shared, limit=20, lessons=lessons),
         "has_data": first_day is not None,
     }
+
+
+def _questions_with_nearest(creator: Creator, summary: dict) -> dict:
+    """questions_summary() with each not-covered question's "nearest": the closest moments
+    the tutor's reply offered (chat.faq.nearest_offered, enriched like citations: start
+    in seconds, start_label, stream_url), which the creator can confirm as the answer."""
+    from chat.citations import enrich_all
+    from chat.faq import nearest_offered
+
+    offered = nearest_offered(
+        creator=creator, question_ids=[q["message_id"] for q in summary["not_covered"]]
+    )
+    for q in summary["not_covered"]:
+        q["nearest"] = enrich_all(offered.get(q["message_id"], []))
+    return summary
 
 
 def _video_title(creator: Creator, video_id: int) -> dict:

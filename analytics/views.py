@@ -139,23 +139,26 @@ def student(request: HttpRequest, handle: str, user_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def answer(request: HttpRequest, handle: str, message_id: int) -> HttpResponse:
-    """ "Answer this": the creator's answer to a not-covered question becomes a FAQ entry."""
+    """ "Answer this": the creator's answer to a not-covered question becomes a FAQ entry:
+    their words (POST answer) and/or the closest moment they confirm (POST moment: its index
+    among the moments the tutor's reply offered)."""
     from chat.faq import faq_create_from_message
 
     creator = creator_get_managed(user=request.user, handle=handle)
+    moment = _int(request.POST.get("moment"))
     try:
         faq_create_from_message(
             creator=creator,
             user=request.user,
             message_id=message_id,
             answer=request.POST.get("answer", ""),
+            moment=moment,
         )
     except DomainError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(
-            request, "Saved. The tutor now gives your answer to this and similar questions."
-        )
+        gives = "your answer to" if moment is None else "that moment for"
+        messages.success(request, f"Saved. The tutor now gives {gives} this and similar questions.")
     back = request.POST.get("next") or ""
     if not back.startswith(f"/studio/{creator.handle}/analytics/"):
         back = f"/studio/{creator.handle}/analytics/"

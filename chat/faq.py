@@ -1,9 +1,11 @@
 """Creator FAQ: the creator's own answers to questions the videos did not cover.
 
-The analytics page's "Answer this" calls `faq_create_from_message`; the tutor's answer path
-calls `faq_answer` (one call, before retrieval): when a new question is similar enough to
-a FAQ entry's question, the tutor answers with the creator's words, labelled as the
-creator's answer, and cites the entry.
+The analytics page's "Answer this" calls `faq_create_from_message`, with the creator's
+words, or with one of the closest moments the refusal offered that the creator confirms
+answers it ("This moment answers it"), or both; the tutor's answer path calls `faq_answer`
+(one call, before retrieval): when a new question is similar enough to a FAQ entry's
+question, the tutor answers with the creator's words and/or cites that moment, labelled as
+the creator's answer.
 
 Similarity: both questions are reduced to their English lexemes by Postgres
 (`to_tsvector('english', ...)`: stemmed, stop words dropped — the same configuration the
@@ -14,6 +16,9 @@ question's). "How does the wick draw up wax?" and "how do wicks draw wax up" are
 
 from __future__ import annotations
 
+import json
+from collections.abc import Collection
+
 from django.db import connection, transaction
 from django.http import Http404
 
@@ -21,6 +26,7 @@ from chat.models import ChatMessage, CreatorFAQ
 from chronos.db import prepared_cursor
 from chronos.errors import DomainError
 from creators.models import Creator, User
+from videos.models import Video
 
 # Jaccard similarity of lexeme sets at or above which a FAQ entry answers a question.
 FAQ_SIMILARITY = 0.5
@@ -54,14 +60,25 @@ def faq_create(
     question: str,
     answer: str,
     source_message: ChatMessage | None = None,
+    moment: dict | None = None,
 ) -> CreatorFAQ:
-    """Store the creator's answer to `question`. Raises DomainError with fields {"answer": [...]}
-    for an empty or too long answer, {"question": [...]} for an empty question."""
+    """Store the creator's answer to `question`: their words (`answer`) and/or a `moment`
+    of their videos ({video_id, start, end (seconds), quote}, a citation dict). Raises
+    DomainError with fields {"answer": [...]} for neither, or too long an answer,
+    {"question": [...]} for an empty question, {"moment": [...]} for a moment whose video
+    is not one of the creator's processed videos."""
     question = " ".join((question or "").split())
     answer = (answer or "").strip()
     if not question:
         raise DomainError.for_field("question", "The question is empty.")
-    if not answer:
+    video = None
+    if moment is not None:
+        video = Video.objects.filter(
+            creator=creator, pk=moment.get("video_id"), status=Video.Status.COMPLETED
+        ).first()
+        if video is None:
+            raise DomainError.for_field("moment", "That video is no longer in your library.")
+    if not answer and video is None:
         raise DomainError.for_field("answer", "Write an answer first.")
     if len(answer) > MAX_ANSWER_CHARS:
         raise DomainError.for_field(
@@ -74,26 +91,71 @@ def faq_create(
         lexemes=" ".join(lexemes_of(question)),
         created_by=user,
         source_message=source_message,
+        video=video,
+        start=float(moment["start"]) if video else None,
+        end=float(moment["end"]) if video else None,
+        quote=str(moment.get("quote") or "")[:2000] if video else "",
     )
 
 
 def faq_create_from_message(
-    *, creator: Creator, user: User, message_id: int, answer: str
+    *, creator: Creator, user: User, message_id: int, answer: str, moment: int | None = None
 ) -> CreatorFAQ:
-    """ "Answer this" on a student's question (a user ChatMessage of `creator`).
+    """ "Answer this" on a student's question (a user ChatMessage of `creator`): `answer`,
+    the creator's words, and/or `moment`, the index (0-based) of one of the closest moments
+    the tutor's reply to it offered (ChatMessage.nearest) that the creator confirms.
 
     Raises Http404 when the message is not one of the creator's student questions,
-    DomainError as faq_create does. The caller has checked that `user` manages
-    `creator`.
+    DomainError ({"moment": [...]}) for a moment the reply did not offer, and as faq_create
+    does. The caller has checked that `user` manages `creator`.
     """
     message = ChatMessage.objects.filter(
         creator=creator, pk=message_id, role=ChatMessage.Role.USER
     ).first()
     if message is None:
         raise Http404("No such question.")
+    chosen = None
+    if moment is not None:
+        offered = nearest_offered(creator=creator, question_ids=[message.pk]).get(message.pk, [])
+        if not 0 <= moment < len(offered):
+            raise DomainError.for_field("moment", "That moment is no longer offered.")
+        chosen = offered[moment]
     return faq_create(
-        creator=creator, user=user, question=message.content, answer=answer, source_message=message
+        creator=creator,
+        user=user,
+        question=message.content,
+        answer=answer,
+        source_message=message,
+        moment=chosen,
     )
+
+
+def nearest_offered(*, creator: Creator, question_ids: list[int]) -> dict[int, list[dict]]:
+    """{question id: the closest moments the tutor's reply to it offered (ChatMessage.
+    nearest: citation dicts, seconds)} for `creator`'s student questions `question_ids`
+    whose reply was not covered and offered some; one query. The reply is the first
+    assistant turn after the question in its session."""
+    ids = [int(i) for i in question_ids if i is not None]
+    if not ids:
+        return {}
+    with connection.cursor() as cur:
+        cur.execute(
+            f"""
+            SELECT q.id, r.nearest
+            FROM {ChatMessage._meta.db_table} q
+            CROSS JOIN LATERAL (
+                SELECT a.nearest, a.covered FROM {ChatMessage._meta.db_table} a
+                WHERE a.session_id = q.session_id AND a.creator_id = q.creator_id
+                  AND a.role = %s AND a.id > q.id
+                ORDER BY a.id LIMIT 1
+            ) r
+            WHERE q.creator_id = %s AND q.role = %s AND q.id = ANY(%s)
+              AND NOT r.covered AND r.nearest <> '[]'::jsonb
+            """,
+            [ChatMessage.Role.ASSISTANT, creator.pk, ChatMessage.Role.USER, ids],
+        )
+        rows = cur.fetchall()
+    return {pk: json.loads(n) if isinstance(n, str) else n for pk, n in rows}
 
 
 def faq_match(*, creator: Creator, question: str) -> tuple[CreatorFAQ, float] | None:
@@ -118,7 +180,7 @@ def faq_match(*, creator: Creator, question: str) -> tuple[CreatorFAQ, float] | 
             best = (pk, score)
     if best is None:
         return None
-    return CreatorFAQ.objects.get(pk=best[0]), best[1]
+    return CreatorFAQ.objects.select_related("video").get(pk=best[0]), best[1]
 
 
 def faq_citation(faq: CreatorFAQ, score: float, creator: Creator) -> dict:
@@ -137,20 +199,42 @@ def faq_citation(faq: CreatorFAQ, score: float, creator: Creator) -> dict:
     }
 
 
-def faq_answer(*, creator: Creator, question: str) -> dict | None:
-    """The answer path's hook: {"answer": Markdown, "citations": [faq citation],
-    "covered": True, "faq_id"} when a FAQ entry answers `question`, else None."""
+def faq_answer(
+    *, creator: Creator, question: str, video_ids: Collection[int] | None = None
+) -> dict | None:
+    """The answer path's hook: {"answer": Markdown, "citations": [...], "covered": True,
+    "faq_id"} when a FAQ entry answers `question`, else None. Citations: the confirmed
+    moment first (a video citation, marker [1]) when the entry has one and its video is in
+    `video_ids` (the question's scope: a locked lesson's or another course's video is not
+    cited; None: any), then the creator's words (faq_citation) when it has them. An entry
+    left with neither answers nothing (the question goes to retrieval)."""
     found = faq_match(creator=creator, question=question)
     if found is None:
         return None
     faq, score = found
-    text = (
-        f"**{FAQ_LABEL}** — {creator.company_name} answered a similar question "
-        f"(“{faq.question}”):\n\n{faq.answer}"
+    citations: list[dict] = []
+    said = (
+        f"**{FAQ_LABEL}** — {creator.company_name} answered a similar question (“{faq.question}”)"
     )
-    return {
-        "answer": text,
-        "citations": [faq_citation(faq, score, creator)],
-        "covered": True,
-        "faq_id": faq.pk,
-    }
+    in_scope = video_ids is None or faq.video_id in video_ids
+    if faq.video is not None and faq.start is not None and in_scope:
+        citations.append(
+            {
+                "video_id": faq.video_id,
+                "video_title": faq.video.title,
+                "start": faq.start,
+                "end": faq.end if faq.end is not None else faq.start,
+                "quote": faq.quote,
+                "score": round(score, 3),
+                "n": 1,
+            }
+        )
+        said += ": this moment of the videos answers it [1]."
+    else:
+        said += ":"
+    if faq.answer:
+        citations.append({**faq_citation(faq, score, creator), "n": len(citations) + 1})
+        said += f"\n\n{faq.answer}"
+    if not citations:
+        return None
+    return {"answer": said, "citations": citations, "covered": True, "faq_id": faq.pk}

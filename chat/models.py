@@ -148,7 +148,11 @@ class CreatorFAQ(models.Model):
     """A creator's own answer to a question the videos did not cover ("Answer this" on the
     analytics page). The tutor gives it for later similar questions, labelled as the
     creator's answer (chat.faq). lexemes: the question's English lexemes (Postgres
-    to_tsvector, sorted, space-joined), the key similarity is measured on."""
+    to_tsvector, sorted, space-joined), the key similarity is measured on. video / start /
+    end (seconds) / quote: the moment of the videos the creator confirmed answers it (one
+    of the closest moments the refusal offered, ChatMessage.nearest), cited and played
+    with the answer; null when the answer is the creator's words alone (or the video was
+    deleted since)."""
 
     creator = models.ForeignKey("creators.Creator", on_delete=models.CASCADE, related_name="faqs")
     question = models.TextField()
@@ -164,6 +168,12 @@ class CreatorFAQ(models.Model):
     source_message = models.ForeignKey(
         ChatMessage, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    video = models.ForeignKey(
+        "videos.Video", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    start = models.FloatField(null=True, blank=True)
+    end = models.FloatField(null=True, blank=True)
+    quote = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

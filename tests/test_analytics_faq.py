@@ -86,3 +86,92 @@ def test_answer_this_validates_and_stays_in_tenant(
     )
     assert response.status_code == 404
     assert not CreatorFAQ.objects.exists()
+
+
+def test_a_closest_moment_the_creator_confirms_answers_later_similar_questions(
+    owner_client, client, creator, other_creator, student
+):
+    """A refusal that offered closest moments lists them under the question on the
+    dashboard; "This moment answers it" stores that moment (no words needed), and a later
+    similar question is answered citing it, playable; only in scopes that hold its video,
+    and not once the video is deleted."""
+    from courses.models import Course, Lesson, Module
+
+    video = build_rows(creator, "faraday-1")
+    question = ask(
+        creator=creator,
+        user=student,
+        text="Where did coal miners get their candles from?",
+        at=timezone.now() - timedelta(hours=2),
+        covered=False,
+    )
+    moments = [
+        {"video_id": video.pk, "video_title": video.title, "start": 181.315, "end": 214.375,
+         "quote": "They are, or were, the candles used by the miners in coal mines.",
+         "score": 1.84},
+        {"video_id": video.pk, "video_title": video.title, "start": 627.0, "end": 649.0,
+         "quote": "the flame of a candle", "score": 1.6},
+    ]  # fmt: skip
+    reply = ChatMessage.objects.get(session=question.session, role="assistant")
+    reply.nearest = moments
+    reply.save(update_fields=["nearest"])
+    rollup_update(creator=creator)
+    answer_url = f"/studio/acme/analytics/questions/{question.pk}/answer/"
+
+    page = owner_client.get("/studio/acme/analytics/?range=7d").content.decode()
+    assert page.count("This moment answers it") == 2
+    assert f"/media/videos/{video.pk}/file/#t=181.3" in page
+
+    # A moment the reply did not offer: a message, nothing saved.
+    owner_client.post(answer_url, {"moment": "2"})
+    assert not CreatorFAQ.objects.exists()
+    owner_client.post(answer_url, {"moment": "0"})
+    faq = CreatorFAQ.objects.get(creator=creator)
+    assert (faq.video_id, faq.start, faq.end, faq.answer) == (video.pk, 181.315, 214.375, "")
+
+    result = chat_ask(
+        user=student, creator=creator, message="where did the coal miners get candles?"
+    )
+    assert result.covered and "[1]" in result.answer
+    assert result.answer.startswith(f"**{FAQ_LABEL}**")
+    (cited,) = result.citations  # the moment; no card for words the creator did not write
+    assert (cited["video_id"], cited["start"], cited["n"]) == (video.pk, 181.315, 1)
+    assert cited["stream_url"] == f"/media/videos/{video.pk}/file/"
+    client.force_login(student)
+    chat_page = client.get(f"/learn/acme/chat/{result.session_id}/").content.decode()
+    assert 'class="cite-card" data-n="1"' in chat_page and 'data-start="181.315000"' in chat_page
+
+    # Asked inside a course that does not hold the video: the moment is not cited there.
+    course = Course.objects.create(
+        creator=creator, title="Lecture II", slug="lecture-ii", status=Course.Status.PUBLISHED
+    )
+    module = Module.objects.create(creator=creator, course=course, title="Module 1")
+    Lesson.objects.create(
+        creator=creator, module=module, video=build_rows(creator, "faraday-2"), title="II"
+    )
+    in_course = chat_ask(
+        user=student,
+        creator=creator,
+        message="where did the coal miners get candles?",
+        course_id=course.pk,
+    )
+    assert all(c.get("video_id") != video.pk for c in in_course.citations)
+    assert not in_course.answer.startswith(f"**{FAQ_LABEL}**")
+
+    # Another creator cannot confirm a moment of this question.
+    intruder = client
+    intruder.force_login(other_creator.owner)
+    assert (
+        intruder.post(
+            f"/studio/globex/analytics/questions/{question.pk}/answer/", {"moment": "1"}
+        ).status_code
+        == 404
+    )
+    assert CreatorFAQ.objects.count() == 1
+
+    # The video deleted: the entry has nothing left to say, so retrieval answers instead.
+    video.delete()
+    later = chat_ask(
+        user=student, creator=creator, message="where did the coal miners get candles?"
+    )
+    assert not later.answer.startswith(f"**{FAQ_LABEL}**")

@@ -290,10 +290,10 @@ def answer_stream(
         yield from _own_words(clarification_reply(question), started)
         return
     answerer = answerer or answerers_mod.get_answerer()
-    faq = faq_answer(creator=creator, question=question)
+    faq = faq_answer(creator=creator, question=question, video_ids=scope.video_ids)
     if faq is not None:  # the creator answered a similar question: their words, cited
         yield {"event": "delta", "text": faq["answer"]}
-        yield {"event": "citations", "citations": faq["citations"]}
+        yield {"event": "citations", "citations": enrich_all(faq["citations"])}
         answer = Answer(faq["answer"], faq["citations"], True, "creator-faq", provider="faq")
         yield {"event": "answer", "answer": answer}
         return
