@@ -52,7 +52,7 @@ class CreatorFAQAdmin(admin.ModelAdmin):
     list_display = ("id", "creator", "question", "created_by", "created_at")
     list_filter = ("creator",)
     search_fields = ("question", "answer")
-    raw_id_fields = ("creator", "created_by", "source_message")
+    raw_id_fields = ("creator", "created_by", "source_message", "video")
     readonly_fields = ("question", "lexemes")  # lexemes are derived from the question
 
 

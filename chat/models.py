@@ -156,7 +156,7 @@ class CreatorFAQ(models.Model):
 
     creator = models.ForeignKey("creators.Creator", on_delete=models.CASCADE, related_name="faqs")
     question = models.TextField()
-    answer = models.TextField()
+    answer = models.TextField(blank=True)  # empty: the confirmed moment alone answers
     lexemes = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
