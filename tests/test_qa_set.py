@@ -296,6 +296,17 @@ def test_a_refusal_for_words_the_videos_never_say_offers_the_closest_moments_not
     assert [float(s) for s in starts] == [float(c["start"]) for c in refused.nearest], starts
     assert f'data-video-id="{lecture}"' in uncovered
 
+    md = client.get(
+        reverse("chat-session-export", args=[refused.session_id]),
+        {"creator": creator.handle, "format": "md"},
+    ).content.decode()
+    assert "Closest moments:" in md and "Sources:" not in md, md
+    exported = client.get(
+        reverse("chat-session-export", args=[refused.session_id]),
+        {"creator": creator.handle, "format": "json"},
+    ).json()["messages"][-1]
+    assert exported["citations"] == [] and lands(exported["nearest"]), exported
+
     out = StringIO()
     call_command("ask", question, creator=creator.handle, json=True, stdout=out)
     printed = json.loads(out.getvalue())
