@@ -231,10 +231,10 @@ def _dashboard(creator: Creator, rng: DateRange, course_id: int | None, first_da
 
 def _questions_with_nearest(creator: Creator, summary: dict) -> dict:
     """questions_summary() with each not-covered question's "nearest": the closest moments
-    the tutor's reply offered (chat.faq.nearest_offered, enriched like citations: start
+    the tutor's reply offered (chat.selectors.nearest_offered, enriched like citations: start
     in seconds, start_label, stream_url), which the creator can confirm as the answer."""
     from chat.citations import enrich_all
-    from chat.faq import nearest_offered
+    from chat.selectors import nearest_offered
 
     offered = nearest_offered(
         creator=creator, question_ids=[q["message_id"] for q in summary["not_covered"]]

@@ -16,13 +16,13 @@ question's). "How does the wick draw up wax?" and "how do wicks draw wax up" are
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection
 
 from django.db import connection, transaction
 from django.http import Http404
 
 from chat.models import ChatMessage, CreatorFAQ
+from chat.selectors import nearest_offered
 from chronos.db import prepared_cursor
 from chronos.errors import DomainError
 from creators.models import Creator, User
@@ -128,34 +128,6 @@ def faq_create_from_message(
         source_message=message,
         moment=chosen,
     )
-
-
-def nearest_offered(*, creator: Creator, question_ids: list[int]) -> dict[int, list[dict]]:
-    """{question id: the closest moments the tutor's reply to it offered (ChatMessage.
-    nearest: citation dicts, seconds)} for `creator`'s student questions `question_ids`
-    whose reply was not covered and offered some; one query. The reply is the first
-    assistant turn after the question in its session."""
-    ids = [int(i) for i in question_ids if i is not None]
-    if not ids:
-        return {}
-    with connection.cursor() as cur:
-        cur.execute(
-            f"""
-            SELECT q.id, r.nearest
-            FROM {ChatMessage._meta.db_table} q
-            CROSS JOIN LATERAL (
-                SELECT a.nearest, a.covered FROM {ChatMessage._meta.db_table} a
-                WHERE a.session_id = q.session_id AND a.creator_id = q.creator_id
-                  AND a.role = %s AND a.id > q.id
-                ORDER BY a.id LIMIT 1
-            ) r
-            WHERE q.creator_id = %s AND q.role = %s AND q.id = ANY(%s)
-              AND NOT r.covered AND r.nearest <> '[]'::jsonb
-            """,
-            [ChatMessage.Role.ASSISTANT, creator.pk, ChatMessage.Role.USER, ids],
-        )
-        rows = cur.fetchall()
-    return {pk: json.loads(n) if isinstance(n, str) else n for pk, n in rows}
 
 
 def faq_match(*, creator: Creator, question: str) -> tuple[CreatorFAQ, float] | None:

@@ -6,6 +6,9 @@ raises NotFound (an Http404), never discloses its existence.
 
 from __future__ import annotations
 
+import json
+
+from django.db import connection
 from django.db.models import Q, QuerySet
 
 from chat.models import ChatMessage, ChatSession
@@ -96,3 +99,31 @@ def answer_question_get(*, answer: ChatMessage) -> ChatMessage | None:
         .order_by("id")
         .last()
     )
+
+
+def nearest_offered(*, creator: Creator, question_ids: list[int]) -> dict[int, list[dict]]:
+    """{question id: the closest moments the tutor's reply to it offered (ChatMessage.
+    nearest: citation dicts, seconds)} for `creator`'s student questions `question_ids`
+    whose reply was not covered and offered some; one query. The reply is the first
+    assistant turn after the question in its session."""
+    ids = [int(i) for i in question_ids if i is not None]
+    if not ids:
+        return {}
+    with connection.cursor() as cur:
+        cur.execute(
+            f"""
+            SELECT q.id, r.nearest
+            FROM {ChatMessage._meta.db_table} q
+            CROSS JOIN LATERAL (
+                SELECT a.nearest, a.covered FROM {ChatMessage._meta.db_table} a
+                WHERE a.session_id = q.session_id AND a.creator_id = q.creator_id
+                  AND a.role = %s AND a.id > q.id
+                ORDER BY a.id LIMIT 1
+            ) r
+            WHERE q.creator_id = %s AND q.role = %s AND q.id = ANY(%s)
+              AND NOT r.covered AND r.nearest <> '[]'::jsonb
+            """,
+            [ChatMessage.Role.ASSISTANT, creator.pk, ChatMessage.Role.USER, ids],
+        )
+        rows = cur.fetchall()
+    return {pk: json.loads(n) if isinstance(n, str) else n for pk, n in rows}

@@ -52,10 +52,10 @@ CACHE_TTL_SECONDS = 600
 # Longest question accepted, in characters.
 MAX_MESSAGE_CHARS = 4000
 EMPTY_LIBRARY = "This creator has no processed videos yet."
+EMPTY_SCOPE = "None of the selected videos has been processed yet."
 # Closest moments offered with a "not covered" reply (nearest_moments): a few to scan, not a
 # second list of answers.
 NEAREST_MOMENTS = 3
-EMPTY_SCOPE = "None of the selected videos has been processed yet."
 
 
 class EmptyLibraryError(DomainError):
@@ -408,8 +408,8 @@ def nearest_moments(result: RetrievalResult) -> list[dict]:
     passages as citation dicts {video_id, video_title, start, end (seconds), quote, score};
     else []. Shown as the closest the videos come, never as the answer's citations: such
     questions are in-scope paraphrases and near-topic questions alike (README, "The tutor":
-    on the development set 7 of the 8 in-scope questions refused this way have their moment
-    among them; 14 of the 24 out-of-scope questions get some)."""
+    on the development set all 8 in-scope questions refused this way have their moment
+    among them, and 14 of the 24 out-of-scope questions get some; bench/qa.py)."""
     if result.covered or not result.borderline:
         return []
     return [p.as_citation() for p in result.passages[:NEAREST_MOMENTS]]
